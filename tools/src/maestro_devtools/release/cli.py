@@ -1,0 +1,135 @@
+"""Command line of the release pipeline (the Makefile's ``release``, ``publish-*``, ``build*``,
+``index`` and ``bump-*`` targets call it).
+
+Flags default from the environment the Makefile passes through: ``DRY_RUN=1``,
+``ALLOW_DIRTY=1``, ``V=1``; the target from ``NEXUS_*`` (see ``target.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from maestro_devtools.release.build import build_package
+from maestro_devtools.release.bump import PARTS, bump
+from maestro_devtools.release.embedded import embedded_target
+from maestro_devtools.release.errors import ReleaseError
+from maestro_devtools.release.packages import discover_packages
+from maestro_devtools.release.pipeline import ReleaseOptions, format_table, run_release, summary
+from maestro_devtools.release.redact import Redactor
+from maestro_devtools.release.target import Target, environment_flag, resolve_target
+from maestro_devtools.servers import start_pypi_index
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maestro-release", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: .)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="build, publish missing files, verify installs")
+    release.add_argument("packages", nargs="*", help="package folders (default: all)")
+    release.add_argument("--dry-run", action="store_true", default=None, help="upload nothing (DRY_RUN=1)")
+    release.add_argument("--allow-dirty", action="store_true", default=None, help="ALLOW_DIRTY=1")
+    release.add_argument("--no-verify", action="store_true", help="skip the install check")
+    release.add_argument("-v", "--verbose", action="store_true", default=None, help="V=1")
+
+    build = commands.add_parser("build", help="build sdist + wheel into dist/<pkg>/ and twine check them")
+    build.add_argument("packages", nargs="*")
+
+    index = commands.add_parser("index", help="serve the embedded index in the foreground")
+    index.add_argument("--port", type=int, default=int(os.environ.get("INDEX_PORT", "8089")))
+
+    bump_cmd = commands.add_parser("bump", help="bump a package's version and open a CHANGELOG section")
+    bump_cmd.add_argument("package")
+    bump_cmd.add_argument("part", choices=PARTS)
+    return parser
+
+
+def _release(args: argparse.Namespace, out: Redactor) -> int:
+    env = os.environ
+    options = ReleaseOptions(
+        root=args.root.resolve(),
+        packages=args.packages,
+        dry_run=args.dry_run if args.dry_run is not None else environment_flag(env, "DRY_RUN"),
+        allow_dirty=args.allow_dirty if args.allow_dirty is not None else environment_flag(env, "ALLOW_DIRTY"),
+        verify=not args.no_verify,
+        verbose=args.verbose if args.verbose is not None else environment_flag(env, "V"),
+    )
+    configured = resolve_target(env)
+    context: AbstractContextManager[Target]
+    if configured is None:
+        context = embedded_target(options.root / ".index")
+    else:
+        context = nullcontext(configured)
+    with context as target:
+        if target.credentials is not None:
+            out.add(target.credentials.password)
+        where = "the embedded index" if target.embedded else "the configured index"
+        _say(out, f"publishing to {where} at {target.upload_url}" + (" (dry run)" if options.dry_run else ""))
+        rows = run_release(options, target, lambda line: _say(out, line))
+    _say(out, "")
+    _say(out, format_table(rows))
+    _say(out, summary(rows, options.dry_run))
+    failed = [row for row in rows if row.error]
+    for row in failed:
+        _say(out, f"error: {row.package} failed verification: {row.error}", err=True)
+    return 1 if failed else 0
+
+
+def _build(args: argparse.Namespace, out: Redactor) -> int:
+    root = args.root.resolve()
+    for package in discover_packages(root, args.packages or None):
+        built = build_package(package, root / "dist")
+        _say(out, f"{package.dist_name} {package.version}: {', '.join(f.name for f in built.files)} (twine check passed)")
+    return 0
+
+
+def _index(args: argparse.Namespace, out: Redactor) -> int:
+    root = args.root.resolve()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with (
+        tempfile.TemporaryDirectory(prefix="maestro-index-") as state,
+        start_pypi_index(root / ".index", state_dir=Path(state), port=args.port) as index,
+    ):
+        out.add(index.password)
+        _say(out, f"serving {index.directory} at {index.simple_url} (Ctrl-C stops)")
+        _say(out, f"  pip install --index-url {index.simple_url} maestro-resilience")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _bump(args: argparse.Namespace, out: Redactor) -> int:
+    root = args.root.resolve()
+    (package,) = discover_packages(root, [args.package])
+    bumped = bump(package.folder, args.part)
+    _say(out, f"{bumped.dist_name}: {package.version} -> {bumped.version}; {bumped.key}/CHANGELOG.md has a [{bumped.version}] section")
+    return 0
+
+
+def _say(out: Redactor, line: str, *, err: bool = False) -> None:
+    print(out(line), file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors print as one explained message and exit 1."""
+    args = _parser().parse_args(argv)
+    out = Redactor()
+    for name in ("NEXUS_PASSWORD", "TWINE_PASSWORD"):
+        out.add(os.environ.get(name))
+    handlers = {"release": _release, "build": _build, "index": _index, "bump": _bump}
+    try:
+        return handlers[args.command](args, out)
+    except ReleaseError as exc:
+        _say(out, f"error: {exc}", err=True)
+        return 1

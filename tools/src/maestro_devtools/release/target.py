@@ -1,0 +1,143 @@
+"""Where to publish: the upload URL, the index to read and install from, and credentials.
+
+Resolved from the environment (``NEXUS_URL``, ``NEXUS_USER``, ``NEXUS_PASSWORD``,
+``NEXUS_REPOSITORY``, ``NEXUS_UPLOAD``, ``NEXUS_INDEX_URL``), a ``~/.pypirc`` section, or
+keyring. With none of them the caller uses the embedded index instead.
+"""
+
+from __future__ import annotations
+
+import configparser
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from maestro_devtools.release.errors import ReleaseConfigError
+
+UploadMethod = Literal["twine", "components"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password; the password never appears in ``repr``."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved publishing target."""
+
+    upload_url: str
+    credentials: Credentials | None
+    method: UploadMethod = "twine"
+    install_url: str | None = None
+    embedded: bool = False
+
+    @property
+    def simple_url(self) -> str:
+        """The hosted repository's simple index (``<upload url>simple/``), read before uploading."""
+        return self.upload_url + "simple/"
+
+    @property
+    def verify_url(self) -> str:
+        """The simple index installs are verified from (the group, when configured)."""
+        return self.install_url or self.simple_url
+
+    @property
+    def components_endpoint(self) -> tuple[str, str]:
+        """``(POST URL, repository name)`` of Nexus's Components API for this hosted repository."""
+        parts = urllib.parse.urlsplit(self.upload_url)
+        segments = [s for s in parts.path.split("/") if s]
+        if "repository" not in segments or segments.index("repository") + 1 >= len(segments):
+            raise ReleaseConfigError(
+                "NEXUS_UPLOAD=components needs NEXUS_URL of the form "
+                "https://HOST/repository/<hosted repository>/"
+            )
+        at = segments.index("repository")
+        prefix = "/".join(segments[:at])
+        base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{prefix}" if prefix else "", "", ""))
+        return f"{base}/service/rest/v1/components", segments[at + 1]
+
+
+def _normalise_url(url: str) -> tuple[str, Credentials | None]:
+    """Strip userinfo out of a URL (it must never be printed) and end it with a slash."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ReleaseConfigError(f"NEXUS_URL must be an http(s) URL of the hosted repository, got {parts.scheme or 'no'} scheme")
+    credentials = None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    if parts.username:
+        credentials = Credentials(
+            urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+        )
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, "", "")), credentials
+
+
+def _pypirc_section(path: Path, section: str) -> Mapping[str, str]:
+    parser = configparser.RawConfigParser()
+    try:
+        read = parser.read(path)
+    except configparser.Error as exc:
+        raise ReleaseConfigError(f"{path}: cannot be parsed ({exc.__class__.__name__})") from None
+    if not read:
+        raise ReleaseConfigError(f"NEXUS_REPOSITORY={section} but {path} does not exist")
+    if not parser.has_section(section):
+        raise ReleaseConfigError(f"NEXUS_REPOSITORY={section} but {path} has no [{section}] section")
+    return dict(parser.items(section))
+
+
+def _keyring_password(url: str, username: str) -> str | None:
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        return None
+    try:
+        password = keyring.get_password(url, username)
+    except keyring.errors.KeyringError:
+        return None
+    return password
+
+
+def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Target | None:
+    """The configured target, or ``None`` when nothing is configured (use the embedded index)."""
+    section = env.get("NEXUS_REPOSITORY", "").strip()
+    url = env.get("NEXUS_URL", "").strip()
+    username = env.get("NEXUS_USER") or None
+    password = env.get("NEXUS_PASSWORD") or None
+    if section:
+        rc = pypirc or Path(env.get("PYPIRC", Path.home() / ".pypirc"))
+        values = _pypirc_section(Path(rc), section)
+        url = url or values.get("repository", "")
+        username = username or values.get("username")
+        password = password or values.get("password")
+        if not url:
+            raise ReleaseConfigError(f"[{section}] in {rc} has no repository URL and NEXUS_URL is not set")
+    if not url:
+        return None
+    upload_url, url_credentials = _normalise_url(url)
+    if url_credentials is not None:
+        username = username or url_credentials.username
+        password = password or url_credentials.password
+    if username and not password:
+        password = _keyring_password(upload_url, username) or _keyring_password(url, username)
+    credentials = Credentials(username, password) if username and password else None
+    method = env.get("NEXUS_UPLOAD", "twine").strip() or "twine"
+    if method not in ("twine", "components"):
+        raise ReleaseConfigError(f"NEXUS_UPLOAD must be 'twine' or 'components', got {method!r}")
+    install = env.get("NEXUS_INDEX_URL", "").strip()
+    install_url = _normalise_url(install)[0] if install else None
+    return Target(upload_url, credentials, method, install_url)  # type: ignore[arg-type]
+
+
+def environment_flag(env: Mapping[str, str], name: str) -> bool:
+    """Whether an on/off environment variable (``DRY_RUN=1``) is on."""
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+__all__ = ["Credentials", "Target", "UploadMethod", "environment_flag", "resolve_target"]

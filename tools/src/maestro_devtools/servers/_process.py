@@ -1,0 +1,122 @@
+"""A server process we started, stopped by its process id, with its log kept for errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maestro_devtools.servers._ports import LOOPBACK, free_port, wait_for_port
+
+
+class ServerStartError(RuntimeError):
+    """A server did not come up; the message carries the command's log tail."""
+
+
+@dataclass
+class ServerProcess:
+    """A running server: where it listens, its process id and its log file."""
+
+    name: str
+    host: str
+    port: int
+    pid: int
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def alive(self) -> bool:
+        """Whether the process still runs."""
+        if self.popen is not None:
+            return self.popen.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        """Signal the process by pid, wait for it, and kill it if it lingers."""
+        if not self.alive():
+            self._reap()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        if self.popen is not None:
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+            return
+        _wait_gone(self.pid, timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines the server wrote, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _reap(self) -> None:
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(0)
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def start_server(
+    name: str,
+    argv_for_port: Callable[[int], Sequence[str]],
+    *,
+    log_path: Path,
+    host: str = LOOPBACK,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    attempts: int = 3,
+) -> ServerProcess:
+    """Start ``argv_for_port(port)`` in the foreground and wait until the port accepts.
+
+    With no ``port`` a free one is chosen, and a start that loses the port to another
+    process is retried on a new port. Raises ``ServerStartError`` with the log tail.
+    """
+    last_error = ""
+    for _ in range(attempts):
+        chosen = port if port is not None else free_port(host)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            popen = subprocess.Popen(
+                list(argv_for_port(chosen)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+            )
+        server = ServerProcess(name, host, chosen, popen.pid, log_path, popen)
+        if wait_for_port(host, chosen, timeout=timeout, alive=server.alive):
+            return server
+        server.stop(signal.SIGKILL)
+        last_error = server.log_tail()
+        if port is not None:
+            break
+    raise ServerStartError(f"{name} did not start on {host}; its log ends:\n{last_error}")
