@@ -1,4 +1,6 @@
-"""A tamper-evident, durable, structlog-native audit log with typed events, redaction and file, SQLite and PostgreSQL sinks."""
+"""A tamper-evident, durable, structlog-native audit log with typed events, redaction and file,
+SQLite and PostgreSQL sinks.
+"""
 
 from maestro_audit_logger.__about__ import __version__
 

@@ -1,4 +1,6 @@
-"""One adapter interface to run pytest, browser (Playwright, Selenium), frontend and production smoke suites with streaming, truthful results."""
+"""One adapter interface to run pytest, browser (Playwright, Selenium), frontend and production
+smoke suites with streaming, truthful results.
+"""
 
 from maestro_test_adapters.__about__ import __version__
 

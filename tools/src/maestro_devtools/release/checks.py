@@ -44,13 +44,11 @@ def refuse_dirty_tree(root: Path) -> None:
         raise ReleaseRefusedError("git is not installed; set ALLOW_DIRTY=1 to publish anyway") from exc
     if result.returncode != 0:
         raise ReleaseRefusedError(
-            f"{root} is not a git work tree ({result.stderr.strip()}); "
-            "set ALLOW_DIRTY=1 to publish anyway"
+            f"{root} is not a git work tree ({result.stderr.strip()}); set ALLOW_DIRTY=1 to publish anyway"
         )
     changed = [line[3:] for line in result.stdout.splitlines() if line.strip()]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseRefusedError(
-            f"the work tree has uncommitted changes ({shown}); commit them, "
-            "or set ALLOW_DIRTY=1 to publish anyway"
+            f"the work tree has uncommitted changes ({shown}); commit them, or set ALLOW_DIRTY=1 to publish anyway"
         )

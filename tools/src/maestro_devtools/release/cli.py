@@ -8,6 +8,7 @@ Flags default from the environment the Makefile passes through: ``DRY_RUN=1``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -63,11 +64,9 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
         verbose=args.verbose if args.verbose is not None else environment_flag(env, "V"),
     )
     configured = resolve_target(env)
-    context: AbstractContextManager[Target]
-    if configured is None:
-        context = embedded_target(options.root / ".index")
-    else:
-        context = nullcontext(configured)
+    context: AbstractContextManager[Target] = (
+        embedded_target(options.root / ".index") if configured is None else nullcontext(configured)
+    )
     with context as target:
         if target.credentials is not None:
             out.add(target.credentials.password)
@@ -87,7 +86,9 @@ def _build(args: argparse.Namespace, out: Redactor) -> int:
     root = args.root.resolve()
     for package in discover_packages(root, args.packages or None):
         built = build_package(package, root / "dist")
-        _say(out, f"{package.dist_name} {package.version}: {', '.join(f.name for f in built.files)} (twine check passed)")
+        _say(
+            out, f"{package.dist_name} {package.version}: {', '.join(f.name for f in built.files)} (twine check passed)"
+        )
     return 0
 
 
@@ -102,10 +103,8 @@ def _index(args: argparse.Namespace, out: Redactor) -> int:
         out.add(index.password)
         _say(out, f"serving {index.directory} at {index.simple_url} (Ctrl-C stops)")
         _say(out, f"  pip install --index-url {index.simple_url} maestro-resilience")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
@@ -113,7 +112,11 @@ def _bump(args: argparse.Namespace, out: Redactor) -> int:
     root = args.root.resolve()
     (package,) = discover_packages(root, [args.package])
     bumped = bump(package.folder, args.part)
-    _say(out, f"{bumped.dist_name}: {package.version} -> {bumped.version}; {bumped.key}/CHANGELOG.md has a [{bumped.version}] section")
+    _say(
+        out,
+        f"{bumped.dist_name}: {package.version} -> {bumped.version}; "
+        f"{bumped.key}/CHANGELOG.md has a [{bumped.version}] section",
+    )
     return 0
 
 

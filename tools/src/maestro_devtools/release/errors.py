@@ -1,12 +1,12 @@
 """Errors of the release pipeline; each message says what was wrong and what to do.
 
-    ReleaseError                  base; the CLI prints its message and exits 1
-    ├── ReleaseConfigError        the configuration (environment, ~/.pypirc) is unusable
-    ├── ReleaseRefusedError       a safety rule refuses the release (dev version, dirty tree)
-    ├── IndexUnreachableError     the index does not answer
-    ├── CredentialsError          the index refused the credentials (401/403)
-    ├── UploadError               an upload failed for another reason
-    └── VerificationError         installing from the index or importing failed
+ReleaseError                  base; the CLI prints its message and exits 1
+├── ReleaseConfigError        the configuration (environment, ~/.pypirc) is unusable
+├── ReleaseRefusedError       a safety rule refuses the release (dev version, dirty tree)
+├── IndexUnreachableError     the index does not answer
+├── CredentialsError          the index refused the credentials (401/403)
+├── UploadError               an upload failed for another reason
+└── VerificationError         installing from the index or importing failed
 """
 
 

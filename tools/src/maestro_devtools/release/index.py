@@ -47,8 +47,7 @@ def parse_simple_page(body: str, content_type: str) -> dict[str, IndexFile]:
     if content_type.startswith(_JSON):
         data = json.loads(body)
         return {
-            f["filename"]: IndexFile(f["filename"], f.get("hashes", {}).get("sha256"))
-            for f in data.get("files", [])
+            f["filename"]: IndexFile(f["filename"], f.get("hashes", {}).get("sha256")) for f in data.get("files", [])
         }
     parser = _LinkParser()
     parser.feed(body)
@@ -92,7 +91,6 @@ class IndexReader:
             return {}
         if response.status_code != 200:
             raise ReleaseError(
-                f"the index at {self.simple_url} answered {response.status_code} "
-                f"{response.reason_phrase} for {project}"
+                f"the index at {self.simple_url} answered {response.status_code} {response.reason_phrase} for {project}"
             )
         return parse_simple_page(response.text, response.headers.get("content-type", ""))

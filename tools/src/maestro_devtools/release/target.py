@@ -54,8 +54,7 @@ class Target:
         segments = [s for s in parts.path.split("/") if s]
         if "repository" not in segments or segments.index("repository") + 1 >= len(segments):
             raise ReleaseConfigError(
-                "NEXUS_UPLOAD=components needs NEXUS_URL of the form "
-                "https://HOST/repository/<hosted repository>/"
+                "NEXUS_UPLOAD=components needs NEXUS_URL of the form https://HOST/repository/<hosted repository>/"
             )
         at = segments.index("repository")
         prefix = "/".join(segments[:at])
@@ -67,13 +66,13 @@ def _normalise_url(url: str) -> tuple[str, Credentials | None]:
     """Strip userinfo out of a URL (it must never be printed) and end it with a slash."""
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ReleaseConfigError(f"NEXUS_URL must be an http(s) URL of the hosted repository, got {parts.scheme or 'no'} scheme")
+        raise ReleaseConfigError(
+            f"NEXUS_URL must be an http(s) URL of the hosted repository, got {parts.scheme or 'no'} scheme"
+        )
     credentials = None
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
     if parts.username:
-        credentials = Credentials(
-            urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
-        )
+        credentials = Credentials(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return urllib.parse.urlunsplit((parts.scheme, netloc, path, "", "")), credentials
 
@@ -127,12 +126,17 @@ def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Tar
     if username and not password:
         password = _keyring_password(upload_url, username) or _keyring_password(url, username)
     credentials = Credentials(username, password) if username and password else None
-    method = env.get("NEXUS_UPLOAD", "twine").strip() or "twine"
-    if method not in ("twine", "components"):
-        raise ReleaseConfigError(f"NEXUS_UPLOAD must be 'twine' or 'components', got {method!r}")
+    requested = env.get("NEXUS_UPLOAD", "twine").strip() or "twine"
+    method: UploadMethod
+    if requested == "components":
+        method = "components"
+    elif requested == "twine":
+        method = "twine"
+    else:
+        raise ReleaseConfigError(f"NEXUS_UPLOAD must be 'twine' or 'components', got {requested!r}")
     install = env.get("NEXUS_INDEX_URL", "").strip()
     install_url = _normalise_url(install)[0] if install else None
-    return Target(upload_url, credentials, method, install_url)  # type: ignore[arg-type]
+    return Target(upload_url, credentials, method, install_url)
 
 
 def environment_flag(env: Mapping[str, str], name: str) -> bool:

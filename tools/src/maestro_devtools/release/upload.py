@@ -72,8 +72,15 @@ class TwineUploader:
             env["TWINE_USERNAME"] = credentials.username
             env["TWINE_PASSWORD"] = credentials.password
         argv = [
-            sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
-            "--repository-url", self.target.upload_url, *map(str, files),
+            sys.executable,
+            "-m",
+            "twine",
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            self.target.upload_url,
+            *map(str, files),
         ]
         if self.verbose:
             self.log("$ " + " ".join(argv[1:]))
@@ -88,7 +95,9 @@ class TwineUploader:
         if match:
             raise explain_status(int(match["status"]), match["reason"], self.target, ", ".join(f.name for f in files))
         if "ConnectionError" in output or "Max retries exceeded" in output:
-            raise IndexUnreachableError(f"twine could not reach {self.target.upload_url}; check NEXUS_URL and the network")
+            raise IndexUnreachableError(
+                f"twine could not reach {self.target.upload_url}; check NEXUS_URL and the network"
+            )
         tail = "\n".join(output.strip().splitlines()[-10:])
         raise UploadError(f"twine upload to {self.target.upload_url} failed:\n{tail}")
 

@@ -54,17 +54,33 @@ def verify_install(package: Package, index_url: str, credentials: Credentials | 
         env = _isolated_env(netrc)
         install = subprocess.run(
             [
-                sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
-                "--no-input", "--quiet", "--index-url", index_url, package.install_spec,
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(python),
+                "install",
+                "--isolated",
+                "--no-input",
+                "--quiet",
+                "--index-url",
+                index_url,
+                package.install_spec,
             ],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         if install.returncode != 0:
             tail = "\n".join((install.stdout + install.stderr).strip().splitlines()[-12:])
             raise VerificationError(f"pip could not install {package.install_spec} from {index_url}:\n{tail}")
         check = subprocess.run(
             [str(python), "-c", _IMPORT_CHECK, package.import_name, package.dist_name, package.version],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         if check.returncode != 0:
             tail = "\n".join(check.stderr.strip().splitlines()[-8:])

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maestro_devtools.servers._ports import LOOPBACK, free_port, wait_for_port
+from maestro_devtools.servers._reaper import end_process_group
+from maestro_devtools.servers._users import user_switch
 
 
 class ServerStartError(RuntimeError):
@@ -28,6 +30,9 @@ class ServerProcess:
     pid: int
     log_path: Path
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    owns_group: bool = False
+    """The process leads its own process group (``start_server`` does this), so stopping
+    it also ends the helpers it leaves behind (Chromium's renderers, for instance)."""
 
     def alive(self) -> bool:
         """Whether the process still runs."""
@@ -42,7 +47,16 @@ class ServerProcess:
         return True
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        """Signal the process by pid, wait for it, and kill it if it lingers."""
+        """Signal the process by pid, wait for it, and kill it if it lingers.
+
+        When it led its own process group, whatever is left of that group is then killed
+        and, where this process adopted them, reaped.
+        """
+        self._stop_leader(sig, timeout)
+        if self.owns_group:
+            end_process_group(self.pid)
+
+    def _stop_leader(self, sig: int, timeout: float) -> None:
         if not self.alive():
             self._reap()
             return
@@ -93,12 +107,17 @@ def start_server(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     attempts: int = 3,
+    user: str | None = None,
+    cwd: Path | None = None,
 ) -> ServerProcess:
     """Start ``argv_for_port(port)`` in the foreground and wait until the port accepts.
 
     With no ``port`` a free one is chosen, and a start that loses the port to another
     process is retried on a new port. Raises ``ServerStartError`` with the log tail.
+    ``user`` runs the server as that system user (needs root unless it is ourselves);
+    the server is still our direct child, so its pid is the server's own.
     """
+    switch = user_switch(user)
     last_error = ""
     for _ in range(attempts):
         chosen = port if port is not None else free_port(host)
@@ -110,9 +129,13 @@ def start_server(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=dict(env) if env is not None else None,
+                cwd=cwd,
                 start_new_session=True,
+                user=switch.user,
+                group=switch.group,
+                extra_groups=switch.extra_groups,
             )
-        server = ServerProcess(name, host, chosen, popen.pid, log_path, popen)
+        server = ServerProcess(name, host, chosen, popen.pid, log_path, popen, owns_group=True)
         if wait_for_port(host, chosen, timeout=timeout, alive=server.alive):
             return server
         server.stop(signal.SIGKILL)

@@ -1,0 +1,91 @@
+# The interface to the Maestro shared libraries. `make` alone lists the targets.
+# <pkg> is a package folder: resilience, audit-logger, test-adapters, test-result-aggregator.
+
+PKGS := resilience audit-logger test-adapters test-result-aggregator
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RELEASE := $(BIN)/python -m maestro_devtools.release
+PYTEST_ARGS ?= -n auto
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint types build release index bench docs clean \
+	$(addprefix test-,$(PKGS)) $(addprefix build-,$(PKGS)) $(addprefix publish-,$(PKGS)) $(addprefix bump-,$(PKGS))
+
+##: help                    | list the targets
+help:
+	@echo "Maestro shared libraries. Usage: make <target>   (<pkg>: $(PKGS))"
+	@echo
+	@sed -n 's/^##: \([^|]*\)| \(.*\)/  \1 \2/p' $(MAKEFILE_LIST)
+	@echo
+	@echo "Publishing to Nexus: NEXUS_URL (hosted repository upload URL) with NEXUS_USER/NEXUS_PASSWORD,"
+	@echo "or NEXUS_REPOSITORY (a ~/.pypirc section), or keyring. Without NEXUS_URL: the embedded index in .index/."
+	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
+
+$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml) tools/pyproject.toml requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet \
+		-e ./resilience'[redis]' -e ./audit-logger -e ./test-result-aggregator'[pandas]' \
+		-e ./test-adapters'[selenium,playwright]' -e ./tools -r requirements-dev.txt
+	@touch $@
+
+##: dev                     | create .venv with all four packages (editable, all extras) and the dev tools
+dev: $(STAMP)
+
+##: test                    | run the whole shared test suite (PYTEST_ARGS="-n auto" by default)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+##: test-<pkg>              | run one package's tests
+$(addprefix test-,$(PKGS)): test-%: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/$(subst -,_,$*)
+
+##: lint                    | ruff check and ruff format --check
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+##: types                   | mypy --strict on every package and the tools
+types: $(STAMP)
+	$(BIN)/mypy
+
+##: build                   | build sdist + wheel of every package into dist/<pkg>/, then twine check --strict
+build: $(STAMP)
+	$(RELEASE) build
+
+##: build-<pkg>             | build one package
+$(addprefix build-,$(PKGS)): build-%: $(STAMP)
+	$(RELEASE) build $*
+
+##: release                 | the main job: build all, publish missing files, verify installs from the index
+release: $(STAMP)
+	$(RELEASE) release
+
+##: publish-<pkg>           | release one package (DRY_RUN=1 says what it would upload)
+$(addprefix publish-,$(PKGS)): publish-%: $(STAMP)
+	$(RELEASE) release $*
+
+##: index                   | serve the embedded index (.index/) at http://127.0.0.1:8089/simple/ (INDEX_PORT=...)
+index: $(STAMP)
+	$(RELEASE) index
+
+##: bump-<pkg>              | PART=patch|minor|major: bump the version, open a CHANGELOG section
+$(addprefix bump-,$(PKGS)): bump-%: $(STAMP)
+	@test -n "$(PART)" || { echo "usage: make bump-$* PART=patch|minor|major"; exit 2; }
+	$(RELEASE) bump $* $(PART)
+
+##: bench                   | run the benchmarks in bench/ (tables of ratios against peers)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+##: docs                    | build the docs site into site/ (strict: warnings fail)
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+##: clean                   | remove build output, caches and the docs site (keeps .venv and .index)
+clean:
+	rm -rf dist site .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
