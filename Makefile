@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RELEASE := $(BIN)/python -m maestro_devtools.release
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help dev test lint types build release index bench docs clean \
@@ -35,7 +35,7 @@ $(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml) tools/pyproject.toml requirem
 ##: dev                     | create .venv with all four packages (editable, all extras) and the dev tools
 dev: $(STAMP)
 
-##: test                    | run the whole shared test suite (PYTEST_ARGS="-n auto" by default)
+##: test                    | run the whole shared test suite (in parallel: PYTEST_ARGS="-n auto --dist loadfile")
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -83,7 +83,7 @@ bench: $(STAMP)
 
 ##: docs                    | build the docs site into site/ (strict: warnings fail)
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ##: clean                   | remove build output, caches and the docs site (keeps .venv and .index)
 clean:

@@ -63,6 +63,7 @@ def verify_install(package: Package, index_url: str, credentials: Credentials | 
                 "--isolated",
                 "--no-input",
                 "--quiet",
+                "--no-compile",
                 "--index-url",
                 index_url,
                 package.install_spec,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,11 @@ def _pypi_server_command() -> list[str]:
 
 def write_htpasswd(path: Path, username: str, password: str) -> None:
     """Write an Apache htpasswd file holding one user (apr1 MD5, as pypiserver reads it)."""
-    from passlib.apache import HtpasswdFile
+    with warnings.catch_warnings():
+        # passlib (unmaintained, but what pypiserver itself reads htpasswd with) imports
+        # the stdlib ``crypt`` module, deprecated since Python 3.11.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.apache import HtpasswdFile
 
     htpasswd = HtpasswdFile(str(path), new=True, default_scheme="apr_md5_crypt")
     htpasswd.set_password(username, password)

@@ -1,0 +1,91 @@
+"""Fixtures for the release pipeline tests: a throwaway git repository holding copies of
+the four packages, and a helper that runs the release command as a person would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from maestro_devtools.servers import PypiIndex
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test-adapters")
+_CLEARED = ("NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "V", "PYPIRC")
+
+
+@dataclass
+class Result:
+    """What a release command printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Release Test", "-c", "user.email=release@maestro.example", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def make_repo(target: Path) -> Path:
+    """Copy the packages (sources only) into a fresh git repository and commit them."""
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "dist", "build")
+    for folder in PACKAGE_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, target / folder, ignore=ignore)
+    shutil.copy(REPO_ROOT / ".gitignore", target / ".gitignore")
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", "packages")
+    return target
+
+
+@pytest.fixture
+def release_repo(tmp_path: Path) -> Path:
+    """A clean git repository with the four packages, private to one test."""
+    return make_repo(tmp_path / "repo")
+
+
+def index_env(index: PypiIndex, **extra: str) -> dict[str, str]:
+    """Environment pointing the release at ``index`` with its real credentials."""
+    return {"NEXUS_URL": index.url, "NEXUS_USER": index.username, "NEXUS_PASSWORD": index.password, **extra}
+
+
+def run_release_command(repo: Path, env: Mapping[str, str], *args: str) -> Result:
+    """Run ``python -m maestro_devtools.release --root repo release ARGS`` with ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "maestro_devtools.release", "--root", str(repo), "release", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=600,
+        check=False,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def run_release() -> Callable[..., Result]:
+    return run_release_command
+
+
+@pytest.fixture(scope="module")
+def shared_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One repository for a module's tests that build on each other's publishes."""
+    return make_repo(tmp_path_factory.mktemp("shared") / "repo")

@@ -1,0 +1,87 @@
+"""The release refuses unsafe or impossible publishes with a clear message and exit 1,
+and never prints a password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maestro_devtools.servers import free_port
+from tests.fixtures.pypi import PypiIndexFactory
+from tests.release.conftest import git, index_env, run_release_command
+
+pytestmark = pytest.mark.release
+
+WRONG_PASSWORD = "Wr0ng-s3cret-PASSWORD-xyzzy"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verbose", ["", "1"], ids=["quiet", "V=1"])
+def test_wrong_password_is_explained_and_never_printed(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory, verbose: str
+) -> None:
+    index = pypi_index_factory()
+    env = index_env(index, NEXUS_PASSWORD=WRONG_PASSWORD, V=verbose)
+    result = run_release_command(release_repo, env, "resilience")
+    assert result.returncode == 1
+    assert "refused user 'maestro' (HTTP 403" in result.stderr
+    assert "NEXUS_USER / NEXUS_PASSWORD" in result.stderr
+    assert WRONG_PASSWORD not in result.output
+    assert index.password not in result.output
+    assert "Traceback" not in result.output
+    assert list(index.directory.iterdir()) == []
+
+
+def test_password_in_the_url_is_never_printed(release_repo: Path, pypi_index_factory: PypiIndexFactory) -> None:
+    index = pypi_index_factory()
+    url = index.url.replace("http://", f"http://{index.username}:{WRONG_PASSWORD}@")
+    result = run_release_command(release_repo, {"NEXUS_URL": url, "DRY_RUN": "1"}, "resilience")
+    assert result.returncode == 0, result.output
+    assert WRONG_PASSWORD not in result.output
+    assert index.url in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("0.2.0.dev1", "is a development version (.dev)"), ("0.2.0+build7", "has a local version label (+build7)")],
+)
+def test_dev_and_local_versions_are_refused(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory, version: str, message: str
+) -> None:
+    about = release_repo / "resilience/src/maestro_resilience/__about__.py"
+    about.write_text(f'__version__ = "{version}"\n')
+    git(release_repo, "commit", "-qam", "dev version")
+    index = pypi_index_factory()
+    result = run_release_command(release_repo, index_env(index))
+    assert result.returncode == 1
+    assert f"maestro-resilience {version} {message}" in result.stderr
+    assert list(index.directory.iterdir()) == []
+    assert not (release_repo / "dist").exists(), "nothing may be built before the checks pass"
+
+
+def test_dirty_tree_is_refused_unless_allowed(release_repo: Path, pypi_index_factory: PypiIndexFactory) -> None:
+    (release_repo / "resilience/src/maestro_resilience/new_module.py").write_text("x = 1\n")
+    index = pypi_index_factory()
+    refused = run_release_command(release_repo, index_env(index, DRY_RUN="1"), "resilience")
+    assert refused.returncode == 1
+    assert "uncommitted changes (resilience/src/maestro_resilience/new_module.py)" in refused.stderr
+    assert "ALLOW_DIRTY=1" in refused.stderr
+    allowed = run_release_command(release_repo, index_env(index, DRY_RUN="1", ALLOW_DIRTY="1"), "resilience")
+    assert allowed.returncode == 0, allowed.output
+    assert "would upload 2 of 2" in allowed.stdout
+
+
+def test_unreachable_index_is_refused(release_repo: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/repository/pypi-hosted/"
+    result = run_release_command(release_repo, {"NEXUS_URL": url, "NEXUS_USER": "ci", "NEXUS_PASSWORD": "pw-123456"})
+    assert result.returncode == 1
+    assert f"cannot reach the index at {url}simple/" in result.stderr
+    assert "pw-123456" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_package_is_named(release_repo: Path) -> None:
+    result = run_release_command(release_repo, {}, "no-such-package")
+    assert result.returncode == 1
+    assert "unknown package no-such-package; known: " in result.stderr
