@@ -29,7 +29,7 @@ $(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml) tools/pyproject.toml requirem
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet \
 		-e ./resilience'[redis]' -e ./audit-logger -e ./test-result-aggregator'[pandas]' \
-		-e ./test-adapters'[selenium,playwright]' -e ./tools -r requirements-dev.txt
+		-e ./test-adapters'[playwright,selenium]' -e ./tools -r requirements-dev.txt
 	@touch $@
 
 ##: dev                     | create .venv with all four packages (editable, all extras) and the dev tools
