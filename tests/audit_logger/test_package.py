@@ -1,7 +1,6 @@
 """maestro-audit-logger's public surface, version, typing marker and lazy optional imports."""
 
 import maestro_audit_logger
-
 from tests.package_checks import assert_lazy_imports, assert_public_surface
 
 

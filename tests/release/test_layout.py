@@ -27,7 +27,7 @@ def test_package_is_a_complete_hatch_project(folder: str) -> None:
     assert project["description"]
     assert project["license"]
     assert "Typing :: Typed" in project["classifiers"]
-    assert REQUIRED_URLS <= set(project["urls"])
+    assert set(project["urls"]) >= REQUIRED_URLS
     assert project["dynamic"] == ["version"]
     (package,) = discover_packages(REPO_ROOT, [folder])
     module_dir = root / "src" / package.import_name

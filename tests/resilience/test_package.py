@@ -1,7 +1,6 @@
 """maestro-resilience's public surface, version, typing marker and lazy optional imports."""
 
 import maestro_resilience
-
 from tests.package_checks import assert_lazy_imports, assert_public_surface
 
 

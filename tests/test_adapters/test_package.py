@@ -1,7 +1,6 @@
 """maestro-test-adapters's public surface, version, typing marker and lazy optional imports."""
 
 import maestro_test_adapters
-
 from tests.package_checks import assert_lazy_imports, assert_public_surface
 
 

@@ -1,7 +1,6 @@
 """maestro-test-result-aggregator's public surface, version, typing marker and lazy optional imports."""
 
 import maestro_test_result_aggregator
-
 from tests.package_checks import assert_lazy_imports, assert_public_surface
 
 

@@ -1,10 +1,11 @@
 """Process groups and zombies: what is left of a server after its main process exits.
 
 Multi-process servers (Chromium) leave helper processes behind for a moment when the main
-process exits; they are re-parented to PID 1. On these machines PID 1 does not reap, so
-each one would stay a zombie until reboot. A test session can make itself a *child
-subreaper* (Linux ``prctl``) so that orphans of its servers come back to it, and then reap
-them. Everything here reads ``/proc`` and is a no-op where there is none.
+process exits; they are re-parented to PID 1. On these machines PID 1 reaps orphans only
+every second or two, so zombies linger after each browser and "is the pid gone?" checks
+race them. A test session can make itself a *child subreaper* (Linux ``prctl``) so that
+orphans of its servers come back to it, and reap them at once. Everything here reads
+``/proc`` and is a no-op where there is none.
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+"""Root conftest of the shared suite: registers the real-server fixtures in ``tests.fixtures``.
+
+Selenium Manager must never run (it would try to download a driver): the fixtures hand
+Selenium a running ChromeDriver, and these variables keep it offline should anything
+construct a bare ``Service()`` anyway.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.fixtures import PLUGINS
+
+os.environ["SE_OFFLINE"] = "true"
+os.environ["SE_AVOID_STATS"] = "true"
+
+pytest_plugins = [*PLUGINS, "pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare xdist's grouping marker, so ``--strict-markers`` accepts it without xdist too."""
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker with --dist loadgroup")
