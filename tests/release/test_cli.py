@@ -1,0 +1,60 @@
+"""The other release commands the Makefile calls: build, index and bump."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from maestro_devtools.servers import free_port, wait_for_port
+
+CLI = [sys.executable, "-m", "maestro_devtools.release"]
+
+
+def test_build_command_builds_and_checks_one_package(release_repo: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "--root", str(release_repo), "build", "audit-logger"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "maestro-audit-logger 0.1.0: " in result.stdout
+    assert "(twine check passed)" in result.stdout
+    built = sorted(p.name for p in (release_repo / "dist/audit-logger").iterdir())
+    assert built == ["maestro_audit_logger-0.1.0-py3-none-any.whl", "maestro_audit_logger-0.1.0.tar.gz"]
+    assert not (release_repo / "dist/resilience").exists()
+
+
+def test_index_command_serves_the_index_until_stopped(release_repo: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "--root", str(release_repo), "index", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for_port("127.0.0.1", port, timeout=30, alive=lambda: process.poll() is None)
+        response = httpx.get(f"http://127.0.0.1:{port}/simple/")
+        assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert f"at http://127.0.0.1:{port}/simple/" in stdout
+    assert (release_repo / ".index").is_dir()
+    assert not re.search(r"password|htpasswd", stdout + stderr, re.IGNORECASE)
+
+
+def test_bump_command(release_repo: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "--root", str(release_repo), "bump", "test-adapters", "patch"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "maestro-test-adapters: 0.1.0 -> 0.1.1" in result.stdout
+    assert "## [0.1.1] - " in (release_repo / "test-adapters/CHANGELOG.md").read_text()
