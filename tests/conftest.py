@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from tests.fixtures import PLUGINS
 
 os.environ["SE_OFFLINE"] = "true"
 os.environ["SE_AVOID_STATS"] = "true"
 
 pytest_plugins = [*PLUGINS, "pytester"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Declare xdist's grouping marker, so ``--strict-markers`` accepts it without xdist too."""
-    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker with --dist loadgroup")

@@ -19,8 +19,8 @@ from tests.fixtures.static_site import (
     StaticSite,
 )
 
-# With ``--dist loadgroup`` one xdist worker runs them all: one Playwright driver, one browser.
-pytestmark = pytest.mark.xdist_group("browsers")
+# The Makefile runs pytest with ``--dist loadfile``: one xdist worker runs this whole file, so
+# one Playwright driver and one browser serve every test here.
 
 
 @pytest.fixture(scope="module")

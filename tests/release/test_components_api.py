@@ -71,13 +71,13 @@ def _parts(request: dict[str, object]) -> list[tuple[str | None, str | None, byt
     ]
 
 
+def components_env(repository_url: str, user: str, password: str) -> dict[str, str]:
+    """Publish through the Components API to the hosted repository at ``repository_url``."""
+    return {"NEXUS_URL": repository_url, "NEXUS_USER": user, "NEXUS_PASSWORD": password, "NEXUS_UPLOAD": "components"}
+
+
 def test_components_upload_request_format(release_repo: Path, fake_nexus: FakeNexus) -> None:
-    env = {
-        "NEXUS_URL": f"{fake_nexus.url}/nexus/repository/pypi-hosted/",
-        "NEXUS_USER": "ci-publisher",
-        "NEXUS_PASSWORD": "s3cret-components",
-        "NEXUS_UPLOAD": "components",
-    }
+    env = components_env(f"{fake_nexus.url}/nexus/repository/pypi-hosted/", "ci-publisher", "s3cret-components")
     result = run_release_command(release_repo, env, "resilience", "--no-verify")
     assert result.returncode == 0, result.output
     assert "s3cret-components" not in result.output
@@ -108,12 +108,7 @@ def test_components_upload_request_format(release_repo: Path, fake_nexus: FakeNe
 
 def test_components_refusal_is_explained(release_repo: Path, fake_nexus: FakeNexus) -> None:
     fake_nexus.upload_status = 400  # Nexus with redeploy disabled
-    env = {
-        "NEXUS_URL": f"{fake_nexus.url}/repository/pypi-hosted/",
-        "NEXUS_USER": "ci",
-        "NEXUS_PASSWORD": "pw-components-400",
-        "NEXUS_UPLOAD": "components",
-    }
+    env = components_env(f"{fake_nexus.url}/repository/pypi-hosted/", "ci", "pw-components-400")
     result = run_release_command(release_repo, env, "audit-logger", "--no-verify")
     assert result.returncode == 1
     assert "(HTTP 400 Bad Request)" in result.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from maestro_devtools.release.verify import isolated_install_argv
 from maestro_devtools.servers import PypiIndex, start_pypi_index
 from tests.fixtures.pypi import PypiIndexFactory
 from tests.release.conftest import PACKAGE_FOLDERS, Result, index_env, run_release_command
@@ -92,21 +93,10 @@ def test_pip_isolated_install_of_each_package_with_extras(
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     specs = [f"{dist}{extras}==0.1.0" for dist, _, extras in DISTS.values()]
+    argv = isolated_install_argv(python, index.simple_url, *specs)
+    assert argv[argv.index("install") + 1 :][:1] == ["--isolated"]
     install = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--isolated",
-            "--quiet",
-            "--no-compile",
-            "--index-url",
-            index.simple_url,
-            *specs,
-        ],
+        argv,
         capture_output=True,
         text=True,
         check=False,

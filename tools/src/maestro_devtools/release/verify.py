@@ -23,7 +23,19 @@ assert module.__version__ == installed == sys.argv[3], (module.__version__, inst
 """
 
 
-def _isolated_env(netrc: Path | None) -> dict[str, str]:
+def isolated_install_argv(python: Path, index_url: str, *specs: str) -> list[str]:
+    """``pip install`` into the interpreter ``python`` from ``index_url`` and nothing else.
+
+    pip runs from this environment (``--python``), so the target needs no pip of its own;
+    ``--isolated`` ignores user configuration, ``--no-compile`` skips writing bytecode.
+    """
+    return [
+        sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
+        "--no-input", "--quiet", "--no-compile", "--index-url", index_url, *specs,
+    ]  # fmt: skip
+
+
+def isolated_env(netrc: Path | None = None) -> dict[str, str]:
     """The environment without pip configuration, so only ``--index-url`` is used."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
@@ -51,23 +63,9 @@ def verify_install(package: Package, index_url: str, credentials: Credentials | 
         venv.EnvBuilder(with_pip=False).create(directory / "venv")
         python = directory / "venv" / "bin" / "python"
         netrc = _write_netrc(directory, index_url, credentials) if credentials else None
-        env = _isolated_env(netrc)
+        env = isolated_env(netrc)
         install = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(python),
-                "install",
-                "--isolated",
-                "--no-input",
-                "--quiet",
-                "--no-compile",
-                "--index-url",
-                index_url,
-                package.install_spec,
-            ],
+            isolated_install_argv(python, index_url, package.install_spec),
             capture_output=True,
             text=True,
             env=env,
