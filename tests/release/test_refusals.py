@@ -85,3 +85,31 @@ def test_unknown_package_is_named(release_repo: Path) -> None:
     result = run_release_command(release_repo, {}, "no-such-package")
     assert result.returncode == 1
     assert "unknown package no-such-package; known: " in result.stderr
+
+
+def test_changed_content_under_a_published_version_is_kept_and_flagged(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory
+) -> None:
+    index = pypi_index_factory()
+    first = run_release_command(release_repo, index_env(index), "resilience", "--no-verify")
+    assert first.returncode == 0, first.output
+    held = {p.name: p.read_bytes() for p in index.directory.iterdir()}
+    readme = release_repo / "resilience/README.md"
+    readme.write_text(readme.read_text() + "\nA late change without a version bump.\n")
+    git(release_repo, "commit", "-qam", "change without bump")
+    second = run_release_command(release_repo, index_env(index), "resilience", "--no-verify")
+    assert second.returncode == 0, second.output
+    assert "is already on the index with different content" in second.stdout
+    assert "bump resilience's version" in second.stdout
+    assert "already there" in second.stdout
+    assert {p.name: p.read_bytes() for p in index.directory.iterdir()} == held
+
+
+def test_a_build_failure_uploads_nothing(release_repo: Path, pypi_index_factory: PypiIndexFactory) -> None:
+    (release_repo / "test-adapters/README.md").unlink()  # the readme metadata points at it
+    git(release_repo, "commit", "-qam", "break the adapters build")
+    index = pypi_index_factory()
+    result = run_release_command(release_repo, index_env(index), "--no-verify")
+    assert result.returncode == 1
+    assert "building maestro-test-adapters failed" in result.stderr
+    assert list(index.directory.iterdir()) == []

@@ -72,7 +72,7 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
             out.add(target.credentials.password)
         where = "the embedded index" if target.embedded else "the configured index"
         _say(out, f"publishing to {where} at {target.upload_url}" + (" (dry run)" if options.dry_run else ""))
-        if not target.embedded and target.install_url is None and not options.dry_run:
+        if not target.embedded and target.install_url is None and options.verify and not options.dry_run:
             _say(
                 out,
                 "note: verifying installs from the hosted repository itself; set NEXUS_INDEX_URL to "

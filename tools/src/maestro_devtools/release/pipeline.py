@@ -89,12 +89,18 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     finally:
         reader.close()
 
+    # Build everything before uploading anything: a package that fails to build must not
+    # leave the index with half a release.
     dist_root = options.dist_root or options.root / "dist"
-    rows: list[ReleaseRow] = []
-    uploader = make_uploader(target, log, verbose=options.verbose)
+    builds = []
     for package in packages:
         log(f"building {package.dist_name} {package.version}")
-        built = build_package(package, dist_root)
+        builds.append(build_package(package, dist_root))
+
+    rows: list[ReleaseRow] = []
+    uploader = make_uploader(target, log, verbose=options.verbose)
+    for built in builds:
+        package = built.package
         missing = _compare(built, listings[package.project], log)
         row = ReleaseRow(package.dist_name, package.version, _upload_status(missing, len(built.files), options.dry_run))
         if missing and not options.dry_run:
