@@ -61,7 +61,7 @@ def test_changelog_section_takes_the_unreleased_entries(tmp_path: Path) -> None:
         open_changelog_section(changelog, "0.1.1", datetime.date(2026, 11, 26))
 
 
-def test_bump_uses_hatch_and_opens_a_section(release_repo: Path) -> None:
+def test_bump_uses_hatchling_and_opens_a_section(release_repo: Path) -> None:
     bumped = bump(release_repo / "audit-logger", "minor", today=datetime.date(2026, 12, 1))
     assert bumped.version == "0.2.0"
     about = (release_repo / "audit-logger/src/maestro_audit_logger/__about__.py").read_text()

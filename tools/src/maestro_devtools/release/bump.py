@@ -1,4 +1,9 @@
-"""Bump a package's version with ``hatch version`` and open its CHANGELOG section."""
+"""Bump a package's version the way ``hatch version`` does, and open its CHANGELOG section.
+
+``hatch version`` first creates a build environment (downloading hatchling) and then runs
+``python -m hatchling version PART`` in it. We run that same hatchling command in the
+development environment, which already has hatchling: same result, offline, in a second.
+"""
 
 from __future__ import annotations
 
@@ -39,10 +44,10 @@ def bump(folder: Path, part: str, *, today: datetime.date | None = None) -> Pack
     if part not in PARTS:
         raise ReleaseConfigError(f"PART must be one of {', '.join(PARTS)}, got {part!r}")
     result = subprocess.run(
-        [sys.executable, "-m", "hatch", "version", part], cwd=folder, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "hatchling", "version", part], cwd=folder, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise ReleaseError(f"hatch version {part} failed in {folder}:\n{result.stderr.strip()}")
+        raise ReleaseError(f"hatchling version {part} failed in {folder}:\n{result.stderr.strip()}")
     package = load_package(folder)
     open_changelog_section(folder / "CHANGELOG.md", package.version, today or datetime.date.today())
     return package
