@@ -83,7 +83,7 @@ class TwineUploader:
             *map(str, files),
         ]
         if self.verbose:
-            self.log("$ " + " ".join(argv[1:]))
+            self.log("$ python " + " ".join(argv[1:]))
         result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         output = result.stdout + result.stderr
         if self.verbose:
