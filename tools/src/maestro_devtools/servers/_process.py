@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,54 +21,41 @@ class ServerStartError(RuntimeError):
 
 @dataclass
 class ServerProcess:
-    """A running server: where it listens, its process id and its log file."""
+    """A running server we started: where it listens, its process and its log file.
+
+    ``start_server`` makes it lead its own process group, so stopping it also ends the
+    helpers it leaves behind (Chromium's renderers, for instance).
+    """
 
     name: str
     host: str
     port: int
-    pid: int
     log_path: Path
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    owns_group: bool = False
-    """The process leads its own process group (``start_server`` does this), so stopping
-    it also ends the helpers it leaves behind (Chromium's renderers, for instance)."""
+    popen: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        """The server's own process id (it is our direct child)."""
+        return self.popen.pid
 
     def alive(self) -> bool:
         """Whether the process still runs."""
-        if self.popen is not None:
-            return self.popen.poll() is None
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return self.popen.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        """Signal the process by pid, wait for it, and kill it if it lingers.
-
-        When it led its own process group, whatever is left of that group is then killed
-        and, where this process adopted them, reaped.
-        """
-        self._stop_leader(sig, timeout)
-        if self.owns_group:
-            end_process_group(self.pid)
-
-    def _stop_leader(self, sig: int, timeout: float) -> None:
-        if not self.alive():
-            self._reap()
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
-        if self.popen is not None:
+        """Signal the process by pid, wait for it, kill it if it lingers, then end and
+        reap whatever is left of its process group."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
-            return
-        _wait_gone(self.pid, timeout)
+        else:
+            self.popen.wait()
+        end_process_group(self.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the server wrote, for error messages."""
@@ -78,23 +64,6 @@ class ServerProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def _reap(self) -> None:
-        if self.popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(0)
-
-
-def _wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 def start_server(
@@ -135,7 +104,7 @@ def start_server(
                 group=switch.group,
                 extra_groups=switch.extra_groups,
             )
-        server = ServerProcess(name, host, chosen, popen.pid, log_path, popen, owns_group=True)
+        server = ServerProcess(name, host, chosen, log_path, popen)
         if wait_for_port(host, chosen, timeout=timeout, alive=server.alive):
             return server
         server.stop(signal.SIGKILL)
