@@ -1,0 +1,249 @@
+"""The test-result model every reader produces and every writer consumes.
+
+Shared with maestro-test-adapters, which builds these objects while tests run. The classes are
+plain slotted dataclasses: building hundreds of thousands of them costs no validation in the hot
+path (readers validate their input at the edge, where they can name the file and line).
+
+Times are seconds: ``duration`` as a float, ``start``/``stop`` as Unix epoch seconds. Writers
+convert to each format's unit (CTRF wants integer milliseconds).
+
+Retries: ``TestResult.attempts`` is empty when a test ran once. When it ran more than once it
+holds EVERY attempt in order, the last one being the final outcome, so nothing a retry saw is
+lost. A result is flaky when it passed in the end after at least one failed attempt.
+
+Example:
+    >>> from maestro_test_result_aggregator.model import Attempt, Status, TestResult
+    >>> result = TestResult(
+    ...     name="test_login",
+    ...     status=Status.PASSED,
+    ...     file="tests/test_auth.py",
+    ...     attempts=(Attempt(Status.FAILED, message="timeout"), Attempt(Status.PASSED)),
+    ... )
+    >>> result.flaky, result.retries
+    (True, 1)
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "DEFAULT_OUTPUT_LIMIT",
+    "EMPTY",
+    "Attachment",
+    "Attempt",
+    "Environment",
+    "Status",
+    "Summary",
+    "TestResult",
+    "TestRun",
+    "Tool",
+    "bound_text",
+    "make_test_id",
+]
+
+
+class _EmptyMapping(Mapping[str, Any]):
+    """An immutable, hashable empty mapping: a safe shared default for dataclass fields."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+EMPTY: Final[Mapping[str, Any]] = _EmptyMapping()
+"""The shared empty mapping used as the default for ``parameters`` and ``extra``."""
+
+DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024
+"""Characters of stdout/stderr/message kept per result by ``bound_text`` (head and tail)."""
+
+
+class Status(enum.StrEnum):
+    """A test's normalised outcome: the five CTRF statuses. The tool's own word is kept in
+    ``raw_status`` (``error``, ``xfail``, ``timedOut``...)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file produced for a test (screenshot, trace, log): a path or URL, never the bytes."""
+
+    name: str
+    content_type: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One execution of a test. ``duration`` in seconds, ``start`` in epoch seconds."""
+
+    status: Status
+    duration: float = 0.0
+    raw_status: str | None = None
+    message: str | None = None
+    trace: str | None = None
+    start: float | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+def make_test_id(
+    suite: Iterable[str],
+    file: str | None,
+    classname: str | None,
+    name: str,
+    parameters: Mapping[str, str],
+) -> str:
+    """The deterministic id of a test: a 32-hex-digit digest of its suite path, file, class,
+    name and parameters (sorted), so shards and reruns of the same test share it."""
+    parts = ["\x1e".join(suite), file or "", classname or "", name]
+    if parameters:
+        parts.extend(f"{key}={parameters[key]}" for key in sorted(parameters))
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class TestResult:
+    """The outcome of one test in a run, with every attempt kept.
+
+    ``status`` is the final outcome; ``message``/``trace`` describe the final failure (earlier
+    failures live in ``attempts``). ``parameters`` maps parameter names to their printed values.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    status: Status
+    duration: float = 0.0
+    suite: tuple[str, ...] = ()
+    file: str | None = None
+    classname: str | None = None
+    line: int | None = None
+    parameters: Mapping[str, str] = EMPTY
+    raw_status: str | None = None
+    message: str | None = None
+    trace: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    tags: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    start: float | None = None
+    extra: Mapping[str, object] = EMPTY
+
+    @property
+    def test_id(self) -> str:
+        """Deterministic id from suite path, file, class, name and parameters (``make_test_id``)."""
+        return make_test_id(self.suite, self.file, self.classname, self.name, self.parameters)
+
+    @property
+    def flaky(self) -> bool:
+        """Passed in the end after at least one failed attempt."""
+        return self.status is Status.PASSED and any(a.status is Status.FAILED for a in self.attempts)
+
+    @property
+    def retries(self) -> int:
+        """How many times the test was run again after its first attempt."""
+        return max(len(self.attempts) - 1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """The tool that produced the results (``pytest``, ``playwright``, ``jest``...)."""
+
+    name: str
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Where the run happened: the commit, branch, CI build and shard, plus free-form extras."""
+
+    commit: str | None = None
+    branch: str | None = None
+    build_url: str | None = None
+    shard: str | None = None
+    extra: Mapping[str, str] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts per status, the flaky count and the summed test duration in seconds."""
+
+    tests: int
+    passed: int
+    failed: int
+    skipped: int
+    pending: int
+    other: int
+    flaky: int
+    duration: float
+
+
+@dataclass(slots=True)
+class TestRun:
+    """One run of a tool (or several shards merged): its results and where it ran."""
+
+    __test__ = False  # not a pytest test class
+
+    tool: Tool
+    tests: list[TestResult] = field(default_factory=list)
+    environment: Environment = Environment()
+    start: float | None = None
+    stop: float | None = None
+    run_id: str | None = None
+    extra: Mapping[str, object] = EMPTY
+
+    def summary(self) -> Summary:
+        """Count the results by status (one pass over ``tests``)."""
+        counts = dict.fromkeys(Status, 0)
+        flaky = 0
+        duration = 0.0
+        for result in self.tests:
+            counts[result.status] += 1
+            duration += result.duration
+            if result.attempts and result.flaky:
+                flaky += 1
+        return Summary(
+            tests=len(self.tests),
+            passed=counts[Status.PASSED],
+            failed=counts[Status.FAILED],
+            skipped=counts[Status.SKIPPED],
+            pending=counts[Status.PENDING],
+            other=counts[Status.OTHER],
+            flaky=flaky,
+            duration=duration,
+        )
+
+
+def bound_text(text: str | None, limit: int = DEFAULT_OUTPUT_LIMIT) -> str | None:
+    """``text`` cut to at most about ``limit`` characters, keeping its head and tail around a
+    marker that says how much was dropped (captured output can be huge; its ends matter)."""
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    dropped = len(text) - 2 * half
+    return f"{text[:half]}\n[... {dropped} characters truncated by maestro ...]\n{text[-half:]}"
