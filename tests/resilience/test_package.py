@@ -1,5 +1,7 @@
 """maestro-resilience's public surface, version, typing marker and lazy optional imports."""
 
+import pytest
+
 import maestro_resilience
 from tests.package_checks import assert_lazy_imports, assert_public_surface
 
@@ -9,4 +11,13 @@ def test_public_surface() -> None:
 
 
 def test_optional_dependencies_are_imported_lazily() -> None:
-    assert_lazy_imports("maestro_resilience", ["redis"])
+    assert_lazy_imports("maestro_resilience", ["redis", "tenacity", "pybreaker", "asyncio", "opentelemetry"])
+
+
+def test_redis_classes_load_on_first_use() -> None:
+    from maestro_resilience import _redis
+
+    assert maestro_resilience.RedisStorage is _redis.RedisStorage
+    assert maestro_resilience.RedisRateLimiter is _redis.RedisRateLimiter
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        maestro_resilience.Nope  # noqa: B018

@@ -1,0 +1,493 @@
+"""maestro-resilience against its peers: CPU time per call, concurrency, and Redis round trips.
+
+All figures come from ONE run, peers side by side, so ratios hold on any machine. Per-call costs are
+CPU time (``time.process_time``) of a tight loop, best of several rounds, minus nothing: the bare
+call and the minimal hand-written decorator (the floor) are rows of the same table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib.util
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from _table import Table, ratio
+
+from maestro_resilience import (
+    Bulkhead,
+    CircuitBreaker,
+    CircuitOpenError,
+    Consecutive,
+    CountWindow,
+    Fallback,
+    Pipeline,
+    RateLimiter,
+    Retry,
+    Timeout,
+)
+
+Loop = Callable[[int], float]  # runs n calls, returns CPU seconds spent
+
+
+def installed(module: str) -> bool:
+    """Whether a peer library can be imported."""
+    return importlib.util.find_spec(module) is not None
+
+
+def per_call_ns(loop: Loop, n: int, rounds: int) -> float:
+    """Best CPU nanoseconds per call over ``rounds`` runs of ``n`` calls."""
+    loop(max(100, n // 10))  # warm up
+    return min(loop(n) for _ in range(rounds)) / n * 1e9
+
+
+def sync_loop(fn: Callable[[int], Any]) -> Loop:
+    """A loop calling ``fn(1)`` n times."""
+
+    def loop(n: int) -> float:
+        start = time.process_time()
+        for _ in range(n):
+            fn(1)
+        return time.process_time() - start
+
+    return loop
+
+
+def raising_loop(fn: Callable[[int], Any], error: type[BaseException]) -> Loop:
+    """A loop calling ``fn(1)`` n times, each call raising ``error``."""
+
+    def loop(n: int) -> float:
+        start = time.process_time()
+        for _ in range(n):
+            try:  # noqa: SIM105 - contextlib.suppress would add its own cost to the measurement
+                fn(1)
+            except error:
+                pass
+        return time.process_time() - start
+
+    return loop
+
+
+def async_loop(fn: Callable[[int], Awaitable[Any]], runner: asyncio.Runner) -> Loop:
+    """A loop awaiting ``fn(1)`` n times inside one event loop."""
+
+    async def inner(n: int) -> float:
+        start = time.process_time()
+        for _ in range(n):
+            await fn(1)
+        return time.process_time() - start
+
+    def loop(n: int) -> float:
+        return runner.run(inner(n))
+
+    return loop
+
+
+# -- the floor: what a careful engineer would hand-write --------------------------------------
+def minimal(fn: Callable[[int], int]) -> Callable[[int], int]:
+    """The minimal decorator: functools.wraps plus try/except, nothing else."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            raise
+
+    return wrapper
+
+
+def minimal_async(fn: Callable[[int], Awaitable[int]]) -> Callable[[int], Awaitable[int]]:
+    """The minimal async wrapper."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> int:
+        try:
+            return await fn(*args, **kwargs)
+        except BaseException:
+            raise
+
+    return wrapper
+
+
+class Rejected(Exception):
+    """What the minimal rejecting wrapper raises."""
+
+
+def minimal_rejecting(fn: Callable[[int], int]) -> Callable[[int], int]:
+    """The minimal wrapper of an open breaker: check a flag, raise."""
+    state = {"open": True}
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        if state["open"]:
+            raise Rejected("open")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def work(x: int) -> int:
+    """The guarded function: as cheap as possible so overhead dominates."""
+    return x
+
+
+async def awork(x: int) -> int:
+    """The guarded coroutine."""
+    return x
+
+
+def failing(x: int) -> int:
+    """A guarded function that always fails."""
+    raise ConnectionError
+
+
+# -- tables -------------------------------------------------------------------------------------
+def breaker_sync(n: int, rounds: int) -> Table:
+    """Closed breaker, sync."""
+    table = Table(
+        "Circuit breaker, closed, sync: CPU ns per call",
+        ("implementation", "ns/call", "x bare", "x minimal"),
+        note="Target: maestro <= 2.0x the minimal wrapper.",
+    )
+    rows: list[tuple[str, Callable[[int], Any]]] = [
+        ("bare call", work),
+        ("minimal decorator (floor)", minimal(work)),
+        ("maestro CircuitBreaker (Consecutive)", CircuitBreaker()(work)),
+        ("maestro CircuitBreaker (CountWindow 100)", CircuitBreaker(window=CountWindow(100))(work)),
+    ]
+    if installed("pybreaker"):
+        import pybreaker
+
+        rows.append(("pybreaker decorator", pybreaker.CircuitBreaker()(work)))
+        pb = pybreaker.CircuitBreaker()
+        rows.append(("pybreaker .call", functools.partial(pb.call, work)))
+    if installed("circuitbreaker"):
+        import circuitbreaker  # type: ignore[import-untyped]
+
+        rows.append(("circuitbreaker", circuitbreaker.CircuitBreaker()(work)))
+    if installed("purgatory"):
+        from purgatory import SyncCircuitBreakerFactory
+
+        factory = SyncCircuitBreakerFactory()
+        rows.append(("purgatory", factory("bench")(work)))
+    return fill(table, rows, n, rounds, sync_loop)
+
+
+def fill(table: Table, rows: list[tuple[str, Any]], n: int, rounds: int, make: Callable[[Any], Loop]) -> Table:
+    """Measure each row; the first two rows are the bare call and the floor."""
+    results = [(name, per_call_ns(make(fn), n, rounds)) for name, fn in rows]
+    bare, floor = results[0][1], results[1][1]
+    for name, ns in results:
+        table.add(name, f"{ns:.0f}", ratio(ns, bare), ratio(ns, floor))
+    return table
+
+
+def breaker_async(n: int, rounds: int, runner: asyncio.Runner) -> Table:
+    """Closed breaker, asyncio."""
+    table = Table(
+        "Circuit breaker, closed, asyncio: CPU ns per call",
+        ("implementation", "ns/call", "x bare", "x minimal"),
+        note="Target: maestro <= 2.0x the minimal async wrapper.",
+    )
+    rows: list[tuple[str, Any]] = [
+        ("bare await", awork),
+        ("minimal async wrapper (floor)", minimal_async(awork)),
+        ("maestro CircuitBreaker (Consecutive)", CircuitBreaker()(awork)),
+        ("maestro CircuitBreaker (CountWindow 100)", CircuitBreaker(window=CountWindow(100))(awork)),
+    ]
+    if installed("circuitbreaker"):
+        import circuitbreaker
+
+        rows.append(("circuitbreaker", circuitbreaker.CircuitBreaker()(awork)))
+    if installed("aiobreaker"):
+        import aiobreaker  # type: ignore[import-untyped]
+
+        rows.append(("aiobreaker", aiobreaker.CircuitBreaker(timeout_duration=timedelta(seconds=30))(awork)))
+    if installed("purgatory"):
+        from purgatory import AsyncCircuitBreakerFactory
+
+        factory = AsyncCircuitBreakerFactory()
+        rows.append(("purgatory", factory("bench")(awork)))
+    return fill(table, rows, n, rounds, lambda fn: async_loop(fn, runner))
+
+
+def breaker_open(n: int, rounds: int) -> Table:
+    """Cost of a rejection while open."""
+    table = Table(
+        "Circuit breaker, open (rejecting): CPU ns per call",
+        ("implementation", "ns/call", "x minimal"),
+        note="Target: maestro <= 3x the minimal rejecting wrapper.",
+    )
+    ours = CircuitBreaker(window=Consecutive(1), open_duration=3600)
+    with contextlib.suppress(ConnectionError):
+        ours.call(failing, 1)
+    rows: list[tuple[str, Loop]] = [
+        ("minimal rejecting wrapper (floor)", raising_loop(minimal_rejecting(work), Rejected)),
+        ("maestro CircuitBreaker", raising_loop(ours(work), CircuitOpenError)),
+    ]
+    if installed("pybreaker"):
+        import pybreaker
+
+        pb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=3600)
+        with contextlib.suppress(ConnectionError, pybreaker.CircuitBreakerError):
+            pb.call(failing, 1)
+        rows.append(("pybreaker", raising_loop(pb(work), pybreaker.CircuitBreakerError)))
+    if installed("circuitbreaker"):
+        import circuitbreaker
+
+        cb = circuitbreaker.CircuitBreaker(failure_threshold=1, recovery_timeout=3600)
+        wrapped = cb(failing)
+        with contextlib.suppress(ConnectionError):
+            wrapped(1)
+        rows.append(("circuitbreaker", raising_loop(cb(work), circuitbreaker.CircuitBreakerError)))
+    results = [(name, per_call_ns(loop, n, rounds)) for name, loop in rows]
+    floor = results[0][1]
+    for name, ns in results:
+        table.add(name, f"{ns:.0f}", ratio(ns, floor))
+    return table
+
+
+def retry_first_try(n: int, rounds: int, runner: asyncio.Runner) -> list[Table]:
+    """Retry when the first attempt succeeds, sync and async."""
+    sync_table = Table(
+        "Retry, success on the first try, sync: CPU ns per call",
+        ("implementation", "ns/call", "x bare", "x minimal"),
+        note="Target: maestro <= 2.5x the minimal wrapper.",
+    )
+    rows: list[tuple[str, Any]] = [
+        ("bare call", work),
+        ("minimal decorator (floor)", minimal(work)),
+        ("maestro Retry (defaults)", Retry()(work)),
+    ]
+    async_rows: list[tuple[str, Any]] = [
+        ("bare await", awork),
+        ("minimal async wrapper (floor)", minimal_async(awork)),
+        ("maestro Retry (defaults)", Retry()(awork)),
+    ]
+    if installed("tenacity"):
+        import tenacity
+
+        rows.append(("tenacity @retry", tenacity.retry(stop=tenacity.stop_after_attempt(3))(work)))
+        async_rows.append(("tenacity @retry", tenacity.retry(stop=tenacity.stop_after_attempt(3))(awork)))
+    if installed("stamina"):
+        import stamina
+
+        rows.append(("stamina", stamina.retry(on=ConnectionError, attempts=3)(work)))
+        async_rows.append(("stamina", stamina.retry(on=ConnectionError, attempts=3)(awork)))
+    async_table = Table(
+        "Retry, success on the first try, asyncio: CPU ns per call",
+        ("implementation", "ns/call", "x bare", "x minimal"),
+    )
+    return [
+        fill(sync_table, rows, n, rounds, sync_loop),
+        fill(async_table, async_rows, max(1, n // 2), rounds, lambda fn: async_loop(fn, runner)),
+    ]
+
+
+def pipeline_success(n: int, rounds: int, runner: asyncio.Runner) -> Table:
+    """Five policies composed, success path, absolute cost."""
+    table = Table(
+        "Five-policy pipeline, success path: CPU µs per call",
+        ("pipeline", "µs/call"),
+        note="Target: <= 2 µs sync. A sync Timeout hands the call to a worker thread (it cannot be "
+        "interrupted otherwise), which costs tens of µs: it is shown separately.",
+    )
+
+    def five(timeout: bool) -> Pipeline:
+        last = Timeout(5) if timeout else RateLimiter(1e12, burst=10**9)
+        return Pipeline(Fallback(0), Retry(), CircuitBreaker(), last, Bulkhead(100))
+
+    stacked: Callable[[int], int] = work
+    for _ in range(5):
+        stacked = minimal(stacked)
+    measured = [
+        ("sync: five minimal decorators stacked (floor)", sync_loop(stacked), n),
+        ("sync: Fallback, Retry, CircuitBreaker, RateLimiter, Bulkhead", sync_loop(five(False)(work)), n),
+        ("async: Fallback, Retry, CircuitBreaker, Timeout, Bulkhead", async_loop(five(True)(awork), runner), n // 2),
+        ("sync: Fallback, Retry, CircuitBreaker, Timeout (thread), Bulkhead", sync_loop(five(True)(work)), n // 50),
+    ]
+    for name, loop, count in measured:
+        table.add(name, f"{per_call_ns(loop, max(50, count), rounds) / 1000:.2f}")
+    return table
+
+
+def two_threads(calls: int) -> Table:
+    """Two threads doing 1 ms of I/O per call through one breaker."""
+    table = Table(
+        "Two threads doing 1 ms sleeps through one breaker: wall ms",
+        ("guard", "wall ms", "x unguarded"),
+        note=f"{calls} calls per thread. Target: maestro no slower than unguarded (pybreaker serialises).",
+    )
+
+    def io(x: int) -> int:
+        time.sleep(0.001)
+        return x
+
+    def wall(fn: Callable[[int], int]) -> float:
+        def body() -> None:
+            for _ in range(calls):
+                fn(1)
+
+        threads = [threading.Thread(target=body) for _ in range(2)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return (time.perf_counter() - start) * 1000
+
+    rows: list[tuple[str, Callable[[int], int]]] = [("unguarded", io), ("maestro CircuitBreaker", CircuitBreaker()(io))]
+    if installed("pybreaker"):
+        import pybreaker
+
+        rows.append(("pybreaker", pybreaker.CircuitBreaker()(io)))
+    results = [(name, min(wall(fn) for _ in range(2))) for name, fn in rows]
+    base = results[0][1]
+    for name, ms in results:
+        table.add(name, f"{ms:.0f}", ratio(ms, base))
+    return table
+
+
+# -- Redis ------------------------------------------------------------------------------------
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[int | None]:
+    """A throw-away redis-server on 127.0.0.1 (``None`` when the binary is absent)."""
+    executable = shutil.which("redis-server")
+    if executable is None or not installed("redis"):
+        yield None
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory() as state:
+        process = subprocess.Popen(
+            [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=state,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                    break
+                time.sleep(0.02)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+class TripCounter:
+    """Counts client round trips: each packed send to the server is one."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        """Patch redis-py's connection to count sends inside the block."""
+        import redis.connection
+
+        original = redis.connection.AbstractConnection.send_packed_command
+
+        def counted(conn: Any, command: Any, check_health: bool = True) -> None:
+            self.sends += 1
+            original(conn, command, check_health)  # type: ignore[no-untyped-call]
+
+        redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+def server_commands(client: Any) -> int:
+    """Commands the server executed so far, not counting INFO itself."""
+    stats = client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+
+def redis_round_trips(calls: int) -> Table:
+    """Round trips and server commands per guarded call: ours vs pybreaker's CircuitRedisStorage."""
+    table = Table(
+        "Redis-backed breaker: round trips and server commands per call",
+        ("implementation", "outcome", "round trips/call", "commands/call"),
+        note="Counted on a private redis-server on 127.0.0.1 (client sends, and INFO commandstats). "
+        "Target: maestro 1 round trip per call.",
+    )
+    with private_redis() as port:
+        if port is None:
+            table.note = "skipped: redis-server or redis-py is not installed"
+            return table
+        import redis
+
+        from maestro_resilience import RedisStorage
+
+        client = redis.Redis(host="127.0.0.1", port=port)
+        ours = CircuitBreaker("bench", window=Consecutive(10**9), storage=RedisStorage(client))
+        guards: list[tuple[str, Callable[[Callable[[int], int]], Any]]] = [
+            ("maestro RedisStorage", ours),
+        ]
+        if installed("pybreaker"):
+            import pybreaker
+
+            pb = pybreaker.CircuitBreaker(
+                fail_max=10**9,
+                state_storage=pybreaker.CircuitRedisStorage(
+                    pybreaker.STATE_CLOSED, redis.Redis(host="127.0.0.1", port=port)
+                ),
+            )
+            guards.append(("pybreaker CircuitRedisStorage", lambda fn: functools.partial(pb.call, fn)))
+        for name, guard in guards:
+            for outcome, fn in (("success", work), ("failure", failing)):
+                guarded = guard(fn)
+                with contextlib.suppress(ConnectionError):
+                    guarded(1)  # loads scripts, opens the connection
+                counter = TripCounter()
+                before = server_commands(client)
+                with counter.counting():
+                    for _ in range(calls):
+                        with contextlib.suppress(ConnectionError):
+                            guarded(1)
+                commands = server_commands(client) - before
+                table.add(name, outcome, f"{counter.sends / calls:.2f}", f"{commands / calls:.2f}")
+        client.close()
+    return table
+
+
+def run(quick: bool = False) -> list[Table]:
+    """Every table, peers measured in the same run."""
+    n, rounds = (20_000, 3) if quick else (200_000, 7)
+    with asyncio.Runner() as runner:
+        tables = [
+            breaker_sync(n, rounds),
+            breaker_async(n // 2, rounds, runner),
+            breaker_open(n // 2, rounds),
+            *retry_first_try(n, rounds, runner),
+            pipeline_success(n // 2, rounds, runner),
+        ]
+    tables.append(two_threads(40 if quick else 200))
+    tables.append(redis_round_trips(50 if quick else 500))
+    return tables
+
+
+if __name__ == "__main__":
+    for item in run(quick=True):
+        print(item.render(), end="\n\n")

@@ -1,0 +1,708 @@
+"""The circuit breaker: a sans-IO state machine (``_BreakerCore`` logic in ``CircuitBreaker``) and thin drivers.
+
+No lock is held while the guarded call runs. The closed-state success path takes no lock at all:
+it reads two attributes, runs the call and bumps a counter. Every transition happens under a
+short lock and bumps ``generation``; an outcome tagged with an older generation never changes
+the current state.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from maestro_resilience._clock import SYSTEM_CLOCK, Clock
+from maestro_resilience._events import emit, wants_debug_events
+from maestro_resilience._exceptions import CircuitOpenError
+from maestro_resilience._policy import Policy
+from maestro_resilience._windows import Consecutive, CountWindow, TimeWindow, Window, _check_positive_int, _WindowState
+
+if TYPE_CHECKING:
+    from maestro_resilience._redis import RedisStorage
+
+__all__ = ["BreakerMetrics", "CircuitBreaker", "CircuitState"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
+
+
+class CircuitState(enum.StrEnum):
+    """States of a circuit breaker (resilience4j's, minus METRICS_ONLY which ``DISABLED`` covers)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    FORCED_OPEN = "forced_open"
+    DISABLED = "disabled"
+
+
+_OPEN = CircuitState.OPEN
+
+_PYBREAKER_NAMES = {
+    CircuitState.CLOSED: "closed",
+    CircuitState.OPEN: "open",
+    CircuitState.HALF_OPEN: "half-open",
+    CircuitState.FORCED_OPEN: "open",
+    CircuitState.DISABLED: "closed",
+}
+
+
+class _PyState:
+    """What a pybreaker listener receives as ``old_state`` / ``new_state``: an object with ``.name``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<state {self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerMetrics:
+    """A snapshot of a breaker's counters.
+
+    The closed-state fast path counts successes without a lock, so under heavy contention between
+    threads ``successes`` (and ``calls``) may undercount slightly; state decisions never depend on them.
+    With ``RedisStorage`` the counters are this process's, and the window figures are those of its
+    local fallback window.
+
+    Attributes:
+        state: the state when the snapshot was taken.
+        calls: calls that ran and finished (successes, failures and ignored) since construction or ``reset()``.
+        successes: calls recorded as success.
+        failures: calls recorded as failure.
+        ignored: calls whose exception is ignored (counted as neither).
+        slow_calls: calls that took at least the window's ``slow_call_duration``.
+        rejections: calls rejected without running.
+        window_calls: calls inside the current window.
+        window_failures: failures inside the current window.
+        failure_rate: ``window_failures / window_calls`` (0.0 for an empty window).
+    """
+
+    state: CircuitState
+    calls: int
+    successes: int
+    failures: int
+    ignored: int
+    slow_calls: int
+    rejections: int
+    window_calls: int
+    window_failures: int
+    failure_rate: float
+
+
+# (breaker, generation, probe, start) of each `with breaker:` block in progress in this context
+_BLOCKS: ContextVar[tuple[tuple[CircuitBreaker, int, bool, float], ...]] = ContextVar(
+    "maestro_resilience_breaker_blocks", default=()
+)
+
+
+def _is_pybreaker_listener(listener: object) -> bool:
+    return hasattr(listener, "state_change") and hasattr(listener, "before_call")
+
+
+def _check_open_durations(open_duration: float, multiplier: float, max_open_duration: float | None) -> None:
+    for pname, pvalue in (("open_duration", open_duration), ("max_open_duration", max_open_duration)):
+        if pvalue is None and pname == "max_open_duration":
+            continue
+        if isinstance(pvalue, bool) or not isinstance(pvalue, int | float) or not pvalue > 0:
+            raise ValueError(f"{pname} must be a number of seconds > 0, got {pvalue!r}")
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or multiplier < 1:
+        raise ValueError(f"open_duration_multiplier must be a number >= 1, got {multiplier!r}")
+    if max_open_duration is not None and max_open_duration < open_duration:
+        raise ValueError(f"max_open_duration must be >= open_duration ({open_duration}), got {max_open_duration}")
+
+
+def _check_exception_types(name: str, value: object) -> tuple[type[BaseException], ...]:
+    if isinstance(value, type):
+        value = (value,)
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        raise TypeError(f"{name} must be an exception class or a tuple of them, got {value!r}")
+    return tuple(value)
+
+
+class CircuitBreaker(Policy):
+    """Stops calling a failing dependency for a while, then probes it.
+
+    Args:
+        name: the breaker's name (in errors, events, Redis keys).
+        window: how failures are counted: ``Consecutive(n)`` (default ``Consecutive(5)``),
+            ``CountWindow(size, ...)`` or ``TimeWindow(seconds, ...)``.
+        open_duration: seconds the breaker stays open before admitting probes.
+        open_duration_multiplier: each re-opening without a successful close multiplies the open
+            duration by this (``1.0``: fixed; ``2.0``: exponential).
+        max_open_duration: cap on the growing open duration.
+        half_open_max_calls: probes admitted in half-open; every other caller is rejected at once.
+        record_on: exceptions recorded as failures (a tuple of classes, or a predicate).
+        ignore_on: exceptions counted as neither success nor failure (checked first).
+        success_on: exceptions counted as success (business errors; checked before ``ignore_on``).
+        failure_result: a predicate judging a returned value a failure.
+        storage: ``RedisStorage`` to share state across processes (default: local memory).
+        listeners: event listeners (``Event``) and pybreaker ``CircuitBreakerListener`` objects.
+        clock: time source (``maestro_resilience.testing.FakeClock`` in tests).
+
+    Exceptions other than those matched by ``success_on``/``ignore_on``/``record_on`` (for example
+    ``asyncio.CancelledError``, ``KeyboardInterrupt``) are ignored. The original exception is always
+    re-raised unchanged.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        window: Window | None = None,
+        open_duration: float = 30.0,
+        open_duration_multiplier: float = 1.0,
+        max_open_duration: float | None = None,
+        half_open_max_calls: int = 1,
+        record_on: type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool] = (
+            Exception,
+        ),
+        ignore_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+        success_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+        failure_result: Callable[[Any], bool] | None = None,
+        storage: RedisStorage | None = None,
+        listeners: tuple[Any, ...] | list[Any] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._pylisteners: list[Any] = [x for x in listeners if _is_pybreaker_listener(x)]
+        super().__init__(name, listeners=[x for x in listeners if not _is_pybreaker_listener(x)], clock=clock)
+        if window is None:
+            window = Consecutive()
+        if not isinstance(window, Consecutive | CountWindow | TimeWindow):
+            raise TypeError(f"window must be Consecutive, CountWindow or TimeWindow, got {window!r}")
+        self.window: Window = window
+        _check_open_durations(open_duration, open_duration_multiplier, max_open_duration)
+        self.open_duration = float(open_duration)
+        self.open_duration_multiplier = float(open_duration_multiplier)
+        self.max_open_duration = None if max_open_duration is None else float(max_open_duration)
+        self.half_open_max_calls = _check_positive_int("half_open_max_calls", half_open_max_calls)
+        if callable(record_on) and not isinstance(record_on, type):
+            self._record_types: tuple[type[BaseException], ...] = (BaseException,)
+            self._record_predicate: Callable[[BaseException], bool] | None = record_on
+        else:
+            self._record_types = _check_exception_types("record_on", record_on)
+            self._record_predicate = None
+        self._ignore_types = _check_exception_types("ignore_on", ignore_on)
+        self._success_types = _check_exception_types("success_on", success_on)
+        if failure_result is not None and not callable(failure_result):
+            raise TypeError(f"failure_result must be a predicate taking the result, got {failure_result!r}")
+        self._failure_result = failure_result
+        self._slow = window.slow_call_duration
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._state = CircuitState.CLOSED
+        self._wstate: _WindowState = window.new_state()
+        self._open_until = 0.0
+        self._opened_times = 0
+        self._probes_admitted = 0
+        self._probes_done = 0
+        self._probe_failures = 0
+        self._probe_slow = 0
+        self._n_success = self._n_failure = self._n_ignored = self._n_slow = self._n_rejected = 0
+        self._retired_fast = 0  # lock-free successes of windows replaced since
+        self._storage: RedisStorage | None = None
+        self._fast_capable = False
+        if storage is not None:
+            storage._attach(self)
+            self._storage = storage
+        self._update_fast()
+
+    # -- construction helpers ---------------------------------------------------------------
+    @classmethod
+    def from_pybreaker(cls, cb: Any, **overrides: Any) -> CircuitBreaker:
+        """Build a breaker with a pybreaker ``CircuitBreaker``'s settings.
+
+        ``fail_max`` becomes ``Consecutive(fail_max)``, ``reset_timeout`` the ``open_duration``,
+        ``success_threshold`` the ``half_open_max_calls``, excluded exception classes count as
+        success (as in pybreaker), excluded predicates likewise, and its listeners are attached.
+        Keyword ``overrides`` replace any of these.
+        """
+        exclusions = tuple(getattr(cb, "excluded_exceptions", ()))
+        types = tuple(e for e in exclusions if isinstance(e, type))
+        predicates = tuple(e for e in exclusions if not isinstance(e, type) and callable(e))
+        settings: dict[str, Any] = {
+            "name": getattr(cb, "name", None) or None,
+            "window": Consecutive(int(cb.fail_max)),
+            "open_duration": float(cb.reset_timeout),
+            "half_open_max_calls": int(getattr(cb, "success_threshold", 1) or 1),
+            "success_on": types,
+            "listeners": tuple(getattr(cb, "listeners", ())),
+        }
+        if predicates:
+            settings["record_on"] = lambda exc: not any(p(exc) for p in predicates)
+        settings.update(overrides)
+        return cls(**settings)
+
+    def add_listener(self, listener: Any) -> None:
+        """Attach an event listener or a pybreaker ``CircuitBreakerListener``."""
+        if _is_pybreaker_listener(listener):
+            self._pylisteners.append(listener)
+            self._update_fast()
+        elif callable(listener):
+            self.listeners = (*self.listeners, listener)
+        else:
+            raise TypeError(f"listener must be a callable or a pybreaker listener, got {listener!r}")
+
+    def _update_fast(self) -> None:
+        self._fast_capable = (
+            self._storage is None and not self._pylisteners and self._failure_result is None and self._slow is None
+        )
+        self._fast = self._fast_capable and self._state is CircuitState.CLOSED and self._wstate.clean
+
+    # -- public state ----------------------------------------------------------------------
+    @property
+    def state(self) -> CircuitState:
+        """The current state (an OPEN breaker whose open duration has passed reports HALF_OPEN)."""
+        if self._storage is not None:
+            return self._storage.state()
+        return self._local_state()
+
+    def _local_state(self) -> CircuitState:
+        if self._state is CircuitState.OPEN and self.clock.monotonic() >= self._open_until:
+            return CircuitState.HALF_OPEN
+        return self._state
+
+    @property
+    def storage(self) -> RedisStorage | None:
+        """The shared storage, if any."""
+        return self._storage
+
+    @property
+    def current_state(self) -> str:
+        """The state in pybreaker's vocabulary (``closed``, ``open``, ``half-open``)."""
+        return _PYBREAKER_NAMES[self.state]
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every transition; outcomes of calls started in an older generation are not counted."""
+        return self._generation
+
+    @property
+    def metrics(self) -> BreakerMetrics:
+        """A snapshot of the counters."""
+        with self._lock:
+            now = self.clock.monotonic()
+            wcalls, wfail, _ = self._wstate.snapshot(now)
+            return BreakerMetrics(
+                state=self._state,
+                calls=self._n_success + self._retired_fast + self._wstate.fast + self._n_failure + self._n_ignored,
+                successes=self._n_success + self._retired_fast + self._wstate.fast,
+                failures=self._n_failure,
+                ignored=self._n_ignored,
+                slow_calls=self._n_slow,
+                rejections=self._n_rejected,
+                window_calls=wcalls,
+                window_failures=wfail,
+                failure_rate=wfail / wcalls if wcalls else 0.0,
+            )
+
+    # -- manual control --------------------------------------------------------------------
+    def force_open(self) -> None:
+        """Reject every call until ``reset()`` (or ``close()``)."""
+        self._transition(CircuitState.FORCED_OPEN)
+
+    def disable(self) -> None:
+        """Let every call through, still measuring, until ``reset()``."""
+        self._transition(CircuitState.DISABLED)
+
+    def open(self) -> None:
+        """Open now, as if the window had tripped (probes admitted after ``open_duration``)."""
+        self._transition(CircuitState.OPEN)
+
+    def close(self) -> None:
+        """Close now with an empty window."""
+        self._transition(CircuitState.CLOSED)
+
+    def reset(self) -> None:
+        """Close with an empty window and zeroed metrics."""
+        self._transition(CircuitState.CLOSED, force_event=False)
+        with self._lock:
+            self._n_success = self._n_failure = self._n_ignored = self._n_slow = self._n_rejected = 0
+            self._retired_fast = 0
+
+    # -- the state machine (all under self._lock) ------------------------------------------
+    def _enter(self, state: CircuitState, now: float) -> tuple[CircuitState, CircuitState] | None:
+        old = self._state
+        self._generation += 1
+        self._state = state
+        if state is CircuitState.OPEN:
+            duration = self.open_duration * self.open_duration_multiplier**self._opened_times
+            if self.max_open_duration is not None:
+                duration = min(duration, self.max_open_duration)
+            self._opened_times += 1
+            self._open_until = now + duration
+        elif state is CircuitState.HALF_OPEN:
+            self._probes_admitted = self._probes_done = self._probe_failures = self._probe_slow = 0
+        elif state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+            self._retired_fast += self._wstate.fast
+            self._wstate = self.window.new_state()
+            if state is CircuitState.CLOSED:
+                self._opened_times = 0
+        self._fast = self._fast_capable and state is CircuitState.CLOSED and self._wstate.clean
+        return (old, state) if old is not state else None
+
+    def _transition(self, state: CircuitState, *, force_event: bool = True) -> None:
+        if self._storage is not None:
+            self._storage.set_state(state)
+        with self._lock:
+            change = self._enter(state, self.clock.monotonic())
+        if change and force_event:
+            self._announce(*change)
+
+    def _announce(self, old: CircuitState, new: CircuitState) -> None:
+        emit(self.listeners, self.name, "state_change", old=old.value, new=new.value)
+        for listener in self._pylisteners:
+            listener.state_change(self, _PyState(_PYBREAKER_NAMES[old]), _PyState(_PYBREAKER_NAMES[new]))
+
+    def _rejected_event(self, retry_after: float) -> None:
+        emit(self.listeners, self.name, "rejected", state="open", retry_after=retry_after)
+
+    def _reject(self, state: CircuitState, retry_after: float | None) -> CircuitOpenError:
+        self._n_rejected += 1
+        return CircuitOpenError(self.name, state.value, retry_after)
+
+    def _acquire(self) -> tuple[int, bool]:
+        """Admit a call: ``(generation, is_probe)``; raise ``CircuitOpenError`` to reject."""
+        if self._storage is not None:
+            return self._storage.acquire()
+        return self._acquire_local()
+
+    def _acquire_local(self) -> tuple[int, bool]:
+        state = self._state
+        if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+            return (self._generation, False)
+        if state is CircuitState.FORCED_OPEN:
+            raise self._reject(state, None)
+        now = self.clock.monotonic()
+        if state is CircuitState.OPEN and now < self._open_until:  # lock-free rejection
+            raise self._reject(state, self._open_until - now)
+        change = None
+        with self._lock:
+            state = self._state
+            if state is CircuitState.OPEN:
+                if now < self._open_until:
+                    raise self._reject(state, self._open_until - now)
+                change = self._enter(CircuitState.HALF_OPEN, now)
+                state = CircuitState.HALF_OPEN
+            if state is CircuitState.HALF_OPEN:
+                if self._probes_admitted >= self.half_open_max_calls:
+                    raise self._reject(state, 0.0)
+                self._probes_admitted += 1
+                token = (self._generation, True)
+            elif state is CircuitState.FORCED_OPEN:
+                raise self._reject(state, None)
+            else:
+                token = (self._generation, False)
+        if change:
+            self._announce(*change)
+        return token
+
+    def _classify(self, exc: BaseException) -> int:
+        if self._success_types and isinstance(exc, self._success_types):
+            return _SUCCESS
+        if self._ignore_types and isinstance(exc, self._ignore_types):
+            return _IGNORED
+        if isinstance(exc, self._record_types) and (self._record_predicate is None or self._record_predicate(exc)):
+            return _FAILURE
+        if self._record_predicate is not None and isinstance(exc, Exception):
+            return _SUCCESS  # pybreaker semantics: an excluded error is a success
+        return _IGNORED
+
+    def _complete(self, token: tuple[int, bool], outcome: int, duration: float) -> None:
+        """Record an outcome of a call admitted with ``token``."""
+        slow = self._slow is not None and duration >= self._slow
+        if self._storage is not None:
+            with self._lock:
+                self._count(outcome, slow)
+            self._storage.complete(token, outcome, slow)
+            return
+        self._complete_local(token, outcome, slow, count=True)
+
+    async def _complete_async(self, token: tuple[int, bool], outcome: int, duration: float) -> None:
+        if self._storage is None:  # pragma: no cover - only called with a storage
+            raise RuntimeError("no storage")
+        slow = self._slow is not None and duration >= self._slow
+        with self._lock:
+            self._count(outcome, slow)
+        await self._storage.complete_async(token, outcome, slow)
+
+    def _complete_local(self, token: tuple[int, bool], outcome: int, slow: bool, *, count: bool) -> None:
+        generation, probe = token
+        change = None
+        with self._lock:
+            if count:
+                self._count(outcome, slow)
+            if generation != self._generation or outcome == _IGNORED:
+                if probe and generation == self._generation:
+                    self._probes_admitted -= 1  # an ignored probe frees its slot
+                return
+            state = self._state
+            failed = outcome == _FAILURE
+            now = self.clock.monotonic()
+            if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+                if self._wstate.record(failed, slow, now) and state is CircuitState.CLOSED:
+                    change = self._enter(CircuitState.OPEN, now)
+                else:
+                    self._fast = self._fast_capable and state is CircuitState.CLOSED and self._wstate.clean
+            elif state is CircuitState.HALF_OPEN:
+                self._probes_done += 1
+                self._probe_failures += failed
+                self._probe_slow += slow
+                if failed and isinstance(self.window, Consecutive):
+                    change = self._enter(CircuitState.OPEN, now)
+                elif self._probes_done >= self.half_open_max_calls:
+                    done = self._probes_done
+                    if (
+                        self._probe_failures / done >= self.window.failure_rate_threshold
+                        or self._probe_slow / done >= self.window.slow_call_rate_threshold
+                    ):
+                        change = self._enter(CircuitState.OPEN, now)
+                    else:
+                        change = self._enter(CircuitState.CLOSED, now)
+        if change:
+            self._announce(*change)
+
+    def _count(self, outcome: int, slow: bool) -> None:
+        if outcome == _SUCCESS:
+            self._n_success += 1
+        elif outcome == _FAILURE:
+            self._n_failure += 1
+        else:
+            self._n_ignored += 1
+        if slow:
+            self._n_slow += 1
+
+    def _exception_outcome(self, exc: BaseException) -> int:
+        outcome = self._classify(exc)
+        for listener in self._pylisteners:
+            if outcome == _FAILURE:
+                listener.failure(self, exc)
+            elif outcome == _SUCCESS:
+                listener.success(self)
+        return outcome
+
+    def _result_outcome(self, result: object) -> int:
+        outcome = _FAILURE if self._failure_result is not None and self._failure_result(result) else _SUCCESS
+        for listener in self._pylisteners:
+            if outcome == _FAILURE:
+                listener.failure(self, ValueError(f"result judged a failure: {result!r}"))
+            else:
+                listener.success(self)
+        return outcome
+
+    def _duration(self, start: float) -> float:
+        return self.clock.monotonic() - start if self._slow is not None else 0.0
+
+    def _after_exception(self, token: tuple[int, bool], exc: BaseException, start: float) -> None:
+        self._complete(token, self._exception_outcome(exc), self._duration(start))
+
+    def _after_fast_exception(self, window: _WindowState, exc: BaseException) -> None:
+        """A call admitted on the lock-free path failed; ``window`` was current when it started.
+
+        A window is replaced on every entry to CLOSED, so "the same window and still CLOSED"
+        means "the same generation": otherwise the outcome is stale and changes nothing.
+        """
+        current = window is self._wstate and self._state is CircuitState.CLOSED
+        self._after_exception((self._generation if current else -1, False), exc, 0.0)
+
+    def _after_result(self, token: tuple[int, bool], result: object, start: float) -> None:
+        self._complete(token, self._result_outcome(result), self._duration(start))
+
+    def _rejected(self, exc: CircuitOpenError) -> None:
+        if wants_debug_events(self.listeners):
+            emit(self.listeners, self.name, "rejected", state=exc.state, retry_after=exc.retry_after)
+
+    def _before(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, bool]:
+        try:
+            token = self._acquire()
+        except CircuitOpenError as exc:
+            self._rejected(exc)
+            raise
+        for listener in self._pylisteners:
+            listener.before_call(self, fn, *args, **kwargs)
+        return token
+
+    async def _before_async(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[int, bool]:
+        if self._storage is None:  # pragma: no cover - only called with a storage
+            raise RuntimeError("no storage")
+        try:
+            token = await self._storage.acquire_async()
+        except CircuitOpenError as exc:
+            self._rejected(exc)
+            raise
+        for listener in self._pylisteners:
+            listener.before_call(self, fn, *args, **kwargs)
+        return token
+
+    # -- drivers -----------------------------------------------------------------------------
+    def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        if self._storage is not None and self._storage.is_async:
+            raise TypeError(
+                f"breaker {self.name!r} shares state through an asyncio Redis client: it can guard only async "
+                "def functions (use a sync redis.Redis client for def functions)"
+            )
+        breaker = self
+        monotonic = self.clock.monotonic
+        name = self.name
+
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if breaker._fast:
+                window = breaker._wstate
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    breaker._after_fast_exception(window, exc)
+                    raise
+                window.fast += 1
+                return result
+            if breaker._state is _OPEN and breaker._storage is None:
+                now = monotonic()
+                until = breaker._open_until
+                if now < until:
+                    breaker._n_rejected += 1
+                    if breaker.listeners or wants_debug_events(()):
+                        breaker._rejected_event(until - now)
+                    raise CircuitOpenError(name, "open", until - now)
+            token = breaker._before(fn, args, kwargs)
+            start = monotonic() if breaker._slow is not None else 0.0
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                breaker._after_exception(token, exc, start)
+                raise
+            breaker._after_result(token, result, start)
+            return result
+
+        return guarded
+
+    def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        if self._shared_async():
+            return self._wrap_async_shared(fn)
+        breaker = self
+        monotonic = self.clock.monotonic
+        name = self.name
+
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if breaker._fast:
+                window = breaker._wstate
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    breaker._after_fast_exception(window, exc)
+                    raise
+                window.fast += 1
+                return result
+            if breaker._state is _OPEN:
+                now = monotonic()
+                until = breaker._open_until
+                if now < until:
+                    breaker._n_rejected += 1
+                    if breaker.listeners or wants_debug_events(()):
+                        breaker._rejected_event(until - now)
+                    raise CircuitOpenError(name, "open", until - now)
+            token = breaker._before(fn, args, kwargs)
+            start = monotonic() if breaker._slow is not None else 0.0
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                breaker._after_exception(token, exc, start)
+                raise
+            breaker._after_result(token, result, start)
+            return result
+
+        return guarded
+
+    def _wrap_async_shared(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        """The async driver with an asyncio Redis storage: admission and outcome are awaited."""
+        breaker = self
+        monotonic = self.clock.monotonic
+
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            token = await breaker._before_async(fn, args, kwargs)
+            start = monotonic() if breaker._slow is not None else 0.0
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                await breaker._complete_async(token, breaker._exception_outcome(exc), breaker._duration(start))
+                raise
+            await breaker._complete_async(token, breaker._result_outcome(result), breaker._duration(start))
+            return result
+
+        return guarded
+
+    def _shared_async(self) -> bool:
+        """True with an asyncio Redis storage; ``TypeError`` with a blocking one (async code must not block)."""
+        if self._storage is None:
+            return False
+        if not self._storage.is_async:
+            raise TypeError(
+                f"breaker {self.name!r} shares state through a blocking Redis client: it can guard only def "
+                "functions (use redis.asyncio.Redis for async def functions)"
+            )
+        return True
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` through the breaker (pybreaker's ``call``)."""
+        return self._wrap_sync(fn)(*args, **kwargs)
+
+    # -- context manager -----------------------------------------------------------------------
+    def __enter__(self) -> CircuitBreaker:
+        token = self._before(self.__enter__, (), {})
+        start = self.clock.monotonic() if self._slow is not None else 0.0
+        _BLOCKS.set((*_BLOCKS.get(), (self, token[0], token[1], start)))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        blocks = _BLOCKS.get()
+        for i in range(len(blocks) - 1, -1, -1):
+            if blocks[i][0] is self:
+                _, generation, probe, start = blocks[i]
+                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
+                break
+        else:  # pragma: no cover - __exit__ without __enter__
+            return
+        if exc is None:
+            self._after_result((generation, probe), None, start)
+        else:
+            self._after_exception((generation, probe), exc, start)
+
+    async def __aenter__(self) -> CircuitBreaker:
+        if self._storage is None or not self._storage.is_async:
+            return self.__enter__()
+        token = await self._before_async(self.__aenter__, (), {})
+        start = self.clock.monotonic() if self._slow is not None else 0.0
+        _BLOCKS.set((*_BLOCKS.get(), (self, token[0], token[1], start)))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._storage is None or not self._storage.is_async:
+            self.__exit__(exc_type, exc, tb)
+            return
+        blocks = _BLOCKS.get()
+        for i in range(len(blocks) - 1, -1, -1):
+            if blocks[i][0] is self:
+                _, generation, probe, start = blocks[i]
+                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
+                break
+        else:  # pragma: no cover - __aexit__ without __aenter__
+            return
+        outcome = self._result_outcome(None) if exc is None else self._exception_outcome(exc)
+        await self._complete_async((generation, probe), outcome, self._duration(start))

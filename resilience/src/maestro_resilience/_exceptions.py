@@ -1,0 +1,127 @@
+"""Errors raised by maestro-resilience.
+
+A guarded call that fails re-raises the ORIGINAL exception, unwrapped. The errors below are
+raised only when a policy itself refuses or abandons a call::
+
+    ResilienceError                 root of every error this library raises
+    ├── CircuitOpenError            the breaker rejected the call (open, forced open, or half-open full)
+    ├── BulkheadFullError           no concurrency slot (or queue place) within max_wait
+    ├── RateLimitExceeded           no rate-limit token within max_wait
+    ├── TimeoutExceeded             also a builtin TimeoutError: the call overran its Timeout
+    ├── ChaosFault                  the default fault injected by Chaos
+    └── StorageUnavailable          shared storage unreachable and the breaker is set to fail
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__all__ = [
+    "BulkheadFullError",
+    "ChaosFault",
+    "CircuitOpenError",
+    "RateLimitExceeded",
+    "ResilienceError",
+    "StorageUnavailable",
+    "TimeoutExceeded",
+]
+
+
+class ResilienceError(Exception):
+    """Root of every error raised by a maestro-resilience policy itself."""
+
+
+class CircuitOpenError(ResilienceError):
+    """The circuit breaker rejected the call without running it.
+
+    Attributes:
+        name: the breaker's name.
+        state: the breaker's state when it rejected (``"open"``, ``"forced_open"`` or ``"half_open"``).
+        retry_after: seconds until the breaker admits a probe again (``0.0`` when half-open is full,
+            ``None`` when forced open).
+    """
+
+    # Raised on the hot rejection path: the constructor is BaseException's own (C) one, and the
+    # attributes read ``args``, so building one costs no more than a plain exception.
+    if TYPE_CHECKING:
+
+        def __init__(self, name: str, state: str, retry_after: float | None) -> None: ...
+
+    @property
+    def name(self) -> str:
+        """The breaker's name."""
+        return str(self.args[0])
+
+    @property
+    def state(self) -> str:
+        """The breaker's state when it rejected."""
+        return str(self.args[1])
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until a probe is admitted (``None``: forced open)."""
+        value = self.args[2]
+        return None if value is None else float(value)
+
+    def __str__(self) -> str:
+        when = "" if self.retry_after is None else f"; retry after {self.retry_after:.3f}s"
+        return f"circuit breaker {self.name!r} is {self.state}{when}"
+
+
+class BulkheadFullError(ResilienceError):
+    """The bulkhead had no free slot (or queue place) within its ``max_wait``.
+
+    Attributes:
+        name: the bulkhead's name.
+        max_concurrent: its concurrency limit.
+    """
+
+    def __init__(self, name: str, max_concurrent: int) -> None:
+        self.name = name
+        self.max_concurrent = max_concurrent
+        super().__init__(f"bulkhead {name!r} is full ({max_concurrent} concurrent calls)")
+
+    def __reduce__(self) -> tuple[type[BulkheadFullError], tuple[str, int]]:
+        return (type(self), (self.name, self.max_concurrent))
+
+
+class RateLimitExceeded(ResilienceError):
+    """No rate-limit permit was available within the limiter's ``max_wait``.
+
+    Attributes:
+        name: the limiter's name.
+        retry_after: seconds until a permit is expected to be available.
+    """
+
+    def __init__(self, name: str, retry_after: float) -> None:
+        self.name = name
+        self.retry_after = retry_after
+        super().__init__(f"rate limiter {name!r} exceeded; retry after {retry_after:.3f}s")
+
+    def __reduce__(self) -> tuple[type[RateLimitExceeded], tuple[str, float]]:
+        return (type(self), (self.name, self.retry_after))
+
+
+class TimeoutExceeded(ResilienceError, TimeoutError):
+    """The guarded call did not finish within its ``Timeout`` (also a builtin ``TimeoutError``).
+
+    Attributes:
+        name: the timeout policy's name.
+        seconds: the limit that was exceeded.
+    """
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.name = name
+        self.seconds = seconds
+        super().__init__(f"{name!r} timed out after {seconds:.3f}s")
+
+    def __reduce__(self) -> tuple[type[TimeoutExceeded], tuple[str, float]]:
+        return (type(self), (self.name, self.seconds))
+
+
+class ChaosFault(ResilienceError):
+    """The default fault raised by a ``Chaos`` policy (a drill, not a real failure)."""
+
+
+class StorageUnavailable(ResilienceError):
+    """Shared breaker storage (Redis) is unreachable and the breaker is configured to fail."""

@@ -1,0 +1,129 @@
+"""The base every policy shares: decorator, context manager and call forms, sync and async."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import itertools
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+from maestro_resilience._clock import SYSTEM_CLOCK, Clock
+from maestro_resilience._events import EventListener
+
+__all__ = ["Policy", "is_async_callable"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_names = itertools.count(1)
+
+
+def is_async_callable(fn: object) -> bool:
+    """True for ``async def`` functions, partials of them and objects with an ``async def __call__``."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+
+
+def check_clock(clock: object) -> Clock:
+    """Validate the ``clock`` argument of a policy."""
+    if not isinstance(clock, Clock):
+        raise TypeError(f"clock must provide monotonic(), sleep() and asleep(), got {clock!r}")
+    return clock
+
+
+class Policy:
+    """Base class of every policy.
+
+    A policy works three ways, on ``def`` and ``async def`` code alike:
+
+    * as a decorator: ``@policy`` keeps the function's exact signature for type checkers;
+    * by call: ``policy.call(fn, *args, **kwargs)`` / ``await policy.call_async(fn, *args, **kwargs)``;
+    * as a context manager (``with policy:`` / ``async with policy:``) where the policy can guard a
+      block (breaker, bulkhead, rate limiter, chaos, async timeout). ``Retry`` guards a block as a
+      loop (``for attempt in retry: with attempt: ...``); ``Fallback`` must replace a value and
+      raises ``TypeError`` in a ``with`` statement, as does a sync ``Timeout``.
+
+    Subclasses implement ``_wrap_sync`` and ``_wrap_async``; ``Pipeline`` composes those.
+    """
+
+    name: str
+    listeners: tuple[EventListener, ...]
+    clock: Clock
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        listeners: tuple[EventListener, ...] | list[EventListener] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        self.name = name if name is not None else f"{type(self).__name__.lower()}-{next(_names)}"
+        for listener in listeners:
+            if not callable(listener):
+                raise TypeError(f"listeners must be callables taking an Event, got {listener!r}")
+        self.listeners = tuple(listeners)
+        self.clock = check_clock(clock)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        raise NotImplementedError
+
+    def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        raise NotImplementedError
+
+    # -- decorator -------------------------------------------------------------------------------
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
+
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """Decorate ``fn`` (a ``def`` or an ``async def``); the result keeps its signature."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__} decorates a callable, got {fn!r}")
+        wrapper: Callable[P, Any] = self._wrap_async(fn) if is_async_callable(fn) else self._wrap_sync(fn)
+        with contextlib.suppress(AttributeError):  # callables without __name__
+            functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    # -- call ----------------------------------------------------------------------------------
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` under this policy and return its result."""
+        return self._wrap_sync(fn)(*args, **kwargs)
+
+    async def call_async(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Await ``fn(*args, **kwargs)`` under this policy and return its result."""
+        return await self._wrap_async(fn)(*args, **kwargs)
+
+    # -- context manager (default: not supported) ----------------------------------------------
+    def _no_block(self) -> TypeError:
+        return TypeError(
+            f"{type(self).__name__} cannot guard a with-block (it must re-run or replace the call): "
+            "use it as a decorator or with .call()/.call_async()"
+        )
+
+    def __enter__(self) -> Any:
+        raise self._no_block()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        raise self._no_block()
+
+    async def __aenter__(self) -> Any:
+        raise self._no_block()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        raise self._no_block()

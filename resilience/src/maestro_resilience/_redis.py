@@ -1,0 +1,562 @@
+"""Shared state in Redis: ``RedisStorage`` for the circuit breaker and ``RedisRateLimiter`` (GCRA).
+
+Importing this module imports redis-py (``pip install 'maestro-resilience[redis]'``).
+
+Round trips: the breaker keeps a local copy of the shared state, refreshed by every reply. A call in
+the closed state costs ONE round trip (an ``EVALSHA`` recording its outcome, whose reply carries the
+current state) while the copy is fresher than ``max_staleness``; an idle process asks first. A call
+rejected while open costs none. Only half-open probes also need an ``acquire``
+round trip (to take one of the ``half_open_max_calls`` slots atomically). Times are Redis server
+milliseconds (``TIME``), so hosts need no synchronised clocks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+
+try:
+    import redis
+    import redis.asyncio
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "RedisStorage and RedisRateLimiter need redis-py: pip install 'maestro-resilience[redis]'"
+    ) from error
+
+from maestro_resilience._breaker import _FAILURE, _IGNORED, CircuitState
+from maestro_resilience._clock import SYSTEM_CLOCK, Clock
+from maestro_resilience._events import EventListener, emit
+from maestro_resilience._exceptions import RateLimitExceeded, StorageUnavailable
+from maestro_resilience._policy import Policy
+from maestro_resilience._windows import Consecutive, CountWindow
+
+if TYPE_CHECKING:
+    from maestro_resilience._breaker import CircuitBreaker
+
+__all__ = ["RedisRateLimiter", "RedisStorage"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+BREAKER_LUA = """
+local h, ring, tw = KEYS[1], KEYS[2], KEYS[3]
+local op = ARGV[1]
+local token_gen = tonumber(ARGV[2])
+local probe, outcome, slow = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local wtype, p1 = ARGV[6], tonumber(ARGV[7])
+local fth, minimum, sth, nb = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local open_ms, mult, max_open = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local hmax, target = tonumber(ARGV[15]), ARGV[16]
+local now = nil
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
+local v0 = redis.call('HMGET', h, 'state', 'gen', 'fails', 'open_until')
+local state = v0[1] or 'closed'
+local gen = tonumber(v0[2] or '0')
+local fails0 = tonumber(v0[3] or '0')
+local open_until = tonumber(v0[4] or '0')
+
+local function enter(new)
+  gen = gen + 1
+  state = new
+  redis.call('HSET', h, 'state', new, 'gen', gen)
+  if new == 'open' then
+    local opened = tonumber(redis.call('HGET', h, 'opened') or '0')
+    local d = open_ms * (mult ^ opened)
+    if max_open > 0 and d > max_open then d = max_open end
+    open_until = clock() + math.floor(d)
+    redis.call('HSET', h, 'opened', opened + 1, 'open_until', open_until)
+  elseif new == 'half_open' then
+    redis.call('HSET', h, 'ha', 0, 'hd', 0, 'hf', 0, 'hs', 0)
+  else
+    redis.call('HSET', h, 'fails', 0, 'idx', 0, 'calls', 0, 'cf', 0, 'cs', 0)
+    redis.call('DEL', ring, tw)
+    if new == 'closed' then redis.call('HSET', h, 'opened', 0) end
+  end
+end
+
+local function record(failed, s)
+  if wtype == 'c' then
+    if failed == 1 then
+      return redis.call('HINCRBY', h, 'fails', 1) >= p1
+    end
+    if fails0 ~= 0 then redis.call('HSET', h, 'fails', 0) end
+    return false
+  end
+  local calls, f, sl
+  local new = failed + 2 * s
+  if wtype == 'n' then
+    local v = redis.call('HMGET', h, 'idx', 'calls', 'cf', 'cs')
+    local idx = tonumber(v[1] or '0')
+    calls, f, sl = tonumber(v[2] or '0'), tonumber(v[3] or '0'), tonumber(v[4] or '0')
+    local old = redis.call('GETRANGE', ring, idx, idx)
+    local ov = 0
+    if old ~= '' then ov = string.byte(old) end
+    if ov % 2 == 1 then f = f - 1 end
+    if ov >= 2 then sl = sl - 1 end
+    redis.call('SETRANGE', ring, idx, string.char(new))
+    f = f + failed
+    sl = sl + s
+    if calls < p1 then calls = calls + 1 end
+    redis.call('HSET', h, 'idx', (idx + 1) % p1, 'calls', calls, 'cf', f, 'cs', sl)
+  else
+    local width = p1 / nb
+    local tick = math.floor(clock() / width)
+    local i = tick % nb
+    if tonumber(redis.call('HGET', tw, 'e' .. i) or '-1') ~= tick then
+      redis.call('HSET', tw, 'e' .. i, tick, 'c' .. i, 0, 'f' .. i, 0, 's' .. i, 0)
+    end
+    redis.call('HINCRBY', tw, 'c' .. i, 1)
+    redis.call('HINCRBY', tw, 'f' .. i, failed)
+    redis.call('HINCRBY', tw, 's' .. i, s)
+    calls, f, sl = 0, 0, 0
+    for j = 0, nb - 1 do
+      local v = redis.call('HMGET', tw, 'e' .. j, 'c' .. j, 'f' .. j, 's' .. j)
+      if v[1] and tonumber(v[1]) > tick - nb then
+        calls = calls + tonumber(v[2]); f = f + tonumber(v[3]); sl = sl + tonumber(v[4])
+      end
+    end
+    redis.call('PEXPIRE', tw, p1 * 2)
+  end
+  if calls < minimum or new == 0 then return false end
+  return f / calls >= fth or sl / calls >= sth
+end
+
+local function reply(admitted)
+  local remaining = 0
+  if state == 'open' then remaining = open_until - clock() end
+  return {admitted, state, gen, remaining}
+end
+
+if op == 'acquire' then
+  if state == 'closed' or state == 'disabled' then return reply(1) end
+  if state == 'forced_open' then return reply(0) end
+  if state == 'open' then
+    if clock() < open_until then return reply(0) end
+    enter('half_open')
+  end
+  if tonumber(redis.call('HGET', h, 'ha') or '0') >= hmax then return reply(0) end
+  redis.call('HINCRBY', h, 'ha', 1)
+  return reply(1)
+elseif op == 'record' then
+  if token_gen ~= gen or outcome == 2 then
+    if probe == 1 and token_gen == gen and state == 'half_open' then redis.call('HINCRBY', h, 'ha', -1) end
+    return reply(1)
+  end
+  local failed = 0
+  if outcome == 1 then failed = 1 end
+  if state == 'closed' or state == 'disabled' then
+    if record(failed, slow) and state == 'closed' then enter('open') end
+  elseif state == 'half_open' then
+    local hd = redis.call('HINCRBY', h, 'hd', 1)
+    local hf = redis.call('HINCRBY', h, 'hf', failed)
+    local hs = redis.call('HINCRBY', h, 'hs', slow)
+    if failed == 1 and wtype == 'c' then
+      enter('open')
+    elseif hd >= hmax then
+      if hf / hd >= fth or hs / hd >= sth then enter('open') else enter('closed') end
+    end
+  end
+  return reply(1)
+elseif op == 'set' then
+  enter(target)
+  return reply(1)
+end
+return reply(1)
+"""
+
+GCRA_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local wait = new_tat - burst * interval - now
+if wait > max_wait then return {0, tostring(wait)} end
+if wait < 0 then wait = 0 end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+return {1, tostring(wait)}
+"""
+
+
+class RedisStorage:
+    """Keeps a circuit breaker's state and window in Redis, shared by every process using the same name.
+
+    Usage::
+
+        breaker = CircuitBreaker("payments", window=CountWindow(50), storage=RedisStorage(redis.Redis()))
+
+    Args:
+        client: a ``redis.Redis`` (guards ``def`` functions) or ``redis.asyncio.Redis`` (guards
+            ``async def`` functions); mixing raises ``TypeError`` when decorating.
+        namespace: key prefix; the breaker's keys are ``{namespace}:{breaker name}`` (+ ``:ring``, ``:tw``).
+        on_unavailable: ``"fallback"`` (default): while Redis is unreachable the breaker runs on local
+            state, logs one ``storage_fallback`` warning per outage, and rejoins the shared state
+            when Redis answers again; ``"fail"``: raise ``StorageUnavailable``.
+        recheck_interval: seconds between attempts to reach Redis during an outage.
+        max_staleness: the local copy admits calls without asking Redis only while its last reply
+            is at most this old (seconds); an idle or new process asks first (one extra round trip).
+
+    Give the client short socket timeouts and no client-side retries
+    (``redis.Redis(..., socket_timeout=0.5, retry=Retry(NoBackoff(), 0))``): redis-py's default retries
+    with backoff would stall every guarded call for seconds during an outage.
+
+    The shared state is the truth: on rejoining, local state gathered during the outage is dropped.
+    A process learns of a transition made by another process on its next round trip (within one call).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        namespace: str = "maestro:breaker",
+        on_unavailable: Literal["fallback", "fail"] = "fallback",
+        recheck_interval: float = 1.0,
+        max_staleness: float = 1.0,
+    ) -> None:
+        if isinstance(client, redis.asyncio.Redis):
+            self.is_async = True
+        elif isinstance(client, redis.Redis):
+            self.is_async = False
+        else:
+            raise TypeError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
+        if not isinstance(namespace, str) or not namespace:
+            raise ValueError(f"namespace must be a non-empty str, got {namespace!r}")
+        if on_unavailable not in ("fallback", "fail"):
+            raise ValueError(f"on_unavailable must be 'fallback' or 'fail', got {on_unavailable!r}")
+        if isinstance(recheck_interval, bool) or not isinstance(recheck_interval, int | float) or recheck_interval < 0:
+            raise ValueError(f"recheck_interval must be a number of seconds >= 0, got {recheck_interval!r}")
+        if isinstance(max_staleness, bool) or not isinstance(max_staleness, int | float) or max_staleness < 0:
+            raise ValueError(f"max_staleness must be a number of seconds >= 0, got {max_staleness!r}")
+        self.max_staleness = float(max_staleness)
+        self._seen_at = float("-inf")
+        self.client = client
+        self.namespace = namespace
+        self.on_unavailable = on_unavailable
+        self.recheck_interval = float(recheck_interval)
+        self._script = client.register_script(BREAKER_LUA)
+        self._breaker: CircuitBreaker | None = None
+        self._lock = threading.Lock()
+        # local copy of the shared state
+        self._state = CircuitState.CLOSED
+        self._gen = 0
+        self._open_until = 0.0  # local monotonic time
+        # outage handling
+        self._down = False
+        self._next_check = 0.0
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _attach(self, breaker: CircuitBreaker) -> None:
+        if self._breaker is not None:
+            raise ValueError("a RedisStorage serves one breaker; create one per breaker")
+        self._breaker = breaker
+        key = f"{self.namespace}:{breaker.name}"
+        self.keys = [key, f"{key}:ring", f"{key}:tw"]
+        w = breaker.window
+        if isinstance(w, Consecutive):
+            window = ["c", w.failures, 1.0, 1, 1.0, 1]
+        elif isinstance(w, CountWindow):
+            minimum = w.size if w.minimum_calls is None else w.minimum_calls
+            window = ["n", w.size, w.failure_rate_threshold, minimum, w.slow_call_rate_threshold, 1]
+        else:
+            window = ["t", int(w.seconds * 1000), w.failure_rate_threshold, w.minimum_calls]
+            window += [w.slow_call_rate_threshold, w.buckets]
+        max_open = 0 if breaker.max_open_duration is None else int(breaker.max_open_duration * 1000)
+        self._tail = [
+            *window,
+            int(breaker.open_duration * 1000),
+            breaker.open_duration_multiplier,
+            max_open,
+            breaker.half_open_max_calls,
+        ]
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The breaker this storage serves."""
+        if self._breaker is None:
+            raise RuntimeError("RedisStorage is not attached to a CircuitBreaker yet")
+        return self._breaker
+
+    def _args(self, op: str, gen: int = 0, probe: bool = False, outcome: int = 0, slow: bool = False) -> list[Any]:
+        return [op, gen, int(probe), outcome, int(slow), *self._tail, ""]
+
+    def _apply(self, reply: list[Any]) -> bool:
+        admitted, state, gen, remaining = reply
+        state = CircuitState(state.decode() if isinstance(state, bytes) else state)
+        now = self.breaker.clock.monotonic()
+        with self._lock:
+            self._state = state
+            self._gen = int(gen)
+            self._open_until = now + int(remaining) / 1000.0
+            self._seen_at = now
+        return bool(int(admitted))
+
+    # -- outage handling -----------------------------------------------------------------------
+    def _use_local(self) -> bool:
+        """True while Redis is considered down and it is not yet time to try it again."""
+        return self._down and self.breaker.clock.monotonic() < self._next_check
+
+    def _unavailable(self, error: BaseException) -> None:
+        if self.on_unavailable == "fail":
+            raise StorageUnavailable(f"Redis unreachable for breaker {self.breaker.name!r}: {error}") from error
+        with self._lock:
+            first = not self._down
+            self._down = True
+            self._next_check = self.breaker.clock.monotonic() + self.recheck_interval
+        if first:
+            emit(self.breaker.listeners, self.breaker.name, "storage_fallback", error=repr(error))
+
+    def _available(self) -> None:
+        if self._down:
+            with self._lock:
+                rejoined, self._down = self._down, False
+            if rejoined:
+                emit(self.breaker.listeners, self.breaker.name, "storage_rejoined")
+
+    @property
+    def degraded(self) -> bool:
+        """True while the breaker runs on local state because Redis is unreachable."""
+        return self._down
+
+    # -- admission -------------------------------------------------------------------------------
+    def _cached_admission(self) -> tuple[int, bool] | None:
+        """Admit or reject from the local copy; ``None`` when Redis must be asked."""
+        breaker = self.breaker
+        state = self._state
+        if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+            if breaker.clock.monotonic() - self._seen_at > self.max_staleness:
+                return None  # too old to trust: ask Redis
+            return (self._gen, False)
+        if state is CircuitState.FORCED_OPEN:
+            raise breaker._reject(state, None)
+        if state is CircuitState.OPEN:
+            remaining = self._open_until - breaker.clock.monotonic()
+            if remaining > 0:
+                raise breaker._reject(state, remaining)
+        return None
+
+    def _admitted(self, admitted: bool) -> tuple[int, bool]:
+        if admitted:
+            return (self._gen, self._state is CircuitState.HALF_OPEN)
+        remaining = max(0.0, self._open_until - self.breaker.clock.monotonic())
+        retry_after = None if self._state is CircuitState.FORCED_OPEN else remaining
+        raise self.breaker._reject(self._state, retry_after)
+
+    @staticmethod
+    def _local_token(token: tuple[int, bool]) -> tuple[int, bool]:
+        return (-1 - token[0], token[1])  # negative generations mark tokens of the local fallback
+
+    def acquire(self) -> tuple[int, bool]:
+        """Admit a call (sync client)."""
+        if self._use_local():
+            return self._local_token(self.breaker._acquire_local())
+        cached = self._cached_admission()
+        if cached is not None:
+            return cached
+        try:
+            reply = self._script(keys=self.keys, args=self._args("acquire"))
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            return self._local_token(self.breaker._acquire_local())
+        self._available()
+        return self._admitted(self._apply(reply))
+
+    async def acquire_async(self) -> tuple[int, bool]:
+        """Admit a call (asyncio client)."""
+        if self._use_local():
+            return self._local_token(self.breaker._acquire_local())
+        cached = self._cached_admission()
+        if cached is not None:
+            return cached
+        try:
+            reply = await self._script(keys=self.keys, args=self._args("acquire"))
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            return self._local_token(self.breaker._acquire_local())
+        self._available()
+        return self._admitted(self._apply(reply))
+
+    # -- outcomes --------------------------------------------------------------------------------
+    def complete(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
+        """Record an outcome: one round trip (sync client)."""
+        if token[0] < 0:
+            self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
+            if self._use_local():
+                return
+            token = (-1, False)  # a stale generation: Redis only answers with its state (rejoin check)
+        elif outcome == _IGNORED and not token[1]:
+            return  # nothing to record and nothing to release
+        try:
+            reply = self._script(keys=self.keys, args=self._args("record", token[0], token[1], outcome, slow))
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            if token[0] >= 0 and outcome == _FAILURE:
+                self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
+            return
+        self._available()
+        self._apply(reply)
+
+    async def complete_async(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
+        """Record an outcome: one round trip (asyncio client)."""
+        if token[0] < 0:
+            self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
+            if self._use_local():
+                return
+            token = (-1, False)
+        elif outcome == _IGNORED and not token[1]:
+            return
+        try:
+            reply = await self._script(keys=self.keys, args=self._args("record", token[0], token[1], outcome, slow))
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            if token[0] >= 0 and outcome == _FAILURE:
+                self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
+            return
+        self._available()
+        self._apply(reply)
+
+    # -- manual control --------------------------------------------------------------------------
+    def set_state(self, state: CircuitState) -> None:
+        """Move the shared breaker to ``state`` (``force_open()``, ``reset()``... call this)."""
+        if self.is_async:
+            raise TypeError("with an asyncio Redis client use: await storage.set_state_async(state)")
+        try:
+            reply = self._script(keys=self.keys, args=[*self._args("set")[:-1], state.value])
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            return
+        self._available()
+        self._apply(reply)
+
+    async def set_state_async(self, state: CircuitState | str) -> None:
+        """Move the shared breaker to ``state`` (asyncio client)."""
+        state = CircuitState(state)
+        try:
+            reply = await self._script(keys=self.keys, args=[*self._args("set")[:-1], state.value])
+        except _UNAVAILABLE as error:
+            self._unavailable(error)
+            return
+        self._available()
+        self._apply(reply)
+        with self.breaker._lock:
+            self.breaker._enter(state, self.breaker.clock.monotonic())
+
+    def state(self) -> CircuitState:
+        """The shared state (a round trip with a sync client; the local copy with an asyncio one)."""
+        if self._down:
+            return self.breaker._local_state()
+        if not self.is_async:
+            try:
+                self._apply(self._script(keys=self.keys, args=self._args("get")))
+            except _UNAVAILABLE as error:
+                self._unavailable(error)
+                return self.breaker._local_state()
+        state = self._state
+        if state is CircuitState.OPEN and self.breaker.clock.monotonic() >= self._open_until:
+            return CircuitState.HALF_OPEN
+        return state
+
+
+class RedisRateLimiter(Policy):
+    """A cluster-wide rate limit: the generic cell rate algorithm (GCRA) in one Lua script.
+
+    Every process using the same ``name`` and ``namespace`` shares the limit. One round trip per
+    call; the state is a single key with an expiry.
+
+    Args:
+        client: ``redis.Redis`` (sync callers) or ``redis.asyncio.Redis`` (async callers).
+        rate: permits per ``per`` seconds (> 0).
+        per: the period in seconds (> 0).
+        burst: permits available at once (>= 1; defaults to ``max(1, rate)``).
+        max_wait: seconds a caller may wait for its permit (>= 0); beyond it ``RateLimitExceeded``.
+        namespace: key prefix (key: ``{namespace}:{name}``).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        rate: float,
+        per: float = 1.0,
+        burst: int | None = None,
+        *,
+        max_wait: float = 0.0,
+        namespace: str = "maestro:ratelimit",
+        name: str | None = None,
+        listeners: tuple[EventListener, ...] | list[EventListener] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__(name, listeners=listeners, clock=clock)
+        if isinstance(client, redis.asyncio.Redis):
+            self.is_async = True
+        elif isinstance(client, redis.Redis):
+            self.is_async = False
+        else:
+            raise TypeError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
+        for pname, value in (("rate", rate), ("per", per)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{pname} must be a number > 0, got {value!r}")
+        if burst is None:
+            burst = max(1, int(rate))
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
+            raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+        self.client = client
+        self.rate, self.per, self.burst, self.max_wait = float(rate), float(per), burst, float(max_wait)
+        self.key = f"{namespace}:{self.name}"
+        self._script = client.register_script(GCRA_LUA)
+        self._args = [self.per / self.rate * 1000.0, burst, self.max_wait * 1000.0]
+
+    def _verdict(self, reply: list[Any]) -> float:
+        allowed, wait = int(reply[0]), float(reply[1]) / 1000.0
+        if not allowed:
+            emit(self.listeners, self.name, "rejected", retry_after=round(wait, 6))
+            raise RateLimitExceeded(self.name, wait)
+        return wait
+
+    def acquire(self) -> None:
+        """Take a permit, sleeping up to ``max_wait`` (sync client)."""
+        if self.is_async:
+            raise TypeError("this RedisRateLimiter has an asyncio client: use acquire_async()")
+        wait = self._verdict(self._script(keys=[self.key], args=self._args))
+        if wait > 0:
+            self.clock.sleep(wait)
+
+    async def acquire_async(self) -> None:
+        """Take a permit, suspending up to ``max_wait`` (asyncio client)."""
+        if not self.is_async:
+            raise TypeError("this RedisRateLimiter has a blocking client: use acquire()")
+        wait = self._verdict(await self._script(keys=[self.key], args=self._args))
+        if wait > 0:
+            await self.clock.asleep(wait)
+
+    def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        if self.is_async:
+            raise TypeError("this RedisRateLimiter has an asyncio client: it can guard only async def functions")
+        limiter = self
+
+        def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+            limiter.acquire()
+            return fn(*args, **kwargs)
+
+        return limited
+
+    def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        if not self.is_async:
+            raise TypeError("this RedisRateLimiter has a blocking client: it can guard only def functions")
+        limiter = self
+
+        async def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+            await limiter.acquire_async()
+            return await fn(*args, **kwargs)
+
+        return limited

@@ -1,0 +1,436 @@
+"""Retry built on tenacity's strategy objects, without tenacity's per-call cost on success.
+
+The first attempt runs directly. Only after it fails does the policy build a tenacity
+``RetryCallState`` and consult the ``stop``/``wait``/``retry`` strategies (any tenacity strategy,
+combined with ``|`` and ``&``, or a plain callable taking a ``RetryCallState``). Each call has its
+own state: nothing is shared between concurrent calls except the optional ``RetryBudget``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from maestro_resilience._clock import SWITCHES, SYSTEM_CLOCK, Clock
+from maestro_resilience._events import EventListener, emit
+from maestro_resilience._policy import Policy, check_clock
+
+if TYPE_CHECKING:
+    import tenacity
+
+__all__ = ["Attempt", "Retry", "RetryBudget"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class RetryBudget:
+    """A token bucket shared by many calls that caps retries to a fraction of recent traffic.
+
+    Every call deposits ``ratio`` tokens (up to ``max_tokens``); every retry withdraws one. A reserve
+    of ``min_per_second`` retries per second is always allowed, so rarely-called functions can still
+    retry. When the bucket is empty a failing call gives up at once instead of adding to a retry storm.
+
+    Args:
+        ratio: retries allowed per call, in (0, 1] (0.2: at most one retry per five calls).
+        min_per_second: retries per second always allowed (>= 0).
+        max_tokens: the bucket's capacity (>= 1).
+        clock: time source.
+    """
+
+    def __init__(
+        self, ratio: float = 0.2, *, min_per_second: float = 1.0, max_tokens: float = 100.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            raise ValueError(f"ratio must be a number in (0, 1], got {ratio!r}")
+        if isinstance(min_per_second, bool) or not isinstance(min_per_second, int | float) or min_per_second < 0:
+            raise ValueError(f"min_per_second must be a number >= 0, got {min_per_second!r}")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int | float) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a number >= 1, got {max_tokens!r}")
+        self.ratio = float(ratio)
+        self.min_per_second = float(min_per_second)
+        self.max_tokens = float(max_tokens)
+        self.clock = check_clock(clock)
+        self._tokens = 0.0
+        self._reserve = float(min_per_second)
+        self._last = clock.monotonic()
+        self._lock = threading.Lock()
+
+    def deposit(self) -> None:
+        """Record one call (lock-free; a lost update under contention only makes the budget stricter)."""
+        tokens = self._tokens + self.ratio
+        self._tokens = tokens if tokens < self.max_tokens else self.max_tokens
+
+    def try_withdraw(self) -> bool:
+        """Take one retry from the budget; False when it is exhausted."""
+        with self._lock:
+            now = self.clock.monotonic()
+            if self.min_per_second:
+                self._reserve = min(self.min_per_second, self._reserve + (now - self._last) * self.min_per_second)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            if self._reserve >= 1.0:
+                self._reserve -= 1.0
+                return True
+            return False
+
+    @property
+    def available(self) -> float:
+        """Retries currently affordable (deposited tokens plus the reserve)."""
+        return self._tokens + self._reserve
+
+
+def _is_result_check(strategy: Any) -> bool:
+    """Whether a tenacity retry strategy may look at results (then successes must be judged too)."""
+    import tenacity  # noqa: PLC0415
+
+    if isinstance(strategy, tenacity.retry_unless_exception_type):
+        return True  # it retries successful results too
+    if isinstance(strategy, tenacity.retry_if_exception | tenacity.retry_if_exception_cause_type):
+        return False
+    if strategy is tenacity.retry_never:
+        return False
+    if isinstance(strategy, tenacity.retry_any | tenacity.retry_all):
+        return any(_is_result_check(s) for s in strategy.retries)
+    return True
+
+
+class Retry(Policy):
+    """Re-run a failing call with backoff; give up with the last ORIGINAL exception.
+
+    Args:
+        name: the policy's name.
+        attempts: maximum attempts including the first (used when ``stop`` is not given).
+        deadline: total seconds a call may spend across attempts and waits (``None``: no deadline);
+            a wait that would cross it is not started.
+        stop: a tenacity stop strategy (``stop_after_attempt(5) | stop_after_delay(10)``...).
+        wait: a tenacity wait strategy (default: full-jitter exponential, 0.1 s base, 10 s cap).
+        retry: a tenacity retry strategy (default: retry the ``on`` exceptions except rejections by
+            inner policies: ``CircuitOpenError``, ``BulkheadFullError``, ``RateLimitExceeded``).
+        on: exception classes that are retried when ``retry`` is not given (default ``Exception``).
+        retry_after: a hook given the exception (or result) that returns a server-requested delay in
+            seconds, or ``None`` to use ``wait``.
+        budget: a ``RetryBudget`` shared with other policies.
+        listeners: event listeners (a ``retry`` event before each wait).
+        clock: time source; sleeps are skipped under ``maestro_resilience.testing.no_wait()``.
+
+    Raises:
+        TypeError: a strategy is not a tenacity strategy or callable.
+        ValueError: ``attempts`` < 1 or ``deadline`` <= 0.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        attempts: int = 3,
+        deadline: float | None = 30.0,
+        stop: Any = None,
+        wait: Any = None,
+        retry: Any = None,
+        on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        retry_after: Callable[[Any], float | None] | None = None,
+        budget: RetryBudget | None = None,
+        listeners: tuple[EventListener, ...] | list[EventListener] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__(name, listeners=listeners, clock=clock)
+        import tenacity  # noqa: PLC0415
+        from tenacity.stop import stop_base  # noqa: PLC0415
+        from tenacity.wait import wait_base  # noqa: PLC0415
+
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0
+        ):
+            raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
+        if isinstance(on, type):
+            on = (on,)
+        if not isinstance(on, tuple) or not all(isinstance(t, type) and issubclass(t, BaseException) for t in on):
+            raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
+        for pname, value, base in (
+            ("stop", stop, stop_base),
+            ("wait", wait, wait_base),
+            ("retry", retry, tenacity.retry_base),
+        ):
+            if value is not None and not (isinstance(value, base) or callable(value)):
+                raise TypeError(f"{pname} must be a tenacity {pname} strategy or a callable, got {value!r}")
+        if retry_after is not None and not callable(retry_after):
+            raise TypeError(f"retry_after must be a callable returning seconds or None, got {retry_after!r}")
+        if budget is not None and not isinstance(budget, RetryBudget):
+            raise TypeError(f"budget must be a RetryBudget, got {budget!r}")
+        self.attempts = attempts
+        self.deadline = None if deadline is None else float(deadline)
+        self.stop = stop if stop is not None else tenacity.stop_after_attempt(attempts)
+        self.wait = wait if wait is not None else tenacity.wait_random_exponential(multiplier=0.1, max=10.0)
+        if retry is None:
+            from maestro_resilience._exceptions import BulkheadFullError, CircuitOpenError, RateLimitExceeded  # noqa: PLC0415
+
+            # a rejection by an inner policy is not worth an immediate retry
+            retry = tenacity.retry_if_exception_type(on) & tenacity.retry_if_not_exception_type(
+                (CircuitOpenError, BulkheadFullError, RateLimitExceeded)
+            )
+        self.retry = retry
+        self.retry_after = retry_after
+        self.budget = budget
+        self._checks_results = _is_result_check(self.retry)
+        self._tenacity = tenacity
+        self._retrying = tenacity.Retrying(stop=self.stop, wait=self.wait, retry=self.retry, reraise=True)
+
+    # -- shared decision logic (sans-IO: returns the delay or None to give up) ------------------
+    def _new_state(self, fn: Any, args: Any, kwargs: Any, start: float) -> tenacity.RetryCallState:
+        state = self._tenacity.RetryCallState(self._retrying, fn, args, kwargs)
+        state.start_time = start
+        return state
+
+    def _record(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> None:
+        if exc is not None:
+            state.set_exception((type(exc), exc, exc.__traceback__))
+        else:
+            state.set_result(result)
+        state.outcome_timestamp = self.clock.monotonic()
+
+    def _next_delay(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> float | None:
+        """The delay before the next attempt; ``-1.0`` when the outcome is not retryable; ``None`` to give up."""
+        if not self.retry(state):
+            return -1.0
+        if self.stop(state):
+            return None
+        delay = None
+        if self.retry_after is not None:
+            hinted = self.retry_after(exc if exc is not None else result)
+            if hinted is not None:
+                delay = max(0.0, float(hinted))
+        if delay is None:
+            delay = float(self.wait(state))
+        if self.deadline is not None:
+            elapsed = (state.outcome_timestamp or 0.0) - state.start_time
+            if elapsed + (0.0 if SWITCHES.no_wait else delay) > self.deadline:
+                return None
+        if self.budget is not None and not self.budget.try_withdraw():
+            return None
+        state.upcoming_sleep = delay
+        state.idle_for += delay
+        emit(
+            self.listeners,
+            self.name,
+            "retry",
+            attempt=state.attempt_number,
+            delay=round(delay, 6),
+            error=None if exc is None else repr(exc),
+        )
+        return delay
+
+    def _give_up(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> Any:
+        if exc is None:
+            return result
+        exc.add_note(f"maestro_resilience.Retry({self.name!r}): gave up after {state.attempt_number} attempt(s)")
+        raise exc
+
+    # -- block form ----------------------------------------------------------------------------
+    def _no_block(self) -> TypeError:
+        return TypeError(
+            "Retry cannot re-run a with-block: write `for attempt in retry:` then `with attempt:` "
+            "(`async for` in async code), or use it as a decorator or with .call()"
+        )
+
+    def __iter__(self) -> Iterator[Attempt]:
+        """Retry a block: ``for attempt in retry: with attempt: ...`` (exceptions only, not results)."""
+        return _Attempts(self)
+
+    def __aiter__(self) -> AsyncIterator[Attempt]:
+        """Retry a block in async code: ``async for attempt in retry: with attempt: ...``."""
+        return _AsyncAttempts(self)
+
+    # -- drivers -------------------------------------------------------------------------------
+    def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        policy = self
+        monotonic = self.clock.monotonic
+        budget = self.budget
+        checks_results = self._checks_results
+
+        def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+            if budget is not None:
+                budget.deposit()
+            start = monotonic()
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                return policy._loop_sync(fn, args, kwargs, start=start, exc=exc, result=None)
+            if checks_results:
+                return policy._loop_sync(fn, args, kwargs, start=start, exc=None, result=result)
+            return result
+
+        return retried
+
+    def _loop_sync(
+        self, fn: Callable[..., R], args: Any, kwargs: Any, *, start: float, exc: BaseException | None, result: Any
+    ) -> R:
+        state = self._new_state(fn, args, kwargs, start)
+        while True:
+            self._record(state, exc, result)
+            delay = self._next_delay(state, exc, result)
+            if delay is None:
+                return self._give_up(state, exc, result)  # type: ignore[no-any-return]
+            if delay < 0:
+                if exc is not None:
+                    raise exc
+                return result  # type: ignore[no-any-return]
+            if not SWITCHES.no_wait and delay > 0:
+                self.clock.sleep(delay)
+            state.prepare_for_next_attempt()
+            try:
+                result = fn(*args, **kwargs)
+                exc = None
+            except Exception as error:
+                exc, result = error, None
+            else:
+                if not self._checks_results:
+                    return result  # type: ignore[no-any-return]
+
+    def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        policy = self
+        monotonic = self.clock.monotonic
+        budget = self.budget
+        checks_results = self._checks_results
+
+        async def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+            if budget is not None:
+                budget.deposit()
+            start = monotonic()
+            try:
+                result = await fn(*args, **kwargs)
+            except Exception as exc:
+                return await policy._loop_async(fn, args, kwargs, start=start, exc=exc, result=None)
+            if checks_results:
+                return await policy._loop_async(fn, args, kwargs, start=start, exc=None, result=result)
+            return result
+
+        return retried
+
+    async def _loop_async(
+        self,
+        fn: Callable[..., Awaitable[R]],
+        args: Any,
+        kwargs: Any,
+        *,
+        start: float,
+        exc: BaseException | None,
+        result: Any,
+    ) -> R:
+        state = self._new_state(fn, args, kwargs, start)
+        while True:
+            self._record(state, exc, result)
+            delay = self._next_delay(state, exc, result)
+            if delay is None:
+                return self._give_up(state, exc, result)  # type: ignore[no-any-return]
+            if delay < 0:
+                if exc is not None:
+                    raise exc
+                return result  # type: ignore[no-any-return]
+            if not SWITCHES.no_wait and delay > 0:
+                await self.clock.asleep(delay)
+            state.prepare_for_next_attempt()
+            try:
+                result = await fn(*args, **kwargs)
+                exc = None
+            except Exception as error:
+                exc, result = error, None
+            else:
+                if not self._checks_results:
+                    return result  # type: ignore[no-any-return]
+
+
+class Attempt:
+    """One attempt of a retried block (``with attempt:``): it records the block's exception.
+
+    Attributes:
+        number: 1 for the first attempt.
+    """
+
+    def __init__(self, attempts: _Attempts | _AsyncAttempts, number: int) -> None:
+        self._attempts = attempts
+        self.number = number
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if exc is None:
+            self._attempts.done = True
+            return False
+        if not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt, CancelledError... are never retried
+        self._attempts.error = exc
+        return True  # the iterator decides: retry, or re-raise the original exception
+
+
+class _Attempts:
+    """The sync iterator behind ``for attempt in retry``; tenacity state only after a failure."""
+
+    def __init__(self, policy: Retry) -> None:
+        self.policy = policy
+        self.done = False
+        self.error: BaseException | None = None
+        self.number = 0
+        self.state: tenacity.RetryCallState | None = None
+        if policy.budget is not None:
+            policy.budget.deposit()
+        self.start = policy.clock.monotonic()
+
+    def __iter__(self) -> _Attempts:
+        return self
+
+    def _decide(self) -> float:
+        """Seconds to wait before the next attempt; raises the original exception to stop."""
+        error = self.error
+        if error is None:  # the block neither failed nor finished: it was exited early (break)
+            raise StopIteration
+        self.error = None
+        if self.state is None:
+            self.state = self.policy._new_state(None, (), {}, self.start)
+        self.policy._record(self.state, error, None)
+        delay = self.policy._next_delay(self.state, error, None)
+        if delay is None:
+            self.policy._give_up(self.state, error, None)
+        if delay is None or delay < 0:
+            raise error
+        self.state.prepare_for_next_attempt()
+        return delay
+
+    def __next__(self) -> Attempt:
+        if self.done:
+            raise StopIteration
+        if self.number:
+            delay = self._decide()
+            if not SWITCHES.no_wait and delay > 0:
+                self.policy.clock.sleep(delay)
+        self.number += 1
+        return Attempt(self, self.number)
+
+
+class _AsyncAttempts(_Attempts):
+    """The async iterator behind ``async for attempt in retry``."""
+
+    def __aiter__(self) -> _AsyncAttempts:
+        return self
+
+    async def __anext__(self) -> Attempt:
+        if self.done:
+            raise StopAsyncIteration
+        if self.number:
+            try:
+                delay = self._decide()
+            except StopIteration:
+                raise StopAsyncIteration from None
+            if not SWITCHES.no_wait and delay > 0:
+                await self.policy.clock.asleep(delay)
+        self.number += 1
+        return Attempt(self, self.number)

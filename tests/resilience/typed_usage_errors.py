@@ -1,0 +1,23 @@
+"""Misuse mypy must reject (test_typing.py expects exactly these errors)."""
+
+from __future__ import annotations
+
+from maestro_resilience import CircuitBreaker, Retry
+
+breaker = CircuitBreaker()
+
+
+@breaker
+def get(user_id: int) -> str:
+    return str(user_id)
+
+
+@Retry()
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
+get("not an int")  # E: arg-type
+number: int = get(1)  # E: assignment
+data: bytes = fetch("u")  # E: assignment
+breaker.call(get, "x")  # E: arg-type
