@@ -9,4 +9,6 @@ def test_public_surface() -> None:
 
 
 def test_optional_dependencies_are_imported_lazily() -> None:
-    assert_lazy_imports("maestro_test_result_aggregator", ["pandas", "numpy"])
+    assert_lazy_imports(
+        "maestro_test_result_aggregator", ["pandas", "numpy", "psycopg", "rich", "click", "sqlite3", "jsonschema"]
+    )

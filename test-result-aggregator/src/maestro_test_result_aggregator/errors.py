@@ -6,11 +6,18 @@
      +-- ReportParseError           malformed input, naming the file, line and column
      |    +-- UnsafeInputError      XML with a DOCTYPE, entities or external references
      +-- UnknownFormatError         no reader recognises the input
+     +-- SchemaValidationError      a document breaks its format's schema (CTRF)
 """
 
 from __future__ import annotations
 
-__all__ = ["AggregatorError", "ReportParseError", "UnknownFormatError", "UnsafeInputError"]
+__all__ = [
+    "AggregatorError",
+    "ReportParseError",
+    "SchemaValidationError",
+    "UnknownFormatError",
+    "UnsafeInputError",
+]
 
 
 class AggregatorError(Exception):
@@ -38,3 +45,14 @@ class UnsafeInputError(ReportParseError):
 
 class UnknownFormatError(AggregatorError):
     """The input matches no known report format."""
+
+
+class SchemaValidationError(AggregatorError):
+    """A document does not conform to its format's schema; ``errors`` lists every violation as
+    ``"$.json.path: reason"``."""
+
+    def __init__(self, errors: list[str], *, source: str = "document") -> None:
+        self.errors = list(errors)
+        self.source = source
+        shown = "; ".join(self.errors[:5]) + (f"; ... {len(self.errors) - 5} more" if len(self.errors) > 5 else "")
+        super().__init__(f"{source} is not valid CTRF: {shown}")

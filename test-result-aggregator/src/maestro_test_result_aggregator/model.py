@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Final
 
 __all__ = [
@@ -218,17 +220,14 @@ class TestRun:
     extra: Mapping[str, object] = EMPTY
 
     def summary(self) -> Summary:
-        """Count the results by status (one pass over ``tests``)."""
+        """Count the results by status (C-level passes over ``tests``: fast for millions)."""
+        tests = self.tests
         counts = dict.fromkeys(Status, 0)
-        flaky = 0
-        duration = 0.0
-        for result in self.tests:
-            counts[result.status] += 1
-            duration += result.duration
-            if result.attempts and result.flaky:
-                flaky += 1
+        counts.update(Counter(map(_STATUS, tests)))
+        duration = sum(map(_DURATION, tests), 0.0)
+        flaky = sum(1 for result in filter(_ATTEMPTS, tests) if result.flaky)
         return Summary(
-            tests=len(self.tests),
+            tests=len(tests),
             passed=counts[Status.PASSED],
             failed=counts[Status.FAILED],
             skipped=counts[Status.SKIPPED],
@@ -237,6 +236,11 @@ class TestRun:
             flaky=flaky,
             duration=duration,
         )
+
+
+_STATUS: Final = attrgetter("status")
+_DURATION: Final = attrgetter("duration")
+_ATTEMPTS: Final = attrgetter("attempts")
 
 
 def bound_text(text: str | None, limit: int = DEFAULT_OUTPUT_LIMIT) -> str | None:

@@ -1,0 +1,361 @@
+"""``maestro-results``: ingest, merge, report, flaky, gate, history and export from the shell.
+
+Inputs are files, directories (searched recursively for .xml/.json/.jsonl) and glob patterns;
+formats are detected from content; inputs are never modified. A bad file is reported and the
+rest are read (``--strict`` makes it fatal). Exit codes: 0 success or gates passed, 1 a gate
+failed (reasons printed), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from maestro_test_result_aggregator.errors import AggregatorError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from maestro_test_result_aggregator.history import HistoryStore
+    from maestro_test_result_aggregator.model import TestRun
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _err() -> Console:
+    from rich.console import Console  # noqa: PLC0415 - rich loads when the CLI prints
+
+    return Console(stderr=True)
+
+
+def _fail(message: str) -> NoReturn:
+    _err().print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from maestro_test_result_aggregator.formats import expand_inputs, read_report  # noqa: PLC0415
+
+    files = expand_inputs(inputs)
+    if not files:
+        _fail(f"no report files found in {', '.join(inputs)}")
+    runs = []
+    bad = 0
+    console = _err()
+    with Progress(console=console, transient=True, disable=len(files) < 5) as progress:
+        task = progress.add_task("reading reports", total=len(files))
+        for path in files:
+            try:
+                runs.append(read_report(path))
+            except AggregatorError as error:
+                bad += 1
+                console.print(f"[yellow]skipped[/] {error}", highlight=False)
+                if strict:
+                    _fail(f"{path}: bad input (--strict)")
+            progress.advance(task)
+    if not runs:
+        _fail("no readable report among the inputs")
+    if bad:
+        console.print(f"[yellow]{bad} of {len(files)} file(s) could not be read[/]", highlight=False)
+    return runs
+
+
+def _merged(inputs: tuple[str, ...], strict: bool) -> TestRun:
+    from maestro_test_result_aggregator.merge import merge_runs  # noqa: PLC0415
+
+    return merge_runs(_load_runs(inputs, strict))
+
+
+def _store(db: str | None) -> HistoryStore | None:
+    if db is None:
+        return None
+    from maestro_test_result_aggregator.history import HistoryStore  # noqa: PLC0415
+
+    return HistoryStore.open(db)
+
+
+def _baseline(spec: str | None, store: HistoryStore | None) -> TestRun | None:
+    if spec is None:
+        return None
+    if Path(spec).exists():
+        from maestro_test_result_aggregator.formats import read_report  # noqa: PLC0415
+
+        return read_report(spec)
+    if store is None:
+        _fail(f"--baseline {spec!r} is not a file; a history run id or 'latest' needs --db")
+    if spec == "latest":
+        latest = store.latest_run_id()
+        if latest is None:
+            _fail("--baseline latest: the history store is empty")
+        return store.load_run(latest)
+    if spec.isdigit():
+        return store.load_run(int(spec))
+    _fail(f"--baseline must be a report file, a history run id or 'latest', got {spec!r}")
+
+
+def _write(run: TestRun, fmt: str, output: str | None, profile: str = "xunit2", **extra: Any) -> None:
+    from maestro_test_result_aggregator.formats import write_ctrf, write_jsonl, write_junit  # noqa: PLC0415
+
+    if output is None:
+        _fail(f"--format {fmt} writes a file: give --output")
+    if fmt == "ctrf":
+        write_ctrf(run, output, insights=extra.get("insights"))
+    elif fmt == "junit":
+        write_junit(run, output, profile=profile)
+    else:
+        write_jsonl(run, output)
+
+
+inputs_argument = click.argument("inputs", nargs=-1, required=True)
+strict_option = click.option("--strict", is_flag=True, help="Any unreadable input is fatal (exit 2).")
+db_option = click.option("--db", help="History store: a SQLite path or a postgresql:// URL.")
+
+
+class _Group(click.Group):
+    """Turns this package's errors (unreadable history store, bad report...) into exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AggregatorError as error:
+            _fail(str(error))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="maestro-test-result-aggregator")
+def main() -> None:
+    """Merge test reports, find flaky tests, gate builds and write reports."""
+
+
+@main.command()
+@inputs_argument
+@db_option
+@click.option("--label", help="A label for the stored run (build number, PR...).")
+@strict_option
+def ingest(inputs: tuple[str, ...], db: str | None, label: str | None, strict: bool) -> None:
+    """Read INPUTS, merge them into one run and append it to the history store."""
+    run = _merged(inputs, strict)
+    store = _store(db or "maestro-results.db")
+    assert store is not None  # noqa: S101 - always opened: a default path is given
+    with store:
+        run_id = store.add_run(run, label=label)
+    summary = run.summary()
+    click.echo(f"stored run {run_id}: {summary.tests} tests, {summary.failed} failed, {summary.flaky} flaky")
+
+
+@main.command()
+@inputs_argument
+@click.option("-o", "--output", required=True, help="The merged report to write.")
+@click.option("--format", "fmt", type=click.Choice(["ctrf", "junit", "jsonl"]), default="ctrf", show_default=True)
+@click.option("--profile", type=click.Choice(["xunit2", "surefire"]), default="xunit2", show_default=True)
+@strict_option
+def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: bool) -> None:
+    """Merge shards and reruns in INPUTS into one report (inputs are left untouched)."""
+    run = _merged(inputs, strict)
+    _write(run, fmt, output, profile)
+    click.echo(f"merged {len(run.tests)} tests into {output}")
+
+
+@main.command()
+@inputs_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["term", "md", "html", "json", "ctrf", "junit"]),
+    default="term",
+    show_default=True,
+)
+@click.option("-o", "--output", help="Write to this file instead of standard output (required for html/ctrf/junit).")
+@db_option
+@click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
+@click.option("--title", default="Test report", show_default=True)
+@strict_option
+def report(
+    *,
+    inputs: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    db: str | None,
+    baseline: str | None,
+    title: str,
+    strict: bool,
+) -> None:
+    """Summarise INPUTS (merged) as a terminal summary, Markdown, HTML, JSON, CTRF or JUnit."""
+    from maestro_test_result_aggregator.reports import render_json, render_markdown, render_terminal, report_data  # noqa: PLC0415
+
+    run = _merged(inputs, strict)
+    store = _store(db)
+    try:
+        base = _baseline(baseline, store)
+        if fmt == "html":
+            from maestro_test_result_aggregator.html import write_html  # noqa: PLC0415
+
+            if output is None:
+                _fail("--format html writes a file: give --output")
+            write_html(run, output, history=store, baseline=base, title=title)
+            click.echo(f"wrote {output}")
+            return
+        if fmt in ("ctrf", "junit"):
+            insights = None
+            if fmt == "ctrf":
+                from maestro_test_result_aggregator.analysis import ctrf_insights  # noqa: PLC0415
+
+                insights = ctrf_insights(run, store.runs(limit=10) if store is not None else [])
+            _write(run, fmt, output, insights=insights)
+            click.echo(f"wrote {output}")
+            return
+        data = report_data(run, history=store, baseline=base)
+    finally:
+        if store is not None:
+            store.close()
+    if fmt == "term":
+        from rich.console import Console  # noqa: PLC0415
+
+        if output is None:
+            render_terminal(data)
+        else:
+            with open(output, "w", encoding="utf-8") as stream:
+                render_terminal(data, Console(file=stream, width=120))
+        return
+    text = render_markdown(data) if fmt == "md" else render_json(data)
+    if output is None:
+        click.echo(text)
+    else:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+
+
+@main.command()
+@inputs_argument
+@db_option
+@click.option("--window", default=20, show_default=True, help="History: the last N runs considered.")
+@click.option("--threshold", default=0.2, show_default=True, help="History: flip rate that makes a test flaky.")
+@strict_option
+def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float, strict: bool) -> None:
+    """List flaky tests in INPUTS: within a run, across runs of one commit, and over history (--db)."""
+    from maestro_test_result_aggregator.analysis import flaky_across_runs, flaky_within_run  # noqa: PLC0415
+    from maestro_test_result_aggregator.merge import merge_runs  # noqa: PLC0415
+
+    runs = _load_runs(inputs, strict)
+    verdicts = [*flaky_within_run(merge_runs(runs)), *flaky_across_runs(runs)]
+    store = _store(db)
+    if store is not None:
+        with store:
+            verdicts.extend(store.flaky(last=window, threshold=threshold))
+    for verdict in verdicts:
+        click.echo(str(verdict))
+    click.echo(f"{len(verdicts)} flaky verdict(s)")
+
+
+@main.command()
+@inputs_argument
+@click.option("--min-pass-rate", type=float, help="Minimum pass rate in percent (passed / (passed + failed)).")
+@click.option("--max-flaky", type=int, help="Maximum number of tests flaky within the run.")
+@click.option("--no-new-failures", is_flag=True, help="Fail on any test failing now but not in --baseline.")
+@click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
+@click.option("--max-duration-regression", type=float, help="Maximum % increase of test time vs --baseline.")
+@db_option
+@strict_option
+def gate(
+    *,
+    inputs: tuple[str, ...],
+    min_pass_rate: float | None,
+    max_flaky: int | None,
+    no_new_failures: bool,
+    baseline: str | None,
+    max_duration_regression: float | None,
+    db: str | None,
+    strict: bool,
+) -> None:
+    """Apply quality gates to INPUTS (merged): exit 0 pass, 1 failed (reasons printed), 2 bad input."""
+    from maestro_test_result_aggregator.gates import Gates  # noqa: PLC0415
+
+    try:
+        gates = Gates(
+            min_pass_rate=min_pass_rate,
+            max_flaky=max_flaky,
+            no_new_failures=no_new_failures,
+            max_duration_regression=max_duration_regression,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    if gates.needs_baseline and baseline is None:
+        _fail("--no-new-failures and --max-duration-regression need --baseline")
+    run = _merged(inputs, strict)
+    store = _store(db)
+    try:
+        base = _baseline(baseline, store)
+    finally:
+        if store is not None:
+            store.close()
+    outcome = gates.evaluate(run, base)
+    for check in outcome.checks:
+        mark = "PASS" if check.passed else "FAIL"
+        click.echo(f"{mark} {check.name}: {check.detail}")
+    if not outcome.checks:
+        click.echo("no gate configured")
+    sys.exit(EXIT_OK if outcome.passed else EXIT_GATE_FAILED)
+
+
+@main.command()
+@db_option
+@click.option("--last", default=20, show_default=True, help="How many recent runs.")
+def history(db: str | None, last: int) -> None:
+    """Show the pass-rate trend, flaky and slowest tests from the history store."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    store = _store(db or "maestro-results.db")
+    assert store is not None  # noqa: S101 - always opened: a default path is given
+    console = Console()
+    with store:
+        table = Table(title="Runs")
+        for column in ("run", "label", "tests", "failed", "flaky", "pass rate", "time"):
+            table.add_column(column)
+        for point in store.pass_rate_trend(last=last):
+            table.add_row(
+                str(point.run_id),
+                point.label or "",
+                str(point.tests),
+                str(point.failed),
+                str(point.flaky),
+                f"{point.pass_rate:.2%}",
+                f"{point.duration:.1f}s",
+            )
+        console.print(table)
+        for verdict in store.flaky(last=last):
+            console.print(str(verdict), highlight=False)
+        slow = Table(title="Slowest (p95)")
+        for column in ("test", "p50", "p95", "runs"):
+            slow.add_column(column)
+        for item in store.slowest(last=last):
+            slow.add_row(item.name, f"{item.p50:.2f}s", f"{item.p95:.2f}s", str(item.runs))
+        console.print(slow)
+
+
+@main.command()
+@inputs_argument
+@click.option("-o", "--output", required=True, help="The file to write.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "ctrf", "junit"]), default="csv", show_default=True)
+@strict_option
+def export(inputs: tuple[str, ...], output: str, fmt: str, strict: bool) -> None:
+    """Export INPUTS (merged) as CSV (one row per test, via pandas), JSONL, CTRF or JUnit."""
+    run = _merged(inputs, strict)
+    if fmt == "csv":
+        from maestro_test_result_aggregator.dataframe import to_pandas  # noqa: PLC0415
+
+        try:
+            to_pandas(run).to_csv(output, index=False)
+        except ImportError as error:
+            _fail(str(error))
+    else:
+        _write(run, fmt, output)
+    click.echo(f"exported {len(run.tests)} tests to {output}")

@@ -1,0 +1,193 @@
+"""Format auto-detection, ``read_report`` and directory/glob ingest."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from maestro_test_result_aggregator.errors import AggregatorError, ReportParseError, UnknownFormatError
+from maestro_test_result_aggregator.formats.ctrf import read_ctrf
+from maestro_test_result_aggregator.formats.jsonl import read_jsonl
+from maestro_test_result_aggregator.formats.junit import read_junit
+from maestro_test_result_aggregator.formats.playwright import read_playwright_json
+from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
+from maestro_test_result_aggregator.model import TestRun
+
+__all__ = [
+    "FORMATS",
+    "Format",
+    "IngestResult",
+    "detect_format",
+    "expand_inputs",
+    "ingest",
+    "iter_ingest",
+    "read_report",
+]
+
+Format = Literal["junit", "ctrf", "jsonl", "pytest-reportlog", "pytest-json-report", "playwright-json"]
+
+FORMATS: Final[dict[str, Callable[[str], TestRun]]] = {
+    "junit": read_junit,
+    "ctrf": read_ctrf,
+    "jsonl": read_jsonl,
+    "pytest-reportlog": read_pytest_reportlog,
+    "pytest-json-report": read_pytest_json_report,
+    "playwright-json": read_playwright_json,
+}
+"""Every readable format by name, with its reader."""
+
+_PEEK: Final = 64 * 1024
+_REPORT_SUFFIXES: Final = (".xml", ".json", ".jsonl", ".ndjson")
+
+
+def _first_line_record(head: str) -> dict[str, object] | None:
+    first = head.split("\n", 1)[0].strip()
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _json_format(head: str) -> Format | None:
+    record = _first_line_record(head)
+    if record is not None:
+        if "$report_type" in record:
+            return "pytest-reportlog"
+        if record.get("type") == "run" and str(record.get("schema", "")).startswith("maestro-results/"):
+            return "jsonl"
+    if '"reportFormat"' in head or ('"results"' in head and '"tool"' in head):
+        return "ctrf"
+    if '"exitcode"' in head and ('"tests"' in head or '"created"' in head):
+        return "pytest-json-report"
+    if '"config"' in head or ('"suites"' in head and '"stats"' in head):
+        return "playwright-json"
+    return None
+
+
+def detect_format(path: str | os.PathLike[str]) -> Format:
+    """Name the format of a report by looking at its first 64 KiB (not its file name).
+
+    Raises:
+        UnknownFormatError: nothing matches.
+    """
+    source = os.fspath(path)
+    with open(source, "rb") as stream:
+        raw = stream.read(_PEEK)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = raw.decode("utf-16", "ignore").lstrip("\ufeff \t\r\n")
+    else:
+        head = raw.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
+    found: Format | None = None
+    if head.startswith("<"):
+        found = "junit"
+    elif head.startswith("{"):
+        found = _json_format(head)
+    if found is None:
+        raise UnknownFormatError(
+            f"{source}: not a known report format (JUnit XML, CTRF, maestro JSONL, pytest reportlog, "
+            "pytest-json-report or Playwright JSON)"
+        )
+    return found
+
+
+def read_report(path: str | os.PathLike[str], *, format: str | None = None) -> TestRun:
+    """Read any supported report, detecting its format unless ``format`` names it.
+
+    Args:
+        path: the report file (never modified).
+        format: one of ``FORMATS`` to skip detection.
+
+    Raises:
+        UnknownFormatError: the format is not recognised (or ``format`` is not a known name).
+        ReportParseError: the file is malformed (with file, line and column when known).
+        UnsafeInputError: XML declaring a DOCTYPE or entities.
+    """
+    try:
+        name = format if format is not None else detect_format(path)
+        reader = FORMATS.get(name)
+        if reader is None:
+            raise UnknownFormatError(f"format must be one of {', '.join(FORMATS)}, got {name!r}")
+        return reader(os.fspath(path))
+    except UnicodeDecodeError as error:
+        raise ReportParseError(os.fspath(path), f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    except OSError as error:
+        raise ReportParseError(os.fspath(path), f"cannot read: {error.strerror or error}") from None
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files named by ``inputs``: files as given, directories searched recursively for
+    ``*.xml``/``*.json``/``*.jsonl``/``*.ndjson``, glob patterns (``**`` allowed) expanded.
+    Sorted within each input, duplicates dropped, order of the inputs kept."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            found.append(path)
+
+    for item in inputs:
+        text = os.fspath(item)
+        path = Path(text)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.name.lower().endswith(_REPORT_SUFFIXES):
+                    add(child)
+        elif path.is_file():
+            add(path)
+        elif glob.has_magic(text):
+            for match in sorted(glob.glob(text, recursive=True)):
+                if Path(match).is_file():
+                    add(Path(match))
+        else:
+            found.append(path)  # reported as unreadable by ingest
+    return found
+
+
+@dataclass
+class IngestResult:
+    """What ``ingest`` read: one run per good file, and every bad file with its error."""
+
+    runs: list[TestRun] = field(default_factory=list)
+    errors: list[tuple[Path, AggregatorError]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def iter_ingest(
+    inputs: Iterable[str | os.PathLike[str]], *, strict: bool = False
+) -> Iterator[tuple[Path, TestRun | AggregatorError]]:
+    """Read every report named by ``inputs`` one by one, yielding ``(path, run or error)``; with
+    ``strict`` the first bad file raises instead."""
+    for path in expand_inputs(inputs):
+        try:
+            run = read_report(path)
+        except AggregatorError as error:
+            if strict:
+                raise
+            yield path, error
+        else:
+            yield path, run
+
+
+def ingest(inputs: Iterable[str | os.PathLike[str]], *, strict: bool = False) -> IngestResult:
+    """Read every report named by ``inputs`` (files, directories, globs). A bad file is
+    recorded in ``errors`` and the rest are still read; ``strict=True`` raises on the first.
+
+    Raises:
+        AggregatorError: with ``strict``, the first bad file's error.
+    """
+    outcome = IngestResult()
+    for path, item in iter_ingest(inputs, strict=strict):
+        outcome.files.append(path)
+        if isinstance(item, TestRun):
+            outcome.runs.append(item)
+        else:
+            outcome.errors.append((path, item))
+    return outcome

@@ -1,0 +1,521 @@
+"""CTRF (Common Test Report Format) JSON: writer, lenient reader and schema validation.
+
+The writer follows the spec and the official schema shipped in this package
+(``formats/schemas/ctrf.schema.json``): durations and times in integer milliseconds, the final
+attempt in the test itself and the earlier ones in ``retryAttempts`` (``retries`` = their
+count), ``flaky`` when it passed after a failed attempt, unknown keys only inside ``extra``.
+Model fields CTRF has no place for (``classname``, a final attempt that differs from the test,
+an attempt's raw status) travel in ``extra["maestro"]`` so a CTRF round trip is lossless.
+
+The reader accepts the current spec and older reporters' aliases (``flake``, ``retry``,
+``attempts``), ``retryAttempts`` that include the final attempt or not, and ``stdout``/``stderr``
+as a list of lines or one string.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "ctrf.json"
+    >>> write_ctrf(TestRun(Tool("pytest"), [TestResult("test_a", Status.PASSED, 0.5)]), path)
+    >>> read_ctrf(path).tests[0].duration
+    0.5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from maestro_test_result_aggregator.errors import ReportParseError, SchemaValidationError
+from maestro_test_result_aggregator.formats._schema import ctrf_schema, schema_errors
+from maestro_test_result_aggregator.model import (
+    EMPTY,
+    Attachment,
+    Attempt,
+    Environment,
+    Status,
+    TestResult,
+    TestRun,
+    Tool,
+)
+
+__all__ = [
+    "SPEC_VERSION",
+    "ctrf_document",
+    "ctrf_test",
+    "read_ctrf",
+    "run_from_ctrf",
+    "validate_ctrf",
+    "write_ctrf",
+]
+
+SPEC_VERSION: Final = "0.0.0"
+"""The ``specVersion`` written (the version of the shipped schema)."""
+
+_STATUSES: Final = {s.value: s for s in Status}
+_ENV_KEYS: Final = {
+    "reportName": str,
+    "appName": str,
+    "appVersion": str,
+    "buildId": str,
+    "buildName": str,
+    "buildNumber": int,
+    "repositoryName": str,
+    "repositoryUrl": str,
+    "osPlatform": str,
+    "osRelease": str,
+    "osVersion": str,
+    "testEnvironment": str,
+    "healthy": bool,
+}
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def _attachments_out(attachments: Iterable[Attachment]) -> list[dict[str, str]]:
+    return [{"name": a.name, "contentType": a.content_type, "path": a.path} for a in attachments]
+
+
+def _attempt_out(number: int, attempt: Attempt) -> dict[str, Any]:
+    record: dict[str, Any] = {"attempt": number, "status": attempt.status.value, "duration": _ms(attempt.duration)}
+    if attempt.message is not None:
+        record["message"] = attempt.message
+    if attempt.trace is not None:
+        record["trace"] = attempt.trace
+    if attempt.stdout is not None:
+        record["stdout"] = _lines(attempt.stdout)
+    if attempt.stderr is not None:
+        record["stderr"] = _lines(attempt.stderr)
+    if attempt.start is not None:
+        record["start"] = _ms(attempt.start)
+        record["stop"] = _ms(attempt.start + attempt.duration)
+    if attempt.attachments:
+        record["attachments"] = _attachments_out(attempt.attachments)
+    if attempt.raw_status is not None:
+        record["extra"] = {"rawStatus": attempt.raw_status}
+    return record
+
+
+def _final_attempt(result: TestResult) -> Attempt:
+    return Attempt(
+        result.status,
+        duration=result.duration,
+        raw_status=result.raw_status,
+        message=result.message,
+        trace=result.trace,
+        start=result.start,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        attachments=result.attachments,
+    )
+
+
+def _test_uuid(test_id: str) -> str:
+    # The 32 hex digits of the test id, shaped as a UUID (the schema's ``id`` format).
+    return f"{test_id[:8]}-{test_id[8:12]}-{test_id[12:16]}-{test_id[16:20]}-{test_id[20:32]}"
+
+
+def ctrf_test(result: TestResult) -> dict[str, Any]:  # noqa: PLR0912 - one branch per optional field
+    """One result as a CTRF ``tests[]`` object."""
+    test_id = result.test_id
+    record: dict[str, Any] = {
+        "name": result.name,
+        "status": result.status.value,
+        "duration": _ms(result.duration),
+        "id": _test_uuid(test_id),
+        "testId": test_id,
+    }
+    if result.start is not None:
+        record["start"] = _ms(result.start)
+        record["stop"] = _ms(result.start + result.duration)
+    if result.suite:
+        record["suite"] = list(result.suite)
+    if result.message is not None:
+        record["message"] = result.message
+    if result.trace is not None:
+        record["trace"] = result.trace
+    if result.line is not None:
+        record["line"] = result.line
+    if result.raw_status is not None:
+        record["rawStatus"] = result.raw_status
+    if result.tags:
+        record["tags"] = list(result.tags)
+    if result.file is not None:
+        record["filePath"] = result.file
+    maestro: dict[str, Any] = {}
+    if result.attempts:
+        record["retries"] = len(result.attempts) - 1
+        record["retryAttempts"] = [_attempt_out(n, a) for n, a in enumerate(result.attempts[:-1], start=1)]
+        final = result.attempts[-1]
+        if final != _final_attempt(result):
+            maestro["finalAttempt"] = _attempt_out(len(result.attempts), final)
+    record["flaky"] = result.flaky
+    if result.stdout is not None:
+        record["stdout"] = _lines(result.stdout)
+    if result.stderr is not None:
+        record["stderr"] = _lines(result.stderr)
+    if result.attachments:
+        record["attachments"] = _attachments_out(result.attachments)
+    if result.parameters:
+        record["parameters"] = dict(result.parameters)
+    if result.classname is not None:
+        maestro["classname"] = result.classname
+    if result.extra or maestro:
+        extra = dict(result.extra)
+        if maestro:
+            extra["maestro"] = maestro
+        record["extra"] = extra
+    return record
+
+
+def _environment_out(env: Environment) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in (
+        ("commit", env.commit),
+        ("branchName", env.branch),
+        ("buildUrl", env.build_url),
+        ("shardId", env.shard),
+    ):
+        if value is not None:
+            record[key] = value
+    extra: dict[str, Any] = {}
+    for key, value in env.extra.items():
+        kind = _ENV_KEYS.get(key)
+        if kind is int and value.isdigit():
+            record[key] = int(value)
+        elif kind is bool and value in ("true", "false"):
+            record[key] = value == "true"
+        elif kind is str:
+            record[key] = value
+        else:
+            extra[key] = value
+    if extra:
+        record["extra"] = extra
+    return record
+
+
+def _report_id() -> str:
+    import uuid  # noqa: PLC0415 - uuid imports platform; only writers need it
+
+    return str(uuid.uuid4())
+
+
+def _head(run: TestRun, insights: Mapping[str, Any] | None, tests: list[TestResult]) -> dict[str, Any]:
+    summary = run.summary()
+    starts = [t.start for t in tests if t.start is not None]
+    start = run.start if run.start is not None else (min(starts) if starts else None)
+    stop = run.stop
+    if stop is None and start is not None:
+        stop = max((t.start + t.duration for t in tests if t.start is not None), default=start)
+    summary_record: dict[str, Any] = {
+        "tests": summary.tests,
+        "passed": summary.passed,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "pending": summary.pending,
+        "other": summary.other,
+        "flaky": summary.flaky,
+        "start": _ms(start) if start is not None else 0,
+        "stop": _ms(stop) if stop is not None else 0,
+        "duration": _ms(summary.duration),
+    }
+    suites = {t.suite for t in tests if t.suite}
+    if suites:
+        summary_record["suites"] = len(suites)
+    tool: dict[str, Any] = {"name": run.tool.name}
+    if run.tool.version is not None:
+        tool["version"] = run.tool.version
+    results: dict[str, Any] = {"tool": tool, "summary": summary_record}
+    environment = _environment_out(run.environment)
+    if environment:
+        results["environment"] = environment
+    document: dict[str, Any] = {
+        "reportFormat": "CTRF",
+        "specVersion": SPEC_VERSION,
+        "reportId": _report_id(),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "generatedBy": "maestro-test-result-aggregator",
+        "results": results,
+    }
+    if run.run_id is not None:
+        document["runId"] = run.run_id
+    maestro: dict[str, Any] = {}
+    if run.start is None:
+        maestro["startUnknown"] = True
+    if run.stop is None:
+        maestro["stopUnknown"] = True
+    if run.extra or maestro:
+        extra = dict(run.extra)
+        if maestro:
+            extra["maestro"] = maestro
+        document["extra"] = extra
+    if insights:
+        document["insights"] = dict(insights)
+    return document
+
+
+def ctrf_document(run: TestRun, *, insights: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole run as a CTRF document (a dict ready for ``json.dump``). ``insights`` is
+    written as the top-level ``insights`` object (see ``analysis.ctrf_insights``)."""
+    document = _head(run, insights, run.tests)
+    document["results"]["tests"] = [ctrf_test(t) for t in run.tests]
+    return document
+
+
+def write_ctrf(
+    run: TestRun,
+    path: str | os.PathLike[str],
+    *,
+    insights: Mapping[str, Any] | None = None,
+    indent: int | None = None,
+) -> None:
+    """Write ``run`` as a CTRF JSON file, streaming one test at a time (memory stays flat)."""
+    document = _head(run, insights, run.tests)
+    if indent is not None:
+        document["results"]["tests"] = [ctrf_test(t) for t in run.tests]
+        with open(path, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, ensure_ascii=False, indent=indent)
+            stream.write("\n")
+        return
+    results = document["results"]
+    results["tests"] = None  # placeholder, written below one by one
+    head = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    marker = '"tests":null'
+    cut = head.index(marker)
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(head[:cut])
+        stream.write('"tests":[')
+        first = True
+        for result in run.tests:
+            if not first:
+                stream.write(",\n")
+            stream.write(dumps(ctrf_test(result)))
+            first = False
+        stream.write("]")
+        stream.write(head[cut + len(marker) :])
+        stream.write("\n")
+
+
+def validate_ctrf(document: Mapping[str, Any], *, source: str = "document") -> None:
+    """Check ``document`` against the official CTRF JSON schema shipped in this package.
+
+    Raises:
+        SchemaValidationError: listing every violation (``"$.results.tests[3].status: ..."``).
+    """
+    errors = schema_errors(dict(document), ctrf_schema(), ctrf_schema())
+    if errors:
+        raise SchemaValidationError(errors, source=source)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value / 1000.0
+    raise ValueError(f"not a number of milliseconds: {value!r}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def _status(value: Any) -> Status:
+    status = _STATUSES.get(value) if isinstance(value, str) else None
+    if status is None:
+        raise ValueError(f"unknown status {value!r}")
+    return status
+
+
+def _attachments_in(records: Any) -> tuple[Attachment, ...]:
+    if not records:
+        return ()
+    return tuple(
+        Attachment(str(r.get("name", "")), str(r.get("contentType", r.get("content_type", ""))), str(r.get("path", "")))
+        for r in records
+    )
+
+
+def _attempt_in(record: Mapping[str, Any]) -> Attempt:
+    extra = record.get("extra") or {}
+    return Attempt(
+        _status(record.get("status")),
+        duration=_seconds(record.get("duration")) or 0.0,
+        raw_status=extra.get("rawStatus") if isinstance(extra, dict) else None,
+        message=_text(record.get("message")),
+        trace=_text(record.get("trace")),
+        start=_seconds(record.get("start")),
+        stdout=_text(record.get("stdout")),
+        stderr=_text(record.get("stderr")),
+        attachments=_attachments_in(record.get("attachments")),
+    )
+
+
+def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, Any]) -> tuple[Attempt, ...]:
+    listed = record.get("retryAttempts")
+    legacy = record.get("attempts")
+    if listed is None and isinstance(legacy, list):
+        listed = legacy
+    retries = record.get("retries", record.get("retry"))
+    if retries is None and isinstance(legacy, int):
+        retries = legacy
+    flaky = bool(record.get("flaky", record.get("flake", False)))
+    if "finalAttempt" in maestro:
+        final = _attempt_in(maestro["finalAttempt"])
+    if listed:
+        earlier = [_attempt_in(a) for a in listed]
+        includes_final = isinstance(retries, int) and len(earlier) == retries + 1
+        if includes_final:
+            return tuple(earlier)
+        return (*earlier, final)
+    if isinstance(retries, int) and retries > 0:
+        # Retried without details: every earlier attempt failed (that is why it was retried).
+        return (*(Attempt(Status.FAILED) for _ in range(retries)), final)
+    if flaky and final.status is Status.PASSED:
+        return (Attempt(Status.FAILED), final)
+    return ()
+
+
+def _result_in(record: Mapping[str, Any]) -> TestResult:
+    extra = dict(record.get("extra") or EMPTY)
+    maestro = extra.pop("maestro", None) or {}
+    suite = record.get("suite")
+    if isinstance(suite, str):
+        suite = [part.strip() for part in suite.split(">")] if suite else []
+    final = Attempt(
+        _status(record.get("status")),
+        duration=_seconds(record.get("duration")) or 0.0,
+        raw_status=record.get("rawStatus"),
+        message=_text(record.get("message")),
+        trace=_text(record.get("trace")),
+        start=_seconds(record.get("start")),
+        stdout=_text(record.get("stdout")),
+        stderr=_text(record.get("stderr")),
+        attachments=_attachments_in(record.get("attachments")),
+    )
+    parameters = record.get("parameters")
+    name = record.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"test name must be a string, got {name!r}")
+    return TestResult(
+        name=name,
+        status=final.status,
+        duration=final.duration,
+        suite=tuple(str(s) for s in suite or ()),
+        file=record.get("filePath"),
+        classname=maestro.get("classname"),
+        line=record.get("line"),
+        parameters={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parameters.items()}
+        if parameters
+        else EMPTY,
+        raw_status=final.raw_status,
+        message=final.message,
+        trace=final.trace,
+        stdout=final.stdout,
+        stderr=final.stderr,
+        tags=tuple(record.get("tags") or ()),
+        attachments=final.attachments,
+        attempts=_attempts(record, final, maestro),
+        start=final.start,
+        extra=extra or EMPTY,
+    )
+
+
+def run_from_ctrf(document: Mapping[str, Any], *, source: str = "document") -> TestRun:
+    """Build a ``TestRun`` from a parsed CTRF document (lenient: legacy aliases accepted).
+
+    Raises:
+        ReportParseError: naming ``source`` and the index of the bad test.
+    """
+    results = document.get("results")
+    if not isinstance(results, dict):
+        raise ReportParseError(source, "not CTRF: no 'results' object")
+    tool = results.get("tool") or {}
+    summary = results.get("summary") or {}
+    env = results.get("environment") or {}
+    extra = dict(document.get("extra") or EMPTY)
+    maestro = extra.pop("maestro", None) or {}
+    env_extra = {k: (json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in env.items() if k in _ENV_KEYS}
+    env_extra.update({str(k): str(v) for k, v in (env.get("extra") or {}).items()})
+    try:
+        run = TestRun(
+            tool=Tool(str(tool.get("name", "unknown")), tool.get("version")),
+            environment=Environment(
+                commit=env.get("commit"),
+                branch=env.get("branchName"),
+                build_url=env.get("buildUrl"),
+                shard=None if env.get("shardId") is None else str(env.get("shardId")),
+                extra=env_extra or EMPTY,
+            ),
+            start=None if maestro.get("startUnknown") else _seconds(summary.get("start")),
+            stop=None if maestro.get("stopUnknown") else _seconds(summary.get("stop")),
+            run_id=document.get("runId"),
+            extra=extra or EMPTY,
+        )
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ReportParseError(source, f"bad CTRF header: {error}") from None
+    tests = results.get("tests")
+    if not isinstance(tests, list):
+        raise ReportParseError(source, "not CTRF: 'results.tests' is not a list")
+    append = run.tests.append
+    for index, record in enumerate(tests):
+        if isinstance(record, TestResult):  # already converted while parsing (see read_ctrf)
+            append(record)
+            continue
+        try:
+            append(_result_in(record))
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            raise ReportParseError(source, f"bad test at results.tests[{index}]: {error}") from None
+    return run
+
+
+def read_ctrf(path: str | os.PathLike[str]) -> TestRun:
+    """Read a CTRF JSON file.
+
+    Raises:
+        ReportParseError: the file is not JSON (with line and column) or not CTRF.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as stream:
+            # Each test object becomes a TestResult the moment the decoder finishes it, so the
+            # parsed dicts of the whole document never exist at once (about half the memory).
+            document = json.load(stream, object_hook=_test_hook)
+    except json.JSONDecodeError as error:
+        raise ReportParseError(source, f"not JSON: {error.msg}", line=error.lineno, column=error.colno) from None
+    except UnicodeDecodeError as error:
+        raise ReportParseError(source, f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    if not isinstance(document, dict):
+        raise ReportParseError(source, "not CTRF: the document is not a JSON object")
+    return run_from_ctrf(document, source=source)
+
+
+def _test_hook(record: dict[str, Any]) -> Any:
+    """``object_hook``: a CTRF test object (name, status, duration, no attempt number) becomes
+    a ``TestResult``; anything else, or a test that does not convert, stays a dict."""
+    if (
+        "duration" in record
+        and "attempt" not in record
+        and isinstance(record.get("name"), str)
+        and record.get("status") in _STATUSES
+    ):
+        try:
+            return _result_in(record)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            return record  # run_from_ctrf reports it with its index
+    return record

@@ -1,0 +1,199 @@
+"""Playwright Test's JSON reporter (``--reporter=json``).
+
+One result per spec and project (the project name is kept as the ``project`` parameter, so
+the same test in Chromium and Firefox has two ids); the suite path is the file then every
+``describe`` title; every retry Playwright ran is kept as an attempt (``results[]``), so its own
+"flaky" verdict (failed, then passed on retry) is preserved. ``timedOut`` and ``interrupted``
+are failures with that raw status.
+
+Example:
+    >>> import json, tempfile, pathlib
+    >>> doc = {
+    ...     "config": {},
+    ...     "suites": [
+    ...         {
+    ...             "title": "a.spec.ts",
+    ...             "file": "a.spec.ts",
+    ...             "specs": [
+    ...                 {
+    ...                     "title": "logs in",
+    ...                     "line": 3,
+    ...                     "tests": [
+    ...                         {
+    ...                             "projectName": "chromium",
+    ...                             "results": [
+    ...                                 {
+    ...                                     "status": "failed",
+    ...                                     "duration": 10,
+    ...                                     "retry": 0,
+    ...                                     "errors": [{"message": "boom"}],
+    ...                                 },
+    ...                                 {"status": "passed", "duration": 12, "retry": 1},
+    ...                             ],
+    ...                         }
+    ...                     ],
+    ...                 }
+    ...             ],
+    ...         }
+    ...     ],
+    ...     "stats": {},
+    ... }
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "pw.json"
+    >>> _ = path.write_text(json.dumps(doc))
+    >>> test = read_playwright_json(path).tests[0]
+    >>> test.flaky, test.suite, dict(test.parameters)
+    (True, ('a.spec.ts',), {'project': 'chromium'})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from maestro_test_result_aggregator.errors import ReportParseError
+from maestro_test_result_aggregator.model import (
+    DEFAULT_OUTPUT_LIMIT,
+    EMPTY,
+    Attachment,
+    Attempt,
+    Status,
+    TestResult,
+    TestRun,
+    Tool,
+    bound_text,
+)
+
+__all__ = ["read_playwright_json", "run_from_playwright"]
+
+_STATUS: Final = {
+    "passed": Status.PASSED,
+    "failed": Status.FAILED,
+    "timedOut": Status.FAILED,
+    "interrupted": Status.FAILED,
+    "skipped": Status.SKIPPED,
+}
+
+
+def _iso_seconds(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _output(chunks: Any) -> str | None:
+    if not chunks:
+        return None
+    return "".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in chunks)
+
+
+def _attempt(record: Mapping[str, Any], limit: int) -> Attempt:
+    raw = str(record.get("status", "other"))
+    errors = record.get("errors") or ([record["error"]] if record.get("error") else [])
+    message = trace = None
+    if errors:
+        first = errors[0]
+        message = first.get("message")
+        trace = first.get("stack") or message
+    return Attempt(
+        _STATUS.get(raw, Status.OTHER),
+        duration=float(record.get("duration") or 0) / 1000.0,
+        raw_status=raw,
+        message=bound_text(message, limit),
+        trace=bound_text(trace, limit),
+        start=_iso_seconds(record.get("startTime")),
+        stdout=bound_text(_output(record.get("stdout")), limit),
+        stderr=bound_text(_output(record.get("stderr")), limit),
+        attachments=tuple(
+            Attachment(str(a.get("name", "")), str(a.get("contentType", "")), str(a.get("path", "")))
+            for a in record.get("attachments") or ()
+            if a.get("path")
+        ),
+    )
+
+
+def _walk(suite: Mapping[str, Any], path: tuple[str, ...], limit: int) -> Iterator[TestResult]:
+    title = str(suite.get("title", ""))
+    here = (*path, title) if title else path
+    for spec in suite.get("specs") or ():
+        for test in spec.get("tests") or ():
+            tries = [_attempt(r, limit) for r in test.get("results") or ()]
+            if not tries:
+                tries = [Attempt(Status.SKIPPED, raw_status="skipped")]
+            if test.get("status") == "skipped" and tries[-1].status is not Status.FAILED:
+                tries[-1] = Attempt(Status.SKIPPED, raw_status="skipped", duration=tries[-1].duration)
+            final = tries[-1]
+            project = test.get("projectName") or test.get("projectId")
+            tags = tuple(str(t) for t in spec.get("tags") or ())
+            annotations = test.get("annotations") or ()
+            yield TestResult(
+                name=str(spec.get("title", "")),
+                status=final.status,
+                duration=final.duration,
+                suite=here,
+                file=spec.get("file") or suite.get("file"),
+                line=spec.get("line"),
+                parameters={"project": str(project)} if project else EMPTY,
+                raw_status=final.raw_status,
+                message=final.message,
+                trace=final.trace,
+                stdout=final.stdout,
+                stderr=final.stderr,
+                tags=tags,
+                attachments=final.attachments,
+                attempts=tuple(tries) if len(tries) > 1 else (),
+                start=final.start,
+                extra={"annotations": list(annotations)} if annotations else EMPTY,
+            )
+    for child in suite.get("suites") or ():
+        yield from _walk(child, here, limit)
+
+
+def run_from_playwright(
+    document: Mapping[str, Any], *, source: str = "document", text_limit: int = DEFAULT_OUTPUT_LIMIT
+) -> TestRun:
+    """Build a ``TestRun`` from a parsed Playwright JSON report.
+
+    Raises:
+        ReportParseError: not a Playwright JSON report.
+    """
+    suites = document.get("suites")
+    if not isinstance(suites, list):
+        raise ReportParseError(source, "not a Playwright JSON report (no 'suites' list)")
+    config = document.get("config") or {}
+    stats = document.get("stats") or {}
+    start = _iso_seconds(stats.get("startTime"))
+    duration = stats.get("duration")
+    run = TestRun(
+        tool=Tool("playwright", config.get("version") if isinstance(config, dict) else None),
+        start=start,
+        stop=start + float(duration) / 1000.0 if start is not None and isinstance(duration, int | float) else None,
+    )
+    try:
+        for suite in suites:
+            run.tests.extend(_walk(suite, (), text_limit))
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ReportParseError(source, f"bad Playwright report: {error!r}") from None
+    return run
+
+
+def read_playwright_json(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
+    """Read a Playwright JSON reporter file.
+
+    Raises:
+        ReportParseError: not JSON (line and column) or not a Playwright report.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as stream:
+            document = json.load(stream)
+    except json.JSONDecodeError as error:
+        raise ReportParseError(source, f"not JSON: {error.msg}", line=error.lineno, column=error.colno) from None
+    if not isinstance(document, dict):
+        raise ReportParseError(source, "not a Playwright JSON report")
+    return run_from_playwright(document, source=source, text_limit=text_limit)

@@ -1,0 +1,237 @@
+"""Summaries of a run for people and machines: one ``report_data`` dict, rendered as a rich
+terminal summary, Markdown (PR comments, CI job summaries) or JSON. The HTML report lives in
+``maestro_test_result_aggregator.html``.
+
+Example:
+    >>> from maestro_test_result_aggregator.testing import make_run
+    >>> data = report_data(make_run(20, fail_every=10))
+    >>> data["summary"]["failed"], len(data["clusters"])
+    (2, 1)
+    >>> render_markdown(data).splitlines()[0]
+    '## ❌ Test results: 18 passed, 2 failed, 0 skipped of 20'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from maestro_test_result_aggregator.analysis import (
+    cluster_failures,
+    compare,
+    duration_regressions,
+    flaky_within_run,
+    slowest,
+)
+from maestro_test_result_aggregator.model import TestResult, TestRun
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from maestro_test_result_aggregator.history import HistoryStore
+
+__all__ = ["render_json", "render_markdown", "render_terminal", "report_data"]
+
+
+def _label(result: TestResult) -> str:
+    parts = [*result.suite, result.name]
+    text = " \u203a ".join(p for p in parts if p)
+    if result.parameters:
+        text += " [" + ", ".join(f"{k}={v}" for k, v in sorted(result.parameters.items())) + "]"
+    return text
+
+
+def report_data(
+    run: TestRun,
+    *,
+    history: HistoryStore | None = None,
+    baseline: TestRun | None = None,
+    top: int = 10,
+    history_runs: int = 30,
+) -> dict[str, Any]:
+    """Everything the reports show, as JSON-ready data: summary, failure clusters, flaky tests
+    (within the run and, with ``history``, over history), slowest tests, new failures and fixes
+    against ``baseline``, duration regressions and the pass-rate trend."""
+    summary = run.summary()
+    executed = summary.passed + summary.failed
+    data: dict[str, Any] = {
+        "tool": {"name": run.tool.name, "version": run.tool.version},
+        "environment": {
+            "commit": run.environment.commit,
+            "branch": run.environment.branch,
+            "build_url": run.environment.build_url,
+        },
+        "start": run.start,
+        "stop": run.stop,
+        "summary": {
+            "tests": summary.tests,
+            "passed": summary.passed,
+            "failed": summary.failed,
+            "skipped": summary.skipped,
+            "pending": summary.pending,
+            "other": summary.other,
+            "flaky": summary.flaky,
+            "duration": summary.duration,
+            "pass_rate": summary.passed / executed if executed else 1.0,
+        },
+        "clusters": [
+            {
+                "id": cluster.id,
+                "fingerprint": cluster.fingerprint,
+                "example": cluster.example,
+                "count": len(cluster.tests),
+                "tests": [_label(t) for t in cluster.tests[:top]],
+            }
+            for cluster in cluster_failures(run)
+        ],
+        "flaky": [
+            {"name": v.name, "parameters": dict(v.parameters), "signal": v.signal, "evidence": v.evidence}
+            for v in flaky_within_run(run)
+        ],
+        "slowest": [{"name": _label(t), "duration": t.duration, "status": t.status.value} for t in slowest(run, top)],
+        "trend": [],
+        "regressions": [],
+    }
+    if baseline is not None:
+        diff = compare(baseline, run)
+        data["new_failures"] = [_label(t) for t in diff.new_failures]
+        data["fixed"] = [_label(t) for t in diff.fixed]
+    if history is not None:
+        data["trend"] = [
+            {
+                "run": p.run_id,
+                "label": p.label,
+                "start": p.started,
+                "pass_rate": p.pass_rate,
+                "tests": p.tests,
+                "failed": p.failed,
+                "flaky": p.flaky,
+                "duration": p.duration,
+            }
+            for p in history.pass_rate_trend(last=history_runs)
+        ]
+        data["flaky"].extend(
+            {"name": v.name, "parameters": dict(v.parameters), "signal": v.signal, "evidence": v.evidence}
+            for v in history.flaky(last=history_runs)[: top * 5]
+        )
+        data["regressions"] = [
+            {"name": r.name, "current": r.current, "p50": r.p50, "p95": r.p95, "ratio": r.ratio}
+            for r in duration_regressions(run, history.durations(last=history_runs))[:top]
+        ]
+    return data
+
+
+def render_json(data: dict[str, Any]) -> str:
+    """The report data as indented JSON."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _md_list(title: str, items: Sequence[str], limit: int = 20) -> list[str]:
+    if not items:
+        return []
+    lines = [f"### {title} ({len(items)})", ""]
+    lines.extend(f"- `{_md_escape(item)}`" for item in items[:limit])
+    if len(items) > limit:
+        lines.append(f"- … and {len(items) - limit} more")
+    return [*lines, ""]
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    """A Markdown summary for PR comments and CI job summaries (GitHub/GitLab flavoured)."""
+    s = data["summary"]
+    icon = "❌" if s["failed"] else "✅"
+    lines = [
+        f"## {icon} Test results: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped of {s['tests']}",
+        "",
+        "| tests | passed | failed | skipped | flaky | pass rate | duration |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {s['tests']} | {s['passed']} | {s['failed']} | {s['skipped']} | {s['flaky']} | "
+        f"{s['pass_rate']:.2%} | {s['duration']:.1f}s |",
+        "",
+    ]
+    lines += _md_list("New failures", data.get("new_failures", []))
+    lines += _md_list("Fixed", data.get("fixed", []))
+    if data["clusters"]:
+        lines += [
+            f"### Failures by cause ({len(data['clusters'])} clusters)",
+            "",
+            "| count | cause | example |",
+            "|---:|---|---|",
+        ]
+        for cluster in data["clusters"][:20]:
+            example = cluster["tests"][0] if cluster["tests"] else ""
+            lines.append(
+                f"| {cluster['count']} | `{_md_escape(cluster['fingerprint'][:120])}` | {_md_escape(example)} |"
+            )
+        lines.append("")
+    if data["flaky"]:
+        lines += [
+            f"### Flaky ({len(data['flaky'])})",
+            "",
+            "| test | parameters | signal | evidence |",
+            "|---|---|---|---|",
+        ]
+        for item in data["flaky"][:20]:
+            params = ", ".join(f"{k}={v}" for k, v in item["parameters"].items())
+            name, evidence = _md_escape(item["name"]), _md_escape(item["evidence"])
+            lines.append(f"| `{name}` | {_md_escape(params)} | {item['signal']} | {evidence} |")
+        lines.append("")
+    if data["slowest"]:
+        lines += ["<details><summary>Slowest tests</summary>", "", "| duration | test |", "|---:|---|"]
+        lines += [f"| {t['duration']:.2f}s | `{_md_escape(t['name'])}` |" for t in data["slowest"]]
+        lines += ["", "</details>", ""]
+    if data["regressions"]:
+        lines += ["### Duration regressions", "", "| test | now | p50 | p95 |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| `{_md_escape(r['name'])}` | {r['current']:.2f}s | {r['p50']:.2f}s | {r['p95']:.2f}s |"
+            for r in data["regressions"]
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_terminal(data: dict[str, Any], console: Console | None = None) -> None:
+    """Print a rich summary: counts, failure clusters, flaky tests and the slowest tests."""
+    from rich.console import Console  # noqa: PLC0415 - rich loads only when printing
+    from rich.table import Table  # noqa: PLC0415
+
+    out = console or Console()
+    s = data["summary"]
+    style = "bold red" if s["failed"] else "bold green"
+    out.print(
+        f"[{style}]{s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, {s['flaky']} flaky[/] "
+        f"of {s['tests']} tests in {s['duration']:.1f}s (pass rate {s['pass_rate']:.2%})"
+    )
+    for key, title in (("new_failures", "New failures"), ("fixed", "Fixed")):
+        if data.get(key):
+            out.print(f"[bold]{title}[/] ({len(data[key])}): " + ", ".join(data[key][:10]))
+    if data["clusters"]:
+        table = Table(title="Failures by cause", show_lines=False)
+        table.add_column("count", justify="right")
+        table.add_column("cause")
+        table.add_column("example test")
+        for cluster in data["clusters"][:15]:
+            table.add_row(str(cluster["count"]), cluster["fingerprint"][:100], (cluster["tests"] or [""])[0])
+        out.print(table)
+    if data["flaky"]:
+        table = Table(title="Flaky tests")
+        table.add_column("test")
+        table.add_column("parameters")
+        table.add_column("signal")
+        table.add_column("evidence")
+        for item in data["flaky"][:15]:
+            params = ", ".join(f"{k}={v}" for k, v in item["parameters"].items())
+            table.add_row(item["name"], params, item["signal"], item["evidence"])
+        out.print(table)
+    if data["slowest"]:
+        table = Table(title="Slowest tests")
+        table.add_column("duration", justify="right")
+        table.add_column("test")
+        for test in data["slowest"]:
+            table.add_row(f"{test['duration']:.2f}s", test["name"])
+        out.print(table)

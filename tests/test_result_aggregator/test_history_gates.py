@@ -1,0 +1,155 @@
+"""The history store on SQLite and on a real PostgreSQL, and the quality gates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from maestro_test_result_aggregator.analysis import ctrf_insights
+from maestro_test_result_aggregator.formats import validate_ctrf
+from maestro_test_result_aggregator.formats.ctrf import ctrf_document
+from maestro_test_result_aggregator.gates import Gates
+from maestro_test_result_aggregator.history import HistoryError, HistoryStore
+from maestro_test_result_aggregator.model import Attempt, Environment, Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.testing import make_result, make_run
+
+
+def history_runs() -> list[TestRun]:
+    """Ten runs: test_1 flips every run, test_2 broke in the last four, test_3 gets slow."""
+    runs = []
+    for number in range(10):
+        flip = make_result(1, status=Status.PASSED if number % 2 else Status.FAILED)
+        broken = make_result(2, status=Status.FAILED if number >= 6 else Status.PASSED)
+        slow = make_result(3, duration=5.0 if number == 9 else 1.0 + number * 0.01)
+        retried = replace(make_result(4, flaky=number == 3), parameters={"browser": "firefox"})
+        runs.append(
+            TestRun(
+                Tool("pytest"),
+                [flip, broken, slow, retried],
+                environment=Environment(commit=f"c{number}", branch="main"),
+                start=1_700_000_000.0 + number * 100,
+                stop=1_700_000_050.0 + number * 100,
+            )
+        )
+    return runs
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
+    url = str(tmp_path / "history.db") if request.param == "sqlite" else request.getfixturevalue("postgres_dsn")
+    with HistoryStore.open(url) as opened:
+        yield opened
+
+
+def test_append_only_and_idempotent(store: HistoryStore) -> None:
+    runs = history_runs()
+    ids = [store.add_run(run, label=f"build-{i}") for i, run in enumerate(runs)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 10
+    assert store.add_run(runs[3]) == ids[3]  # the same run again: nothing appended
+    assert [r.label for r in store.runs(limit=2)] == ["build-9", "build-8"]
+    assert len(store.runs()) == 10
+    assert store.latest_run_id() == ids[-1]
+
+
+def test_trend_queries(store: HistoryStore) -> None:
+    for run in history_runs():
+        store.add_run(run)
+    trend = store.pass_rate_trend()
+    assert len(trend) == 10
+    assert trend[0].pass_rate == 3 / 4  # run 0: test_1 failed
+    assert trend[-1].pass_rate == 3 / 4  # run 9: test_2 failed (broken)
+    assert [p.flaky for p in trend].count(1) == 1
+    statuses = store.statuses(last=10)
+    flip_id = make_result(1).test_id
+    assert statuses[flip_id] == [Status.FAILED, Status.PASSED] * 5
+    flaky = store.flaky(last=10, threshold=0.3)
+    assert [v.test_id for v in flaky] == [flip_id]
+    assert flaky[0].signal == "history"
+    assert flaky[0].flip_rate == 1.0
+    assert store.broken(last=10) == [make_result(2).test_id]  # broken is not flaky
+    slowest = store.slowest(limit=1, last=10)
+    assert slowest[0].name == "test_3"
+    assert slowest[0].p95 > slowest[0].p50
+    names = store.names(last=10)
+    assert names[replace(make_result(4), parameters={"browser": "firefox"}).test_id].parameters == {
+        "browser": "firefox"
+    }
+    durations = store.durations(last=3)
+    assert len(durations[make_result(3).test_id]) == 3
+    insights = ctrf_insights(history_runs()[-1], store.runs(limit=5))  # stored rows as the baseline
+    assert insights["runsAnalyzed"] == 6
+    assert insights["passRate"]["baseline"] == pytest.approx((1.0 + 0.5 + 0.75 + 0.5 + 0.75) / 5)
+    validate_ctrf(ctrf_document(history_runs()[-1], insights=insights))
+
+
+def test_load_run_as_baseline(store: HistoryStore) -> None:
+    runs = history_runs()
+    run_id = store.add_run(runs[0])
+    loaded = store.load_run(run_id)
+    assert [t.test_id for t in loaded.tests] == [t.test_id for t in runs[0].tests]
+    assert [t.status for t in loaded.tests] == [t.status for t in runs[0].tests]
+    assert loaded.environment.commit == "c0"
+    with pytest.raises(HistoryError, match="no run with id 999"):
+        store.load_run(999)
+
+
+def test_open_errors(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match="cannot open the SQLite history store"):
+        HistoryStore.open(tmp_path / "missing-dir" / "x.db")
+    with pytest.raises(HistoryError, match="cannot open the PostgreSQL"):
+        HistoryStore.open("postgresql://nobody@127.0.0.1:9/none?connect_timeout=2")
+
+
+def test_sqlite_url_and_memory(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with HistoryStore.open(f"sqlite:///{path}") as store:
+        store.add_run(make_run(5))
+    with HistoryStore.open(path) as store:
+        assert len(store.runs()) == 1
+    with HistoryStore.open(":memory:") as store:
+        assert store.runs() == []
+        assert store.latest_run_id() is None
+
+
+# ----------------------------------------------------------------------------- gates
+
+
+def test_gates_pass_and_fail_with_reasons() -> None:
+    baseline = TestRun(Tool("x"), [make_result(1, duration=1.0), make_result(2, duration=1.0)])
+    current = TestRun(
+        Tool("x"),
+        [
+            make_result(1, duration=1.0, status=Status.FAILED),
+            make_result(2, duration=2.0, flaky=True),
+        ],
+    )
+    outcome = Gates(min_pass_rate=40, max_flaky=0, no_new_failures=True, max_duration_regression=20).evaluate(
+        current, baseline
+    )
+    assert not outcome.passed
+    assert [c.name for c in outcome.checks if not c.passed] == [
+        "max-flaky",
+        "no-new-failures",
+        "max-duration-regression",
+    ]
+    assert outcome.reasons[1] == "1 new failure(s) against the baseline: test_1"
+    assert "+50.0%" in outcome.reasons[2]
+    assert Gates(min_pass_rate=50, max_flaky=1).evaluate(current).passed
+
+
+def test_gate_validation() -> None:
+    with pytest.raises(ValueError, match="min_pass_rate is a percentage between 0 and 100"):
+        Gates(min_pass_rate=120)
+    with pytest.raises(ValueError, match="max_flaky must be >= 0"):
+        Gates(max_flaky=-1)
+    with pytest.raises(ValueError, match="need a baseline"):
+        Gates(no_new_failures=True).evaluate(make_run(1))
+
+
+def test_empty_run_passes_the_pass_rate_gate() -> None:
+    run = TestRun(Tool("x"), [TestResult("s", Status.SKIPPED, attempts=(Attempt(Status.SKIPPED),))])
+    assert Gates(min_pass_rate=100).evaluate(run).passed

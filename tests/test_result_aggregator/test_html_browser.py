@@ -1,0 +1,114 @@
+"""The HTML report in a real headless Chromium: it renders, charts appear, nothing errors, the
+page makes no request, and a 200k-test report stays usable.
+
+Playwright's sync driver lives for this module only (see tests/harness/conftest.py for why)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from maestro_test_result_aggregator.history import HistoryStore
+from maestro_test_result_aggregator.html import write_html
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.testing import make_result, make_run
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_executable: Path, chromium_args: list[str]) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium_executable), args=chromium_args)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Opened:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+
+def open_report(browser: Browser, path: Path) -> Opened:
+    page = browser.new_page()
+    opened = Opened(page)
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    return opened
+
+
+def test_report_renders_with_charts_and_filters(browser: Browser, tmp_path: Path) -> None:
+    store = HistoryStore.open(tmp_path / "h.db")
+    for number in range(6):
+        store.add_run(make_run(60, fail_every=5 + number, start=1_700_000_000.0 + number))
+    run = make_run(60, fail_every=6, flaky_every=9)
+    run.tests.append(TestResult('<script>alert("x")</script>', Status.FAILED, message="<img src=x onerror=alert(1)>"))
+    path = tmp_path / "report.html"
+    write_html(run, path, history=store, baseline=make_run(60), title="Nightly")
+    store.close()
+    opened = open_report(browser, path)
+    page = opened.page
+    try:
+        assert page.title() == "Nightly"
+        assert page.locator("svg.trend").count() == 4  # outcomes + three trends from history
+        assert page.locator("svg.trend polyline").count() == 3
+        assert page.locator("#clusters details").count() == 2
+        assert page.locator("#baseline h3").first.inner_text() == "New failures (11)"
+        assert page.locator("#count").inner_text() == "61 of 61 tests"
+        assert page.locator("#spacer .row").count() > 10  # the virtual table drew the visible rows
+        page.fill("#search", "test_1")
+        expect(page.locator("#count")).to_have_text(re.compile(r"^11 of"))
+        page.fill("#search", "")
+        page.select_option("#status", "failed")
+        expect(page.locator("#count")).to_have_text(re.compile(r"^11 of"))
+        page.select_option("#status", "flaky")
+        expect(page.locator("#count")).to_have_text(re.compile(r"^3 of"))
+        # Hostile names are text, never markup.
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        assert opened.errors == []
+        assert opened.requests == [path.as_uri()]  # offline: nothing but the file itself
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_200k_tests_stay_usable(browser: Browser, tmp_path: Path) -> None:
+    tests = [make_result(i, status=Status.FAILED if i % 97 == 0 else Status.PASSED) for i in range(200_000)]
+    run = TestRun(Tool("pytest"), tests)
+    path = tmp_path / "big.html"
+    started = time.perf_counter()
+    write_html(run, path)
+    assert time.perf_counter() - started < 10
+    assert path.stat().st_size < 25 * 1024 * 1024
+    started = time.perf_counter()
+    opened = open_report(browser, path)
+    page = opened.page
+    try:
+        assert time.perf_counter() - started < 20
+        assert page.locator("#count").inner_text() == "200000 of 200000 tests"
+        assert page.locator("#spacer .row").count() < 200  # only the visible rows exist
+        started = time.perf_counter()
+        page.fill("#search", "test_199999")
+        expect(page.locator("#count")).to_have_text(re.compile(r"^1 of"), timeout=5_000)
+        assert time.perf_counter() - started < 2.5
+        started = time.perf_counter()
+        page.fill("#search", "")
+        page.select_option("#status", "failed")
+        expect(page.locator("#count")).to_have_text(re.compile(f"^{len(range(0, 200_000, 97))} of"), timeout=5_000)
+        assert time.perf_counter() - started < 2.5
+        page.evaluate("document.getElementById('viewport').scrollTop = 1e6")
+        page.wait_for_timeout(100)
+        assert page.locator("#spacer .row").count() > 0
+        assert opened.errors == []
+    finally:
+        page.close()
