@@ -9,4 +9,19 @@ def test_public_surface() -> None:
 
 
 def test_optional_dependencies_are_imported_lazily() -> None:
-    assert_lazy_imports("maestro_audit_logger", ["psycopg", "sqlalchemy"])
+    assert_lazy_imports(
+        "maestro_audit_logger",
+        [
+            "psycopg",
+            "sqlalchemy",
+            "structlog",
+            "rich",
+            "click",
+            "cryptography",
+            "pandas",
+            "opentelemetry",
+            "sqlite3",
+            "asyncio",
+            "concurrent",
+        ],
+    )

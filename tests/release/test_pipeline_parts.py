@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -31,8 +32,11 @@ def test_tools_project_is_never_published() -> None:
 def test_package_metadata() -> None:
     (adapters,) = discover_packages(REPO_ROOT, ["maestro-test-adapters"])
     assert adapters.import_name == "maestro_test_adapters"
-    assert adapters.extras == ("playwright", "selenium")
-    assert adapters.install_spec == f"maestro-test-adapters[playwright,selenium]=={adapters.version}"
+    declared = tomllib.loads((REPO_ROOT / "test-adapters/pyproject.toml").read_text())["project"]
+    extras = tuple(sorted(declared["optional-dependencies"]))
+    assert {"playwright", "selenium"} <= set(extras)
+    assert adapters.extras == extras
+    assert adapters.install_spec == f"maestro-test-adapters[{','.join(extras)}]=={adapters.version}"
 
 
 def test_simple_page_html_and_json() -> None:

@@ -1,0 +1,65 @@
+"""Request context carried in contextvars: actor, ids, tenant, source flow into every event."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_audit_context: ContextVar[Mapping[str, Any]] = ContextVar("maestro_audit_context", default=_EMPTY)
+
+#: Context keys that fill event fields; any other key lands in the event's ``extra``.
+EVENT_KEYS = frozenset(
+    {"actor", "source", "tenant", "request_id", "correlation_id", "trace_id", "span_id", "category", "severity"}
+)
+#: Keys picked up from structlog's contextvars when structlog is in use.
+STRUCTLOG_KEYS = frozenset({"request_id", "correlation_id", "tenant", "trace_id", "span_id"})
+
+
+def bind_audit_context(**values: Any) -> Token[Mapping[str, Any]]:
+    """Add ``values`` to the audit context of the current task/thread; returns a reset token."""
+    merged = {**_audit_context.get(), **values}
+    return _audit_context.set(MappingProxyType(merged))
+
+
+def reset_audit_context(token: Token[Mapping[str, Any]]) -> None:
+    """Undo a `bind_audit_context` call."""
+    _audit_context.reset(token)
+
+
+def clear_audit_context() -> None:
+    """Forget every value in the current audit context."""
+    _audit_context.set(_EMPTY)
+
+
+def get_audit_context() -> Mapping[str, Any]:
+    """The current audit context (read-only)."""
+    return _audit_context.get()
+
+
+@contextlib.contextmanager
+def audit_context(**values: Any) -> Iterator[Mapping[str, Any]]:
+    """Bind ``values`` for the duration of a ``with`` block (e.g. one request).
+
+    Example:
+        >>> with audit_context(request_id="r-1", actor=Actor("u-1")):
+        ...     pass  # every event recorded here carries request_id and actor
+    """
+    token = bind_audit_context(**values)
+    try:
+        yield _audit_context.get()
+    finally:
+        _audit_context.reset(token)
+
+
+def structlog_context() -> Mapping[str, Any]:
+    """The ids bound in structlog's contextvars, when structlog is already imported."""
+    module = sys.modules.get("structlog.contextvars")
+    if module is None:
+        return _EMPTY
+    values = module.get_contextvars()
+    return {k: v for k, v in values.items() if k in STRUCTLOG_KEYS} if values else _EMPTY

@@ -1,0 +1,402 @@
+"""The JSONL file sink (the embedded default) and the stdout/stderr stream sink."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from maestro_audit_logger._canonical import GENESIS, dumps
+from maestro_audit_logger._errors import AuditConfigError
+from maestro_audit_logger._event import Actor, AuditEvent, Target
+from maestro_audit_logger._segments import (
+    DIGEST_SUFFIX,
+    digest_hash,
+    fsync_dir,
+    list_units,
+    load_digest,
+    seal,
+    segment_name,
+)
+from maestro_audit_logger._signing import Signer
+from maestro_audit_logger._sink import Record, Sink
+
+SYSTEM_ACTOR = Actor(id="maestro-audit-logger", type="system")
+
+
+def system_event(action: str, target: Target, extra: dict[str, Any]) -> bytes:
+    """The canonical body of an event the library itself records (repair, retention)."""
+    return dumps(AuditEvent(action=action, actor=SYSTEM_ACTOR, targets=(target,), extra=extra).to_dict())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n == 0:  # pragma: no cover - defensive
+            raise OSError("write() wrote nothing")
+        view = view[n:]
+
+
+def repair_torn_tail(path: Path) -> tuple[int, bytes] | None:
+    """Truncate a torn (newline-less) last line of ``path``; return (offset, removed bytes) or None.
+
+    Takes an exclusive ``flock`` first: writers hold a shared one while appending, so a line
+    another process is still writing is never mistaken for a torn one.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return None
+        os.lseek(fd, max(0, size - 1), os.SEEK_SET)
+        if os.read(fd, 1) == b"\n":
+            return None
+        # Find the last newline by reading backwards in chunks.
+        pos = size
+        chunk = 65536
+        cut = 0
+        while pos > 0:
+            start = max(0, pos - chunk)
+            os.lseek(fd, start, os.SEEK_SET)
+            block = os.read(fd, pos - start)
+            idx = block.rfind(b"\n")
+            if idx >= 0:
+                cut = start + idx + 1
+                break
+            pos = start
+        os.lseek(fd, cut, os.SEEK_SET)
+        removed = os.read(fd, size - cut)
+        os.ftruncate(fd, cut)
+        os.fsync(fd)
+        return cut, removed
+    finally:
+        os.close(fd)
+
+
+class JsonlFileSink(Sink):
+    """Appends one JSON line per event to a file, hash-chained per writer.
+
+    Each batch of lines goes out in one ``write()`` on an ``O_APPEND`` descriptor under the
+    sink's lock, so lines never tear or interleave, even with several processes on one file.
+
+    Args:
+        path: the active log file (created with its directory).
+        rotate_bytes: rotate (rename and seal) when the file would grow past this size.
+        rotate_interval_s: rotate when the active file is older than this many seconds.
+        signer: signs each sealed segment's digest (`HmacSigner` or `Ed25519Signer`);
+            None writes unsigned digests.
+        retention_days: delete sealed segments older than this (their digests stay).
+        seal_on_close: seal the active file when the sink is closed.
+        repair_on_open: truncate a torn last line left by a crash (and record an
+            ``audit.repair`` event) before appending.
+        writer_id: this writer's chain name.
+        clock: nanosecond wall clock (injectable for rotation and retention tests).
+
+    Several processes may append to one file, with rotation too: rotations are serialised by
+    a ``<path>.lock`` file and writers follow a rotation made by another process.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        rotate_bytes: int | None = None,
+        rotate_interval_s: float | None = None,
+        signer: Signer | None = None,
+        retention_days: float | None = None,
+        seal_on_close: bool = False,
+        repair_on_open: bool = True,
+        writer_id: str | None = None,
+        clock: Any = time.time_ns,
+    ) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise AuditConfigError(f"path must be a file path, got {path!r}")
+        if rotate_bytes is not None and (not isinstance(rotate_bytes, int) or rotate_bytes < 1024):
+            raise AuditConfigError(f"rotate_bytes must be an integer of at least 1024, got {rotate_bytes!r}")
+        if rotate_interval_s is not None and not rotate_interval_s > 0:
+            raise AuditConfigError(f"rotate_interval_s must be positive, got {rotate_interval_s!r}")
+        if retention_days is not None and not retention_days > 0:
+            raise AuditConfigError(f"retention_days must be positive, got {retention_days!r}")
+        if signer is not None and not all(hasattr(signer, a) for a in ("sign", "key_id", "algorithm")):
+            raise AuditConfigError("signer must provide sign(), key_id and algorithm (HmacSigner, Ed25519Signer)")
+        self.path = Path(path)
+        self.rotate_bytes = rotate_bytes
+        self.rotate_interval_s = rotate_interval_s
+        self.signer = signer
+        self.retention_days = retention_days
+        self.seal_on_close = seal_on_close
+        self._clock = clock
+        self._fd = -1
+        self._size = 0
+        self._opened_ns = 0
+        self._prev_digest = GENESIS
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._rotating = rotate_bytes is not None or rotate_interval_s is not None or seal_on_close
+        self._repaired: tuple[int, bytes] | None = None
+        super().__init__(writer_id=writer_id)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if repair_on_open:
+            self._repaired = repair_torn_tail(self.path)
+            if self._repaired is not None:
+                offset, removed = self._repaired
+                self._internal.append(
+                    system_event(
+                        "audit.repair",
+                        Target("audit-file", self.path.name),
+                        {"offset": offset, "removed_bytes": len(removed), "reason": "torn last line"},
+                    )
+                )
+        if self._rotating or list_units(self.path):
+            with self._rotation_lock():
+                self._seal_leftovers()
+        self._open()
+
+    # -- files ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        st = os.fstat(self._fd)
+        self._size = st.st_size
+        self._opened_ns = self._clock()
+
+    def _reset_after_fork(self) -> None:
+        super()._reset_after_fork()
+        # A forked child gets its own open file description, so its flocks exclude the parent's.
+        if getattr(self, "_fd", -1) >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+            with contextlib.suppress(OSError):
+                self._open()
+
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        # Rotation, sealing and retention are serialised between processes by `<path>.lock`.
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _is_current(self) -> bool:
+        """Whether our descriptor is still the active file (another process may have rotated it)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _follow_rotation(self) -> None:
+        os.close(self._fd)
+        self._fd = -1
+        self._open()
+
+    def _seal_leftovers(self) -> None:
+        # Seal segments renamed by a writer that crashed before writing their digest, and
+        # find the newest digest's hash (the next digest's ``prev_digest``).
+        prev = GENESIS
+        for stem in list_units(self.path):
+            seg = self.path.with_name(stem)
+            dig = seg.with_name(stem + DIGEST_SUFFIX)
+            digest = load_digest(dig) if dig.exists() else None
+            if digest is None and seg.exists():
+                digest = seal(seg, prev, self.signer)
+            if digest is not None:
+                prev = digest_hash(digest)
+        self._prev_digest = prev
+
+    def _store(self, records: list[Record]) -> None:
+        data = b"".join([r.line for r in records])
+        if self.rotate_bytes is not None or self.rotate_interval_s is not None:
+            size = os.fstat(self._fd).st_size
+            if size and self._should_rotate(size, len(data)):
+                self._rotate()
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if self._rotating and not self._is_current():
+            # Another process renamed the file away (rotation): append to the new one.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self._follow_rotation()
+            self._write(data)
+            return
+        written = 0
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                written += n
+                view = view[n:]
+        except OSError:
+            if written:
+                self._undo_partial(written)
+            raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        self._size += len(data)
+
+    def _undo_partial(self, written: int) -> None:
+        # A short write (full disk, file size limit) must not leave half a line behind. Our data
+        # ends at this descriptor's offset; cut it only if nobody appended after it.
+        fd = self._fd
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+        except OSError:
+            pass
+
+    def _sync(self) -> None:
+        os.fdatasync(self._fd)
+
+    def _should_rotate(self, size: int, incoming: int) -> bool:
+        if self.rotate_bytes is not None and size + incoming > self.rotate_bytes:
+            return True
+        return self.rotate_interval_s is not None and (self._clock() - self._opened_ns) >= self.rotate_interval_s * 1e9
+
+    def _rotate(self) -> None:
+        """Rename the active file to a segment, seal it, open a fresh file, apply retention.
+
+        Safe with several processes on one file: rotations are serialised by ``<path>.lock``;
+        the rename waits (exclusive ``flock``) for writes in flight; a process that finds its
+        file renamed away follows to the new one instead of rotating again.
+        """
+        with self._rotation_lock():
+            if not self._is_current():
+                self._follow_rotation()
+                return
+            fd = self._fd
+            fcntl.flock(fd, fcntl.LOCK_EX)  # wait for other processes' writes in flight
+            try:
+                if os.fstat(fd).st_size == 0:
+                    return
+                os.fsync(fd)
+                target = segment_name(self.path, self._clock())
+                while target.exists():  # pragma: no cover - two rotations in one nanosecond
+                    target = segment_name(self.path, int(target.name.rsplit(".", 1)[1]) + 1)
+                os.rename(self.path, target)
+                fsync_dir(self.path.parent)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            self._fd = -1
+            self._open()
+            self._seal_leftovers()  # seals `target` (and anything a crash left), chaining digests
+            self._apply_retention()
+
+    def rotate(self) -> None:
+        """Rotate now (seal the active file) if it holds anything."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            self._busy = True
+        try:
+            self._rotate()
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _apply_retention(self) -> None:
+        if self.retention_days is None:
+            return
+        cutoff = self._clock() - int(self.retention_days * 86400 * 1e9)
+        for stem in list_units(self.path):
+            seg = self.path.with_name(stem)
+            ns = int(stem.rsplit(".", 1)[1])
+            if ns >= cutoff:
+                break
+            if not seg.exists():
+                continue
+            digest = load_digest(seg.with_name(stem + DIGEST_SUFFIX))
+            if digest is None:
+                continue  # never delete what is not sealed
+            seg.unlink()
+            self._internal.append(
+                system_event(
+                    "audit.retention.delete",
+                    Target("audit-segment", stem),
+                    {
+                        "digest_hash": digest_hash(digest),
+                        "records": digest["count"],
+                        "retention_days": self.retention_days,
+                    },
+                )
+            )
+        fsync_dir(self.path.parent)
+
+    def _reconnect(self) -> None:
+        if self._fd < 0:
+            self._open()
+
+    def _close_store(self) -> None:
+        if self._fd >= 0:
+            try:
+                if self._internal:
+                    self._write_chained([], sync=True)
+                os.fsync(self._fd)
+                if self.seal_on_close:
+                    self._rotate()
+            finally:
+                if self._fd >= 0:
+                    os.close(self._fd)
+                self._fd = -1
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, path and writer id."""
+        return {"kind": "jsonl", "path": str(self.path), "writer": self.writer_id}
+
+
+class StreamSink(Sink):
+    """Writes chained JSON lines to stdout or stderr (container platforms).
+
+    Each batch goes out with one ``write()`` on the raw descriptor under the sink's lock, so
+    records from threads of one process never interleave. Between *processes* sharing a pipe,
+    POSIX only guarantees atomic writes up to ``PIPE_BUF`` (4096 bytes on Linux): keep one
+    writer per pipe, or records above 4 KiB may interleave with other writers' output.
+    There is nothing to fsync: durable modes behave like ``flush``.
+
+    Args:
+        stream: ``"stdout"``, ``"stderr"`` or a binary file object with ``fileno()``.
+        writer_id: this writer's chain name.
+    """
+
+    def __init__(self, stream: str | IO[bytes] = "stdout", *, writer_id: str | None = None) -> None:
+        if stream == "stdout":
+            self._fd = sys.stdout.fileno()
+        elif stream == "stderr":
+            self._fd = sys.stderr.fileno()
+        elif hasattr(stream, "fileno"):
+            self._fd = stream.fileno()
+        else:
+            raise AuditConfigError(f"stream must be 'stdout', 'stderr' or a file object, got {stream!r}")
+        self._write_lock = threading.Lock()
+        super().__init__(writer_id=writer_id)
+
+    def _store(self, records: list[Record]) -> None:
+        data = b"".join([r.line for r in records])
+        with self._write_lock:
+            _write_all(self._fd, data)
+
+    def _sync(self) -> None:
+        return
+
+    def _close_store(self) -> None:
+        return
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, descriptor and writer id."""
+        return {"kind": "stream", "fd": self._fd, "writer": self.writer_id}

@@ -1,0 +1,117 @@
+"""The PostgreSQL sink: the shared store for many services, written with COPY in batches."""
+
+# ruff: noqa: PLC0415  # optional and heavy modules are imported where used; wide internal signatures
+
+from __future__ import annotations
+
+from typing import Any
+
+from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, INDEXED, check_table, row
+from maestro_audit_logger._errors import AuditConfigError
+from maestro_audit_logger._sink import Record, Sink
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise AuditConfigError(
+            "the PostgreSQL sink needs psycopg: pip install 'maestro-audit-logger[postgres]'"
+        ) from None
+    return psycopg
+
+
+def create_schema(conn: Any, table: str) -> None:
+    """Create the events table and its indexes if missing (one transaction)."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (id BIGSERIAL PRIMARY KEY, "
+        "event_id TEXT NOT NULL, time TEXT NOT NULL, action TEXT NOT NULL, category TEXT, outcome TEXT, "
+        "severity TEXT, actor_id TEXT, targets TEXT, tenant TEXT, service TEXT, request_id TEXT, "
+        "writer TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, record TEXT NOT NULL)"
+    )
+    for column in INDEXED:
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
+
+
+class PostgresSink(Sink):
+    """Stores events in PostgreSQL with ``COPY``, one transaction per batch, chained per writer.
+
+    Durable modes commit with ``synchronous_commit=on`` (the commit waits for the WAL flush);
+    ``buffered`` and ``flush`` use ``off``. A lost connection is reopened on the next write
+    (with `FailOpen`, events spool meanwhile and are replayed in order).
+
+    Args:
+        dsn: a libpq connection string or ``postgresql://`` URL.
+        table: the table name (a plain identifier).
+        connect_timeout: seconds to wait when (re)connecting.
+        writer_id: this writer's chain name.
+    """
+
+    def __init__(
+        self, dsn: str, *, table: str = DEFAULT_TABLE, connect_timeout: float = 5.0, writer_id: str | None = None
+    ) -> None:
+        psycopg = _psycopg()
+        if not isinstance(dsn, str) or not dsn:
+            raise AuditConfigError(f"dsn must be a PostgreSQL connection string, got {dsn!r}")
+        self.failure_types = (psycopg.Error, OSError)
+        self.dsn = dsn
+        self.table = check_table(table)
+        self.connect_timeout = connect_timeout
+        self._conn: Any = None
+        super().__init__(writer_id=writer_id)
+        self._copy = f"COPY {self.table} ({', '.join(COLUMNS)}) FROM STDIN"
+        self._connect()
+
+    def _connect(self) -> None:
+        psycopg = _psycopg()
+        conn = psycopg.connect(self.dsn, connect_timeout=max(1, int(self.connect_timeout)))
+        try:
+            create_schema(conn, self.table)
+            conn.execute(f"SET synchronous_commit = {'on' if self._durability.syncs else 'off'}")
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def configure(self, **kwargs: Any) -> None:
+        """Set durability and failure policy (and the matching ``synchronous_commit``)."""
+        super().configure(**kwargs)
+        if self._conn is not None:
+            self._conn.execute(f"SET synchronous_commit = {'on' if self._durability.syncs else 'off'}")
+            self._conn.commit()
+
+    def _store(self, records: list[Record]) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = None
+            self._connect()
+        conn = self._conn
+        try:
+            with conn.cursor() as cur, cur.copy(self._copy) as copy:
+                for r in records:
+                    copy.write_row(row(r))
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:  # the connection is gone; reconnect next time
+                conn.close()
+                self._conn = None
+            raise
+
+    def _sync(self) -> None:
+        return  # the commit under synchronous_commit=on already waited for the WAL flush
+
+    def _reconnect(self) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = None
+            self._connect()
+
+    def _close_store(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, table and writer id (the DSN is not shown: it may hold a password)."""
+        return {"kind": "postgresql", "table": self.table, "writer": self.writer_id}

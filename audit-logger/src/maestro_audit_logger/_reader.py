@@ -1,0 +1,393 @@
+"""`AuditReader`: stream and filter events from JSONL files, SQLite or PostgreSQL."""
+
+# ruff: noqa: PLC0415, PLR0912, PLR0915, PLR0917  # optional and heavy modules are imported where used; wide internal signatures
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from maestro_audit_logger._clock import iso_from_ns
+from maestro_audit_logger._db import DEFAULT_TABLE, check_table
+from maestro_audit_logger._errors import AuditReadError
+from maestro_audit_logger._segments import list_units
+
+TimeLike = str | dt.datetime | int | None
+
+
+def _is_db(source: str) -> bool:
+    return source.startswith(("postgresql://", "postgres://", "sqlite://")) or source.endswith(
+        (".db", ".sqlite", ".sqlite3")
+    )
+
+
+def _sqlite_path(source: str) -> str:
+    return source.removeprefix("sqlite://")
+
+
+def to_iso(value: TimeLike, name: str) -> str | None:
+    """A time bound as our ISO form: a datetime (naive = UTC), ns int, or ISO string."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return iso_from_ns(value)
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise AuditReadError(f"{name} must be an ISO 8601 time, got {value!r}") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return iso_from_ns((delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
+    raise AuditReadError(f"{name} must be a datetime, an ISO string or nanoseconds, got {value!r}")
+
+
+def database_rows(
+    source: str, *, progress: Callable[[int], None] | None = None, table: str = DEFAULT_TABLE, after: int = -1
+) -> Iterator[tuple[str, int, bytes]]:
+    """(table, row id, stored line) of every row in insertion order (for verify)."""
+    check_table(table)
+    if source.startswith(("postgresql://", "postgres://")):
+        from maestro_audit_logger._postgres import _psycopg
+
+        psycopg = _psycopg()
+        try:
+            conn = psycopg.connect(source, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+        try:
+            with conn.cursor(name="maestro_audit_verify") as cur:
+                try:
+                    cur.execute(f"SELECT id, record FROM {table} WHERE id > %s ORDER BY id", (after,))  # noqa: S608
+                    for n, (row_id, record) in enumerate(cur, 1):
+                        if progress is not None and n % 10000 == 0:
+                            progress(n)
+                        yield table, row_id, record.encode()
+                except psycopg.errors.UndefinedTable:
+                    raise AuditReadError(f"the database has no {table} table: not an audit store") from None
+        finally:
+            conn.close()
+        return
+    import sqlite3
+
+    path = _sqlite_path(source)
+    if not Path(path).is_file():
+        raise AuditReadError(f"{path} does not exist")
+    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        try:
+            cur2 = conn2.execute(f"SELECT id, record FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
+        except sqlite3.DatabaseError as exc:
+            raise AuditReadError(f"{path} is not an audit database: {exc}") from None
+        for n, (row_id, record) in enumerate(cur2, 1):
+            if progress is not None and n % 10000 == 0:
+                progress(n)
+            yield table, row_id, record.encode()
+    finally:
+        conn2.close()
+
+
+class AuditReader:
+    """Streams stored events, filtered, from a JSONL file (with its sealed segments), a
+    directory, a SQLite database (``sqlite://PATH`` or a ``.db``/``.sqlite`` file) or a
+    ``postgresql://`` DSN.
+
+    Example:
+        >>> for record in AuditReader("audit.jsonl").query(action="invoice.*", outcome="failure"):  # doctest: +SKIP
+        ...     print(record["event_id"])
+    """
+
+    def __init__(self, source: str | os.PathLike[str], *, table: str = DEFAULT_TABLE) -> None:
+        self.source = os.fspath(source)
+        self.table = check_table(table)
+        if not _is_db(self.source):
+            path = Path(self.source)
+            if not path.exists() and not list_units(path):
+                raise AuditReadError(f"{path} does not exist")
+
+    # -- files -------------------------------------------------------------------------------
+    def _files(self) -> list[Path]:
+        path = Path(self.source)
+        if path.is_dir():
+            out: list[Path] = []
+            from maestro_audit_logger._verify import _families, is_audit_family
+
+            for family in _families(path):
+                if is_audit_family(family):
+                    out.extend(self._family_files(family))
+            return out
+        return self._family_files(path)
+
+    @staticmethod
+    def _family_files(active: Path) -> list[Path]:
+        files = [active.with_name(s) for s in list_units(active)]
+        files = [f for f in files if f.exists()]
+        if active.is_file():
+            files.append(active)
+        return files
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every stored record (with its integrity members), oldest first.
+
+        Raises:
+            AuditReadError: a file is not an audit log (a torn last line is skipped).
+        """
+        if _is_db(self.source):
+            for _, _, line in database_rows(self.source, table=self.table):
+                yield orjson.loads(line)
+            return
+        for path in self._files():
+            with path.open("rb") as fh:
+                for number, raw in enumerate(fh, 1):
+                    if not raw.endswith(b"\n"):
+                        break  # a torn tail
+                    try:
+                        record = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        raise AuditReadError(f"{path}:{number} is not JSON: not an audit log, or corrupt") from None
+                    if not isinstance(record, dict) or "action" not in record or "event_id" not in record:
+                        raise AuditReadError(f"{path}:{number} is not an audit record")
+                    yield record
+
+    def query(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        outcome: str | None = None,
+        tenant: str | None = None,
+        since: TimeLike = None,
+        until: TimeLike = None,
+        text: str | None = None,
+        event_id: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream matching records, oldest first.
+
+        Args:
+            actor: the actor id.
+            action: an exact action, or a prefix ending in ``*`` (``invoice.*``).
+            target: ``type:id`` or just an id.
+            outcome: ``success``, ``failure`` or ``unknown``.
+            tenant: the tenant.
+            since: the earliest time (inclusive): datetime, ISO string or ns.
+            until: the latest time (exclusive).
+            text: a case-insensitive substring of the whole record.
+            event_id: one event's id.
+            limit: stop after this many records.
+        """
+        lo = to_iso(since, "since")
+        hi = to_iso(until, "until")
+        if _is_db(self.source):
+            yield from self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id, limit)
+            return
+        needle = text.lower() if text else None
+        prefix = action[:-1] if action and action.endswith("*") else None
+        count = 0
+        for r in self.records():
+            if event_id is not None and r.get("event_id") != event_id:
+                continue
+            if actor is not None and (r.get("actor") or {}).get("id") != actor:
+                continue
+            if action is not None and (
+                not r.get("action", "").startswith(prefix) if prefix is not None else r.get("action") != action
+            ):
+                continue
+            if outcome is not None and r.get("outcome") != outcome:
+                continue
+            if tenant is not None and r.get("tenant") != tenant:
+                continue
+            if lo is not None and r.get("time", "") < lo:
+                continue
+            if hi is not None and r.get("time", "") >= hi:
+                continue
+            if target is not None and not _target_matches(r.get("targets") or [], target):
+                continue
+            if needle is not None and needle not in orjson.dumps(r).decode().lower():
+                continue
+            yield r
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def _query_db(
+        self,
+        actor: str | None,
+        action: str | None,
+        target: str | None,
+        outcome: str | None,
+        tenant: str | None,
+        lo: str | None,
+        hi: str | None,
+        text: str | None,
+        event_id: str | None,
+        limit: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        pg = self.source.startswith(("postgresql://", "postgres://"))
+        ph = "%s" if pg else "?"
+        where: list[str] = []
+        args: list[Any] = []
+
+        def add(clause: str, value: Any) -> None:
+            where.append(clause.replace("?", ph))
+            args.append(value)
+
+        if event_id is not None:
+            add("event_id = ?", event_id)
+        if actor is not None:
+            add("actor_id = ?", actor)
+        if action is not None:
+            if action.endswith("*"):
+                add("action LIKE ?", action[:-1].replace("%", r"\%").replace("_", r"\_") + "%")
+                where[-1] += " ESCAPE '\\'"
+            else:
+                add("action = ?", action)
+        if outcome is not None:
+            add("outcome = ?", outcome)
+        if tenant is not None:
+            add("tenant = ?", tenant)
+        if lo is not None:
+            add("time >= ?", lo)
+        if hi is not None:
+            add("time < ?", hi)
+        if target is not None:
+            add("targets LIKE ?", f"%|{target}|%" if ":" in target else f"%:{target}|%")
+        if text is not None:
+            add("lower(record) LIKE ?", f"%{text.lower()}%")
+        sql = f"SELECT record FROM {self.table}"  # noqa: S608 - checked identifier, bound values
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if pg:
+            from maestro_audit_logger._postgres import _psycopg
+
+            psycopg = _psycopg()
+            try:
+                conn = psycopg.connect(self.source, connect_timeout=5)
+            except psycopg.Error as exc:
+                raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+            try:
+                with conn.cursor(name="maestro_audit_query") as cur:
+                    try:
+                        cur.execute(sql, args)
+                        for (record,) in cur:
+                            yield orjson.loads(record)
+                    except psycopg.errors.UndefinedTable:
+                        raise AuditReadError(f"the database has no {self.table} table: not an audit store") from None
+            finally:
+                conn.close()
+            return
+        import sqlite3
+
+        path = _sqlite_path(self.source)
+        if not Path(path).is_file():
+            raise AuditReadError(f"{path} does not exist")
+        conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            try:
+                cur2 = conn2.execute(sql, args)
+            except sqlite3.DatabaseError as exc:
+                raise AuditReadError(f"{path} is not an audit database: {exc}") from None
+            for (record,) in cur2:
+                yield orjson.loads(record)
+        finally:
+            conn2.close()
+
+    def follow(
+        self,
+        *,
+        poll_interval: float = 0.5,
+        stop: Callable[[], bool] | None = None,
+        from_start: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield records appended after the call (like ``tail -f``), until ``stop()`` is true.
+
+        Files are read incrementally from the last offset; a rotation (the active file renamed
+        and recreated) is followed. Databases are polled by row id.
+
+        Args:
+            poll_interval: seconds between polls when nothing is new.
+            stop: checked between polls; None follows forever.
+            from_start: also yield the records already there.
+        """
+        import time
+
+        if _is_db(self.source):
+            yield from self._follow_db(poll_interval, stop, from_start)
+            return
+        path = Path(self.source)
+        if path.is_dir():
+            raise AuditReadError("follow() needs the active log file, not a directory")
+        offset = 0 if from_start else (path.stat().st_size if path.exists() else 0)
+        inode = path.stat().st_ino if path.exists() else None
+        pending = b""
+        while True:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                st = None
+            if st is not None and (st.st_ino != inode or st.st_size < offset):
+                inode, offset, pending = st.st_ino, 0, b""  # rotated: start the new file
+            if st is not None and st.st_size > offset:
+                with path.open("rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read(st.st_size - offset)
+                offset += len(chunk)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for raw in lines:
+                    if raw:
+                        yield orjson.loads(raw)
+                continue
+            if stop is not None and stop():
+                return
+            time.sleep(poll_interval)
+
+    def _follow_db(
+        self, poll_interval: float, stop: Callable[[], bool] | None, from_start: bool
+    ) -> Iterator[dict[str, Any]]:
+        import time
+
+        last = -1
+        if not from_start:
+            for _, row_id, _ in database_rows(self.source, table=self.table):
+                last = row_id
+        while True:
+            fresh = False
+            for _, row_id, line in database_rows(self.source, table=self.table, after=last):
+                last = row_id
+                fresh = True
+                yield orjson.loads(line)
+            if fresh:
+                continue
+            if stop is not None and stop():
+                return
+            time.sleep(poll_interval)
+
+    def to_pandas(self, **filters: Any) -> Any:
+        """The matching records as a ``pandas.DataFrame`` (needs the ``pandas`` extra).
+
+        Nested members (actor, targets, source) are flattened with ``pandas.json_normalize``.
+        """
+        try:
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise AuditReadError("to_pandas() needs pandas: pip install 'maestro-audit-logger[pandas]'") from None
+        return pd.json_normalize(list(self.query(**filters)))
+
+
+def _target_matches(targets: list[dict[str, Any]], wanted: str) -> bool:
+    if ":" in wanted:
+        kind, _, ident = wanted.partition(":")
+        return any(t.get("type") == kind and t.get("id") == ident for t in targets)
+    return any(t.get("id") == wanted for t in targets)

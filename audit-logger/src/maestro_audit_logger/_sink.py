@@ -1,0 +1,361 @@
+"""The sink base: per-writer hash chain, durability modes and the failure policy, shared by
+every sink. A concrete sink only stores chained lines (`_store`) and makes them durable (`_sync`).
+
+Concurrency: appenders add event bodies to the current batch under one condition lock; one
+writer at a time (the "leader") takes the batch, chains it and stores it outside the lock, so
+threads never fork the chain and later events wait only for the fsync that covers them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from maestro_audit_logger._canonical import GENESIS, chain_body, seal_line, valid_writer
+from maestro_audit_logger._durability import Durability, FailClosed, FailOpen, FailurePolicy, flush
+from maestro_audit_logger._errors import AuditConfigError, AuditWriteError
+from maestro_audit_logger._spool import Spool
+
+_live: weakref.WeakSet[Sink] = weakref.WeakSet()
+
+
+def _new_writer_id() -> str:
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in os.uname().nodename)[:64] or "host"
+    return f"{host}/{os.getpid()}/{os.urandom(3).hex()}"
+
+
+class Record(NamedTuple):
+    """A chained record: the hashed body, the stored line (with hash and newline) and its fields."""
+
+    body: bytes
+    line: bytes
+    hash: str
+    writer: str
+    seq: int
+    prev: str
+
+
+@dataclass
+class SinkStats:
+    """Counters of one sink (see `AuditLogger.stats`)."""
+
+    written: int = 0
+    syncs: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    spool_pending: int = 0
+    failures: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class _Batch:
+    bodies: list[bytes] = field(default_factory=list)
+    nbytes: int = 0
+    done: bool = False
+    error: BaseException | None = None
+
+
+class _StoreFailed(Exception):
+    def __init__(self, unwritten: list[bytes], cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.unwritten = unwritten
+        self.cause = cause
+
+
+class Sink(ABC):
+    """Base class of every sink: give an instance to `AuditLogger`.
+
+    Args:
+        writer_id: this writer's chain name (default ``host/pid/random``; renewed after ``fork``).
+    """
+
+    #: The exceptions of the underlying store that count as a sink failure.
+    failure_types: tuple[type[BaseException], ...] = (OSError,)
+
+    def __init__(self, *, writer_id: str | None = None) -> None:
+        if writer_id is not None and not valid_writer(writer_id):
+            raise AuditConfigError("writer_id must be 1-128 characters of A-Z a-z 0-9 . _ : / @ -")
+        self._fixed_writer = writer_id
+        self._internal: list[bytes] = []
+        self._durability: Durability = flush()
+        self._policy: FailurePolicy = FailClosed()
+        self._spool: Spool | None = None
+        self.stats = SinkStats()
+        self._reset_after_fork()
+        _live.add(self)
+
+    def _reset_after_fork(self) -> None:
+        self.writer_id = self._fixed_writer or _new_writer_id()
+        self._seq = 0
+        self._prev = GENESIS
+        self._cond = threading.Condition(threading.Lock())
+        self._batch = _Batch()
+        self._busy = False
+        self._closed = False
+        self._spooling = False
+        self._next_retry = 0.0
+
+    # -- configuration ------------------------------------------------------------------
+    def configure(self, *, durability: Durability | None = None, failure_policy: FailurePolicy | None = None) -> None:
+        """Set the durability mode and failure policy (`AuditLogger` calls this)."""
+        if durability is not None:
+            if not isinstance(durability, Durability):
+                raise AuditConfigError("durability must come from buffered(), flush(), group_commit() or fsync_each()")
+            self._durability = durability
+        if failure_policy is not None:
+            if not isinstance(failure_policy, FailClosed | FailOpen):
+                raise AuditConfigError("failure_policy must be FailClosed() or FailOpen(spool_path)")
+            self._policy = failure_policy
+            if isinstance(failure_policy, FailOpen):
+                self._spool = Spool(failure_policy.spool_path)
+                pending = self._spool.pending()
+                self.stats.spool_pending = pending
+                if pending:
+                    self._spooling = True
+                    self._next_retry = 0.0
+
+    @property
+    def durability(self) -> Durability:
+        """The current durability mode."""
+        return self._durability
+
+    # -- the write path -----------------------------------------------------------------
+    def emit(self, bodies: list[bytes]) -> None:
+        """Append canonical event bodies and return when the durability mode is satisfied.
+
+        Raises:
+            AuditWriteError: the sink failed and the policy is fail-closed, or the sink is closed.
+        """
+        d = self._durability
+        cond = self._cond
+        with cond:
+            if self._closed:
+                raise AuditWriteError("the audit sink is closed")
+            batch = self._batch
+            batch.bodies.extend(bodies)
+            batch.nbytes += sum(map(len, bodies))
+            if d.kind == "buffered":
+                if (len(batch.bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy:
+                    return
+            elif d.kind == "group_commit" and len(batch.bodies) >= d.max_batch:
+                cond.notify_all()
+            self._drive(batch)
+        if batch.error is not None:
+            raise batch.error
+
+    def _drive(self, batch: _Batch) -> None:
+        # Called with the condition held; returns when ``batch`` is done.
+        cond = self._cond
+        d = self._durability
+        while not batch.done:
+            if self._busy:
+                cond.wait()
+                continue
+            self._busy = True
+            if d.kind == "group_commit" and d.max_delay_ms > 0:
+                deadline = time.monotonic() + d.max_delay_ms / 1000
+                while len(self._batch.bodies) < d.max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    cond.wait(left)
+            take = self._batch
+            self._batch = _Batch()
+            cond.release()
+            try:
+                self._deliver(take.bodies, sync=d.syncs)
+            except BaseException as exc:  # delivered to every waiter of the batch
+                take.error = exc
+            finally:
+                cond.acquire()
+                if take.error is not None and d.kind == "buffered" and isinstance(take.error, AuditWriteError):
+                    # Buffered events were already acknowledged: keep them, in order, for the
+                    # next write instead of dropping them; the caller still gets the error.
+                    self._batch.bodies[:0] = take.bodies
+                    self._batch.nbytes += take.nbytes
+                    take.error = AuditWriteError(f"{take.error} ({len(take.bodies)} buffered events kept for retry)")
+                take.done = True
+                self._busy = False
+                cond.notify_all()
+
+    def flush(self) -> None:
+        """Write (and, in durable modes, sync) everything held in memory."""
+        with self._cond:
+            batch = self._batch
+            if batch.bodies:
+                self._drive(batch)
+            else:
+                while self._busy:
+                    self._cond.wait()
+        if batch.error is not None:
+            raise batch.error
+
+    def close(self) -> None:
+        """Drain what is held, try a last spool replay, and release the store. Idempotent.
+
+        Events recorded by other threads while this runs are either written or refused with
+        `AuditWriteError`; none is left behind silently.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True  # from here on, emit() refuses new events
+            batch = self._batch
+            if batch.bodies:
+                self._drive(batch)
+            while self._busy:
+                self._cond.wait()
+            self._busy = True  # own the store until it is closed
+        try:
+            if self._spooling:
+                self._next_retry = 0.0
+                self._try_replay()
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+            self._close_store()
+        if batch.error is not None:
+            raise batch.error
+
+    # -- delivery with the failure policy (one leader at a time) -------------------------
+    def _deliver(self, bodies: list[bytes], *, sync: bool) -> None:
+        if not bodies:
+            return
+        if self._spooling and not self._try_replay():
+            self._to_spool(bodies, sync=sync)
+            return
+        try:
+            self._write_chained(bodies, sync=sync)
+        except _StoreFailed as failed:
+            self.stats.failures += 1
+            self.stats.last_error = repr(failed.cause)
+            if isinstance(self._policy, FailOpen) and self._spool is not None:
+                self._spooling = True
+                self._next_retry = time.monotonic() + self._policy.retry_interval_s
+                self._to_spool(failed.unwritten, sync=sync)
+                return
+            raise AuditWriteError(f"audit sink failed: {failed.cause}") from failed.cause
+
+    def _to_spool(self, bodies: list[bytes], *, sync: bool) -> None:
+        assert self._spool is not None  # noqa: S101 - only called under FailOpen
+        try:
+            self._spool.append(bodies, sync=sync)
+        except OSError as exc:
+            raise AuditWriteError(f"audit sink and its spool both failed: {exc}") from exc
+        self.stats.spooled += len(bodies)
+        self.stats.spool_pending += len(bodies)
+
+    def _try_replay(self) -> bool:
+        """Replay the spool if it is time; True when nothing is spooled any more."""
+        if not self._spooling:
+            return True
+        assert self._spool is not None  # noqa: S101
+        assert isinstance(self._policy, FailOpen)  # noqa: S101
+        now = time.monotonic()
+        if now < self._next_retry:
+            return False
+        pending = self._spool.read()
+        try:
+            if pending:
+                self._reconnect()
+                self._write_chained(pending, sync=True)
+        except _StoreFailed as failed:
+            self._next_retry = now + self._policy.retry_interval_s
+            self.stats.last_error = repr(failed.cause)
+            if len(failed.unwritten) < len(pending):
+                # Part of the spool got through: keep only the rest, in order (atomically).
+                self._spool.replace(failed.unwritten)
+                self.stats.replayed += len(pending) - len(failed.unwritten)
+                self.stats.spool_pending = len(failed.unwritten)
+            return False
+        except self.failure_types as exc:
+            self._next_retry = now + self._policy.retry_interval_s
+            self.stats.last_error = repr(exc)
+            return False
+        self._spool.clear()
+        self.stats.replayed += len(pending)
+        self.stats.spool_pending = 0
+        self._spooling = False
+        return True
+
+    def _chain(self, bodies: list[bytes]) -> list[Record]:
+        writer = self.writer_id
+        seq = self._seq
+        prev = self._prev
+        out: list[Record] = []
+        for event_body in bodies:
+            body = chain_body(event_body, writer, seq, prev)
+            line, digest = seal_line(body)
+            out.append(Record(body, line, digest, writer, seq, prev))
+            seq += 1
+            prev = digest
+        return out
+
+    def _write_chained(self, bodies: list[bytes], *, sync: bool) -> None:
+        """Chain and store ``bodies``; the chain advances only over what was stored."""
+        if self._internal:
+            bodies = self._internal + bodies
+            self._internal = []
+        if not bodies:
+            return
+        if self._durability.kind == "fsync_each" and len(bodies) > 1:
+            for i, body in enumerate(bodies):
+                try:
+                    self._write_chained([body], sync=True)
+                except _StoreFailed as failed:
+                    raise _StoreFailed(bodies[i:], failed.cause) from failed.cause
+            return
+        records = self._chain(bodies)
+        try:
+            self._store(records)
+        except self.failure_types as exc:
+            raise _StoreFailed(bodies, exc) from exc
+        last = records[-1]
+        self._seq = last.seq + 1
+        self._prev = last.hash
+        self.stats.written += len(records)
+        if sync:
+            try:
+                self._sync()
+            except self.failure_types as exc:
+                raise _StoreFailed(bodies, exc) from exc
+            self.stats.syncs += 1
+        self._after_store()
+
+    # -- what a concrete sink implements --------------------------------------------------
+    @abstractmethod
+    def _store(self, records: list[Record]) -> None:
+        """Store ``records`` all-or-nothing (raise one of `failure_types` on failure)."""
+
+    @abstractmethod
+    def _sync(self) -> None:
+        """Make everything stored so far durable (fsync, commit)."""
+
+    def _after_store(self) -> None:  # noqa: B027 - an optional hook
+        """Hook after a successful store (rotation checks)."""
+
+    def _reconnect(self) -> None:  # noqa: B027 - an optional hook
+        """Hook before a replay: reopen a lost connection or file."""
+
+    @abstractmethod
+    def _close_store(self) -> None:
+        """Release files or connections."""
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description (kind, location, writer id) for diagnostics."""
+        return {"kind": type(self).__name__, "writer": self.writer_id}
+
+
+def _after_fork_in_child() -> None:
+    for sink in list(_live):
+        sink._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,601 @@
+"""Offline verification: per-writer hash chains, sealed-segment digests and their signatures.
+
+`verify` reports the first bad record (file, line, seq) for every tampering kind: a modified,
+deleted, inserted or reordered record, a truncated segment, a removed segment, a forged digest
+or one signed with the wrong key. A torn last line (a crash mid-write) is reported on its own;
+`repair` truncates it and records an ``audit.repair`` event.
+"""
+
+# ruff: noqa: PLC0415, PLR0912, PLR0917  # optional and heavy modules are imported where used; wide internal signatures
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from maestro_audit_logger._canonical import GENESIS, HASH_SUFFIX_LEN, parse_chain, split_line
+from maestro_audit_logger._errors import AuditReadError
+from maestro_audit_logger._merkle import merkle_root
+from maestro_audit_logger._segments import DIGEST_SUFFIX, digest_hash, list_units, load_digest, signed_part
+from maestro_audit_logger._signing import Keyring
+
+_HASH_KEY = b',"hash":"'
+_UNIT = re.compile(r"\.\d{20}(\.digest)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One integrity finding.
+
+    Attributes:
+        kind: ``modified``, ``gap`` (records missing: deleted or truncated), ``out_of_order``
+            (inserted, duplicated or reordered), ``broken_link`` (a record does not chain to its
+            predecessor), ``corrupt`` (not a record), ``digest_mismatch``, ``digest_signature``,
+            ``digest_chain``, ``segment_missing``, ``digest_missing``, ``unknown_key`` or ``torn``.
+        file: the file (or ``table`` for databases) holding the bad record or digest.
+        line: 1-based line (or row id) of the first bad record, when there is one.
+        seq: the record's sequence number in its writer's chain, when known.
+        writer: the writer id, when known.
+        message: what is wrong, in words.
+    """
+
+    kind: str
+    file: str
+    line: int | None
+    seq: int | None
+    writer: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        seq = f" seq {self.seq}" if self.seq is not None else ""
+        return f"{self.kind}: {where}{seq}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of `verify`.
+
+    Attributes:
+        source: what was verified.
+        records: records checked.
+        segments: sealed segments checked (present ones).
+        pruned: sealed segments deleted by retention whose digests remain.
+        writers: distinct writer chains seen.
+        problems: every finding except a torn tail, in file order (capped by ``max_problems``).
+        torn: the torn last line of the active file, if any.
+        warnings: things not checked (e.g. signatures without keys).
+    """
+
+    source: str
+    records: int = 0
+    segments: int = 0
+    pruned: int = 0
+    writers: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    torn: Problem | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong (no problem, no torn tail)."""
+        return not self.problems and self.torn is None
+
+    @property
+    def first(self) -> Problem | None:
+        """The first bad record or digest (or the torn tail)."""
+        return self.problems[0] if self.problems else self.torn
+
+    @property
+    def exit_code(self) -> int:
+        """0 when intact, 1 when not (the CLI's exit status)."""
+        return 0 if self.ok else 1
+
+
+class _Chains:
+    """Per-writer chain state while scanning records in storage order."""
+
+    def __init__(self, report: VerifyReport, max_problems: int) -> None:
+        self.state: dict[str, tuple[int, str, str, int]] = {}
+        self.report = report
+        self.max_problems = max_problems
+
+    def add(self, problem: Problem) -> None:
+        if len(self.report.problems) < self.max_problems:
+            self.report.problems.append(problem)
+
+    def seed(self, writer: str, seq: int, last_hash: str) -> None:
+        self.state[writer] = (seq, last_hash, "(pruned segment)", 0)
+
+    def check(self, raw: bytes, where: str, line: int) -> tuple[str, str | None, int | None]:
+        """Check one stored line; returns (claimed hash, writer, seq) for digest bookkeeping."""
+        self.report.records += 1
+        parts = split_line(raw)
+        if parts is None:
+            self.add(Problem("corrupt", where, line, None, None, "not an audit record (layout or hash missing)"))
+            return "", None, None
+        body, claimed = parts
+        chain = parse_chain(body)
+        if chain is None:
+            self.add(
+                Problem("corrupt", where, line, None, None, "the integrity members (prev, seq, writer) are malformed")
+            )
+            return claimed, None, None
+        prev, seq, writer = chain
+        if hashlib.sha256(body).hexdigest() != claimed:
+            self.add(Problem("modified", where, line, seq, writer, "the record's content does not match its hash"))
+        st = self.state.get(writer)
+        if st is None:
+            if seq != 0 or prev != GENESIS:
+                self.add(
+                    Problem(
+                        "gap",
+                        where,
+                        line,
+                        seq,
+                        writer,
+                        f"writer {writer} starts at seq {seq}: its records 0-{seq - 1} are missing",
+                    )
+                )
+            self.state[writer] = (seq, claimed, where, line)
+            return claimed, writer, seq
+        last_seq, last_hash, last_where, last_line = st
+        if seq == last_seq + 1:
+            if prev != last_hash:
+                self.add(
+                    Problem(
+                        "broken_link",
+                        where,
+                        line,
+                        seq,
+                        writer,
+                        f"does not chain to seq {last_seq} at {last_where}:{last_line}: "
+                        "one of the two was altered or replaced",
+                    )
+                )
+            self.state[writer] = (seq, claimed, where, line)
+        elif seq <= last_seq:
+            self.add(
+                Problem(
+                    "out_of_order",
+                    where,
+                    line,
+                    seq,
+                    writer,
+                    f"seq {seq} after seq {last_seq} (at {last_where}:{last_line}): inserted, duplicated or reordered",
+                )
+            )
+        else:
+            missing = f"{last_seq + 1}" if seq == last_seq + 2 else f"{last_seq + 1}-{seq - 1}"
+            self.add(
+                Problem(
+                    "gap",
+                    where,
+                    line,
+                    seq,
+                    writer,
+                    f"records {missing} of writer {writer} are missing (deleted or truncated)",
+                )
+            )
+            self.state[writer] = (seq, claimed, where, line)
+        return claimed, writer, seq
+
+
+def _looks_foreign(data: bytes) -> bool:
+    first = data.split(b"\n", 1)[0].strip()
+    if not first:
+        return False
+    parts = split_line(first)
+    if parts is not None and parse_chain(parts[0]) is not None:
+        return False
+    try:
+        obj = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return True
+    return not (isinstance(obj, dict) and "hash" in obj and "seq" in obj)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise AuditReadError(f"{path} is a directory, not an audit log file") from None
+    except OSError as exc:
+        raise AuditReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _scan(
+    data: bytes, where: str, chains: _Chains, *, active: bool
+) -> tuple[list[str], dict[str, list[int]], bytes, int]:
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the data ends with a newline
+    hashes, writers = _scan_lines(enumerate(lines, 1), where, chains)
+    return hashes, writers, tail, len(lines)
+
+
+def _scan_lines(
+    numbered: Iterable[tuple[int, bytes]], where: str, chains: _Chains
+) -> tuple[list[str], dict[str, list[int]]]:
+    """Check lines in storage order: an inlined fast path for the common case (the record
+    chains to its writer's previous one), `_Chains.check` for everything else."""
+    hashes: list[str] = []
+    writers: dict[str, list[int]] = {}
+    state = chains.state
+    names: dict[bytes, str] = {}
+    sha = hashlib.sha256
+    fast = 0
+    suffix = HASH_SUFFIX_LEN
+    for number, raw in numbered:
+        if not raw:
+            continue
+        if (
+            raw[:9] == b'{"prev":"'
+            and raw[-2:] == b'"}'
+            and raw[73:81] == b'","seq":'
+            and raw[-suffix:-66] == _HASH_KEY
+        ):
+            end = raw.find(b",", 81)
+            if raw[end : end + 11] == b',"writer":"':
+                wb = raw[end + 11 : raw.find(b'"', end + 11)]
+                writer = names.get(wb)
+                if writer is None:
+                    writer = names[wb] = wb.decode("ascii", "replace")
+                st = state.get(writer)
+                w = writers.get(writer)
+                if st is not None and w is not None and raw[81:end].isdigit():
+                    seq = int(raw[81:end])
+                    claimed = raw[-66:-2].decode("ascii", "replace")
+                    if (
+                        seq == st[0] + 1
+                        and raw[9:73].decode("ascii", "replace") == st[1]
+                        and sha(raw[:-suffix] + b"}").hexdigest() == claimed
+                    ):
+                        state[writer] = (seq, claimed, where, number)
+                        hashes.append(claimed)
+                        w[1] = seq
+                        fast += 1
+                        continue
+        claimed2, writer2, seq2 = chains.check(raw, where, number)
+        hashes.append(claimed2)
+        if writer2 is not None and seq2 is not None:
+            w2 = writers.get(writer2)
+            if w2 is None:
+                writers[writer2] = [seq2, seq2, number]
+            else:
+                w2[1] = seq2
+    chains.report.records += fast
+    return hashes, writers
+
+
+def _finish_tail(tail: bytes, count: int, where: str, chains: _Chains, *, active: bool) -> None:
+    if tail:
+        number = count + 1
+        if active:
+            chains.report.torn = Problem(
+                "torn",
+                where,
+                number,
+                None,
+                None,
+                f"the last line ({len(tail)} bytes) is incomplete: a crash mid-write; run verify --repair",
+            )
+        else:
+            chains.check(tail, where, number)
+            chains.add(Problem("corrupt", where, number, None, None, "a sealed segment must end with a newline"))
+
+
+def _check_digest(
+    digest: dict[str, Any],
+    dpath: Path,
+    keys: Keyring | None,
+    require_signatures: bool,
+    prev_digest: str,
+    chains: _Chains,
+) -> None:
+    report = chains.report
+    name = dpath.name
+    if digest.get("prev_digest") != prev_digest:
+        chains.add(
+            Problem(
+                "digest_chain",
+                name,
+                None,
+                None,
+                None,
+                "the digest chain is broken here: an earlier segment and its digest were removed, "
+                "or a digest was replaced",
+            )
+        )
+    algorithm = digest.get("algorithm")
+    if algorithm in (None, "none"):
+        if require_signatures:
+            chains.add(Problem("digest_signature", name, None, None, None, "the digest is not signed"))
+        return
+    if not keys:
+        if "signatures not checked: no verification keys given" not in report.warnings:
+            report.warnings.append("signatures not checked: no verification keys given")
+        return
+    signature = digest.get("signature")
+    key_id = str(digest.get("key_id"))
+    result = (
+        keys.verify(str(algorithm), key_id, signed_part(digest), str(signature))
+        if isinstance(signature, str)
+        else False
+    )
+    if result is None:
+        chains.add(
+            Problem(
+                "unknown_key",
+                name,
+                None,
+                None,
+                None,
+                f"no {algorithm} key with key_id {key_id!r} to check the signature",
+            )
+        )
+    elif not result:
+        chains.add(
+            Problem(
+                "digest_signature",
+                name,
+                None,
+                None,
+                None,
+                f"the signature does not verify with key {key_id!r}: the digest was forged or signed with another key",
+            )
+        )
+
+
+def _compare(
+    digest: dict[str, Any],
+    seg: Path,
+    data: bytes,
+    hashes: list[str],
+    writers: dict[str, list[int]],
+    chains: _Chains,
+    before: int,
+) -> None:
+    if digest.get("sha256") == hashlib.sha256(data).hexdigest() and digest.get("count") == len(hashes):
+        return
+    if len(chains.report.problems) > before:
+        return  # the chain check already pinpointed a bad record in this segment
+    name = seg.name
+    dw: dict[str, Any] = digest.get("writers") or {}
+    for writer, (first, _last, line) in writers.items():
+        if writer not in dw:
+            chains.add(
+                Problem(
+                    "digest_mismatch",
+                    name,
+                    line,
+                    first,
+                    writer,
+                    f"records of writer {writer} are not covered by the digest: inserted",
+                )
+            )
+            return
+    for writer, info in dw.items():
+        got = writers.get(writer)
+        if got is None or got[1] < info.get("last_seq", -1):
+            last = -1 if got is None else got[1]
+            chains.add(
+                Problem(
+                    "gap",
+                    name,
+                    len(hashes) + 1,
+                    last + 1,
+                    writer,
+                    f"the segment ends at seq {last} of writer {writer} but its digest covers up to "
+                    f"seq {info.get('last_seq')}: truncated",
+                )
+            )
+            return
+    count = digest.get("count")
+    root = merkle_root([bytes.fromhex(h) if len(h) == 64 else b"" for h in hashes])
+    what = f"holds {len(hashes)} records, digest says {count}" if count != len(hashes) else "the Merkle root differs"
+    if count == len(hashes) and root == digest.get("merkle_root"):
+        what = "the file's bytes differ from the digest (blank lines or whitespace added)"
+    chains.add(
+        Problem("digest_mismatch", name, None, None, None, f"{what}: records were inserted, removed or reordered")
+    )
+
+
+def _families(path: Path) -> list[Path]:
+    if path.is_dir():
+        stems: set[str] = set()
+        for name in os.listdir(path):
+            if name.endswith((".tmp", ".lock")) or name.startswith("."):
+                continue
+            stems.add(_UNIT.sub("", name))
+        return [path / s for s in sorted(stems)]
+    return [path]
+
+
+def verify(
+    source: str | os.PathLike[str],
+    *,
+    keys: Keyring | None = None,
+    require_signatures: bool = False,
+    max_problems: int = 100,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify an audit log: a JSONL file (with its sealed segments), a directory of them,
+    a ``sqlite://`` path or a ``postgresql://`` DSN.
+
+    Args:
+        source: what to verify.
+        keys: verification keys for digest signatures (without them signatures are not checked
+            and a warning says so).
+        require_signatures: report unsigned digests as problems.
+        max_problems: stop collecting after this many findings.
+        progress: called with the bytes (files) or rows (databases) processed so far.
+
+    Raises:
+        AuditReadError: the source does not exist, cannot be read, or is not an audit log.
+    """
+    text = os.fspath(source)
+    if text.startswith(("postgresql://", "postgres://", "sqlite://")) or text.endswith((".db", ".sqlite", ".sqlite3")):
+        from maestro_audit_logger._reader import database_rows
+
+        report = VerifyReport(text)
+        chains = _Chains(report, max_problems)
+        table = "audit_events"
+        _scan_lines(((row_id, line) for table, row_id, line in database_rows(text, progress=progress)), table, chains)
+        report.writers = len(chains.state)
+        return report
+    path = Path(text)
+    families = _families(path)
+    if not path.exists() and not list_units(path):
+        raise AuditReadError(f"{path} does not exist")
+    report = VerifyReport(text)
+    if not path.is_dir():
+        _verify_family(path, report, keys, require_signatures, max_problems, progress)
+        return report
+    checked = 0
+    for family in families:
+        if not is_audit_family(family):
+            report.warnings.append(f"skipped {family.name}: not an audit log")
+            continue
+        _verify_family(family, report, keys, require_signatures, max_problems, progress)
+        checked += 1
+    if not checked:
+        raise AuditReadError(f"{path} holds no audit log")
+    return report
+
+
+def is_audit_family(active: Path) -> bool:
+    """Whether ``active`` (or its first sealed segment) starts with an audit record."""
+    candidates = [active.with_name(s) for s in list_units(active)] + [active]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                with candidate.open("rb") as fh:
+                    head = fh.read(65536)
+            except OSError:
+                return False
+            if head.strip():
+                return not _looks_foreign(head)
+    return any(load_digest(active.with_name(s + DIGEST_SUFFIX)) is not None for s in list_units(active))
+
+
+def _verify_family(
+    active: Path,
+    report: VerifyReport,
+    keys: Keyring | None,
+    require_signatures: bool,
+    max_problems: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    chains = _Chains(report, max_problems)
+    prev_digest = GENESIS
+    seen_present = False
+    done = 0
+    for stem in list_units(active):
+        seg = active.with_name(stem)
+        dpath = active.with_name(stem + DIGEST_SUFFIX)
+        digest = load_digest(dpath) if dpath.exists() else None
+        if dpath.exists() and digest is None:
+            chains.add(Problem("digest_mismatch", dpath.name, None, None, None, "the digest file is corrupt"))
+        if digest is not None:
+            _check_digest(digest, dpath, keys, require_signatures, prev_digest, chains)
+            prev_digest = digest_hash(digest)
+        if not seg.exists():
+            if digest is not None and not seen_present:
+                report.pruned += 1
+                for writer, info in (digest.get("writers") or {}).items():
+                    chains.seed(writer, int(info.get("last_seq", 0)), str(info.get("last_hash", GENESIS)))
+                continue
+            chains.add(
+                Problem("segment_missing", stem, None, None, None, "a sealed segment was removed (its digest remains)")
+            )
+            continue
+        seen_present = True
+        report.segments += 1
+        data = _read(seg)
+        if report.records == 0 and _looks_foreign(data):
+            raise AuditReadError(f"{seg} is not a maestro audit log (its first line is not an audit record)")
+        before = len(report.problems)
+        hashes, writers, tail, count = _scan(data, seg.name, chains, active=False)
+        _finish_tail(tail, count, seg.name, chains, active=False)
+        if digest is None:
+            chains.add(
+                Problem(
+                    "digest_missing",
+                    seg.name,
+                    None,
+                    None,
+                    None,
+                    "a sealed segment has no digest (removed, or a crash before sealing)",
+                )
+            )
+        else:
+            _compare(digest, seg, data, hashes, writers, chains, before)
+        done += len(data)
+        if progress is not None:
+            progress(done)
+    if active.exists():
+        data = _read(active)
+        if report.records == 0 and _looks_foreign(data):
+            raise AuditReadError(f"{active} is not a maestro audit log (its first line is not an audit record)")
+        _, _, tail, count = _scan(data, active.name, chains, active=True)
+        if not (tail and _line_in_flight(active, len(data))):
+            _finish_tail(tail, count, active.name, chains, active=True)
+        done += len(data)
+        if progress is not None:
+            progress(done)
+    report.writers += len(chains.state)
+
+
+def _line_in_flight(path: Path, offset: int) -> bool:
+    """Whether an incomplete last line is a live writer's, not a crash's: writers hold a shared
+    ``flock`` while appending, so once we hold it exclusively every started write is complete."""
+    try:
+        with path.open("rb") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                fh.seek(offset)
+                more = fh.read(1 << 20)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return b"\n" in more
+
+
+def repair(path: str | os.PathLike[str]) -> Problem | None:
+    """Truncate a torn last line of an active JSONL file and record an ``audit.repair`` event.
+
+    Returns:
+        The torn-tail finding that was repaired, or None when the file was intact.
+    """
+    from maestro_audit_logger._file import JsonlFileSink
+
+    target = Path(path)
+    if not target.is_file():
+        raise AuditReadError(f"{target} is not an audit log file")
+    data = _read(target)
+    if not data or data.endswith(b"\n"):
+        return None
+    line = data.count(b"\n") + 1
+    tail = len(data) - (data.rfind(b"\n") + 1)
+    sink = JsonlFileSink(target, repair_on_open=True)
+    sink.flush()
+    sink.close()
+    return Problem("torn", target.name, line, None, None, f"removed an incomplete last line of {tail} bytes")
+
+
+def iter_lines(paths: Iterable[Path]) -> Iterator[tuple[str, int, bytes]]:
+    """(file name, line number, raw line) for every complete line of ``paths`` in order."""
+    for p in paths:
+        with p.open("rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if raw.endswith(b"\n"):
+                    yield p.name, number, raw[:-1]

@@ -1,0 +1,314 @@
+"""``maestro-audit``: tail, search, show, stats, verify and export audit logs.
+
+Sources are a JSONL file (its sealed segments are included), a directory, a SQLite database
+(``sqlite://PATH`` or a ``.db``/``.sqlite`` file) or a ``postgresql://`` DSN.
+Exit status: 0 success (verify: intact), 1 verify found tampering, 2 bad input.
+"""
+
+# ruff: noqa: PLC0415, PLR0917  # optional and heavy modules are imported where used; wide internal signatures
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from maestro_audit_logger._errors import AuditConfigError, AuditError, AuditReadError
+from maestro_audit_logger._reader import AuditReader
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (AuditError, ValueError, OSError) as exc:
+            click.echo(f"maestro-audit: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _console(err: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, soft_wrap=False)
+
+
+def _table(records: Iterable[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for col in ("time", "action", "outcome", "actor", "targets", "event_id"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        targets = ", ".join(f"{t.get('type')}:{t.get('id')}" for t in r.get("targets") or [])
+        outcome = r.get("outcome", "")
+        style = {"failure": "red", "success": "green"}.get(outcome, "yellow")
+        table.add_row(
+            r.get("time", ""),
+            r.get("action", ""),
+            f"[{style}]{outcome}[/]",
+            (r.get("actor") or {}).get("id", ""),
+            targets,
+            r.get("event_id", ""),
+        )
+    return table
+
+
+def _emit(records: Iterable[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        out = sys.stdout.buffer
+        for r in records:
+            out.write(orjson.dumps(r) + b"\n")
+        out.flush()
+    else:
+        _console().print(_table(records))
+
+
+def _filters(fn: F) -> F:
+    options = [
+        click.option("--actor", help="Actor id."),
+        click.option("--action", help="Action, or a prefix ending in * (invoice.*)."),
+        click.option("--target", help="Target as TYPE:ID or just ID."),
+        click.option("--outcome", type=click.Choice(["success", "failure", "unknown"])),
+        click.option("--tenant", help="Tenant."),
+        click.option("--since", help="Earliest time (ISO 8601, inclusive)."),
+        click.option("--until", help="Latest time (ISO 8601, exclusive)."),
+        click.option("--text", help="Case-insensitive text anywhere in the record."),
+        click.option("--limit", type=click.IntRange(min=1), help="At most this many events."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="maestro-audit-logger")
+def main() -> None:
+    """View, search, verify and export Maestro audit logs."""
+
+
+@main.command()
+@click.argument("source")
+@click.option(
+    "-n", "--lines", "count", default=20, show_default=True, type=click.IntRange(min=0), help="Events to show."
+)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events (files and databases).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--interval", default=0.5, show_default=True, help="Polling interval with --follow (seconds).")
+@_friendly
+def tail(source: str, count: int, follow: bool, as_json: bool, interval: float) -> None:
+    """Show the last events of SOURCE (and follow new ones with -f)."""
+    reader = AuditReader(source)
+    from collections import deque
+
+    last: deque[dict[str, Any]] = deque(reader.records(), maxlen=count) if count else deque()
+    _emit(list(last), as_json or follow)
+    if follow:
+        # Files are followed by offset (rotation included), databases by row id.
+        for record in reader.follow(poll_interval=interval):
+            _emit([record], True)
+
+
+@main.command()
+@click.argument("source")
+@_filters
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@_friendly
+def search(source: str, as_json: bool, **filters: Any) -> None:
+    """Find events in SOURCE matching every given filter."""
+    _emit(AuditReader(source).query(**filters), as_json)
+
+
+@main.command()
+@click.argument("source")
+@click.argument("event_id")
+@_friendly
+def show(source: str, event_id: str) -> None:
+    """Print one event (pretty JSON) by its id."""
+    for r in AuditReader(source).query(event_id=event_id, limit=1):
+        click.echo(orjson.dumps(r, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        return
+    raise AuditReadError(f"no event {event_id} in {source}")
+
+
+@main.command()
+@click.argument("source")
+@_filters
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Rows per breakdown.")
+@_friendly
+def stats(source: str, top: int, **filters: Any) -> None:
+    """Counts by action, outcome, actor and writer, and the time span."""
+    from rich.table import Table
+
+    by: dict[str, Counter[str]] = {k: Counter() for k in ("action", "outcome", "actor", "writer")}
+    first = last = None
+    total = 0
+    for r in AuditReader(source).query(**filters):
+        total += 1
+        by["action"][r.get("action", "")] += 1
+        by["outcome"][r.get("outcome", "")] += 1
+        by["actor"][(r.get("actor") or {}).get("id", "")] += 1
+        by["writer"][r.get("writer", "")] += 1
+        t = r.get("time")
+        first = t if first is None or (t and t < first) else first
+        last = t if last is None or (t and t > last) else last
+    console = _console()
+    console.print(f"[bold]{total}[/] events from {first or '-'} to {last or '-'}")
+    for name, counter in by.items():
+        table = Table(title=f"by {name}")
+        table.add_column(name)
+        table.add_column("events", justify="right")
+        for key, n in counter.most_common(top):
+            table.add_row(key, str(n))
+        console.print(table)
+
+
+def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...]) -> Any:
+    from maestro_audit_logger._signing import Keyring
+
+    ring = Keyring()
+    for spec, add, what in ((hmac_keys, ring.add_hmac, "HMAC"), (ed_keys, ring.add_ed25519, "Ed25519")):
+        for item in spec:
+            key_id, sep, path = item.partition("=")
+            if not sep or not key_id or not path:
+                raise AuditConfigError(f"a {what} key is given as KEY_ID=FILE, got {item!r}")
+            raw = Path(path).read_bytes().strip()
+            try:
+                value = bytes.fromhex(raw.decode())
+            except ValueError:
+                value = raw
+            add(key_id, value)
+    return ring
+
+
+@main.command()
+@click.argument("source")
+@click.option("--repair", is_flag=True, help="Truncate a torn last line (a crash mid-write) and record a repair event.")
+@click.option(
+    "--hmac-key", "hmac_keys", multiple=True, metavar="KEY_ID=FILE", help="HMAC secret (raw or hex) to check digests."
+)
+@click.option(
+    "--ed25519-key", "ed_keys", multiple=True, metavar="KEY_ID=FILE", help="Ed25519 public key (32 raw bytes or hex)."
+)
+@click.option("--require-signatures", is_flag=True, help="Treat unsigned digests as tampering.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_friendly
+def verify(
+    source: str,
+    repair: bool,
+    hmac_keys: tuple[str, ...],
+    ed_keys: tuple[str, ...],
+    require_signatures: bool,
+    as_json: bool,
+) -> None:
+    """Check hash chains, digests and signatures; pinpoint the first bad record.
+
+    Exit 0 when intact, 1 when tampered (or torn), 2 for bad input.
+    """
+    from maestro_audit_logger._verify import repair as do_repair
+    from maestro_audit_logger._verify import verify as do_verify
+
+    keys = _keyring(hmac_keys, ed_keys)
+    repaired = None
+    if repair:
+        report = do_verify(source, keys=keys, require_signatures=require_signatures)
+        if report.torn is not None:
+            repaired = do_repair(
+                Path(report.torn.file) if Path(report.torn.file).is_absolute() else _torn_path(source, report.torn.file)
+            )
+    report = _verify_with_progress(do_verify, source, keys, require_signatures)
+    if as_json:
+        payload = {
+            "source": report.source,
+            "ok": report.ok,
+            "records": report.records,
+            "segments": report.segments,
+            "pruned": report.pruned,
+            "writers": report.writers,
+            "problems": [_problem(p) for p in report.problems],
+            "torn": None if report.torn is None else _problem(report.torn),
+            "repaired": None if repaired is None else _problem(repaired),
+            "warnings": report.warnings,
+        }
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+    else:
+        console = _console()
+        if repaired is not None:
+            console.print(f"[yellow]repaired[/] {repaired}")
+        for w in report.warnings:
+            console.print(f"[yellow]warning:[/] {w}")
+        summary = (
+            f"{report.records} records, {report.segments} sealed segments, "
+            f"{report.pruned} pruned, {report.writers} writers"
+        )
+        if report.ok:
+            console.print(f"[green]OK[/] {summary}")
+        else:
+            first = report.first
+            console.print(f"[red]TAMPERED[/] {summary}")
+            console.print(f"first bad record: {first}")
+            for p in report.problems[1:10]:
+                console.print(f"  also: {p}")
+            if report.torn is not None and report.torn is not first:
+                console.print(f"  also: {report.torn}")
+    sys.exit(report.exit_code)
+
+
+def _problem(p: Any) -> dict[str, Any]:
+    return {"kind": p.kind, "file": p.file, "line": p.line, "seq": p.seq, "writer": p.writer, "message": p.message}
+
+
+def _torn_path(source: str, name: str) -> Path:
+    base = Path(source)
+    return (base if base.is_dir() else base.parent) / name
+
+
+def _verify_with_progress(do_verify: Any, source: str, keys: Any, require_signatures: bool) -> Any:
+    if not sys.stderr.isatty():
+        return do_verify(source, keys=keys, require_signatures=require_signatures)
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_console(err=True)) as progress:
+        task = progress.add_task("verifying", total=None)
+        return do_verify(
+            source,
+            keys=keys,
+            require_signatures=require_signatures,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+
+
+@main.command()
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "ocsf", "ecs"]), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@_filters
+@_friendly
+def export(source: str, fmt: str, output: str | None, **filters: Any) -> None:
+    """Export matching events as JSONL, CSV, OCSF or ECS."""
+    from maestro_audit_logger._export import export_lines
+
+    lines = export_lines(AuditReader(source).query(**filters), fmt)
+    if output is None:
+        out = sys.stdout
+        for line in lines:
+            out.write(line)
+        out.flush()
+        return
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        for line in lines:
+            fh.write(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

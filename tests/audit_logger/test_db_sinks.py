@@ -1,0 +1,223 @@
+"""SQLite and PostgreSQL sinks on real databases: identical records, chains that verify,
+indexed queries, and PostgreSQL stopped and restarted mid-run under fail-open."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+
+from maestro_audit_logger import (
+    Actor,
+    AuditConfigError,
+    AuditLogger,
+    AuditReader,
+    FailOpen,
+    JsonlFileSink,
+    PostgresSink,
+    SqliteSink,
+    Target,
+    group_commit,
+    verify,
+)
+from maestro_devtools.servers import start_server
+from tests.fixtures import binaries
+from tests.fixtures.pg_cluster import SUPERUSER, make_base_dir, new_cluster
+from tests.fixtures.postgres import PostgresServer, os_user
+from tests.fixtures.services import require
+
+
+def fill(audit: AuditLogger, n: int = 20) -> None:
+    for i in range(n):
+        audit.record(
+            "invoice.update" if i % 2 else "auth.login",
+            actor=Actor(f"u-{i % 3}"),
+            targets=Target("invoice", str(i)),
+            outcome="failure" if i % 5 == 0 else "success",
+            tenant="acme" if i < 10 else "globex",
+            extra={"i": i, "note": f"row {i}"},
+        )
+
+
+def test_sqlite_stores_identical_records_and_verifies(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    a = AuditLogger(SqliteSink(db, writer_id="w/1/a"), service="svc")
+    b = AuditLogger(JsonlFileSink(tmp_path / "a.jsonl", writer_id="w/1/a"), service="svc")
+    event = a.build("invoice.update", actor=Actor("u"), targets=Target("invoice", "1"), extra={"password": "p"})
+    assert a.record(event) == b.record(event) == event.event_id
+    a.close()
+    b.close()
+    [row] = AuditReader(f"sqlite://{db}").records()
+    [line] = (tmp_path / "a.jsonl").read_bytes().splitlines()
+    assert orjson.dumps(row) == line
+    assert verify(db).ok
+
+
+def test_sqlite_group_commit_from_threads_and_queries(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    audit = AuditLogger(f"sqlite://{db}", service="svc", durability=group_commit())
+    threads = [threading.Thread(target=fill, args=(audit, 20)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    audit.close()
+    reader = AuditReader(db)
+    assert len(list(reader.records())) == 80
+    assert len(list(reader.query(action="auth.*"))) == 40
+    assert len(list(reader.query(actor="u-1", outcome="success"))) > 0
+    assert all(r["actor"]["id"] == "u-1" for r in reader.query(actor="u-1"))
+    assert len(list(reader.query(target="invoice:3"))) == 4
+    assert len(list(reader.query(target="3"))) == 4
+    assert len(list(reader.query(text="ROW 19"))) == 4
+    assert len(list(reader.query(tenant="globex", limit=3))) == 3
+    assert verify(db).ok
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    plan = " ".join(
+        str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT record FROM audit_events WHERE actor_id = 'u'")
+    )
+    conn.close()
+    assert "audit_events_actor_id_idx" in plan
+
+
+def test_sqlite_tampering_is_pinpointed_by_row(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    audit = AuditLogger(SqliteSink(db), service="svc")
+    fill(audit, 10)
+    audit.close()
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE audit_events SET record = replace(record, 'row 4', 'row X') WHERE id = 5")
+    conn.execute("DELETE FROM audit_events WHERE id = 8")
+    conn.commit()
+    conn.close()
+    report = verify(db)
+    assert [(p.kind, p.line, p.seq) for p in report.problems] == [("modified", 5, 4), ("gap", 9, 8)]
+
+
+def test_table_names_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(AuditConfigError, match="identifier"):
+        SqliteSink(tmp_path / "a.db", table="x; drop table y")
+
+
+def test_postgres_copy_batches_queries_and_verifies(postgres_dsn: str) -> None:
+    audit = AuditLogger(PostgresSink(postgres_dsn), service="svc", durability=group_commit())
+    threads = [threading.Thread(target=fill, args=(audit, 25)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    audit.close()
+    reader = AuditReader(postgres_dsn)
+    assert len(list(reader.records())) == 100
+    assert len(list(reader.query(action="invoice.*", tenant="acme"))) == 20
+    assert len(list(reader.query(target="invoice:7"))) == 4
+    assert len(list(reader.query(text="row 24"))) == 4
+    assert verify(postgres_dsn).ok
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_events'")}
+        conn.execute("""UPDATE audit_events SET record = replace(record, '"tenant":"', '"tenant":"x') WHERE id = 4""")
+    assert {"audit_events_action_idx", "audit_events_actor_id_idx", "audit_events_time_idx"} <= indexes
+    first = verify(postgres_dsn).first
+    assert first is not None
+    assert (first.kind, first.line) == ("modified", 4)
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[tuple[PostgresServer, object]]:
+    initdb = require(binaries.pg_binary("initdb"), "PostgreSQL (initdb)", "postgresql")
+    bin_dir = initdb.parent
+    user = os_user()
+    base = make_base_dir(user)
+    data_dir = new_cluster(bin_dir, base, user)
+
+    def argv(port: int) -> list[str]:
+        return [
+            str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
+            "-k", str(base / "socket"), "-c", "fsync=off", "-c", "max_connections=20",
+        ]  # fmt: skip
+
+    holder: dict[str, object] = {}
+
+    def start(port: int | None = None) -> PostgresServer:
+        process = start_server("postgres", argv, log_path=base / "postgres.log", user=user, cwd=base, port=port)
+        server = PostgresServer(process, SUPERUSER, data_dir)
+        holder["server"] = server
+        return server
+
+    server = start()
+    try:
+        yield server, start
+    finally:
+        current = holder["server"]
+        assert isinstance(current, PostgresServer)
+        current.process.stop(signal.SIGINT)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_postgres_stopped_and_restarted_mid_run_loses_nothing(tmp_path: Path) -> None:
+    with restartable_postgres() as (server, start):
+        import time
+
+        dsn = server.dsn
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                psycopg.connect(dsn, connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        spool = tmp_path / "spool.jsonl"
+        audit = AuditLogger(
+            PostgresSink(dsn, connect_timeout=1),
+            service="svc",
+            durability=group_commit(),
+            failure_policy=FailOpen(spool, retry_interval_s=0.05),
+        )
+        for i in range(50):
+            audit.record("a.b", actor=Actor("u"), extra={"i": i})
+        server.process.stop(signal.SIGINT)
+        for i in range(50, 100):
+            audit.record("a.b", actor=Actor("u"), extra={"i": i})
+        assert audit.stats.spooled == 50
+        assert audit.stats.spool_pending == 50
+        start(server.port)  # type: ignore[operator]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                psycopg.connect(dsn, connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        time.sleep(0.1)
+        for i in range(100, 120):
+            audit.record("a.b", actor=Actor("u"), extra={"i": i})
+        audit.close()
+        assert audit.stats.spool_pending == 0
+        assert audit.stats.replayed == 50
+        records = list(AuditReader(dsn).records())
+        assert [r["extra"]["i"] for r in records] == list(range(120))
+        assert [r["seq"] for r in records] == list(range(120))
+        assert verify(dsn).ok
+
+
+def test_postgres_describe_hides_the_dsn(postgres_dsn: str) -> None:
+    sink = PostgresSink(postgres_dsn.replace("postgresql://postgres@", "postgresql://postgres:hunter2@"))
+    try:
+        assert "hunter2" not in repr(sink.describe())
+        assert sink.describe()["kind"] == "postgresql"
+    finally:
+        sink.close()

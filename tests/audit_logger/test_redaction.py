@@ -1,0 +1,189 @@
+"""Redaction: secret keys (nested, case-insensitive), changes, value patterns, PII pseudonyms."""
+
+from __future__ import annotations
+
+import string
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maestro_audit_logger import Actor, AuditConfigError, AuditLogger, NoRedaction, Redactor
+from maestro_audit_logger._redaction import REDACTED, luhn_ok
+from maestro_audit_logger.testing import MemorySink, capture
+
+VISA = "4111 1111 1111 1111"
+AWS = "AKIAIOSFODNN7EXAMPLE"
+
+
+def test_secret_keys_are_replaced_in_nested_dicts_and_lists_case_insensitively() -> None:
+    r = Redactor()
+    out = r.redact_mapping(
+        {
+            "Password": "hunter2",
+            "user": {"name": "ann", "API_KEY": "k", "tokens": [{"Authorization": "Bearer x"}]},
+            "list": [{"cookie": "c"}, "plain"],
+        }
+    )
+    assert out["Password"] == REDACTED
+    assert out["user"]["API_KEY"] == REDACTED
+    assert out["user"]["name"] == "ann"
+    assert out["user"]["tokens"][0]["Authorization"] == REDACTED
+    assert out["list"] == [{"cookie": REDACTED}, "plain"]
+
+
+def test_extra_secret_keys_extend_the_defaults() -> None:
+    r = Redactor(extra_secret_keys={"pan"})
+    out = r.redact_mapping({"pan": "1", "password": "2"})
+    assert out == {"pan": REDACTED, "password": REDACTED}
+
+
+def test_changes_on_secret_fields_keep_only_changed() -> None:
+    r = Redactor()
+    out = r.redact_changes({"password": ["old", "new"], "total": [1, 2], "note": ["", f"card {VISA}"]})
+    assert out["password"] == "changed"
+    assert out["total"] == [1, 2]
+    assert out["note"] == ["", "card [REDACTED:card]"]
+
+
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+        (f"key {AWS} used", AWS),
+        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+        (f"paid with {VISA}", VISA),
+        ("paid with 4111-1111-1111-1111", "4111-1111-1111-1111"),
+        ("login failed: password=hunter2", "hunter2"),
+        ("token: abc.def", "abc.def"),
+    ],
+)
+def test_value_patterns_are_redacted(text: str, leak: str) -> None:
+    assert leak not in Redactor().redact_text(text)
+
+
+def test_numbers_failing_luhn_are_left_alone() -> None:
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+    assert Redactor().redact_text("order 4111111111111112") == "order 4111111111111112"
+    assert Redactor(patterns=False).redact_text(VISA) == VISA
+
+
+def test_pii_is_pseudonymised_consistently_and_searchably() -> None:
+    r = Redactor(pii_fields={"email"}, pii_key=b"k" * 32)
+    a = r.redact_mapping({"email": "ann@example.com"})["email"]
+    b = r.redact_mapping({"EMAIL": "ann@example.com"})["EMAIL"]
+    assert a == b == r.pseudonym("ann@example.com")
+    assert a.startswith("pii:")
+    assert "ann" not in a
+    other = Redactor(pii_fields={"email"}, pii_key=b"j" * 32)
+    assert other.pseudonym("ann@example.com") != a
+    assert r.redact_changes({"email": ["a@x", "b@x"]})["email"] == [r.pseudonym("a@x"), r.pseudonym("b@x")]
+
+
+def test_bad_configuration_is_refused() -> None:
+    with pytest.raises(AuditConfigError, match="pii_key"):
+        Redactor(pii_fields={"email"})
+    with pytest.raises(AuditConfigError, match="iterables"):
+        Redactor(secret_keys="password")
+    with pytest.raises(AuditConfigError, match="pii_key"):
+        Redactor().pseudonym("x")
+
+
+def test_logger_redacts_before_writing_and_hashing_including_exception_text() -> None:
+    sink = MemorySink()
+    audit = AuditLogger(sink, service="svc")
+    with capture() as events:
+        audit.record(
+            "user.update",
+            actor=Actor("u"),
+            changes={"password": ["a", "b"]},
+            extra={"headers": {"Authorization": "Bearer abcdefghijkl"}, "note": f"card {VISA}"},
+            error=RuntimeError("db said password=hunter2 and token=zzz"),
+        )
+    audit.close()
+    raw = b"".join(sink.lines)
+    for secret in (b"hunter2", b"zzz", b"abcdefghijkl", b"4111"):
+        assert secret not in raw
+    assert events[0]["changes"] == {"password": "changed"}
+    assert events[0]["outcome"] == "failure"
+
+
+def test_no_redaction_leaves_records_alone() -> None:
+    sink = MemorySink()
+    with AuditLogger(sink, service="svc", redaction=NoRedaction()) as audit:
+        audit.record("user.update", actor=Actor("u"), extra={"password": "p"})
+    assert sink.records[0]["extra"] == {"password": "p"}
+
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20))
+json_value = st.recursive(
+    json_leaf,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+secret_key = st.sampled_from(["password", "Token", "API_KEY", "authorization", "Cookie", "client_secret"])
+secret_value = st.text(alphabet=string.ascii_letters + string.digits, min_size=12, max_size=24).map(
+    lambda s: "S3cr3t" + s
+)
+
+
+def _paths_to_key(value: object) -> bool:
+    return isinstance(value, dict | list)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=json_value, key=secret_key, secret=secret_value, depth=st.integers(0, 3))
+def test_property_a_secret_under_a_secret_key_never_survives(doc: object, key: str, secret: str, depth: int) -> None:
+    nested: object = {key: secret}
+    for i in range(depth):
+        nested = {f"level{i}": [nested, doc]}
+    wrapper = {"payload": nested, "other": doc}
+    out = orjson.dumps(Redactor().redact_mapping(wrapper))
+    assert secret.encode() not in out
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=json_value)
+def test_property_redaction_is_idempotent_and_keeps_structure(doc: object) -> None:
+    r = Redactor()
+    once = r.redact_value(doc)
+    assert r.redact_value(once) == once
+    assert type(once) is type(doc) or (isinstance(doc, tuple) and isinstance(once, list))
+
+
+@settings(max_examples=100, deadline=None)
+@given(digits=st.text(alphabet="0123456789", min_size=12, max_size=18))
+def test_property_every_luhn_valid_card_number_is_redacted(digits: str) -> None:
+    # complete the number with its Luhn check digit
+    for check in "0123456789":
+        if luhn_ok(digits + check):
+            number = digits + check
+            break
+    text = f"charged {number} today"
+    assert number not in Redactor().redact_text(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.text(min_size=1, max_size=40))
+def test_property_pseudonyms_are_deterministic_and_hide_the_value(value: str) -> None:
+    r = Redactor(pii_fields={"email"}, pii_key=b"x" * 32)
+    token = r.pseudonym(value)
+    assert token == r.pseudonym(value)
+    assert len(token) == len("pii:") + 32
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(max_size=60),
+    secret=st.sampled_from(
+        ["Bearer abcdefghij", "bEaReR abcdefghij", "AKIAABCDEFGHIJKLMNOP", "password=x", "4111 1111 1111 1111"]
+    ),
+)
+def test_property_the_fast_prefilter_never_hides_a_pattern_match(text: str, secret: str) -> None:
+    r = Redactor()
+    pattern = r._pattern
+    assert pattern is not None
+    for candidate in (text, f"{text} {secret} {text}", text + secret.lower(), text.upper() + secret):
+        assert r.redact_text(candidate) == (pattern.sub(r._replace, candidate) if len(candidate) >= 5 else candidate)

@@ -1,0 +1,314 @@
+"""verify: the tamper matrix, each pinpointed to file, line and seq; the CLI's exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from maestro_audit_logger import (
+    Actor,
+    AuditLogger,
+    AuditReadError,
+    HmacSigner,
+    JsonlFileSink,
+    Keyring,
+    repair,
+    verify,
+)
+from maestro_audit_logger.cli import main
+
+KEY = b"s" * 32
+RING = Keyring().add_hmac("k1", KEY)
+
+
+def build(tmp_path: Path, n: int = 40, rotate: int | None = 4096) -> Path:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlFileSink(path, rotate_bytes=rotate, signer=HmacSigner(KEY, "k1"), writer_id="host/1/aaaaaa")
+    with AuditLogger(sink, service="svc") as audit:
+        for i in range(n):
+            audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+    return path
+
+
+def segments(path: Path) -> list[Path]:
+    return sorted(p for p in path.parent.glob(path.name + ".*") if not p.name.endswith((".digest", ".lock")))
+
+
+def edit_lines(path: Path, fn: object) -> None:
+    raw = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(fn(raw)))  # type: ignore[operator]
+
+
+def test_intact_log_verifies(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    report = verify(path, keys=RING)
+    assert report.ok
+    assert report.records == 40
+    assert report.segments >= 2
+    assert report.exit_code == 0
+
+
+def test_modified_record_is_pinpointed(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+    edit_lines(path, lambda ls: [*ls[:6], ls[6].replace(b'"i":6', b'"i":7'), *ls[7:]])
+    first = verify(path).first
+    assert first is not None
+    assert (first.kind, first.file, first.line, first.seq) == ("modified", "audit.jsonl", 7, 6)
+
+
+def test_modified_and_rehashed_record_breaks_the_link(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+
+    def rehash(ls: list[bytes]) -> list[bytes]:
+        rec = ls[6].rstrip(b"\n")
+        body = rec[: rec.rfind(b',"hash":')] + b"}"
+        body = body.replace(b'"i":6', b'"i":7')
+        ls[6] = body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+        return ls
+
+    edit_lines(path, rehash)
+    first = verify(path).first
+    assert first is not None
+    assert (first.kind, first.line, first.seq) == ("broken_link", 8, 7)
+    assert "audit.jsonl:7" in first.message
+
+
+def test_deleted_record_is_a_gap(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+    edit_lines(path, lambda ls: ls[:10] + ls[11:])
+    first = verify(path).first
+    assert first is not None
+    assert (first.kind, first.line, first.seq) == ("gap", 11, 11)
+    assert "records 10 " in first.message
+
+
+def test_inserted_duplicate_record_is_out_of_order(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+    edit_lines(path, lambda ls: [*ls[:20], ls[3], *ls[20:]])
+    first = verify(path).first
+    assert first is not None
+    assert (first.kind, first.line, first.seq) == ("out_of_order", 21, 3)
+
+
+def test_reordered_records_are_pinpointed(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+    edit_lines(path, lambda ls: [*ls[:5], ls[6], ls[5], *ls[7:]])
+    report = verify(path)
+    assert report.first is not None
+    assert (report.first.kind, report.first.line, report.first.seq) == ("gap", 6, 6)
+    assert report.problems[1].kind == "out_of_order"
+
+
+def test_truncated_sealed_segment_is_detected_by_its_digest(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    seg = segments(path)[0]
+    edit_lines(seg, lambda ls: ls[:-3])
+    count = len(seg.read_bytes().splitlines())
+    first = verify(path, keys=RING).first
+    assert first is not None
+    assert (first.kind, first.file, first.line) == ("gap", seg.name, count + 1)
+    assert "truncated" in first.message
+
+
+def test_removed_segment_with_its_digest_breaks_both_chains(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    seg = segments(path)[1]
+    seg.unlink()
+    Path(str(seg) + ".digest").unlink()
+    report = verify(path, keys=RING)
+    kinds = {p.kind for p in report.problems}
+    assert {"digest_chain", "gap"} <= kinds
+    gap = next(p for p in report.problems if p.kind == "gap")
+    assert gap.line == 1
+
+
+def test_removed_middle_segment_keeping_its_digest_is_not_retention(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    segments(path)[1].unlink()
+    first = verify(path, keys=RING).first
+    assert first is not None
+    assert first.kind == "segment_missing"
+
+
+def test_forged_digest_and_wrong_key_are_detected(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    seg = segments(path)[0]
+    # Insert a forged record of a new writer and re-seal the digest with a key the verifier does not trust.
+    forged_writer = JsonlFileSink(tmp_path / "other.jsonl", writer_id="evil/1/bbbbbb")
+    with AuditLogger(forged_writer, service="svc") as a:
+        a.record("invoice.delete", actor=Actor("mallory"))
+    edit_lines(seg, lambda ls: [*ls, (tmp_path / "other.jsonl").read_bytes()])
+    report = verify(path, keys=RING)
+    assert report.first is not None
+    assert report.first.kind == "digest_mismatch"
+    assert report.first.writer == "evil/1/bbbbbb"
+
+    from maestro_audit_logger._segments import DIGEST_SUFFIX, load_digest, seal
+
+    digest = load_digest(Path(str(seg) + DIGEST_SUFFIX))
+    assert digest is not None
+    seal(seg, digest["prev_digest"], HmacSigner(b"w" * 32, "k1"))
+    report = verify(path, keys=RING)
+    assert report.first is not None
+    assert report.first.kind == "digest_signature"
+    assert report.first.file == seg.name + ".digest"
+
+
+def test_tampered_digest_fields_fail_the_signature(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    dig = Path(str(segments(path)[0]) + ".digest")
+    d = json.loads(dig.read_text())
+    d["count"] += 1
+    dig.write_bytes(orjson.dumps(d, option=orjson.OPT_SORT_KEYS))
+    kinds = [p.kind for p in verify(path, keys=RING).problems]
+    assert "digest_signature" in kinds
+
+
+def test_torn_tail_is_reported_and_repaired(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None, n=5)
+    with path.open("ab") as fh:
+        fh.write(b'{"prev":"abc')
+    report = verify(path)
+    assert report.problems == []
+    assert report.torn is not None
+    assert report.torn.line == 6
+    assert report.exit_code == 1
+    fixed = repair(path)
+    assert fixed is not None
+    assert fixed.kind == "torn"
+    assert repair(path) is None
+    after = verify(path)
+    assert after.ok
+    assert [orjson.loads(x)["action"] for x in path.read_bytes().splitlines()][-1] == "audit.repair"
+
+
+def test_bad_inputs_raise_read_errors(tmp_path: Path) -> None:
+    with pytest.raises(AuditReadError, match="does not exist"):
+        verify(tmp_path / "missing.jsonl")
+    foreign = tmp_path / "app.log"
+    foreign.write_text('{"level": "info", "msg": "hello"}\n')
+    with pytest.raises(AuditReadError, match="not a maestro audit log"):
+        verify(foreign)
+    binary = tmp_path / "blob.jsonl"
+    binary.write_bytes(b"\x00\x01\xff garbage\n")
+    with pytest.raises(AuditReadError):
+        verify(binary)
+    with pytest.raises(AuditReadError, match="not an audit database"):
+        verify(f"sqlite://{foreign}")
+
+
+def test_cli_verify_exit_codes(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    key = tmp_path / "k1.hex"
+    key.write_text(KEY.hex())
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}"])
+    assert ok.exit_code == 0, ok.output
+    assert "OK" in ok.output
+    edit_lines(path, lambda ls: [*ls[:-2], ls[-1].replace(b'"u"', b'"v"')])
+    bad = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}", "--json"])
+    assert bad.exit_code == 1
+    payload = json.loads(bad.output)
+    assert payload["ok"] is False
+    assert payload["problems"][0]["file"] == "audit.jsonl"
+    foreign = tmp_path / "foreign.log"
+    foreign.write_text("hello world\n")
+    res = runner.invoke(main, ["verify", str(foreign)])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "not a maestro audit log" in res.output
+    assert runner.invoke(main, ["verify", str(tmp_path / "nope")]).exit_code == 2
+    assert runner.invoke(main, ["verify", str(path), "--hmac-key", "nonsense"]).exit_code == 2
+
+
+def test_cli_verify_repair(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None, n=3)
+    with path.open("ab") as fh:
+        fh.write(b"{torn")
+    runner = CliRunner()
+    assert runner.invoke(main, ["verify", str(path)]).exit_code == 1
+    res = runner.invoke(main, ["verify", str(path), "--repair"])
+    assert res.exit_code == 0, res.output
+    assert "repaired" in res.output
+
+
+def test_directory_verification_skips_foreign_files(tmp_path: Path) -> None:
+    build(tmp_path, rotate=4096)
+    (tmp_path / "spool.jsonl").write_text('{"action":"a.b"}\n')
+    (tmp_path / "notes.txt").write_text("hello\n")
+    report = verify(tmp_path, keys=RING)
+    assert report.ok, report.problems
+    assert report.records == 40
+    assert any("spool.jsonl" in w for w in report.warnings)
+    from maestro_audit_logger import AuditReader
+
+    assert len(list(AuditReader(tmp_path).records())) == 40
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.log").write_text("nope\n")
+    with pytest.raises(AuditReadError, match="no audit log"):
+        verify(empty)
+
+
+_PRISTINE: dict[str, bytes] = {}
+
+
+def _pristine_log() -> bytes:
+    if "log" not in _PRISTINE:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "audit.jsonl"
+            with AuditLogger(JsonlFileSink(path), service="svc") as audit:
+                for i in range(8):
+                    audit.record("invoice.update", actor=Actor("ü-1"), extra={"i": i, "note": "naïve ✓ 日本"})
+            _PRISTINE["log"] = path.read_bytes()
+    return _PRISTINE["log"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(position=st.integers(min_value=0), replacement=st.integers(min_value=0, max_value=255))
+def test_property_any_single_byte_change_is_detected(position: int, replacement: int) -> None:
+    import tempfile
+
+    data = bytearray(_pristine_log())
+    position %= len(data)
+    assume(data[position] != replacement)
+    data[position] = replacement
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "audit.jsonl"
+        path.write_bytes(bytes(data))
+        try:
+            report = verify(path)
+        except AuditReadError:
+            return  # the first line no longer looks like an audit log: refused as bad input
+        assert not report.ok
+
+
+@settings(max_examples=60, deadline=None)
+@given(drop=st.integers(min_value=0, max_value=7), insert_at=st.integers(min_value=0, max_value=7))
+def test_property_any_deleted_or_moved_line_is_detected(drop: int, insert_at: int) -> None:
+    import tempfile
+
+    lines = _pristine_log().splitlines(keepends=True)
+    moved = lines[drop]
+    rest = lines[:drop] + lines[drop + 1 :]
+    for candidate in (rest, [*rest[:insert_at], moved, *rest[insert_at:]]):
+        if candidate == lines:
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "audit.jsonl"
+            path.write_bytes(b"".join(candidate))
+            report = verify(path)
+            # Dropping the very last line is the one undetectable case of an unsealed file.
+            if candidate is rest and drop == len(lines) - 1:
+                assert report.ok
+            else:
+                assert not report.ok
