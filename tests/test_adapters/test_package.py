@@ -9,4 +9,7 @@ def test_public_surface() -> None:
 
 
 def test_optional_dependencies_are_imported_lazily() -> None:
-    assert_lazy_imports("maestro_test_adapters", ["selenium", "playwright"])
+    assert_lazy_imports(
+        "maestro_test_adapters",
+        ["selenium", "playwright", "pytest", "_pytest", "httpx", "rich", "click", "yaml", "maestro_resilience"],
+    )

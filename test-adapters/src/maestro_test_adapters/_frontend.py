@@ -1,0 +1,273 @@
+"""The ``frontend`` adapter: Vitest, Jest or Playwright Test through npm, results ingested from
+the runner's JUnit/JSON report with the aggregator's ``read_report``."""
+
+# ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from maestro_test_adapters._adapter import Availability, Target
+from maestro_test_adapters._options import RunOptions
+from maestro_test_adapters._outputs import ResultStream
+from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._tail import LineTail
+from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+
+__all__ = ["RUNNERS", "FrontendAdapter"]
+
+RUNNERS: Final = ("vitest", "jest", "playwright")
+"""The JavaScript runners the frontend adapter drives (``auto`` picks from package.json)."""
+
+
+_VITEST_REPORTER: Final = Path(__file__).with_name("_vitest_reporter.mjs")
+_STATES: Final = {
+    "passed": Status.PASSED,
+    "failed": Status.FAILED,
+    "skipped": Status.SKIPPED,
+    "pending": Status.PENDING,
+}
+
+
+@dataclass(slots=True)
+class _Plan:
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    report: Path
+    log: Path
+    workdir: Path
+    runner: str
+    progress: Path
+
+
+class _Progress:
+    """Tails the Vitest progress reporter's lines: live callbacks, and the finished results and
+    tests in flight should the runner die before writing its report."""
+
+    def __init__(self, plan: _Plan, options: RunOptions) -> None:
+        self._tail = LineTail(plan.progress)
+        self._options = options
+        self._project = plan.cwd
+        self.started: dict[str, tuple[str, str | None]] = {}
+        self.results: dict[str, TestResult] = {}
+
+    def _file(self, module: object) -> str | None:
+        if not isinstance(module, str):
+            return None
+        try:
+            return Path(module).resolve().relative_to(self._project).as_posix()
+        except ValueError:
+            return module
+
+    def poll(self) -> None:
+        for line in self._tail.read():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                continue
+            name = str(record.get("name") or record["id"])
+            if record.get("event") == "start":
+                self.started[record["id"]] = (name, self._file(record.get("file")))
+                if self._options.on_test_start is not None:
+                    self._options.on_test_start(name)
+            elif record.get("event") == "result":
+                file = self._file(record.get("file"))
+                message = record.get("message")
+                result = TestResult(
+                    name=name,
+                    status=_STATES.get(str(record.get("state")), Status.OTHER),
+                    duration=float(record.get("duration") or 0.0) / 1000.0,
+                    suite=(file,) if file else (),
+                    file=file,
+                    raw_status=str(record.get("state")),
+                    message=str(message) if message else None,
+                    trace=str(record["stack"]) if record.get("stack") else None,
+                )
+                self.results[record["id"]] = result
+                if self._options.on_result is not None:
+                    self._options.on_result(result)
+
+    def in_flight(self) -> list[tuple[str, str | None]]:
+        """(name, file) of every test that started and has no result."""
+        return [started for test_id, started in self.started.items() if test_id not in self.results]
+
+
+def _detect(package: Mapping[str, object]) -> str | None:
+    deps: dict[str, object] = {}
+    for key in ("dependencies", "devDependencies"):
+        value = package.get(key)
+        if isinstance(value, dict):
+            deps.update(value)
+    for runner, module in (("vitest", "vitest"), ("jest", "jest"), ("playwright", "@playwright/test")):
+        if module in deps:
+            return runner
+    return None
+
+
+class FrontendAdapter:
+    """Runs a JavaScript test runner through npm in a project folder.
+
+    ``npm exec --no`` runs the project's own installed runner (never downloads one): Vitest with
+    its JUnit reporter, Jest with ``jest-junit`` (a dev dependency of the project), Playwright Test
+    with its JSON reporter. The report is read with ``read_report`` into the same model.
+
+    Args:
+        runner: ``vitest``, ``jest``, ``playwright`` or ``auto`` (from package.json's dependencies).
+        npm: the npm executable (default: ``npm`` on PATH).
+    """
+
+    def __init__(self, *, runner: str = "auto", npm: str = "npm") -> None:
+        if runner != "auto" and runner not in RUNNERS:
+            raise InvalidOptionError("runner", f"must be 'auto' or one of {', '.join(RUNNERS)}, got {runner!r}")
+        self.runner = runner
+        self.npm = npm
+
+    @property
+    def name(self) -> str:
+        """``frontend``."""
+        return "frontend"
+
+    def available(self) -> Availability:
+        """Ok when npm and node are on PATH."""
+        if shutil.which(self.npm) is None:
+            return Availability(False, f"{self.npm} is not on PATH: install Node.js and npm")
+        if shutil.which("node") is None:
+            return Availability(False, "node is not on PATH: install Node.js")
+        return Availability(True)
+
+    def _plan(self, target: Target, options: RunOptions) -> _Plan:
+        base = options.cwd or Path.cwd()
+        project = (base / os.fspath(target)).resolve()
+        manifest = project / "package.json"
+        if not manifest.is_file():
+            raise TargetNotFoundError(os.fspath(target), "frontend project (a folder with package.json)")
+        try:
+            package = json.loads(manifest.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as error:
+            raise InvalidOptionError("target", f"{manifest} is not valid JSON: {error}") from error
+        runner = self.runner if self.runner != "auto" else _detect(package if isinstance(package, dict) else {})
+        if runner is None:
+            raise InvalidOptionError(
+                "runner", f"cannot tell the runner from {manifest}; pass runner='vitest'|'jest'|'playwright'"
+            )
+        npm = shutil.which(self.npm)
+        if npm is None:
+            raise InvalidOptionError("npm", f"{self.npm} is not on PATH: install Node.js and npm")
+        workdir = Path(tempfile.mkdtemp(prefix="maestro-frontend-"))
+        env = {**os.environ, **options.env, "CI": "true", "FORCE_COLOR": "0"}
+        progress = workdir / "progress.jsonl"
+        if runner == "vitest":
+            report = workdir / "junit.xml"
+            args = [
+                "vitest",
+                "run",
+                "--reporter=default",
+                "--reporter=junit",
+                f"--reporter={_VITEST_REPORTER}",
+                f"--outputFile.junit={report}",
+            ]
+            env["MAESTRO_PROGRESS_FILE"] = os.fspath(progress)
+        elif runner == "jest":
+            report = workdir / "junit.xml"
+            args = ["jest", "--ci", "--reporters=default", "--reporters=jest-junit"]
+            env["JEST_JUNIT_OUTPUT_FILE"] = os.fspath(report)
+            env.setdefault("JEST_JUNIT_CLASSNAME", "{classname}")
+            env.setdefault("JEST_JUNIT_TITLE", "{title}")
+        else:
+            report = workdir / "playwright.json"
+            args = ["playwright", "test", "--reporter=json"]
+            env["PLAYWRIGHT_JSON_OUTPUT_NAME"] = os.fspath(report)
+        argv = [npm, "exec", "--no", "--", *args, *options.runner_args]
+        return _Plan(argv, project, env, report, workdir / "runner.log", workdir, runner, progress)
+
+    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, progress: _Progress) -> TestRun:  # noqa: PLR0912
+        from maestro_test_result_aggregator.formats import read_report
+
+        error: str | None = None
+        ingested: TestRun | None = None
+        if plan.report.exists() and plan.report.stat().st_size:
+            try:
+                ingested = read_report(plan.report)
+            except Exception as failure:  # the aggregator names file and line
+                error = f"cannot read the {plan.runner} report: {failure}"
+        if outcome.timed_out:
+            error = f"timed out after {options.timeout:g} s: killed {plan.runner}"
+        elif outcome.returncode < 0:
+            error = f"{plan.runner} {describe_returncode(outcome.returncode)}"
+        elif ingested is None and error is None:
+            last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
+            detail = last[-1] if last else describe_returncode(outcome.returncode)
+            error = f"{plan.runner} wrote no report ({describe_returncode(outcome.returncode)}): {detail}"
+        progress.poll()
+        live = bool(progress.results or progress.started)
+        final_options = dataclasses.replace(options, on_result=None) if live else options  # already told
+        stream = ResultStream(Tool(plan.runner, ingested.tool.version if ingested else None), final_options)
+        if ingested is not None and ingested.start:
+            stream.run.start = ingested.start
+        died = outcome.timed_out or outcome.returncode < 0
+        if ingested is not None:
+            for result in ingested.tests:
+                stream.add(result)
+        elif live:  # no report: keep what the progress reporter saw finish
+            for result in progress.results.values():
+                stream.add(result)
+        in_flight = progress.in_flight() if ingested is None else []
+        for name, file in in_flight:
+            lost = TestResult(
+                name=name,
+                suite=(file,) if file else (),
+                file=file,
+                status=Status.FAILED,
+                raw_status="timedOut" if outcome.timed_out else "crashed",
+                message=f"{error} while this test was running",
+            )
+            stream.add(lost)
+            if options.on_result is not None:
+                options.on_result(lost)
+        if error is not None and in_flight:
+            error += f" (in flight: {', '.join(name for name, _ in in_flight)})"
+        if error is not None and died and not in_flight:
+            stream.add(
+                TestResult(
+                    name=f"{plan.runner} run",
+                    status=Status.FAILED,
+                    raw_status="timedOut" if outcome.timed_out else "crashed",
+                    message=error,
+                    trace=outcome.output_tail or None,
+                    duration=outcome.duration,
+                )
+            )
+        shutil.rmtree(plan.workdir, ignore_errors=True)
+        return stream.finish(error=error)
+
+    def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
+        """Run the project's tests in folder ``target``."""
+        options = options or RunOptions()
+        plan = self._plan(target, options)
+        progress = _Progress(plan, options)
+        outcome = run_process(
+            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+        )
+        return self._finish(plan, outcome, options, progress)
+
+    async def arun(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
+        """The asyncio twin of ``run``."""
+        options = options or RunOptions()
+        plan = self._plan(target, options)
+        progress = _Progress(plan, options)
+        outcome = await arun_process(
+            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+        )
+        return self._finish(plan, outcome, options, progress)

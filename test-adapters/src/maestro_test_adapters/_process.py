@@ -1,0 +1,149 @@
+"""Running a test runner in its own process group, with a global timeout, sync and asyncio.
+
+The driver is tiny and I/O only: start the process (stdout+stderr to a log file, never a pipe
+that could fill up), call ``poll`` every ``interval`` seconds while it runs (adapters tail the
+runner's JSONL there for live progress), kill the whole process group when the deadline
+passes (SIGTERM, then SIGKILL after a grace period), and report what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProcessOutcome", "arun_process", "describe_returncode", "run_process"]
+
+_GRACE = 2.0
+_INTERVAL = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """How the runner's process ended: its return code (negative: killed by a signal), whether
+    the timeout killed it, its wall time and the tail of its output."""
+
+    returncode: int
+    timed_out: bool
+    duration: float
+    output_tail: str
+
+
+def describe_returncode(returncode: int) -> str:
+    """``exit status 3`` or ``killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    try:
+        with open(log, "rb") as stream:
+            stream.seek(max(0, os.path.getsize(log) - 8192))
+            text = stream.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    timeout: float | None,
+    poll: Callable[[], None],
+    interval: float = _INTERVAL,
+) -> ProcessOutcome:
+    """Run ``argv`` to its end or until ``timeout``; ``poll()`` is called while it runs."""
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    timed_out = False
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            while True:
+                try:
+                    process.wait(timeout=interval)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                poll()
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                    _signal_group(process.pid, signal.SIGTERM)
+                    try:
+                        process.wait(timeout=_GRACE)
+                    except subprocess.TimeoutExpired:
+                        _signal_group(process.pid, signal.SIGKILL)
+                        process.wait()
+                    break
+        except BaseException:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        finally:
+            _signal_group(process.pid, signal.SIGKILL)  # leftovers of the group (xdist workers, browsers)
+    return ProcessOutcome(process.returncode, timed_out, time.monotonic() - started, _tail(log))
+
+
+async def arun_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    timeout: float | None,
+    poll: Callable[[], None],
+    interval: float = _INTERVAL,
+) -> ProcessOutcome:
+    """The asyncio twin of ``run_process`` (the event loop stays free while the runner runs)."""
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    timed_out = False
+    with open(log, "wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(process.wait(), interval)
+                    break
+                except TimeoutError:
+                    pass
+                poll()
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                    _signal_group(process.pid, signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(process.wait(), _GRACE)
+                    except TimeoutError:
+                        _signal_group(process.pid, signal.SIGKILL)
+                        await process.wait()
+                    break
+        except BaseException:
+            _signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+            raise
+        finally:
+            _signal_group(process.pid, signal.SIGKILL)
+    returncode = process.returncode if process.returncode is not None else -signal.SIGKILL
+    return ProcessOutcome(returncode, timed_out, time.monotonic() - started, _tail(log))

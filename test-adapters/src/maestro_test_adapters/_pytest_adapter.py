@@ -1,0 +1,280 @@
+"""The ``pytest`` adapter: pytest in a subprocess (or in this process) with our reporting plugin."""
+
+# ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from maestro_test_adapters._adapter import Availability, Target
+from maestro_test_adapters._options import RunOptions
+from maestro_test_adapters._outputs import append_results, set_run_error, write_reports
+from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._tail import LineTail, read_inflight, results_in
+from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
+from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
+
+__all__ = ["PytestAdapter"]
+
+PLUGIN = "maestro_test_adapters.pytest_plugin"
+_PYTEST_ERRORS = {2: "pytest was interrupted", 3: "pytest hit an internal error", 4: "pytest usage error"}
+
+
+@dataclass(slots=True)
+class _Plan:
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    report: Path
+    inflight: Path
+    log: Path
+    workdir: Path
+    keep_report: bool
+
+
+class _Watcher:
+    """Tails the report and the in-flight file, feeding ``on_result``/``on_test_start``."""
+
+    def __init__(self, plan: _Plan, options: RunOptions) -> None:
+        self._options = options
+        self._report = LineTail(plan.report) if options.on_result else None
+        self._inflight = LineTail(plan.inflight) if options.on_test_start else None
+
+    def poll(self) -> None:
+        if self._inflight is not None and self._options.on_test_start is not None:
+            for line in self._inflight.read():
+                if line.startswith("+"):
+                    self._options.on_test_start(line[1:])
+        if self._report is not None and self._options.on_result is not None:
+            for result in results_in(self._report.read()):
+                self._options.on_result(result)
+
+
+class PytestAdapter:
+    """Runs a pytest suite and returns one ``TestResult`` per test, reruns kept as attempts.
+
+    Args:
+        python: the interpreter that runs pytest (default: this one); it needs pytest and this
+            package installed.
+        in_process: run ``pytest.main`` in this process instead of a subprocess (faster start,
+            no timeout, no crash isolation; the imported test modules stay in ``sys.modules``).
+        plugins: extra ``-p`` plugins to load.
+
+    Example:
+        >>> adapter = PytestAdapter()
+        >>> adapter.name, bool(adapter.available())
+        ('pytest', True)
+    """
+
+    tool_name = "pytest"
+
+    def __init__(self, *, python: str | None = None, in_process: bool = False, plugins: Sequence[str] = ()) -> None:
+        if python is not None and not isinstance(python, str):
+            raise InvalidOptionError("python", f"must be the path of a Python interpreter, got {python!r}")
+        if isinstance(plugins, str):
+            raise InvalidOptionError("plugins", "must be a sequence of plugin names, not a string")
+        self.python = python or sys.executable
+        self.in_process = bool(in_process)
+        self.plugins = tuple(plugins)
+        self._foreign: Availability | None = None
+
+    @property
+    def name(self) -> str:
+        """``pytest``."""
+        return "pytest"
+
+    def available(self) -> Availability:
+        """Ok when the interpreter exists and can import pytest and this package's plugin (another
+        interpreter is asked once, in a subprocess)."""
+        if shutil.which(self.python) is None and not Path(self.python).is_file():
+            return Availability(False, f"Python interpreter not found: {self.python}")
+        if self.python == sys.executable:
+            if importlib.util.find_spec("pytest") is None:
+                return Availability(False, "pytest is not installed: pip install pytest")
+            return Availability(True)
+        if self._foreign is None:
+            try:
+                probe = subprocess.run(
+                    [self.python, "-c", f"import pytest, {PLUGIN}"],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as error:
+                self._foreign = Availability(False, f"{self.python} cannot be run: {error}")
+            else:
+                lines = [line for line in probe.stderr.splitlines() if line.strip()]
+                self._foreign = (
+                    Availability(True)
+                    if probe.returncode == 0
+                    else Availability(
+                        False,
+                        f"{self.python} cannot import pytest and {PLUGIN} ({lines[-1] if lines else 'error'}): "
+                        "pip install maestro-test-adapters into that environment",
+                    )
+                )
+        return self._foreign
+
+    # -- planning (no I/O beyond checking the target) -------------------------------------------
+    def _extra_args(self, options: RunOptions) -> list[str]:
+        """Arguments subclasses add before the user's runner arguments."""
+        return []
+
+    def _plan(self, target: Target, options: RunOptions) -> _Plan:
+        cwd = (options.cwd or Path.cwd()).resolve()
+        text = os.fspath(target)
+        path_part = text.split("::", 1)[0]
+        if not path_part or not (cwd / path_part).exists():
+            raise TargetNotFoundError(text, "pytest target")
+        workdir = Path(tempfile.mkdtemp(prefix="maestro-pytest-"))
+        report = options.jsonl.resolve() if options.jsonl is not None else workdir / "results.jsonl"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        inflight = workdir / "inflight.txt"
+        argv = [self.python, "-m", "pytest", "-p", PLUGIN]
+        for plugin in self.plugins:
+            argv += ["-p", plugin]
+        argv += [
+            f"--maestro-report={report}",
+            f"--maestro-inflight={inflight}",
+            f"--maestro-output-limit={options.output_limit}",
+            *self._extra_args(options),
+            *options.runner_args,
+            text,
+        ]
+        env = {**os.environ, **options.env}
+        recorded = options.environment  # the plugin records it in the JSONL header
+        for name, value in (
+            ("MAESTRO_COMMIT", recorded.commit),
+            ("MAESTRO_BRANCH", recorded.branch),
+            ("MAESTRO_BUILD_URL", recorded.build_url),
+            ("MAESTRO_SHARD", recorded.shard),
+        ):
+            if value is not None:
+                env[name] = value
+        return _Plan(argv, cwd, env, report, inflight, workdir / "pytest.log", workdir, options.jsonl is not None)
+
+    # -- finishing ------------------------------------------------------------------------------
+    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions) -> TestRun:  # noqa: PLR0912, PLR0915
+        from maestro_test_result_aggregator.formats import read_jsonl
+
+        try:
+            run = read_jsonl(plan.report, allow_torn_tail=True) if plan.report.exists() else None
+        except Exception:  # a report cut mid-header by a crash
+            run = None
+        unreadable = run is None
+        if run is None:
+            run = TestRun(tool=Tool(self.tool_name), start=time.time() - outcome.duration)
+        if run.tool.name != self.tool_name:
+            run.tool = Tool(self.tool_name, run.tool.version)
+        if run.environment == Environment():
+            run.environment = options.environment
+        inflight = read_inflight(plan.inflight)
+        died = outcome.timed_out or outcome.returncode < 0
+        error: str | None = None
+        if outcome.timed_out:
+            error = f"timed out after {options.timeout:g} s: killed the runner's process group"
+        elif outcome.returncode < 0:
+            error = f"pytest {describe_returncode(outcome.returncode)}"
+        elif outcome.returncode in _PYTEST_ERRORS:
+            collection_errors = any(r.extra.get("collection_error") for r in run.tests)
+            if not (outcome.returncode == 2 and collection_errors):
+                last = [line for line in outcome.output_tail.splitlines() if line.strip()]
+                detail = last[-1].strip() if last else describe_returncode(outcome.returncode)
+                error = f"{_PYTEST_ERRORS[outcome.returncode]}: {detail}"
+        elif not plan.report.exists():
+            last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
+            detail = f": {last[-1]}" if last else ""
+            error = f"pytest ({describe_returncode(outcome.returncode)}) wrote no report{detail}"
+        lost: list[TestResult] = []
+        if inflight and (died or error is not None):
+            raw = "timedOut" if outcome.timed_out else "crashed"
+            for nodeid in inflight:
+                path, _, rest = nodeid.partition("::")
+                message = f"{error} while this test was running"
+                lost.append(
+                    TestResult(
+                        name=rest.rsplit("::", 1)[-1] if rest else nodeid,
+                        status=Status.FAILED,
+                        suite=(path, *rest.split("::")[:-1]) if rest else (path,),
+                        file=path,
+                        classname="::".join(rest.split("::")[:-1]) or None,
+                        raw_status=raw,
+                        message=message,
+                        extra={"nodeid": nodeid},
+                    )
+                )
+            if error is not None:
+                error += f" (in flight: {', '.join(inflight)})"
+        if run.stop is None:
+            run.stop = time.time()
+            if plan.report.exists() and not unreadable:
+                append_results(plan.report, lost, stop=run.stop)
+        run.tests.extend(lost)
+        if unreadable and options.jsonl is not None:  # pytest died before its report had a header
+            from maestro_test_result_aggregator.formats import write_jsonl
+
+            write_jsonl(run, plan.report)
+        if options.on_result is not None:
+            for result in lost:
+                options.on_result(result)
+        if error is not None:
+            set_run_error(run, error)
+        shutil.rmtree(plan.workdir, ignore_errors=True)
+        write_reports(run, options)
+        return run
+
+    # -- running --------------------------------------------------------------------------------
+    def _run_in_process(self, plan: _Plan, options: RunOptions) -> TestRun:
+        import pytest
+
+        started = time.monotonic()
+        old_cwd = Path.cwd()
+        os.chdir(plan.cwd)
+        try:
+            code = pytest.main(plan.argv[3:])
+        finally:
+            os.chdir(old_cwd)
+        if options.on_result is not None and plan.report.exists():
+            for result in results_in(plan.report.read_text(encoding="utf-8").splitlines()):
+                options.on_result(result)
+            options = dataclasses.replace(options, on_result=None)  # already told
+        return self._finish(plan, ProcessOutcome(int(code), False, time.monotonic() - started, ""), options)
+
+    def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
+        """Run pytest on ``target`` (a path or node id, relative to ``options.cwd``)."""
+        options = options or RunOptions()
+        if self.in_process and options.timeout is not None:
+            raise InvalidOptionError("timeout", "is not supported with in_process=True (use a subprocess)")
+        plan = self._plan(target, options)
+        if self.in_process:
+            return self._run_in_process(plan, options)
+        watcher = _Watcher(plan, options)
+        outcome = run_process(
+            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=watcher.poll
+        )
+        watcher.poll()
+        return self._finish(plan, outcome, options)
+
+    async def arun(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
+        """The asyncio twin of ``run`` (in-process mode runs synchronously, blocking the loop)."""
+        options = options or RunOptions()
+        if self.in_process:
+            return self.run(target, options=options)
+        plan = self._plan(target, options)
+        watcher = _Watcher(plan, options)
+        outcome = await arun_process(
+            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=watcher.poll
+        )
+        watcher.poll()
+        return self._finish(plan, outcome, options)

@@ -1,0 +1,425 @@
+"""pytest fixtures for browser journeys on the system Chromium, with evidence on failure.
+
+Loaded automatically (a ``pytest11`` entry point) and cheap when unused: Playwright and Selenium
+are imported only by the fixtures that need them.
+
+Playwright (extra ``playwright``):
+    ``maestro_browser`` (one per session; launched from ``$MAESTRO_CHROMIUM`` or
+    ``/usr/bin/chromium`` with ``executable_path`` — ``playwright install`` is never needed — or
+    attached to a remote browser given by ``--maestro-browser-endpoint``/``$MAESTRO_BROWSER_ENDPOINT``),
+    ``maestro_context`` and ``maestro_page`` (a fresh context per test, traced),
+    ``maestro_shared_page`` (one page for the session, reset after each test: faster, weaker
+    isolation), ``maestro_playwright`` (the session's sync driver), and the asyncio
+    twins ``maestro_async_browser``/``maestro_async_page`` (one browser per test, since an asyncio
+    browser belongs to one event loop).
+
+Selenium (extra ``selenium``):
+    ``maestro_webdriver`` (one per session; ChromeDriver from ``$MAESTRO_CHROMEDRIVER`` or
+    ``/usr/bin/chromedriver`` passed explicitly in a ``Service``, so Selenium Manager never runs; or
+    a Selenium Grid given by ``--maestro-grid-url``/``$MAESTRO_SELENIUM_GRID``) and ``maestro_driver``
+    (the same driver, cookies and storage cleared for each test).
+
+When a test fails, a screenshot (PNG), the page's console errors (Playwright) or browser log
+(Selenium) and a Playwright trace (zip) are saved under ``--maestro-artifacts`` and attached to
+that attempt of the test in the Maestro report.
+"""
+
+# ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+from maestro_test_adapters._chromium import chromedriver_path, chromium_args, chromium_path, is_executable
+from maestro_test_adapters.errors import AdapterUnavailableError
+from maestro_test_adapters.pytest_plugin import attach
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser as AsyncBrowser
+    from playwright.async_api import Page as AsyncPage
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+__all__ = [
+    "BROWSER_ENDPOINT_ENV",
+    "GRID_URL_ENV",
+    "connect",
+    "launch_chromium",
+    "maestro_async_browser",
+    "maestro_async_page",
+    "maestro_browser",
+    "maestro_context",
+    "maestro_driver",
+    "maestro_page",
+    "maestro_playwright",
+    "maestro_shared_page",
+    "maestro_webdriver",
+    "new_chrome_driver",
+]
+
+BROWSER_ENDPOINT_ENV: Final = "MAESTRO_BROWSER_ENDPOINT"
+GRID_URL_ENV: Final = "MAESTRO_SELENIUM_GRID"
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_ATTEMPT = pytest.StashKey[int]()
+_BASE = pytest.StashKey[Path]()
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--maestro-browser-endpoint``, ``--maestro-grid-url`` and ``--maestro-trace``."""
+    group = parser.getgroup("maestro-browser", "Maestro browser fixtures (maestro-test-adapters)")
+    group.addoption("--maestro-browser-endpoint", default=None, help="attach maestro_browser to this remote browser")
+    group.addoption("--maestro-grid-url", default=None, help="run maestro_webdriver on this Selenium Grid")
+    group.addoption(
+        "--maestro-trace",
+        choices=("retain-on-failure", "retain-on-failure-with-screenshots", "off"),
+        default="retain-on-failure",
+        help="record a Playwright trace (DOM snapshots; optionally a screencast) per test, kept when it fails",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Keep each phase's report on the item so fixtures can tell, at teardown, that the test failed."""
+    report = yield
+    if call.when != "teardown" and any(name.startswith("maestro_") for name in getattr(item, "fixturenames", ())):
+        item.stash.setdefault(_REPORTS, {})[call.when] = report
+    return report
+
+
+def _failed(node: pytest.Item) -> bool:
+    reports = node.stash.get(_REPORTS, {})
+    return any(r.failed for r in reports.values())
+
+
+def _artifact_dir(config: pytest.Config) -> Path:
+    configured = config.getoption("maestro_artifacts", None)
+    if configured:
+        return Path(configured)
+    report = config.getoption("maestro_report", None)
+    if report:
+        return Path(report).resolve().parent / "maestro-artifacts"
+    return Path(config.rootpath) / "maestro-artifacts"
+
+
+def _artifact_base(node: pytest.Item) -> Path:
+    counted = node.stash.get(_ATTEMPT, 0) + 1
+    node.stash[_ATTEMPT] = counted
+    executions = getattr(node, "execution_count", None)  # set by pytest-rerunfailures: 1, 2, ...
+    attempt = executions if isinstance(executions, int) and executions > 0 else counted
+    folder = _artifact_dir(node.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{_UNSAFE.sub('_', node.nodeid)[-150:]}-attempt{attempt}"
+
+
+def _need(module: str, extra: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise AdapterUnavailableError(extra, f"{module} is not installed: pip install 'maestro-test-adapters[{extra}]'")
+
+
+def _chromium_or_fail() -> str:
+    path = chromium_path()
+    if not is_executable(path):
+        raise AdapterUnavailableError(
+            "playwright", f"no Chromium at {path}: install Debian's chromium or set MAESTRO_CHROMIUM"
+        )
+    return path
+
+
+# -- Playwright --------------------------------------------------------------------------------
+def launch_chromium(playwright: Playwright, **kwargs: Any) -> Browser:
+    """Launch the system Chromium with Playwright (headless, offline flags, no download)."""
+    return playwright.chromium.launch(
+        executable_path=_chromium_or_fail(), headless=True, args=chromium_args(headless_flag=False), **kwargs
+    )
+
+
+def connect(playwright: Playwright, endpoint: str) -> Browser:
+    """Attach to a remote browser: a Playwright server (``ws://...``) or a Chromium DevTools
+    endpoint (``http://host:port`` or ``ws://.../devtools/browser/...``)."""
+    if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
+        return playwright.chromium.connect_over_cdp(endpoint)
+    return playwright.chromium.connect(endpoint)
+
+
+def _endpoint(config: pytest.Config) -> str | None:
+    value = config.getoption("maestro_browser_endpoint", None) or os.environ.get(BROWSER_ENDPOINT_ENV)
+    return str(value) if value else None
+
+
+@pytest.fixture(scope="session")
+def maestro_playwright() -> Iterator[Playwright]:
+    """The session's sync Playwright driver (one per process: sync Playwright cannot start twice)."""
+    _need("playwright", "playwright")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def maestro_browser(maestro_playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
+    """One Playwright (sync) Chromium for the whole session (or a remote one, see ``connect``)."""
+    endpoint = _endpoint(pytestconfig)
+    browser = connect(maestro_playwright, endpoint) if endpoint else launch_chromium(maestro_playwright)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def _console_errors_text(errors: list[str]) -> str:
+    return "\n".join(errors) + ("\n" if errors else "")
+
+
+@pytest.fixture
+def maestro_context(maestro_browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A fresh browser context for one test, traced; the trace is kept when the test fails."""
+    context = maestro_browser.new_context()
+    mode = request.config.getoption("maestro_trace", "retain-on-failure")
+    tracing = mode != "off"
+    if tracing:
+        context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
+    try:
+        yield context
+    finally:
+        node = request.node
+        if tracing:
+            if _failed(node):
+                base = node.stash[_BASE] if _BASE in node.stash else _artifact_base(node)
+                trace = base.with_name(base.name + "-trace.zip")
+                context.tracing.stop(path=trace)
+                attach(node, "trace", "application/zip", trace)
+            else:
+                context.tracing.stop()
+        context.close()
+
+
+@pytest.fixture
+def maestro_page(maestro_context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A new page in a fresh context; on failure its screenshot and console errors are attached."""
+    page = maestro_context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    yield page
+    node = request.node
+    if _failed(node):
+        base = _artifact_base(node)
+        node.stash[_BASE] = base
+        screenshot = base.with_name(base.name + "-screenshot.png")
+        try:
+            page.screenshot(path=screenshot, full_page=True)
+            attach(node, "screenshot", "image/png", screenshot)
+        except Exception as error:  # a crashed page: keep the rest of the evidence
+            errors.append(f"maestro: screenshot failed: {error}")
+        console = base.with_name(base.name + "-console.txt")
+        console.write_text(_console_errors_text(errors), encoding="utf-8")
+        attach(node, "console errors", "text/plain", console)
+
+
+@dataclass
+class _SharedPage:
+    context: BrowserContext
+    page: Page
+    errors: list[str]
+    tracing: bool
+
+
+@pytest.fixture(scope="session")
+def _maestro_shared_page(maestro_browser: Browser, pytestconfig: pytest.Config) -> Iterator[_SharedPage]:
+    context = maestro_browser.new_context()
+    mode = pytestconfig.getoption("maestro_trace", "retain-on-failure")
+    tracing = mode != "off"
+    if tracing:
+        context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
+    page = context.new_page()
+    shared = _SharedPage(context, page, [], tracing)
+    page.on("console", lambda m: shared.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: shared.errors.append(f"pageerror: {error}"))
+    try:
+        yield shared
+    finally:
+        if tracing:
+            context.tracing.stop()
+        context.close()
+
+
+@pytest.fixture
+def maestro_shared_page(_maestro_shared_page: _SharedPage, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The fastest isolation level: ONE page for the session, reset after each test (cookies
+    cleared, local and session storage of the current origin cleared, back to ``about:blank``).
+    Evidence on failure as with ``maestro_page`` (the trace is this test's chunk). Tests can see
+    state the reset does not cover (other origins' storage, service workers, HTTP cache): use
+    ``maestro_page`` when that matters."""
+    shared = _maestro_shared_page
+    shared.errors.clear()
+    if shared.tracing:
+        shared.context.tracing.start_chunk()
+    yield shared.page
+    node = request.node
+    page = shared.page
+    if _failed(node):
+        base = _artifact_base(node)
+        screenshot = base.with_name(base.name + "-screenshot.png")
+        try:
+            page.screenshot(path=screenshot, full_page=True)
+            attach(node, "screenshot", "image/png", screenshot)
+        except Exception as error:  # a crashed page: keep the rest of the evidence
+            shared.errors.append(f"maestro: screenshot failed: {error}")
+        console = base.with_name(base.name + "-console.txt")
+        console.write_text(_console_errors_text(shared.errors), encoding="utf-8")
+        attach(node, "console errors", "text/plain", console)
+        if shared.tracing:
+            trace = base.with_name(base.name + "-trace.zip")
+            shared.context.tracing.stop_chunk(path=trace)
+            attach(node, "trace", "application/zip", trace)
+    elif shared.tracing:
+        shared.context.tracing.stop_chunk()
+    shared.context.clear_cookies()
+    try:
+        page.evaluate("() => { try { localStorage.clear(); sessionStorage.clear(); } catch (e) {} }")
+    finally:
+        page.goto("about:blank")
+
+
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
+
+    @pytest_asyncio.fixture
+    async def maestro_async_browser(pytestconfig: pytest.Config) -> AsyncIterator[AsyncBrowser]:
+        """An asyncio Playwright Chromium for one test (an asyncio browser belongs to one loop)."""
+        _need("playwright", "playwright")
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            endpoint = _endpoint(pytestconfig)
+            if endpoint:
+                if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
+                    browser = await playwright.chromium.connect_over_cdp(endpoint)
+                else:
+                    browser = await playwright.chromium.connect(endpoint)
+            else:
+                browser = await playwright.chromium.launch(
+                    executable_path=_chromium_or_fail(), headless=True, args=chromium_args(headless_flag=False)
+                )
+            try:
+                yield browser
+            finally:
+                await browser.close()
+
+    @pytest_asyncio.fixture
+    async def maestro_async_page(
+        maestro_async_browser: AsyncBrowser, request: pytest.FixtureRequest
+    ) -> AsyncIterator[AsyncPage]:
+        """An asyncio page in a fresh context; on failure its screenshot, console errors and trace."""
+        context = await maestro_async_browser.new_context()
+        mode = request.config.getoption("maestro_trace", "retain-on-failure")
+        tracing = mode != "off"
+        if tracing:
+            await context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+        try:
+            yield page
+        finally:
+            node = request.node
+            if _failed(node):
+                base = _artifact_base(node)
+                screenshot = base.with_name(base.name + "-screenshot.png")
+                try:
+                    await page.screenshot(path=screenshot, full_page=True)
+                    attach(node, "screenshot", "image/png", screenshot)
+                except Exception as error:
+                    errors.append(f"maestro: screenshot failed: {error}")
+                console = base.with_name(base.name + "-console.txt")
+                console.write_text(_console_errors_text(errors), encoding="utf-8")
+                attach(node, "console errors", "text/plain", console)
+                if tracing:
+                    trace = base.with_name(base.name + "-trace.zip")
+                    await context.tracing.stop(path=trace)
+                    attach(node, "trace", "application/zip", trace)
+            elif tracing:
+                await context.tracing.stop()
+            await context.close()
+
+
+# -- Selenium ----------------------------------------------------------------------------------
+def new_chrome_driver(*, grid_url: str | None = None) -> WebDriver:
+    """A headless Chrome WebDriver on the system Chromium: ChromeDriver passed explicitly in a
+    ``Service`` (Selenium Manager never runs), or a ``Remote`` driver on ``grid_url``."""
+    _need("selenium", "selenium")
+    os.environ.setdefault("SE_OFFLINE", "true")
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in chromium_args():
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if grid_url:
+        return webdriver.Remote(command_executor=grid_url, options=options)
+    options.binary_location = _chromium_or_fail()
+    driver_path = chromedriver_path()
+    if not is_executable(driver_path):
+        raise AdapterUnavailableError(
+            "selenium", f"no ChromeDriver at {driver_path}: install chromium-driver or set MAESTRO_CHROMEDRIVER"
+        )
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
+def _browser_log(driver: WebDriver) -> list[dict[str, Any]]:
+    """The browser's console log (Chromium drivers); a plain Remote driver has none to give."""
+    get_log = getattr(driver, "get_log", None)
+    if get_log is None:
+        return []
+    try:
+        return list(get_log("browser"))
+    except Exception:  # a Grid node without the logging capability
+        return []
+
+
+@pytest.fixture(scope="session")
+def maestro_webdriver(pytestconfig: pytest.Config) -> Iterator[WebDriver]:
+    """One Selenium Chrome driver for the session (local ChromeDriver or a Grid)."""
+    grid = pytestconfig.getoption("maestro_grid_url", None) or os.environ.get(GRID_URL_ENV)
+    driver = new_chrome_driver(grid_url=grid or None)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def maestro_driver(maestro_webdriver: WebDriver, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
+    """The session's driver with clean state for one test; on failure a screenshot and the browser log."""
+    driver = maestro_webdriver
+    _browser_log(driver)  # drop entries of earlier tests
+    yield driver
+    node = request.node
+    if _failed(node):
+        base = _artifact_base(node)
+        screenshot = base.with_name(base.name + "-screenshot.png")
+        if driver.get_screenshot_as_file(str(screenshot)):
+            attach(node, "screenshot", "image/png", screenshot)
+        log = base.with_name(base.name + "-browser-log.jsonl")
+        entries = _browser_log(driver)
+        log.write_text("".join(json.dumps(entry) + "\n" for entry in entries), encoding="utf-8")
+        attach(node, "browser log", "application/jsonl", log)
+    try:
+        driver.delete_all_cookies()
+        driver.execute_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
+    finally:
+        driver.get("about:blank")

@@ -1,0 +1,195 @@
+"""The ``maestro-test`` command: run any adapter, show live progress, write reports.
+
+```
+maestro-test run --adapter pytest tests/ --ctrf ctrf.json --junit junit.xml -- -x -n 2
+maestro-test list-adapters
+```
+
+Exit codes are ``ExitCode``: 0 all passed, 1 test failures, 2 infrastructure or adapter error
+(one-line reason on stderr; every finished result is still written), 5 no tests collected.
+"""
+
+# ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+    from maestro_test_result_aggregator.model import TestResult, TestRun
+
+__all__ = ["cli", "main"]
+
+_COLOURS = {"passed": "green", "failed": "red", "skipped": "yellow", "pending": "cyan", "other": "magenta"}
+
+
+class _Progress:
+    """Counts per status and the test in flight, shown with rich (live on a terminal)."""
+
+    def __init__(self, console: Console, *, live: bool) -> None:
+        self.console = console
+        self.counts: Counter[str] = Counter()
+        self.current = ""
+        self._live = None
+        if live:
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
+            self._live.start()
+
+    def _render(self) -> Text:
+        from rich.text import Text
+
+        text = Text()
+        for status in ("passed", "failed", "skipped", "other"):
+            text.append(f"{self.counts[status]} {status}  ", style=_COLOURS[status])
+        if self.current:
+            text.append(f"running {self.current}", style="dim")
+        return text
+
+    def started(self, test_id: str) -> None:
+        self.current = test_id
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def finished(self, result: TestResult) -> None:
+        self.counts[result.status.value] += 1
+        if result.status.value in ("failed", "other"):
+            where = result.extra.get("nodeid") or result.name
+            message = (result.message or "").splitlines()[0][:200] if result.message else ""
+            self.console.print(f"[red]FAILED[/red] {where} {message}", markup=True, highlight=False)
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"maestro-test: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _summary(run: TestRun, elapsed: float) -> str:
+    summary = run.summary()
+    parts = [f"{summary.tests} tests"]
+    for name in ("passed", "failed", "skipped", "pending", "other", "flaky"):
+        value = getattr(summary, name)
+        if value:
+            parts.append(f"{value} {name}")
+    return ", ".join(parts) + f" in {elapsed:.2f}s"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="maestro-test-adapters", prog_name="maestro-test")
+def cli() -> None:
+    """Run pytest, browser, frontend and production suites through one interface."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.option("--adapter", "-a", "adapter_name", required=True, help="Adapter name (see list-adapters).")
+@click.argument("target")
+@click.argument("runner_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--ctrf", type=click.Path(dir_okay=False, path_type=Path), help="Write CTRF JSON here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option(
+    "--junit-profile",
+    type=click.Choice(["xunit2", "surefire"]),
+    default="xunit2",
+    show_default=True,
+    help="JUnit flavour: surefire keeps failed attempts as flakyFailure/rerunFailure.",
+)
+@click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path), help="Stream JSONL results here.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Global timeout in seconds.")
+@click.option("--fail-on-flaky", is_flag=True, help="Count tests that passed only on a retry as failures.")
+@click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Run from here.")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+def run(
+    *,
+    adapter_name: str,
+    target: str,
+    runner_args: tuple[str, ...],
+    ctrf: Path | None,
+    junit: Path | None,
+    junit_profile: str,
+    jsonl: Path | None,
+    timeout: float | None,
+    fail_on_flaky: bool,
+    cwd: Path | None,
+    progress: bool | None,
+) -> None:
+    """Run TARGET with an adapter; arguments after `--` go to the runner."""
+    from rich.console import Console
+
+    from maestro_test_adapters._exit import exit_code, run_error
+    from maestro_test_adapters._options import RunOptions
+    from maestro_test_adapters._registry import get_adapter
+    from maestro_test_adapters.errors import TestAdapterError
+
+    console = Console(stderr=False, highlight=False)
+    try:
+        adapter = get_adapter(adapter_name)
+    except TestAdapterError as error:
+        _fail(str(error))
+    availability = adapter.available()
+    if not availability:
+        _fail(f"adapter {adapter_name!r} is unavailable: {availability.reason}")
+    display = _Progress(console, live=console.is_terminal if progress is None else progress)
+    started = time.monotonic()
+    try:
+        options = RunOptions(
+            timeout=timeout,
+            jsonl=jsonl,
+            ctrf=ctrf,
+            junit=junit,
+            junit_profile=junit_profile,
+            runner_args=runner_args,
+            cwd=cwd,
+            fail_on_flaky=fail_on_flaky,
+            on_result=display.finished,
+            on_test_start=display.started,
+        )
+        result = adapter.run(target, options=options)
+    except TestAdapterError as error:
+        display.stop()
+        _fail(str(error))
+    except KeyboardInterrupt:
+        display.stop()
+        _fail("interrupted")
+    display.stop()
+    console.print(_summary(result, time.monotonic() - started))
+    reason = run_error(result)
+    if reason is not None:
+        click.echo(f"maestro-test: error: {reason}", err=True)
+    sys.exit(int(exit_code(result, fail_on_flaky=fail_on_flaky)))
+
+
+@cli.command("list-adapters")
+def list_adapters() -> None:
+    """List the registered adapters, whether each can run here, and why not."""
+    from maestro_test_adapters._registry import adapter_names, get_adapter
+    from maestro_test_adapters.errors import TestAdapterError
+
+    for name in adapter_names():
+        try:
+            availability = get_adapter(name).available()
+        except TestAdapterError as error:
+            click.echo(f"{name:<12} broken       {error}")
+            continue
+        state = "available" if availability.ok else "unavailable"
+        click.echo(f"{name:<12} {state:<12} {availability.reason or ''}".rstrip())
+
+
+def main() -> None:
+    """Entry point of the ``maestro-test`` console script."""
+    cli()

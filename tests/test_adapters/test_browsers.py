@@ -1,0 +1,268 @@
+"""Playwright and Selenium journeys against the shared static site, in real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import struct
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from maestro_test_adapters import ExitCode, PlaywrightAdapter, RunOptions, SeleniumAdapter, exit_code, run_error
+from maestro_test_result_aggregator.formats import read_jsonl
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun
+from tests.fixtures.chromium import CdpBrowser, ChromeDriverServer
+from tests.fixtures.static_site import BUTTON_TEXT_AFTER_CLICK, CONSOLE_ERROR_TEXT, INDEX_TITLE, StaticSite
+
+pytestmark = pytest.mark.slow
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+
+PLAYWRIGHT_JOURNEYS = """
+import pytest
+SITE = {site!r}
+
+def test_title(maestro_page):
+    maestro_page.goto(SITE + "index.html")
+    assert maestro_page.title() == {title!r}
+
+def test_click(maestro_page):
+    maestro_page.goto(SITE + "form.html")
+    maestro_page.fill("#name", "Ada")
+    maestro_page.click("#go")
+    assert maestro_page.text_content("#status") == {clicked!r} + " Ada"
+
+def test_contexts_are_fresh(maestro_page):
+    maestro_page.goto(SITE + "index.html")
+    assert maestro_page.context.cookies() == []
+    maestro_page.context.add_cookies([{{"name": "c", "value": "1", "url": SITE}}])
+
+def test_fails_with_console_error(maestro_page):
+    maestro_page.goto(SITE + "console-error.html")
+    assert maestro_page.title() == "not the title"
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky(maestro_page, request):
+    marker = request.config.rootpath / "flaky-seen"
+    first = not marker.exists()
+    marker.touch()
+    maestro_page.goto(SITE + "index.html")
+    assert not first, "first attempt fails"
+"""
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _by_name(run: TestRun) -> dict[str, TestResult]:
+    return {r.name: r for r in run.tests}
+
+
+def _attachments(result: TestResult) -> dict[str, Path]:
+    return {a.name: Path(a.path) for a in result.attachments}
+
+
+@pytest.fixture
+def journey_dir(tmp_path: Path, chromium_executable: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MAESTRO_CHROMIUM", str(chromium_executable))
+    (tmp_path / "pytest.ini").write_text(INI)
+    return tmp_path
+
+
+def test_playwright_journeys_with_evidence_on_failure(journey_dir: Path, static_site: StaticSite) -> None:
+    (journey_dir / "test_journeys.py").write_text(
+        PLAYWRIGHT_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
+    )
+    jsonl = journey_dir / "out" / "results.jsonl"
+    run = PlaywrightAdapter().run("test_journeys.py", options=RunOptions(cwd=journey_dir, jsonl=jsonl, timeout=120))
+    results = _by_name(run)
+    assert run_error(run) is None, run_error(run)
+    assert run.tool.name == "playwright"
+    assert {n: r.status for n, r in results.items()} == {
+        "test_title": Status.PASSED,
+        "test_click": Status.PASSED,
+        "test_contexts_are_fresh": Status.PASSED,
+        "test_fails_with_console_error": Status.FAILED,
+        "test_flaky": Status.PASSED,
+    }
+    assert results["test_title"].attachments == ()
+    failed = results["test_fails_with_console_error"]
+    files = _attachments(failed)
+    assert set(files) == {"screenshot", "console errors", "trace"}
+    width, height = _png_size(files["screenshot"])
+    assert width >= 800
+    assert height >= 600
+    assert CONSOLE_ERROR_TEXT in files["console errors"].read_text()
+    with zipfile.ZipFile(files["trace"]) as trace:
+        assert any(name.endswith(".trace") for name in trace.namelist())
+    assert files["screenshot"].parent == jsonl.parent / "maestro-artifacts"
+    flaky = results["test_flaky"]
+    assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.PASSED]
+    assert {a.name for a in flaky.attempts[0].attachments} == {"screenshot", "console errors", "trace"}
+    assert flaky.attempts[1].attachments == ()
+    assert flaky.flaky
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    assert [r.name for r in read_jsonl(jsonl).tests] == list(results)
+
+
+def test_playwright_async_fixtures(journey_dir: Path, static_site: StaticSite) -> None:
+    (journey_dir / "test_async_journeys.py").write_text(
+        textwrap.dedent(
+            f"""
+            SITE = {static_site.url!r}
+            async def test_title(maestro_async_page):
+                await maestro_async_page.goto(SITE + "index.html")
+                assert await maestro_async_page.title() == {INDEX_TITLE!r}
+            async def test_fails(maestro_async_page):
+                await maestro_async_page.goto(SITE + "console-error.html")
+                assert await maestro_async_page.title() == "wrong"
+            """
+        )
+    )
+    run = PlaywrightAdapter().run("test_async_journeys.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    results = _by_name(run)
+    assert results["test_title"].status is Status.PASSED
+    assert results["test_fails"].status is Status.FAILED
+    files = _attachments(results["test_fails"])
+    _png_size(files["screenshot"])
+    assert CONSOLE_ERROR_TEXT in files["console errors"].read_text()
+    assert files["screenshot"].parent == journey_dir / "maestro-artifacts"
+
+
+def test_playwright_connects_to_a_remote_browser(
+    journey_dir: Path, static_site: StaticSite, chromium_cdp: CdpBrowser
+) -> None:
+    (journey_dir / "test_remote.py").write_text(
+        f"def test_remote(maestro_browser, maestro_page):\n"
+        f"    maestro_page.goto({static_site.url!r} + 'index.html')\n"
+        f"    assert maestro_page.title() == {INDEX_TITLE!r}\n"
+        f"    assert maestro_browser.version\n"
+    )
+    adapter = PlaywrightAdapter(endpoint=chromium_cdp.endpoint)
+    assert adapter.available()
+    run = adapter.run("test_remote.py", options=RunOptions(cwd=journey_dir, timeout=60))
+    assert [(r.name, r.status) for r in run.tests] == [("test_remote", Status.PASSED)], run.tests[0].message
+
+
+SHARED_PAGE_JOURNEYS = """
+SITE = {site!r}
+
+def test_sets_state(maestro_shared_page):
+    maestro_shared_page.goto(SITE + "index.html")
+    maestro_shared_page.context.add_cookies([{{"name": "c", "value": "1", "url": SITE}}])
+    maestro_shared_page.evaluate("localStorage.setItem('k', 'v')")
+
+def test_state_was_reset(maestro_shared_page):
+    assert maestro_shared_page.url == "about:blank"
+    assert maestro_shared_page.context.cookies() == []
+    maestro_shared_page.goto(SITE + "index.html")
+    assert maestro_shared_page.evaluate("localStorage.getItem('k')") is None
+
+def test_fails(maestro_shared_page):
+    maestro_shared_page.goto(SITE + "console-error.html")
+    assert maestro_shared_page.title() == "wrong"
+
+def test_after_failure(maestro_shared_page):
+    maestro_shared_page.goto(SITE + "index.html")
+    assert maestro_shared_page.title() == {title!r}
+"""
+
+
+def test_playwright_shared_page_is_reset_between_tests(journey_dir: Path, static_site: StaticSite) -> None:
+    (journey_dir / "test_shared.py").write_text(SHARED_PAGE_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE))
+    run = PlaywrightAdapter().run("test_shared.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    results = _by_name(run)
+    assert {n: r.status for n, r in results.items()} == {
+        "test_sets_state": Status.PASSED,
+        "test_state_was_reset": Status.PASSED,
+        "test_fails": Status.FAILED,
+        "test_after_failure": Status.PASSED,
+    }, [r.message for r in run.tests]
+    files = _attachments(results["test_fails"])
+    assert set(files) == {"screenshot", "console errors", "trace"}
+    _png_size(files["screenshot"])
+    assert CONSOLE_ERROR_TEXT in files["console errors"].read_text()
+    with zipfile.ZipFile(files["trace"]) as trace:
+        assert any(name.endswith(".trace") for name in trace.namelist())
+
+
+SELENIUM_JOURNEYS = """
+from selenium.webdriver.common.by import By
+SITE = {site!r}
+
+def test_title(maestro_driver):
+    maestro_driver.get(SITE + "index.html")
+    assert maestro_driver.title == {title!r}
+
+def test_click(maestro_driver):
+    maestro_driver.get(SITE + "form.html")
+    maestro_driver.find_element(By.ID, "name").send_keys("Ada")
+    maestro_driver.find_element(By.ID, "go").click()
+    assert maestro_driver.find_element(By.ID, "status").text == {clicked!r} + " Ada"
+
+def test_fails(maestro_driver):
+    maestro_driver.get(SITE + "console-error.html")
+    assert maestro_driver.title == "wrong"
+"""
+
+
+def test_selenium_journeys_with_evidence_on_failure(
+    journey_dir: Path, static_site: StaticSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures import binaries
+
+    monkeypatch.setenv("MAESTRO_CHROMEDRIVER", binaries.chromedriver())
+    adapter = SeleniumAdapter()
+    if not adapter.available():
+        pytest.skip(str(adapter.available().reason))
+    (journey_dir / "test_wd.py").write_text(
+        SELENIUM_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
+    )
+    run = adapter.run("test_wd.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    results = _by_name(run)
+    assert {n: r.status for n, r in results.items()} == {
+        "test_title": Status.PASSED,
+        "test_click": Status.PASSED,
+        "test_fails": Status.FAILED,
+    }
+    files = _attachments(results["test_fails"])
+    assert set(files) == {"screenshot", "browser log"}
+    width, height = _png_size(files["screenshot"])
+    assert width > 100
+    assert height > 100
+    log = [json.loads(line) for line in files["browser log"].read_text().splitlines()]
+    assert any(CONSOLE_ERROR_TEXT in entry["message"] for entry in log)
+
+
+def test_selenium_on_a_grid_url(
+    journey_dir: Path, static_site: StaticSite, chromedriver_server: ChromeDriverServer
+) -> None:
+    (journey_dir / "test_grid.py").write_text(
+        f"def test_grid(maestro_driver):\n"
+        f"    maestro_driver.get({static_site.url!r} + 'index.html')\n"
+        f"    assert maestro_driver.title == {INDEX_TITLE!r}\n"
+    )
+    run = SeleniumAdapter(endpoint=chromedriver_server.url).run(
+        "test_grid.py", options=RunOptions(cwd=journey_dir, timeout=60)
+    )
+    assert [(r.name, r.status) for r in run.tests] == [("test_grid", Status.PASSED)], run.tests[0].trace
+
+
+def test_browser_adapters_explain_why_they_are_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAESTRO_CHROMIUM", "/no/such/chromium")
+    monkeypatch.setenv("MAESTRO_CHROMEDRIVER", "/no/such/chromedriver")
+    playwright = PlaywrightAdapter().available()
+    assert not playwright
+    assert "/no/such/chromium" in str(playwright.reason)
+    selenium = SeleniumAdapter().available()
+    assert not selenium
+    assert "/no/such/chrom" in str(selenium.reason)

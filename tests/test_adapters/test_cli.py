@@ -1,0 +1,131 @@
+"""The ``maestro-test`` command, run as a real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maestro_test_result_aggregator.formats import read_jsonl, read_junit, validate_ctrf
+
+CLI = [sys.executable, "-m", "maestro_test_adapters"]
+
+
+def _cli(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=environment
+    )
+
+
+def test_list_adapters_shows_availability() -> None:
+    result = _cli("list-adapters", cwd=Path.cwd())
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert {"frontend", "playwright", "production", "pytest", "selenium"} <= set(rows)
+    assert "available" in rows["pytest"]
+
+
+def test_run_writes_ctrf_junit_and_jsonl_and_exits_1_on_failures(tmp_path: Path) -> None:
+    (tmp_path / "test_a.py").write_text(
+        "import pytest\n"
+        "def test_ok(): print('hi')\n"
+        "def test_bad(): assert 1 == 2\n"
+        "@pytest.mark.flaky(reruns=1)\n"
+        "def test_flaky(request):\n"
+        "    m = request.config.rootpath / 'seen'\n"
+        "    first = not m.exists(); m.touch()\n"
+        "    assert not first\n"
+    )
+    result = _cli(
+        "run", "--adapter", "pytest", "test_a.py",
+        "--ctrf", "out/ctrf.json", "--junit", "out/junit.xml", "--jsonl", "out/r.jsonl",
+        "--junit-profile", "surefire", "--progress",
+        "--", "-p", "no:cacheprovider",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED test_a.py::test_bad" in result.stdout
+    assert "3 tests, 2 passed, 1 failed, 1 flaky" in result.stdout
+    document = json.loads((tmp_path / "out/ctrf.json").read_text())
+    validate_ctrf(document)
+    tests = {t["name"]: t for t in document["results"]["tests"]}
+    assert tests["test_bad"]["status"] == "failed"
+    assert tests["test_flaky"]["flaky"] is True
+    junit = read_junit(tmp_path / "out/junit.xml")
+    assert sorted((t.name, t.status.value) for t in junit.tests) == [
+        ("test_bad", "failed"),
+        ("test_flaky", "passed"),
+        ("test_ok", "passed"),
+    ]
+    assert len(read_jsonl(tmp_path / "out/r.jsonl").tests) == 3
+    assert "flakyFailure" in (tmp_path / "out/junit.xml").read_text()
+
+
+@pytest.mark.slow
+def test_fail_on_flaky_turns_a_flaky_pass_into_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "test_f.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.flaky(reruns=1)\n"
+        "def test_flaky(request):\n"
+        "    m = request.config.rootpath / 'seen'\n"
+        "    first = not m.exists(); m.touch()\n"
+        "    assert not first\n"
+    )
+    assert _cli("run", "-a", "pytest", "test_f.py", cwd=tmp_path).returncode == 0
+    (tmp_path / "seen").unlink()
+    assert _cli("run", "-a", "pytest", "test_f.py", "--fail-on-flaky", cwd=tmp_path).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("run", "-a", "pytest", "missing_dir"), "pytest target not found: missing_dir"),
+        (("run", "-a", "cypress", "x"), "no test adapter named 'cypress'; available adapters:"),
+        (("run", "-a", "production", "nope.toml"), "not found: nope.toml"),
+        (("run", "-a", "playwright", "."), "adapter 'playwright' is unavailable: no Chromium at /no/such/chromium"),
+        (("run", "-a", "frontend", "."), "frontend project (a folder with package.json) not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], reason: str) -> None:
+    result = _cli(*args, cwd=tmp_path, env={"MAESTRO_CHROMIUM": "/no/such/chromium"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("maestro-test: error: ")
+    assert reason in lines[0]
+
+
+def test_a_hang_is_killed_and_finished_results_are_still_written(tmp_path: Path) -> None:
+    (tmp_path / "test_h.py").write_text("import time\ndef test_ok(): pass\ndef test_hang(): time.sleep(60)\n")
+    result = _cli(
+        "run", "-a", "pytest", "test_h.py", "--timeout", "8", "--jsonl", "r.jsonl", "--ctrf", "c.json", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "timed out after 8 s" in result.stderr
+    assert "test_h.py::test_hang" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert {t.name: t.raw_status for t in read_jsonl(tmp_path / "r.jsonl").tests} == {
+        "test_ok": "passed",
+        "test_hang": "timedOut",
+    }
+    validate_ctrf(json.loads((tmp_path / "c.json").read_text()))
+
+
+def test_a_malformed_check_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "checks.toml").write_text("[[checks]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\nlatency = 1\n")
+    result = _cli("run", "-a", "production", "checks.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "checks.toml: check 'x': latency: unknown field" in result.stderr
+
+
+def test_no_tests_is_exit_5(tmp_path: Path) -> None:
+    (tmp_path / "test_e.py").write_text("x = 1\n")
+    assert _cli("run", "-a", "pytest", "test_e.py", cwd=tmp_path).returncode == 5

@@ -1,0 +1,372 @@
+"""The pytest adapter and its reporting plugin, end to end in real pytest subprocesses."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from maestro_test_adapters import (
+    ExitCode,
+    InvalidOptionError,
+    PytestAdapter,
+    RunOptions,
+    TargetNotFoundError,
+    exit_code,
+    run_error,
+)
+from maestro_test_result_aggregator.formats import read_jsonl
+from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun
+
+SUITE = """
+import logging
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture boom")
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown boom")
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("x", [1, 2])
+def test_param(x):
+    print("stdout of", x)
+    logging.getLogger("suite").warning("logged %s", x)
+    assert x == 1
+
+def test_fixture_error(broken):
+    pass
+
+def test_teardown_error(bad_teardown):
+    pass
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfail():
+    assert False
+
+@pytest.mark.xfail(reason="fixed?")
+def test_xpass():
+    pass
+
+@pytest.mark.xfail(reason="fixed!", strict=True)
+def test_xpass_strict():
+    pass
+
+def test_skip():
+    pytest.skip("not today")
+
+@pytest.mark.flaky(reruns=3)
+def test_flaky(request):
+    counter = request.config.rootpath / "flaky-count"
+    n = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(n + 1))
+    assert n >= 2, f"attempt {n}"
+
+@pytest.mark.flaky(reruns=1)
+def test_always_fails():
+    assert False, "never"
+
+class TestGroup:
+    def test_method(self):
+        print("x" * 5000)
+"""
+
+
+def _by_name(run: TestRun) -> dict[str, TestResult]:
+    return {r.name: r for r in run.tests}
+
+
+def _write(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def suite_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestRun, Path]:
+    root = tmp_path_factory.mktemp("suite")
+    _write(root, "test_suite.py", SUITE)
+    jsonl = root / "out" / "results.jsonl"
+    started: list[str] = []
+    streamed: list[str] = []
+    options = RunOptions(
+        jsonl=jsonl,
+        cwd=root,
+        output_limit=1000,
+        on_test_start=started.append,
+        on_result=lambda r: streamed.append(r.name),
+        runner_args=("-p", "no:cacheprovider"),
+        environment=Environment(commit="cafe1234", branch="feature/x"),
+    )
+    run = PytestAdapter().run("test_suite.py", options=options)
+    assert streamed == [r.name for r in run.tests]
+    assert "test_suite.py::test_skip" in started
+    return run, jsonl
+
+
+def test_one_result_per_test_with_folded_status_and_raw_outcome(suite_run: tuple[TestRun, Path]) -> None:
+    run, _ = suite_run
+    results = _by_name(run)
+    expected = {
+        "test_param[1]": (Status.PASSED, "passed"),
+        "test_param[2]": (Status.FAILED, "failed"),
+        "test_fixture_error": (Status.FAILED, "error"),
+        "test_teardown_error": (Status.FAILED, "error"),
+        "test_xfail": (Status.SKIPPED, "xfailed"),
+        "test_xpass": (Status.PASSED, "xpassed"),
+        "test_xpass_strict": (Status.FAILED, "xpassed"),
+        "test_skip": (Status.SKIPPED, "skipped"),
+        "test_flaky": (Status.PASSED, "passed"),
+        "test_always_fails": (Status.FAILED, "failed"),
+        "test_method": (Status.PASSED, "passed"),
+    }
+    assert {n: (r.status, r.raw_status) for n, r in results.items()} == expected
+    assert run.tool.name == "pytest"
+    assert run.tool.version
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    assert run_error(run) is None
+    assert results["test_fixture_error"].message == "RuntimeError: fixture boom"
+    assert "teardown boom" in (results["test_teardown_error"].message or "")
+    assert results["test_xfail"].message == "known bug"
+    assert "not today" in (results["test_skip"].message or "")
+    assert "assert 2 == 1" in (results["test_param[2]"].trace or "")
+
+
+def test_reruns_are_kept_as_attempts(suite_run: tuple[TestRun, Path]) -> None:
+    run, _ = suite_run
+    flaky = _by_name(run)["test_flaky"]
+    assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.FAILED, Status.PASSED]
+    assert flaky.flaky
+    assert flaky.retries == 2
+    assert "attempt 0" in (flaky.attempts[0].message or "")
+    assert "attempt 1" in (flaky.attempts[1].message or "")
+    assert flaky.duration == pytest.approx(sum(a.duration for a in flaky.attempts))
+    always = _by_name(run)["test_always_fails"]
+    assert [a.status for a in always.attempts] == [Status.FAILED, Status.FAILED]
+    assert not always.flaky
+    assert exit_code(run, fail_on_flaky=True) is ExitCode.TESTS_FAILED
+
+
+def test_metadata_markers_parameters_location_output(suite_run: tuple[TestRun, Path]) -> None:
+    run, _ = suite_run
+    results = _by_name(run)
+    param = results["test_param[2]"]
+    assert param.tags == ("smoke",)
+    assert dict(param.parameters) == {"x": "2"}
+    assert param.file == "test_suite.py"
+    assert param.line is not None
+    assert param.line > 1
+    assert param.stdout == "stdout of 2\n"
+    assert "logged 2" in str(param.extra["log"])
+    assert param.extra["nodeid"] == "test_suite.py::test_param[2]"
+    method = results["test_method"]
+    assert method.classname == "TestGroup"
+    assert method.suite == ("test_suite.py", "TestGroup")
+    assert method.stdout is not None
+    assert len(method.stdout) < 1200
+    assert "truncated" in method.stdout
+    assert results["test_xpass"].tags == ("xfail",)
+
+
+def test_the_jsonl_file_holds_the_same_run(suite_run: tuple[TestRun, Path]) -> None:
+    run, jsonl = suite_run
+    on_disk = read_jsonl(jsonl)
+    assert on_disk.environment == run.environment
+    assert run.environment.commit == "cafe1234"
+    assert run.environment.branch == "feature/x"
+    assert [r.name for r in on_disk.tests] == [r.name for r in run.tests]
+    assert on_disk.stop is not None
+    lines = jsonl.read_text().splitlines()
+    assert json.loads(lines[0])["type"] == "run"
+    assert json.loads(lines[-1])["type"] == "end"
+
+
+def test_a_crash_keeps_finished_results_and_names_the_in_flight_test(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "test_crash.py",
+        """
+        import os, signal
+        def test_before(): pass
+        def test_dies(): os.kill(os.getpid(), signal.SIGKILL)
+        def test_never(): pass
+        """,
+    )
+    jsonl = tmp_path / "r.jsonl"
+    run = PytestAdapter().run("test_crash.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl))
+    results = _by_name(run)
+    assert results["test_before"].status is Status.PASSED
+    assert results["test_dies"].status is Status.FAILED
+    assert results["test_dies"].raw_status == "crashed"
+    assert "SIGKILL" in (results["test_dies"].message or "")
+    assert "test_never" not in results
+    assert exit_code(run) is ExitCode.ERROR
+    assert "SIGKILL" in (run_error(run) or "")
+    assert "test_dies" in (run_error(run) or "")
+    on_disk = read_jsonl(jsonl)  # the adapter completed the file the dead process left open
+    assert [r.name for r in on_disk.tests] == ["test_before", "test_dies"]
+
+
+def test_a_hang_is_killed_by_the_global_timeout(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "test_hang.py",
+        """
+        import time
+        def test_quick(): pass
+        def test_hangs(): time.sleep(120)
+        """,
+    )
+    run = PytestAdapter().run("test_hang.py", options=RunOptions(cwd=tmp_path, timeout=8))
+    results = _by_name(run)
+    assert results["test_quick"].status is Status.PASSED
+    assert results["test_hangs"].raw_status == "timedOut"
+    assert results["test_hangs"].status is Status.FAILED
+    assert "timed out after 8 s" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+
+
+@pytest.mark.slow
+def test_xdist_workers_report_through_the_controller_and_a_killed_worker_is_a_failure(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "test_para.py",
+        """
+        import os, signal
+        import pytest
+        @pytest.mark.parametrize("i", range(6))
+        def test_many(i): pass
+        def test_kill_worker(): os.kill(os.getpid(), signal.SIGKILL)
+        @pytest.mark.flaky(reruns=1)
+        def test_rerun_on_worker(request):
+            marker = request.config.rootpath / "seen"
+            first = not marker.exists()
+            marker.touch()
+            assert not first
+        """,
+    )
+    run = PytestAdapter().run("test_para.py", options=RunOptions(cwd=tmp_path, runner_args=("-n", "2")))
+    results = _by_name(run)
+    assert len(run.tests) == 8
+    assert all(results[f"test_many[{i}]"].status is Status.PASSED for i in range(6))
+    killed = results["test_kill_worker"]
+    assert killed.status is Status.FAILED
+    assert killed.raw_status == "crashed"
+    assert "crashed" in (killed.message or "")
+    assert [a.status for a in results["test_rerun_on_worker"].attempts] == [Status.FAILED, Status.PASSED]
+    assert results["test_many[3]"].parameters == {"i": "3"}
+    assert exit_code(run) is ExitCode.TESTS_FAILED  # the controller survived: a test failure, not an error
+
+
+def test_no_tests_collected_is_exit_code_5(tmp_path: Path) -> None:
+    _write(tmp_path, "test_empty.py", "x = 1\n")
+    run = PytestAdapter().run("test_empty.py", options=RunOptions(cwd=tmp_path))
+    assert run.tests == []
+    assert exit_code(run) is ExitCode.NO_TESTS
+
+
+def test_collection_errors_are_failed_results_not_infrastructure_errors(tmp_path: Path) -> None:
+    _write(tmp_path, "test_broken.py", "import no_such_module_xyz\n")
+    _write(tmp_path, "test_fine.py", "def test_ok(): pass\n")
+    run = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path, runner_args=("--continue-on-collection-errors",)))
+    results = {r.file: r for r in run.tests}
+    assert results["test_broken.py"].status is Status.FAILED
+    assert results["test_broken.py"].raw_status == "error"
+    assert "no_such_module_xyz" in (results["test_broken.py"].message or "")
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    interrupted = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path))
+    assert exit_code(interrupted) is ExitCode.TESTS_FAILED
+    assert run_error(interrupted) is None
+
+
+def test_a_usage_error_is_an_infrastructure_error(tmp_path: Path) -> None:
+    _write(tmp_path, "test_a.py", "def test_ok(): pass\n")
+    run = PytestAdapter().run("test_a.py", options=RunOptions(cwd=tmp_path, runner_args=("--no-such-flag",)))
+    assert exit_code(run) is ExitCode.ERROR
+    assert "usage error" in (run_error(run) or "")
+
+
+def test_a_missing_target_is_refused_before_running(tmp_path: Path) -> None:
+    with pytest.raises(TargetNotFoundError, match="missing_dir"):
+        PytestAdapter().run("missing_dir", options=RunOptions(cwd=tmp_path))
+    with pytest.raises(InvalidOptionError, match="python"):
+        PytestAdapter(python=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="timeout"):
+        PytestAdapter(in_process=True).run("x", options=RunOptions(timeout=1))
+    assert not PytestAdapter(python="/no/such/python").available()
+
+
+def test_another_interpreter_without_pytest_is_unavailable_with_the_reason(tmp_path: Path) -> None:
+    import shutil
+    import sys
+
+    bare = shutil.which("python3") or sys.executable
+    if bare == sys.executable:
+        pytest.skip("no second interpreter on PATH")
+    adapter = PytestAdapter(python=bare)
+    availability = adapter.available()
+    if availability:
+        pytest.skip(f"{bare} has pytest and this package")
+    assert "cannot import pytest" in str(availability.reason)
+    assert adapter.available() is availability  # asked once
+    _write(tmp_path, "test_a.py", "def test_ok(): pass\n")
+    run = adapter.run("test_a.py", options=RunOptions(cwd=tmp_path))
+    assert exit_code(run) is ExitCode.ERROR
+    assert "wrote no report" in (run_error(run) or "")
+
+
+async def test_the_async_twin_runs_the_same_way(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "test_a.py",
+        "import time\ndef test_ok(): pass\ndef test_bad(): assert 0\ndef test_hang(): time.sleep(60)\n",
+    )
+    run = await PytestAdapter().arun("test_a.py", options=RunOptions(cwd=tmp_path, timeout=8))
+    assert {r.name: r.raw_status for r in run.tests} == {
+        "test_ok": "passed",
+        "test_bad": "failed",
+        "test_hang": "timedOut",
+    }
+    assert exit_code(run) is ExitCode.ERROR
+
+
+def test_in_process_mode(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    _write(tmp_path, "test_inproc_mod.py", "def test_ok(): pass\ndef test_bad(): assert 0\n")
+    seen: list[str] = []
+    run = PytestAdapter(in_process=True).run(
+        "test_inproc_mod.py",
+        options=RunOptions(
+            cwd=tmp_path, on_result=lambda r: seen.append(r.name), runner_args=("-p", "no:cacheprovider")
+        ),
+    )
+    assert {r.name: r.status for r in run.tests} == {"test_ok": Status.PASSED, "test_bad": Status.FAILED}
+    assert seen == ["test_ok", "test_bad"]
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+
+
+def test_the_plugin_is_inert_without_its_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "maestro_test_adapters.pytest_plugin")
+    result.assert_outcomes(passed=1)
+    assert not list(pytester.path.glob("*.jsonl"))
+    report = pytester.path / "direct.jsonl"
+    result = pytester.runpytest_subprocess(f"--maestro-report={report}")
+    result.assert_outcomes(passed=1)
+    assert [r.name for r in read_jsonl(report).tests] == ["test_ok"]
+
+
+def test_a_runner_that_dies_before_reporting_still_leaves_a_readable_jsonl(tmp_path: Path) -> None:
+    _write(tmp_path, "conftest.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    _write(tmp_path, "test_a.py", "def test_ok(): pass\n")
+    jsonl = tmp_path / "out.jsonl"
+    run = PytestAdapter().run("test_a.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl))
+    assert exit_code(run) is ExitCode.ERROR
+    assert "SIGKILL" in (run_error(run) or "")
+    assert read_jsonl(jsonl).tests == []
