@@ -28,8 +28,8 @@ $(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml) tools/pyproject.toml requirem
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet \
-		-e ./resilience'[redis]' -e ./audit-logger -e ./test-result-aggregator'[pandas]' \
-		-e ./test-adapters'[playwright,selenium]' -e ./tools -r requirements-dev.txt
+		-e ./resilience'[otel,redis]' -e ./audit-logger'[pandas,postgres,signing]' -e ./test-result-aggregator'[pandas,postgres]' \
+		-e ./test-adapters'[playwright,production,selenium]' -e ./tools -r requirements-dev.txt
 	@touch $@
 
 ##: dev                     | create .venv with all four packages (editable, all extras) and the dev tools
