@@ -51,3 +51,30 @@ def assert_lazy_imports(module_name: str, optional: Iterable[str]) -> None:
     eager = sorted(set(optional) & imported)
     assert not eager, f"import {module_name} imported optional dependencies eagerly: {eager}"
     importlib.import_module(module_name)
+
+
+def run_mypy_strict(path: Path) -> subprocess.CompletedProcess[str]:
+    """mypy --strict over one file of typed usage examples, with the repository's settings."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--config-file",
+            str(root / "mypy.ini"),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=False,
+    )
+
+
+def assert_mypy_strict_passes(path: Path) -> None:
+    """The public API, used as users write it in ``path``, type-checks under mypy --strict."""
+    result = run_mypy_strict(path)
+    assert result.returncode == 0, result.stdout + result.stderr

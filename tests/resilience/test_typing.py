@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.package_checks import assert_mypy_strict_passes, run_mypy_strict
+
 HERE = Path(__file__).parent
-
-
-def mypy(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file", "/dev/null", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.mark.slow
 def test_signatures_are_kept() -> None:
-    result = mypy(HERE / "typed_usage.py")
-    assert result.returncode == 0, result.stdout
+    assert_mypy_strict_passes(HERE / "typed_usage.py")
 
 
 @pytest.mark.slow
@@ -35,6 +25,6 @@ def test_misuse_is_rejected() -> None:
         for i, line in enumerate(path.read_text().splitlines(), 1)
         if (m := re.search(r"# E: (\S+)", line))
     }
-    result = mypy(path)
+    result = run_mypy_strict(path)
     found = {(int(m.group(1)), m.group(2)) for m in re.finditer(r":(\d+): error: .*\[([\w-]+)\]$", result.stdout, re.M)}
     assert found == expected, result.stdout
