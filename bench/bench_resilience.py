@@ -424,13 +424,147 @@ def server_commands(client: Any) -> int:
     return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
 
 
+class RoundTrips:
+    """Measures round trips per guarded call into a table (one private server, one counter)."""
+
+    def __init__(self, table: Table, client: Any) -> None:
+        self.table = table
+        self.client = client
+        self.counter = TripCounter()
+        self.names = iter(range(10**9))
+
+    def measure(self, name: str, case: str, n: int, one: Callable[[], Any], flush: Callable[[], Any] | None) -> None:
+        """Run ``one()`` n times; ``flush`` (ours) then sends what a lone call left deferred."""
+        path = total = commands = 0
+        for _ in range(n):
+            before = server_commands(self.client)
+            self.counter.sends = 0
+            with self.counter.counting():
+                with contextlib.suppress(Exception):  # the guarded failure, or CircuitOpenError
+                    one()
+                path += self.counter.sends
+                if flush is not None:
+                    flush()
+                total += self.counter.sends
+            commands += server_commands(self.client) - before
+        self.table.add(name, case, f"{path / n:.2f}", f"{total / n:.2f}", f"{commands / n:.2f}")
+
+    def probes(
+        self, name: str, n: int, trip: Callable[[], Any], probe: Callable[[], Any], flush: Callable[[], Any]
+    ) -> None:
+        """Half-open probes: ``trip()`` (not counted), wait past the open duration, count ``probe()``."""
+        path = total = 0
+        for _ in range(n):
+            with contextlib.suppress(Exception):
+                trip()
+            time.sleep(0.015)
+            self.counter.sends = 0
+            with self.counter.counting():
+                with contextlib.suppress(Exception):
+                    probe()
+                path += self.counter.sends
+                flush()
+                total += self.counter.sends
+        self.table.add(name, "half-open probe", f"{path / n:.2f}", f"{total / n:.2f}", "-")
+
+    def ours(self, clock: Any = None, **kwargs: Any) -> tuple[CircuitBreaker, Any]:
+        """A maestro breaker on its own RedisStorage (flushes only when asked, to count them)."""
+        from maestro_resilience import RedisStorage
+        from maestro_resilience.testing import FakeClock
+
+        storage = RedisStorage(self.client, flush_delay=3600.0)
+        kwargs.setdefault("window", Consecutive(10**9))
+        breaker = CircuitBreaker(f"bench-{next(self.names)}", storage=storage, clock=clock or FakeClock(), **kwargs)
+        return breaker, storage
+
+    def maestro_cases(self, calls: int) -> None:
+        """Every case for maestro's RedisStorage."""
+        from maestro_resilience.testing import FakeClock
+
+        name = "maestro RedisStorage"
+        warm, warm_storage = self.ours()
+        warm.call(work, 1)  # loads the script and the local copy
+        warm.call(work, 1)
+        self.measure(name, "steady state, success", calls, lambda: warm.call(work, 1), warm_storage.flush)
+        self.measure(name, "steady state, failure", calls, lambda: warm.call(failing, 1), warm_storage.flush)
+        fresh = [self.ours() for _ in range(min(calls, 50))]  # built outside the count (no round trip anyway)
+        flushes: list[Callable[[], None]] = []
+
+        def first_call() -> None:
+            breaker, storage = fresh.pop()
+            breaker.call(work, 1)
+            flushes.append(storage.flush)
+
+        def flush_last() -> None:
+            flushes.pop()()
+
+        self.measure(name, "first call of a process (alone)", len(fresh), first_call, flush_last)
+        clock = FakeClock()
+        idle, idle_storage = self.ours(clock)
+        idle.call(work, 1)
+
+        def after_idle() -> None:
+            clock.advance(2.0)  # longer than max_staleness
+            idle.call(work, 1)
+
+        def after_idle_and_next() -> None:
+            after_idle()
+            idle.call(work, 1)  # carries the first one's deferred outcome
+
+        self.measure(name, "call after >1 s idle (alone)", calls, after_idle, idle_storage.flush)
+        self.measure(name, "call after idle + next call, per call", calls, after_idle_and_next, idle_storage.flush)
+        row = self.table.rows[-1]
+        self.table.rows[-1] = (*row[:2], *(f"{float(cell) / 2:.2f}" for cell in row[2:]))
+        tripped, tripped_storage = self.ours(window=Consecutive(1), open_duration=3600)
+        tripped.call(work, 1)
+        with contextlib.suppress(ConnectionError):
+            tripped.call(failing, 1)
+        self.measure(name, "rejected while open", calls, lambda: tripped.call(work, 1), tripped_storage.flush)
+        probe_clock = FakeClock()
+        prober, probe_storage = self.ours(probe_clock, window=Consecutive(1), open_duration=0.01)
+        prober.call(work, 1)
+
+        def trip() -> None:
+            with contextlib.suppress(ConnectionError):
+                prober.call(failing, 1)
+            probe_clock.advance(0.015)
+
+        self.probes(name, min(calls, 10), trip, lambda: prober.call(work, 1), probe_storage.flush)
+
+    def pybreaker_cases(self, calls: int) -> None:
+        """The same cases for pybreaker's CircuitRedisStorage (it reads Redis on every call)."""
+        import pybreaker
+
+        def pyb(fail_max: int = 10**9, reset_timeout: float = 60) -> Any:
+            storage = pybreaker.CircuitRedisStorage(
+                pybreaker.STATE_CLOSED, self.client, namespace=f"pyb-{next(self.names)}"
+            )
+            return pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage)
+
+        name = "pybreaker CircuitRedisStorage"
+        pb = pyb()
+        pb.call(work, 1)
+        self.measure(name, "steady state, success", calls, lambda: pb.call(work, 1), None)
+        self.measure(name, "steady state, failure", calls, lambda: pb.call(failing, 1), None)
+        new = [pyb() for _ in range(min(calls, 50))]  # its constructor's SETNXs are not counted
+        self.measure(name, "first call of a process (alone)", len(new), lambda: new.pop().call(work, 1), None)
+        opened = pyb(fail_max=1, reset_timeout=3600)
+        with contextlib.suppress(Exception):
+            opened.call(failing, 1)
+        self.measure(name, "rejected while open", calls, lambda: opened.call(work, 1), None)
+        prober = pyb(fail_max=1, reset_timeout=0.01)
+        self.probes(name, min(calls, 10), lambda: prober.call(failing, 1), lambda: prober.call(work, 1), lambda: None)
+
+
 def redis_round_trips(calls: int) -> Table:
-    """Round trips and server commands per guarded call: ours vs pybreaker's CircuitRedisStorage."""
+    """Round trips per guarded call, by case: ours vs pybreaker's CircuitRedisStorage."""
     table = Table(
-        "Redis-backed breaker: round trips and server commands per call",
-        ("implementation", "outcome", "round trips/call", "commands/call"),
-        note="Counted on a private redis-server on 127.0.0.1 (client sends, and INFO commandstats). "
-        "Target: maestro 1 round trip per call.",
+        "Redis-backed breaker: round trips per guarded call, by case",
+        ("implementation", "case", "on the call's path", "in total", "server commands"),
+        note="Counted on a private redis-server on 127.0.0.1: round trips are the client's sends (a pipeline "
+        "counts once); 'in total' adds the flush of an outcome left deferred when no later call carries "
+        "it; server commands (INFO commandstats) include those run inside our Lua script. "
+        "Target: at most 1 round trip on every call's path.",
     )
     with private_redis() as port:
         if port is None:
@@ -438,36 +572,11 @@ def redis_round_trips(calls: int) -> Table:
             return table
         import redis
 
-        from maestro_resilience import RedisStorage
-
         client = redis.Redis(host="127.0.0.1", port=port)
-        ours = CircuitBreaker("bench", window=Consecutive(10**9), storage=RedisStorage(client))
-        guards: list[tuple[str, Callable[[Callable[[int], int]], Any]]] = [
-            ("maestro RedisStorage", ours),
-        ]
+        trips = RoundTrips(table, client)
+        trips.maestro_cases(calls)
         if installed("pybreaker"):
-            import pybreaker
-
-            pb = pybreaker.CircuitBreaker(
-                fail_max=10**9,
-                state_storage=pybreaker.CircuitRedisStorage(
-                    pybreaker.STATE_CLOSED, redis.Redis(host="127.0.0.1", port=port)
-                ),
-            )
-            guards.append(("pybreaker CircuitRedisStorage", lambda fn: functools.partial(pb.call, fn)))
-        for name, guard in guards:
-            for outcome, fn in (("success", work), ("failure", failing)):
-                guarded = guard(fn)
-                with contextlib.suppress(ConnectionError):
-                    guarded(1)  # loads scripts, opens the connection
-                counter = TripCounter()
-                before = server_commands(client)
-                with counter.counting():
-                    for _ in range(calls):
-                        with contextlib.suppress(ConnectionError):
-                            guarded(1)
-                commands = server_commands(client) - before
-                table.add(name, outcome, f"{counter.sends / calls:.2f}", f"{commands / calls:.2f}")
+            trips.pybreaker_cases(calls)
         client.close()
     return table
 

@@ -2,17 +2,43 @@
 
 Importing this module imports redis-py (``pip install 'maestro-resilience[redis]'``).
 
-Round trips: the breaker keeps a local copy of the shared state, refreshed by every reply. A call in
-the closed state costs ONE round trip (an ``EVALSHA`` recording its outcome, whose reply carries the
-current state) while the copy is fresher than ``max_staleness``; an idle process asks first. A call
-rejected while open costs none. Only half-open probes also need an ``acquire``
-round trip (to take one of the ``half_open_max_calls`` slots atomically). Times are Redis server
-milliseconds (``TIME``), so hosts need no synchronised clocks.
+Round trips (a round trip is one ``EVALSHA`` of the breaker's Lua script). Every guarded call costs
+at most ONE on its own path, except half-open probes, which cost two:
+
+- The breaker keeps a local copy of the shared state, refreshed by every reply. A call admitted on a
+  *fresh* copy (its last reply at most ``max_staleness`` old) costs one round trip after it runs: the
+  ``EVALSHA`` recording its outcome, whose reply carries the current state.
+- A call that cannot be admitted from a closed copy (the process's first call, a call after more
+  than ``max_staleness`` idle) costs one round trip before it runs: the ``EVALSHA`` that admits it.
+  Its outcome is then *deferred*: it rides on this process's next round trip for the breaker (any
+  call's), or, if none comes within ``flush_delay`` (50 ms), a background flush sends it; that
+  flush is the only round trip not on a call's path. While a deferred FAILURE waits, the next call
+  is not admitted from the copy: its admitting round trip records the failure first, so it is
+  rejected if that failure trips the breaker.
+- A half-open probe (the copy is OPEN past its open duration, or HALF_OPEN) takes its slot with one
+  round trip (atomically: exactly ``half_open_max_calls`` probes across all processes) and records
+  its outcome with a second, at once: it decides for every process whether the breaker closes, and
+  a deferred one would keep every caller rejected for up to ``flush_delay`` after a good probe.
+- A call rejected while the copy says OPEN (or FORCED_OPEN) costs none; a call rejected by an
+  admitting round trip (half-open slots taken) costs that one.
+
+Consistency window: a process admits calls on its copy only while that copy is at most
+``max_staleness`` old, so a trip made by another process is seen by this process at the latest
+``max_staleness`` after its last reply, or with the next reply, whichever comes first; calls it
+admits before then run (their outcomes, tagged with the old generation, change nothing). A copy older
+than that is never trusted: the call asks first. Deferred outcomes reach Redis at most
+``flush_delay`` (plus one round trip) after their call ended; until then they do not count towards
+tripping or closing the breaker. Times are Redis server milliseconds (``TIME``), so hosts need no
+synchronised clocks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
@@ -39,7 +65,22 @@ __all__ = ["RedisRateLimiter", "RedisStorage"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_DEFERRED = 1 << 52  # added to the generation of a token whose outcome is deferred (see RedisStorage.complete)
+
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+_SYNC_STORAGES: weakref.WeakSet[RedisStorage] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
+    """Send deferred outcomes of blocking clients before the process exits (the flush timers are daemons)."""
+    for storage in list(_SYNC_STORAGES):
+        if storage._pending and not storage._down:
+            args, _ = storage._args("get")
+            with contextlib.suppress(Exception):  # quietly: no events while the interpreter shuts down
+                storage._script(keys=storage.keys, args=args)
+
 
 BREAKER_LUA = """
 local h, ring, tw = KEYS[1], KEYS[2], KEYS[3]
@@ -49,7 +90,7 @@ local probe, outcome, slow = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV
 local wtype, p1 = ARGV[6], tonumber(ARGV[7])
 local fth, minimum, sth, nb = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local open_ms, mult, max_open = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local hmax, target = tonumber(ARGV[15]), ARGV[16]
+local hmax, target, lease = tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17])
 local now = nil
 local function clock()
   if not now then
@@ -75,8 +116,9 @@ local function enter(new)
     open_until = clock() + math.floor(d)
     redis.call('HSET', h, 'opened', opened + 1, 'open_until', open_until)
   elseif new == 'half_open' then
-    redis.call('HSET', h, 'ha', 0, 'hd', 0, 'hf', 0, 'hs', 0)
+    redis.call('HSET', h, 'ha', 0, 'hd', 0, 'hf', 0, 'hs', 0, 'hsince', clock())
   else
+    fails0 = 0
     redis.call('HSET', h, 'fails', 0, 'idx', 0, 'calls', 0, 'cf', 0, 'cs', 0)
     redis.call('DEL', ring, tw)
     if new == 'closed' then redis.call('HSET', h, 'opened', 0) end
@@ -86,9 +128,13 @@ end
 local function record(failed, s)
   if wtype == 'c' then
     if failed == 1 then
-      return redis.call('HINCRBY', h, 'fails', 1) >= p1
+      fails0 = redis.call('HINCRBY', h, 'fails', 1)
+      return fails0 >= p1
     end
-    if fails0 ~= 0 then redis.call('HSET', h, 'fails', 0) end
+    if fails0 ~= 0 then
+      fails0 = 0
+      redis.call('HSET', h, 'fails', 0)
+    end
     return false
   end
   local calls, f, sl
@@ -136,6 +182,34 @@ local function reply(admitted)
   return {admitted, state, gen, remaining}
 end
 
+local function rec(tg, pr, oc, sl)
+  if tg ~= gen or oc == 2 then
+    if pr == 1 and tg == gen and state == 'half_open' then redis.call('HINCRBY', h, 'ha', -1) end
+    return
+  end
+  local failed = 0
+  if oc == 1 then failed = 1 end
+  if state == 'closed' or state == 'disabled' then
+    if record(failed, sl) and state == 'closed' then enter('open') end
+  elseif state == 'half_open' then
+    local hd = redis.call('HINCRBY', h, 'hd', 1)
+    local hf = redis.call('HINCRBY', h, 'hf', failed)
+    local hs = redis.call('HINCRBY', h, 'hs', sl)
+    if failed == 1 and wtype == 'c' then
+      enter('open')
+    elseif hd >= hmax then
+      if hf / hd >= fth or hs / hd >= sth then enter('open') else enter('closed') end
+    end
+  end
+end
+
+-- outcomes deferred by earlier calls of this process ride on this round trip, oldest first
+local np = tonumber(ARGV[18] or '0')
+for i = 0, np - 1 do
+  local b = 19 + 4 * i
+  rec(tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]))
+end
+
 if op == 'acquire' then
   if state == 'closed' or state == 'disabled' then return reply(1) end
   if state == 'forced_open' then return reply(0) end
@@ -143,28 +217,16 @@ if op == 'acquire' then
     if clock() < open_until then return reply(0) end
     enter('half_open')
   end
-  if tonumber(redis.call('HGET', h, 'ha') or '0') >= hmax then return reply(0) end
+  if tonumber(redis.call('HGET', h, 'ha') or '0') >= hmax then
+    -- every slot is taken: after the probe lease, slots whose outcome never came (a process died
+    -- mid-probe) are taken back by a new half-open generation; late outcomes of those probes are stale
+    if lease <= 0 or clock() - tonumber(redis.call('HGET', h, 'hsince') or '0') < lease then return reply(0) end
+    enter('half_open')
+  end
   redis.call('HINCRBY', h, 'ha', 1)
   return reply(1)
 elseif op == 'record' then
-  if token_gen ~= gen or outcome == 2 then
-    if probe == 1 and token_gen == gen and state == 'half_open' then redis.call('HINCRBY', h, 'ha', -1) end
-    return reply(1)
-  end
-  local failed = 0
-  if outcome == 1 then failed = 1 end
-  if state == 'closed' or state == 'disabled' then
-    if record(failed, slow) and state == 'closed' then enter('open') end
-  elseif state == 'half_open' then
-    local hd = redis.call('HINCRBY', h, 'hd', 1)
-    local hf = redis.call('HINCRBY', h, 'hf', failed)
-    local hs = redis.call('HINCRBY', h, 'hs', slow)
-    if failed == 1 and wtype == 'c' then
-      enter('open')
-    elseif hd >= hmax then
-      if hf / hd >= fth or hs / hd >= sth then enter('open') else enter('closed') end
-    end
-  end
+  rec(token_gen, probe, outcome, slow)
   return reply(1)
 elseif op == 'set' then
   enter(target)
@@ -204,14 +266,24 @@ class RedisStorage:
             when Redis answers again; ``"fail"``: raise ``StorageUnavailable``.
         recheck_interval: seconds between attempts to reach Redis during an outage.
         max_staleness: the local copy admits calls without asking Redis only while its last reply
-            is at most this old (seconds); an idle or new process asks first (one extra round trip).
+            is at most this old (seconds); a new or idle process's first call is admitted by a round
+            trip instead, and its outcome is deferred (see ``flush_delay``).
+        flush_delay: seconds an outcome deferred by a call admitted through a round trip may wait
+            for another call's round trip to carry it before a background flush sends it
+            (a ``threading.Timer``, or a task on the running event loop for an asyncio client).
+        probe_lease: seconds after entering half-open past which, if every probe slot is still taken,
+            the slots are taken back (a new half-open generation): a process that dies mid-probe
+            cannot hold the shared breaker half-open forever. Make it longer than your slowest
+            probe; ``None`` disables it (then only ``reset()`` frees such a slot).
 
     Give the client short socket timeouts and no client-side retries
     (``redis.Redis(..., socket_timeout=0.5, retry=Retry(NoBackoff(), 0))``): redis-py's default retries
     with backoff would stall every guarded call for seconds during an outage.
 
     The shared state is the truth: on rejoining, local state gathered during the outage is dropped.
-    A process learns of a transition made by another process on its next round trip (within one call).
+    A process learns of a transition made by another process on its next round trip, and admits no
+    call on a copy older than ``max_staleness``. Call ``flush()`` (``await flush_async()``) before a
+    process exits to send outcomes still deferred.
     """
 
     def __init__(
@@ -222,6 +294,8 @@ class RedisStorage:
         on_unavailable: Literal["fallback", "fail"] = "fallback",
         recheck_interval: float = 1.0,
         max_staleness: float = 1.0,
+        flush_delay: float = 0.05,
+        probe_lease: float | None = 60.0,
     ) -> None:
         if isinstance(client, redis.asyncio.Redis):
             self.is_async = True
@@ -237,13 +311,29 @@ class RedisStorage:
             raise ValueError(f"recheck_interval must be a number of seconds >= 0, got {recheck_interval!r}")
         if isinstance(max_staleness, bool) or not isinstance(max_staleness, int | float) or max_staleness < 0:
             raise ValueError(f"max_staleness must be a number of seconds >= 0, got {max_staleness!r}")
+        if isinstance(flush_delay, bool) or not isinstance(flush_delay, int | float) or flush_delay < 0:
+            raise ValueError(f"flush_delay must be a number of seconds >= 0, got {flush_delay!r}")
+        if probe_lease is not None and (
+            isinstance(probe_lease, bool) or not isinstance(probe_lease, int | float) or not probe_lease > 0
+        ):
+            raise ValueError(f"probe_lease must be a number of seconds > 0 or None, got {probe_lease!r}")
+        self.probe_lease = probe_lease
+        self._lease_ms = 0 if probe_lease is None else int(probe_lease * 1000)
         self.max_staleness = float(max_staleness)
+        self.flush_delay = float(flush_delay)
         self._seen_at = float("-inf")
+        # outcomes of calls admitted by a round trip, waiting to ride on the next one: (gen, probe, outcome, slow)
+        self._pending: list[tuple[int, int, int, int]] = []
+        self._pending_failure = False  # a deferred failure: the next call is admitted by a round trip
+        self._flush_scheduled = False
+        self._flush_tasks: set[Any] = set()
         self.client = client
         self.namespace = namespace
         self.on_unavailable = on_unavailable
         self.recheck_interval = float(recheck_interval)
         self._script = client.register_script(BREAKER_LUA)
+        if not self.is_async:
+            _SYNC_STORAGES.add(self)
         self._breaker: CircuitBreaker | None = None
         self._lock = threading.Lock()
         # local copy of the shared state
@@ -286,18 +376,31 @@ class RedisStorage:
             raise RuntimeError("RedisStorage is not attached to a CircuitBreaker yet")
         return self._breaker
 
-    def _args(self, op: str, gen: int = 0, probe: bool = False, outcome: int = 0, slow: bool = False) -> list[Any]:
-        return [op, gen, int(probe), outcome, int(slow), *self._tail, ""]
+    def _args(
+        self, op: str, gen: int = 0, probe: bool = False, outcome: int = 0, slow: bool = False, *, target: str = ""
+    ) -> tuple[list[Any], list[tuple[int, int, int, int]]]:
+        """The script's arguments, carrying (and taking) every deferred outcome; also returns those outcomes."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._pending_failure = False
+        args = [op, gen, int(probe), outcome, int(slow), *self._tail, target, self._lease_ms, len(pending)]
+        for item in pending:
+            args.extend(item)
+        return args, pending
 
-    def _apply(self, reply: list[Any]) -> bool:
+    def _apply(self, reply: list[Any], *, announce: bool = True) -> bool:
         admitted, state, gen, remaining = reply
         state = CircuitState(state.decode() if isinstance(state, bytes) else state)
         now = self.breaker.clock.monotonic()
         with self._lock:
+            old, loaded = self._state, self._seen_at != float("-inf")
             self._state = state
             self._gen = int(gen)
             self._open_until = now + int(remaining) / 1000.0
             self._seen_at = now
+        if announce and loaded and old is not state:
+            # a transition seen by this process (made by it or by another one): listeners hear of it
+            self.breaker._announce(old, state)
         return bool(int(admitted))
 
     # -- outage handling -----------------------------------------------------------------------
@@ -333,8 +436,8 @@ class RedisStorage:
         breaker = self.breaker
         state = self._state
         if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
-            if breaker.clock.monotonic() - self._seen_at > self.max_staleness:
-                return None  # too old to trust: ask Redis
+            if self._pending_failure or breaker.clock.monotonic() - self._seen_at > self.max_staleness:
+                return None  # too old to trust, or a deferred failure may trip it: ask Redis (carrying it)
             return (self._gen, False)
         if state is CircuitState.FORCED_OPEN:
             raise breaker._reject(state, None)
@@ -355,39 +458,75 @@ class RedisStorage:
     def _local_token(token: tuple[int, bool]) -> tuple[int, bool]:
         return (-1 - token[0], token[1])  # negative generations mark tokens of the local fallback
 
+    @staticmethod
+    def _deferred_token(token: tuple[int, bool]) -> tuple[int, bool]:
+        """A call admitted by a round trip: its outcome waits for the next one (generation >= _DEFERRED).
+
+        Probes are the exception: their outcome decides closing for every process and a lost one would
+        hold a half-open slot, so it is recorded at once (a probe costs two round trips).
+        """
+        return token if token[1] else (token[0] + _DEFERRED, False)
+
+    def _lost(self, pending: list[tuple[int, int, int, int]]) -> None:
+        """Outcomes whose round trip failed: failures still count, on the local fallback state."""
+        for _, _, outcome, slow in pending:
+            if outcome == _FAILURE:
+                self.breaker._complete_local((self.breaker._generation, False), outcome, bool(slow), count=False)
+
+    def _failed(self, error: BaseException, pending: list[tuple[int, int, int, int]]) -> None:
+        self._unavailable(error)
+        self._lost(pending)
+
     def acquire(self) -> tuple[int, bool]:
-        """Admit a call (sync client)."""
+        """Admit a call (sync client): no round trip on a fresh copy, else one that also carries deferred outcomes."""
         if self._use_local():
             return self._local_token(self.breaker._acquire_local())
         cached = self._cached_admission()
         if cached is not None:
             return cached
+        args, pending = self._args("acquire")
         try:
-            reply = self._script(keys=self.keys, args=self._args("acquire"))
+            reply = self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             return self._local_token(self.breaker._acquire_local())
         self._available()
-        return self._admitted(self._apply(reply))
+        return self._deferred_token(self._admitted(self._apply(reply)))
 
     async def acquire_async(self) -> tuple[int, bool]:
-        """Admit a call (asyncio client)."""
+        """Admit a call (asyncio client); see ``acquire``."""
         if self._use_local():
             return self._local_token(self.breaker._acquire_local())
         cached = self._cached_admission()
         if cached is not None:
             return cached
+        args, pending = self._args("acquire")
         try:
-            reply = await self._script(keys=self.keys, args=self._args("acquire"))
+            reply = await self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             return self._local_token(self.breaker._acquire_local())
         self._available()
-        return self._admitted(self._apply(reply))
+        return self._deferred_token(self._admitted(self._apply(reply)))
 
     # -- outcomes --------------------------------------------------------------------------------
+    def _defer(self, token: tuple[int, bool], outcome: int, slow: bool) -> bool:
+        """Queue the outcome of a call admitted by a round trip; True when a flush must be scheduled."""
+        with self._lock:
+            self._pending.append((token[0] - _DEFERRED, int(token[1]), outcome, int(slow)))
+            if outcome == _FAILURE:
+                self._pending_failure = True
+            schedule, self._flush_scheduled = not self._flush_scheduled, True
+        return schedule
+
     def complete(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
-        """Record an outcome: one round trip (sync client)."""
+        """Record an outcome (sync client): one round trip, or none when the call's admission was one."""
+        if token[0] >= _DEFERRED:
+            if (outcome != _IGNORED or token[1]) and self._defer(token, outcome, slow):
+                timer = threading.Timer(self.flush_delay, self._background_flush)
+                timer.daemon = True
+                timer.start()
+            return
         if token[0] < 0:
             self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
             if self._use_local():
@@ -395,10 +534,11 @@ class RedisStorage:
             token = (-1, False)  # a stale generation: Redis only answers with its state (rejoin check)
         elif outcome == _IGNORED and not token[1]:
             return  # nothing to record and nothing to release
+        args, pending = self._args("record", token[0], token[1], outcome, slow)
         try:
-            reply = self._script(keys=self.keys, args=self._args("record", token[0], token[1], outcome, slow))
+            reply = self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             if token[0] >= 0 and outcome == _FAILURE:
                 self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
             return
@@ -406,7 +546,12 @@ class RedisStorage:
         self._apply(reply)
 
     async def complete_async(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
-        """Record an outcome: one round trip (asyncio client)."""
+        """Record an outcome (asyncio client); see ``complete``."""
+        if token[0] >= _DEFERRED:
+            if (outcome != _IGNORED or token[1]) and self._defer(token, outcome, slow):
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.flush_delay, self._spawn_flush, loop)
+            return
         if token[0] < 0:
             self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
             if self._use_local():
@@ -414,12 +559,78 @@ class RedisStorage:
             token = (-1, False)
         elif outcome == _IGNORED and not token[1]:
             return
+        args, pending = self._args("record", token[0], token[1], outcome, slow)
         try:
-            reply = await self._script(keys=self.keys, args=self._args("record", token[0], token[1], outcome, slow))
+            reply = await self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             if token[0] >= 0 and outcome == _FAILURE:
                 self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
+            return
+        self._available()
+        self._apply(reply)
+
+    # -- deferred outcomes -----------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Outcomes waiting for a round trip (calls admitted by an admission round trip)."""
+        return len(self._pending)
+
+    def _background_flush(self) -> None:
+        with contextlib.suppress(StorageUnavailable):  # fail mode: the next call raises it
+            self.flush()
+
+    def _spawn_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._background_flush_async())
+        self._flush_tasks.add(task)
+        task.add_done_callback(self._flush_tasks.discard)
+
+    async def _background_flush_async(self) -> None:
+        with contextlib.suppress(StorageUnavailable):
+            await self.flush_async()
+
+    def flush(self) -> None:
+        """Send deferred outcomes now (sync client): one round trip if any wait, none otherwise.
+
+        A background timer calls this ``flush_delay`` seconds after an outcome was deferred, unless
+        another call's round trip carried it first; call it yourself before a process exits.
+        """
+        with self._lock:
+            self._flush_scheduled = False
+            if not self._pending:
+                return
+        if self._use_local():
+            with self._lock:
+                pending, self._pending = self._pending, []
+                self._pending_failure = False
+            self._lost(pending)
+            return
+        args, pending = self._args("get")
+        try:
+            reply = self._script(keys=self.keys, args=args)
+        except _UNAVAILABLE as error:
+            self._failed(error, pending)
+            return
+        self._available()
+        self._apply(reply)
+
+    async def flush_async(self) -> None:
+        """Send deferred outcomes now (asyncio client); see ``flush``."""
+        with self._lock:
+            self._flush_scheduled = False
+            if not self._pending:
+                return
+        if self._use_local():
+            with self._lock:
+                pending, self._pending = self._pending, []
+                self._pending_failure = False
+            self._lost(pending)
+            return
+        args, pending = self._args("get")
+        try:
+            reply = await self._script(keys=self.keys, args=args)
+        except _UNAVAILABLE as error:
+            self._failed(error, pending)
             return
         self._available()
         self._apply(reply)
@@ -429,21 +640,23 @@ class RedisStorage:
         """Move the shared breaker to ``state`` (``force_open()``, ``reset()``... call this)."""
         if self.is_async:
             raise TypeError("with an asyncio Redis client use: await storage.set_state_async(state)")
+        args, pending = self._args("set", target=state.value)
         try:
-            reply = self._script(keys=self.keys, args=[*self._args("set")[:-1], state.value])
+            reply = self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             return
         self._available()
-        self._apply(reply)
+        self._apply(reply, announce=False)  # the breaker announces its manual transitions itself
 
     async def set_state_async(self, state: CircuitState | str) -> None:
         """Move the shared breaker to ``state`` (asyncio client)."""
         state = CircuitState(state)
+        args, pending = self._args("set", target=state.value)
         try:
-            reply = await self._script(keys=self.keys, args=[*self._args("set")[:-1], state.value])
+            reply = await self._script(keys=self.keys, args=args)
         except _UNAVAILABLE as error:
-            self._unavailable(error)
+            self._failed(error, pending)
             return
         self._available()
         self._apply(reply)
@@ -455,10 +668,11 @@ class RedisStorage:
         if self._down:
             return self.breaker._local_state()
         if not self.is_async:
+            args, pending = self._args("get")
             try:
-                self._apply(self._script(keys=self.keys, args=self._args("get")))
+                self._apply(self._script(keys=self.keys, args=args))
             except _UNAVAILABLE as error:
-                self._unavailable(error)
+                self._failed(error, pending)
                 return self.breaker._local_state()
         state = self._state
         if state is CircuitState.OPEN and self.breaker.clock.monotonic() >= self._open_until:

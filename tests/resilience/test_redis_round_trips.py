@@ -1,0 +1,346 @@
+"""Round trips per guarded call with RedisStorage, counted by the server (INFO commandstats).
+
+Each xdist worker has its own redis-server (tests.fixtures.redis), so the counts are this test's.
+A round trip is one EVALSHA of the breaker script; the script is loaded before counting (SCRIPT LOAD
+is a one-off per server, not per call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio
+
+from maestro_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Consecutive, CountWindow, RedisStorage
+from maestro_resilience._redis import BREAKER_LUA
+from maestro_resilience.testing import FakeClock
+
+NEVER = 3600.0  # a flush_delay that keeps the background flush out of a count
+
+
+class Boom(Exception):
+    pass
+
+
+def fail() -> None:
+    raise Boom
+
+
+def ok() -> str:
+    return "ok"
+
+
+def commands(client: redis.Redis) -> dict[str, int]:
+    """Commands executed by the server so far (without INFO and SCRIPT themselves)."""
+    stats = client.info("commandstats")
+    return {k[8:]: int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_script")}
+
+
+class Trips:
+    """Counts the EVALSHAs (round trips) and every other client command between two points."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.start = commands(client)
+
+    def take(self) -> tuple[int, int]:
+        """(EVALSHAs, other commands sent by clients) since the last take."""
+        now = commands(self.client)
+        delta = {k: now[k] - self.start.get(k, 0) for k in now}
+        self.start = now
+        evalsha = delta.pop("evalsha", 0)
+        # commands run inside the Lua script are counted too; clients only ever send EVALSHA
+        client_side = {k: n for k, n in delta.items() if k in ("get", "set", "incr", "eval", "multi", "exec", "watch")}
+        return evalsha, sum(client_side.values())
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_url)
+    c.script_load(BREAKER_LUA)
+    yield c
+    c.close()
+
+
+def breaker(client: redis.Redis, name: str = "rt", clock: FakeClock | None = None, **kwargs: object) -> CircuitBreaker:
+    storage = RedisStorage(client, flush_delay=kwargs.pop("flush_delay", NEVER))  # type: ignore[arg-type]
+    return CircuitBreaker(name, storage=storage, clock=clock or FakeClock(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_first_call_costs_one_round_trip_and_its_outcome_rides_on_the_next(client: redis.Redis) -> None:
+    b = breaker(client)
+    trips = Trips(client)
+    assert b.call(ok) == "ok"
+    assert trips.take() == (1, 0)  # the admission EVALSHA: the copy was never loaded
+    assert b.storage is not None
+    assert b.storage.pending == 1  # the outcome waits for the next round trip
+    b.call(ok)
+    assert trips.take() == (1, 0)  # the second call's outcome EVALSHA carries the first outcome
+    assert b.storage.pending == 0
+    b.storage.flush()
+    assert trips.take() == (0, 0)  # nothing left to flush: no round trip
+
+
+def test_call_after_idle_costs_one_round_trip(client: redis.Redis) -> None:
+    clock = FakeClock()
+    b = breaker(client, clock=clock)
+    b.call(ok)
+    b.call(ok)
+    trips = Trips(client)
+    clock.advance(1.5)  # idle longer than max_staleness (1 s): the copy is not trusted
+    b.call(ok)
+    assert trips.take() == (1, 0)
+    clock.advance(1.5)
+    b.call(ok)  # the admission EVALSHA also carries the previous call's outcome
+    assert trips.take() == (1, 0)
+    assert b.storage is not None
+    assert b.storage.pending == 1
+
+
+def test_steady_state_success_and_failure_cost_one_round_trip_each(client: redis.Redis) -> None:
+    b = breaker(client, window=CountWindow(10, minimum_calls=10))
+    b.call(ok)
+    trips = Trips(client)
+    for _ in range(20):
+        b.call(ok)
+    assert trips.take() == (20, 0)
+    for _ in range(4):
+        with pytest.raises(Boom):
+            b.call(fail)
+    assert trips.take() == (4, 0)
+    assert b.state is CircuitState.CLOSED  # 4/10
+
+
+def test_rejection_while_open_costs_nothing(client: redis.Redis) -> None:
+    b = breaker(client, window=Consecutive(1), open_duration=60)
+    b.call(ok)
+    with pytest.raises(Boom):
+        b.call(fail)
+    trips = Trips(client)
+    for _ in range(10):
+        with pytest.raises(CircuitOpenError):
+            b.call(ok)
+    assert trips.take() == (0, 0)
+
+
+def test_deferred_failure_makes_the_next_call_ask_and_be_rejected(client: redis.Redis) -> None:
+    b = breaker(client, window=Consecutive(1), open_duration=60)
+    trips = Trips(client)
+    with pytest.raises(Boom):
+        b.call(fail)  # first call: admitted by a round trip, failure deferred
+    assert trips.take() == (1, 0)
+    with pytest.raises(CircuitOpenError):
+        b.call(ok)  # not admitted from the copy: its admission EVALSHA records the failure and trips
+    assert trips.take() == (1, 0)
+    assert client.hget("maestro:breaker:rt", "state") == b"open"
+    with pytest.raises(CircuitOpenError):
+        b.call(ok)
+    assert trips.take() == (0, 0)
+
+
+def test_half_open_probe_costs_two_round_trips_and_other_callers_one(client: redis.Redis) -> None:
+    clock = FakeClock()
+    b = breaker(client, window=Consecutive(1), open_duration=0.05, half_open_max_calls=1, clock=clock)
+    other = breaker(client, window=Consecutive(1), open_duration=0.05, half_open_max_calls=1)
+    b.call(ok)
+    with pytest.raises(Boom):
+        b.call(fail)
+    time.sleep(0.08)  # the open duration runs on the Redis clock
+    clock.advance(0.08)
+    trips = Trips(client)
+    seen: list[tuple[int, int]] = []
+
+    def probe() -> str:
+        seen.append(trips.take())  # the slot was taken by one EVALSHA
+        with pytest.raises(CircuitOpenError):
+            other.call(ok)  # another process: one EVALSHA, rejected (the only slot is taken)
+        seen.append(trips.take())
+        return "probe"
+
+    assert b.call(probe) == "probe"
+    assert seen == [(1, 0), (1, 0)]
+    assert trips.take() == (1, 0)  # the probe's outcome, recorded at once: the breaker closes
+    assert client.hget("maestro:breaker:rt", "state") == b"closed"
+
+
+def test_background_flush_sends_a_lone_deferred_outcome(client: redis.Redis) -> None:
+    a = breaker(client, window=Consecutive(1), open_duration=60, flush_delay=0.02)
+    b = breaker(client, window=Consecutive(1), open_duration=60)
+    trips = Trips(client)
+    with pytest.raises(Boom):
+        a.call(fail)
+    deadline = time.monotonic() + 5
+    while client.hget("maestro:breaker:rt", "state") != b"open" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert trips.take() == (2, 0)  # the call's admission + one background flush
+    with pytest.raises(CircuitOpenError):
+        b.call(ok)  # another process sees the trip
+
+
+async def test_async_client_round_trips(redis_url: str) -> None:
+    sync = redis.Redis.from_url(redis_url)
+    sync.script_load(BREAKER_LUA)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        storage = RedisStorage(client, flush_delay=0.02)
+        b = CircuitBreaker("art", window=Consecutive(2), storage=storage)
+
+        @b
+        async def call(good: bool) -> str:
+            if not good:
+                raise Boom
+            return "ok"
+
+        trips = Trips(sync)
+        assert await call(True) == "ok"
+        assert trips.take() == (1, 0)
+        assert storage.pending == 1
+        for _ in range(3):
+            await call(True)
+        assert trips.take() == (3, 0)
+        assert storage.pending == 0
+        with pytest.raises(Boom):
+            await call(False)
+        storage._seen_at = float("-inf")  # as after an idle period
+        with pytest.raises(Boom):
+            await call(False)  # admitted by a round trip; its failure is deferred ...
+        assert trips.take() == (2, 0)
+        for _ in range(100):  # ... and flushed by a task on this loop
+            if storage.pending == 0 and await client.hget("maestro:breaker:art", "state") == b"open":
+                break
+            await asyncio.sleep(0.01)
+        assert await client.hget("maestro:breaker:art", "state") == b"open"
+        with pytest.raises(CircuitOpenError):
+            await call(True)
+    finally:
+        await client.aclose()
+        sync.close()
+
+
+PROBER = textwrap.dedent(
+    """
+    import sys, threading, time, redis
+    from maestro_resilience import CircuitBreaker, CircuitOpenError, Consecutive, RedisStorage
+    url, me = sys.argv[1], sys.argv[2]
+    client = redis.Redis.from_url(url)
+    breaker = CircuitBreaker("two-proc-probes", window=Consecutive(1), open_duration=0.05,
+                             half_open_max_calls=2, storage=RedisStorage(client))
+    client.set("ready:" + me, 1)
+    while not client.exists("go"):
+        time.sleep(0.005)
+    admitted = []
+    def probe():
+        admitted.append(1)
+        time.sleep(1.0)  # hold the slot while the other process tries
+    def worker():
+        try:
+            breaker.call(probe)
+        except CircuitOpenError:
+            pass
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(len(admitted))
+    """
+)
+
+
+def test_two_processes_share_exactly_n_half_open_probes(client: redis.Redis, redis_url: str) -> None:
+    b = breaker(client, "two-proc-probes", window=Consecutive(1), open_duration=0.05, half_open_max_calls=2)
+    b.call(ok)
+    with pytest.raises(Boom):
+        b.call(fail)
+    assert client.hget("maestro:breaker:two-proc-probes", "state") == b"open"
+    children = [
+        subprocess.Popen([sys.executable, "-c", PROBER, redis_url, str(i)], stdout=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 30
+    while not all(client.exists(f"ready:{i}") for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.06)  # past the open duration
+    client.set("go", 1)
+    admitted = [int(child.communicate(timeout=30)[0]) for child in children]
+    assert sum(admitted) == 2  # exactly half_open_max_calls probes across both processes (8 callers)
+    assert client.hget("maestro:breaker:two-proc-probes", "state") == b"closed"
+
+
+def test_probe_slot_of_a_dead_process_is_taken_back_after_the_lease(client: redis.Redis) -> None:
+    def make() -> CircuitBreaker:
+        storage = RedisStorage(client, probe_lease=0.3)
+        return CircuitBreaker("lease", window=Consecutive(1), open_duration=0.05, storage=storage)
+
+    a, b = make(), make()
+    a.call(ok)
+    with pytest.raises(Boom):
+        a.call(fail)
+    time.sleep(0.07)
+    assert a.storage is not None
+    lost = a.storage.acquire()  # a probe whose process dies: its outcome never comes
+    assert lost[1]
+    with pytest.raises(CircuitOpenError):
+        b.call(ok)  # the only slot is taken
+    time.sleep(0.35)
+    assert b.call(ok) == "ok"  # after the lease the slot is taken back; this probe closes the breaker
+    assert client.hget("maestro:breaker:lease", "state") == b"closed"
+    a.storage.complete(lost, 1, False)  # the lost probe's late failure belongs to an old generation
+    assert client.hget("maestro:breaker:lease", "state") == b"closed"
+    with pytest.raises(ValueError, match="probe_lease"):
+        RedisStorage(client, probe_lease=0)
+    with pytest.raises(ValueError, match="flush_delay"):
+        RedisStorage(client, flush_delay=-1)
+
+
+def test_no_deferred_outcome_is_lost_under_threads(client: redis.Redis) -> None:
+    import threading
+
+    storage = RedisStorage(client, max_staleness=0, flush_delay=0.01)  # every call admitted by a round trip
+    b = CircuitBreaker("threads", window=CountWindow(1000, minimum_calls=1000), storage=storage)
+    trips = Trips(client)
+
+    def worker(i: int) -> None:
+        for j in range(20):
+            with contextlib.suppress(Boom):
+                b.call(fail if (i + j) % 2 else ok)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    storage.flush()
+    evalsha, others = trips.take()
+    assert others == 0
+    assert 160 <= evalsha <= 160 + 20  # one per call, plus the odd background flush between bursts
+    assert storage.pending == 0
+    assert client.hmget("maestro:breaker:threads", "calls", "cf") == [b"160", b"80"]
+
+
+def test_listeners_hear_shared_state_changes_once(client: redis.Redis) -> None:
+    from maestro_resilience import Event
+
+    events: list[Event] = []
+    b = CircuitBreaker(
+        "events", window=Consecutive(1), open_duration=0.05, storage=RedisStorage(client), listeners=[events.append]
+    )
+    other = CircuitBreaker("events", window=Consecutive(1), open_duration=0.05, storage=RedisStorage(client))
+    b.call(ok)
+    other.call(ok)
+    with pytest.raises(Boom):
+        other.call(fail)  # tripped by another process: b hears of it with its next reply
+    assert b.state is CircuitState.OPEN
+    time.sleep(0.07)
+    b.call(ok)  # b's probe closes it
+    b.force_open()
+    changes = [(e.detail["old"], e.detail["new"]) for e in events if e.kind == "state_change"]
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("closed", "forced_open")]
