@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import struct
+import subprocess
 import textwrap
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ from maestro_test_adapters import ExitCode, PlaywrightAdapter, RunOptions, Selen
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 from tests.fixtures.chromium import CdpBrowser, ChromeDriverServer
+from tests.fixtures.services import services_required
 from tests.fixtures.static_site import BUTTON_TEXT_AFTER_CLICK, CONSOLE_ERROR_TEXT, INDEX_TITLE, StaticSite
 
 pytestmark = pytest.mark.slow
@@ -151,6 +158,104 @@ def test_playwright_connects_to_a_remote_browser(
     assert adapter.available()
     run = adapter.run("test_remote.py", options=RunOptions(cwd=journey_dir, timeout=60))
     assert [(r.name, r.status) for r in run.tests] == [("test_remote", Status.PASSED)], run.tests[0].message
+
+
+SERVER_USER_AGENT = "maestro-playwright-browser-server"
+
+
+def _cannot_serve(reason: str) -> None:
+    message = f"the Playwright driver cannot launch a browser server here: {reason}"
+    if services_required():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def playwright_server(
+    chromium_executable: Path, chromium_args: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A Playwright browser server on loopback (``launch-server`` of the Node driver inside the
+    playwright package) running the system Chromium; yields its ``ws://127.0.0.1:...`` endpoint."""
+    playwright = pytest.importorskip("playwright", reason="the playwright extra is not installed")
+    driver = Path(str(playwright.__file__)).parent / "driver"
+    node, cli = driver / "node", driver / "package" / "cli.js"
+    if not (node.is_file() and cli.is_file()):
+        _cannot_serve(f"no Node driver in {driver}")
+    folder = tmp_path_factory.mktemp("playwright-server")
+    config = folder / "server.json"
+    config.write_text(
+        json.dumps(
+            {
+                "executablePath": str(chromium_executable),
+                "headless": True,
+                "host": "127.0.0.1",
+                "port": 0,
+                "args": [*chromium_args, f"--user-agent={SERVER_USER_AGENT}"],
+            }
+        )
+    )
+    log = folder / "server.log"
+    with open(log, "wb") as errors:
+        process = subprocess.Popen(
+            [str(node), str(cli), "launch-server", "--browser", "chromium", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            start_new_session=True,
+        )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        line = b""
+        while not line.endswith(b"\n") and process.poll() is None and time.monotonic() < deadline:
+            if select.select([process.stdout], [], [], 0.1)[0]:
+                line += os.read(process.stdout.fileno(), 4096)
+        endpoint = line.decode().strip()
+        if not endpoint.startswith("ws://127.0.0.1:"):
+            detail = " ".join(log.read_text(errors="replace").split()[-30:]) or "no endpoint within 30 s"
+            _cannot_serve(f"{endpoint or 'no output'}; {detail}")
+        yield endpoint
+    finally:
+        for signum, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+            try:
+                os.killpg(process.pid, signum)
+                process.wait(wait)
+                break
+            except (ProcessLookupError, PermissionError):
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_playwright_connects_to_a_playwright_browser_server(
+    journey_dir: Path, static_site: StaticSite, playwright_server: str
+) -> None:
+    (journey_dir / "test_server.py").write_text(
+        f"def test_through_the_server(maestro_browser, maestro_page):\n"
+        f"    maestro_page.goto({static_site.url!r} + 'index.html')\n"
+        f"    assert maestro_page.title() == {INDEX_TITLE!r}\n"
+        f"    assert maestro_page.evaluate('navigator.userAgent') == {SERVER_USER_AGENT!r}  # the server's browser\n"
+        f"\n"
+        f"def test_fails_remotely(maestro_page):\n"
+        f"    maestro_page.goto({static_site.url!r} + 'index.html')\n"
+        f"    assert maestro_page.title() == 'not the title'\n"
+    )
+    adapter = PlaywrightAdapter(endpoint=playwright_server)
+    jsonl = journey_dir / "r.jsonl"
+    run = adapter.run("test_server.py", options=RunOptions(cwd=journey_dir, timeout=90, jsonl=jsonl))
+    results = _by_name(run)
+    assert results["test_through_the_server"].status is Status.PASSED, results["test_through_the_server"].message
+    failed = results["test_fails_remotely"]
+    assert failed.status is Status.FAILED
+    files = _attachments(failed)
+    width, height = _png_size(files["screenshot"])  # evidence is taken through the remote browser too
+    assert width > 0
+    assert height > 0
+    assert zipfile.is_zipfile(files["trace"])
+    assert run_error(run) is None
+    assert exit_code(run) is ExitCode.TESTS_FAILED
 
 
 SHARED_PAGE_JOURNEYS = """

@@ -73,7 +73,14 @@ def test_vitest_results_are_ingested_into_the_model(vitest_project: Path, tmp_pa
     assert exit_code(run) is ExitCode.TESTS_FAILED
     assert sorted(seen) == sorted(statuses)  # live, from our progress reporter
     assert sorted(started) == sorted(statuses)
-    assert [r.name for r in read_jsonl(tmp_path / "r.jsonl").tests] == list(statuses)
+    streamed = read_jsonl(tmp_path / "r.jsonl")
+    assert [r.name for r in streamed.tests] == [r.name for r in run.tests]  # the JSONL is the run
+    assert sorted(r.name for r in streamed.tests) == sorted(statuses)
+    assert streamed.tool.name == "vitest"
+    assert streamed.tool.version is not None
+    assert streamed.tool.version.startswith("3.")
+    assert [r.test_id for r in streamed.tests] == [r.test_id for r in run.tests]
+    assert all(r.file == "src/sum.test.js" for r in run.tests)
     validate_ctrf(json.loads((tmp_path / "ctrf.json").read_text()))
 
 
@@ -103,7 +110,7 @@ def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_proje
     (vitest_project / "src" / "hang.test.js").write_text(HANGING)
     try:
         jsonl = tmp_path / "r.jsonl"
-        options = RunOptions(timeout=25, jsonl=jsonl, runner_args=("src/hang.test.js",))
+        options = RunOptions(timeout=12, jsonl=jsonl, runner_args=("src/hang.test.js",))
         run = FrontendAdapter().run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "hang.test.js").unlink()
@@ -115,6 +122,105 @@ def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_proje
     assert "in flight: hangs" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
     assert {r.name for r in read_jsonl(jsonl).tests} == {"finishes first", "hangs"}
+
+
+CRASHING = """
+import { expect, it } from "vitest";
+
+it("passes before the crash", () => {
+  expect(1).toBe(1);
+});
+
+it("also passes before the crash", () => {
+  expect(2).toBe(2);
+});
+
+it("kills the runner", async () => {
+  // let Vitest's main process report the two results above, then SIGKILL the whole process
+  // group (npm, vitest and its workers) as an out-of-memory killer would
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  process.kill(0, "SIGKILL");
+  await new Promise(() => {});
+}, 600000);
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_runner_leaves_every_finished_result_streamed_to_the_jsonl(
+    vitest_project: Path, tmp_path: Path
+) -> None:
+    (vitest_project / "src" / "crash.test.js").write_text(CRASHING)
+    jsonl = tmp_path / "r.jsonl"
+    on_disk_when_the_killer_started: list[str] = []
+
+    def started(name: str) -> None:
+        if name == "kills the runner":  # the runner is still alive: what is on disk already?
+            on_disk_when_the_killer_started.extend(
+                json.loads(line)["name"] for line in jsonl.read_text().splitlines() if '"type":"result"' in line
+            )
+
+    try:
+        options = RunOptions(timeout=60, jsonl=jsonl, runner_args=("src/crash.test.js",), on_test_start=started)
+        run = FrontendAdapter().run(vitest_project, options=options)
+    finally:
+        (vitest_project / "src" / "crash.test.js").unlink()
+    assert on_disk_when_the_killer_started == ["passes before the crash", "also passes before the crash"]
+    results = {r.name: r for r in run.tests}
+    assert results["passes before the crash"].status is Status.PASSED
+    assert results["also passes before the crash"].status is Status.PASSED
+    killed = results["kills the runner"]
+    assert (killed.status, killed.raw_status, killed.file) == (Status.FAILED, "crashed", "src/crash.test.js")
+    assert "vitest killed by SIGKILL while this test was running" in (killed.message or "")
+    assert "in flight: kills the runner" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+    streamed = read_jsonl(jsonl)
+    assert [(r.name, r.status) for r in streamed.tests] == [(r.name, r.status) for r in run.tests]
+    assert len(streamed.tests) == 3
+    assert streamed.stop is not None
+
+
+FLAKY_AND_BROKEN = {
+    "flaky.test.js": """
+import { expect, it } from "vitest";
+
+let runs = 0;
+it("passes on the second try", { retry: 2 }, () => {
+  runs += 1;
+  expect(runs).toBe(2);
+});
+""",
+    "broken.test.js": """
+import { it } from "vitest";
+import { missing } from "./does-not-exist.js";
+
+it("never runs", () => missing());
+""",
+}
+
+
+@pytest.mark.slow
+def test_retries_are_attempts_and_a_file_that_fails_to_load_is_a_failure(vitest_project: Path) -> None:
+    for name, text in FLAKY_AND_BROKEN.items():
+        (vitest_project / "src" / name).write_text(text)
+    try:
+        options = RunOptions(timeout=60, runner_args=tuple(f"src/{name}" for name in FLAKY_AND_BROKEN))
+        run = FrontendAdapter().run(vitest_project, options=options)
+    finally:
+        for name in FLAKY_AND_BROKEN:
+            (vitest_project / "src" / name).unlink()
+    assert run_error(run) is None
+    results = {r.name: r for r in run.tests}
+    assert set(results) == {"passes on the second try", "src/broken.test.js"}
+    flaky = results["passes on the second try"]
+    assert flaky.flaky
+    assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.PASSED]
+    assert "expected 1 to be 2" in (flaky.attempts[0].message or "")
+    assert flaky.message is None
+    broken = results["src/broken.test.js"]
+    assert broken.status is Status.FAILED
+    assert "does-not-exist.js" in (broken.message or "")
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    assert flaky.retries == 1
 
 
 def test_bad_projects_are_refused(tmp_path: Path) -> None:
@@ -135,3 +241,96 @@ def test_a_runner_that_writes_no_report_is_an_infrastructure_error(tmp_path: Pat
     assert exit_code(run) is ExitCode.ERROR
     assert "vitest wrote no report" in (run_error(run) or "")
     assert run.tests == []
+
+
+JEST_PROJECT = Path(__file__).parent / "jest_project"
+
+
+@pytest.fixture(scope="module")
+def jest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    npm = require("npm", "npm (Node.js)", "nodejs npm")
+    root = tmp_path_factory.mktemp("jest") / "project"
+    shutil.copytree(JEST_PROJECT, root, ignore=shutil.ignore_patterns("node_modules"))
+    subprocess.run(
+        [str(npm), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return root
+
+
+JEST_EXTRA = {
+    "flaky.test.js": """
+jest.retryTimes(2);
+let runs = 0;
+it("passes on the second try", () => {
+  runs += 1;
+  expect(runs).toBe(2);
+});
+""",
+    "broken.test.js": """
+const { missing } = require("./does-not-exist.js");
+it("never runs", () => missing());
+""",
+}
+
+
+@pytest.mark.slow
+def test_jest_results_stream_through_our_reporter_without_jest_junit(jest_project: Path, tmp_path: Path) -> None:
+    for name, text in JEST_EXTRA.items():
+        (jest_project / "src" / name).write_text(text)
+    started: list[str] = []
+    try:
+        jsonl = tmp_path / "r.jsonl"
+        options = RunOptions(timeout=120, jsonl=jsonl, on_test_start=started.append)
+        run = FrontendAdapter().run(jest_project, options=options)
+    finally:
+        for name in JEST_EXTRA:
+            (jest_project / "src" / name).unlink()
+    assert run_error(run) is None
+    assert run.tool.name == "jest"
+    assert (run.tool.version or "").startswith("30.")
+    results = {r.name: r for r in run.tests}
+    assert {name: r.status for name, r in results.items()} == {
+        "sum adds numbers": Status.PASSED,
+        "sum fails on purpose": Status.FAILED,
+        "sum is skipped": Status.SKIPPED,
+        "works at the top level": Status.PASSED,
+        "passes on the second try": Status.PASSED,
+        "src/broken.test.js": Status.FAILED,
+    }
+    assert "toBe" in (results["sum fails on purpose"].message or "")
+    assert "Expected: 5" in (results["sum fails on purpose"].trace or "")
+    flaky = results["passes on the second try"]
+    assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.PASSED]
+    assert flaky.flaky
+    assert "does-not-exist.js" in (results["src/broken.test.js"].message or "")
+    assert results["sum adds numbers"].file == "src/sum.test.js"
+    assert "sum adds numbers" in started
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    streamed = read_jsonl(jsonl)
+    assert [(r.name, r.status) for r in streamed.tests] == [(r.name, r.status) for r in run.tests]
+
+
+@pytest.mark.slow
+def test_jest_killed_mid_run_keeps_finished_results_and_reports_the_test_in_flight(
+    jest_project: Path, tmp_path: Path
+) -> None:
+    (jest_project / "src" / "crash.test.js").write_text(CRASHING.replace('import { expect, it } from "vitest";', ""))
+    jsonl = tmp_path / "r.jsonl"
+    try:
+        options = RunOptions(timeout=60, jsonl=jsonl, runner_args=("src/crash.test.js",))
+        run = FrontendAdapter(runner="jest").run(jest_project, options=options)
+    finally:
+        (jest_project / "src" / "crash.test.js").unlink()
+    results = {r.name: (r.status, r.raw_status) for r in run.tests}
+    assert results == {
+        "passes before the crash": (Status.PASSED, "passed"),
+        "also passes before the crash": (Status.PASSED, "passed"),
+        "kills the runner": (Status.FAILED, "crashed"),
+    }
+    assert "jest killed by SIGKILL" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+    assert [r.name for r in read_jsonl(jsonl).tests] == [r.name for r in run.tests]

@@ -4,7 +4,10 @@ with redirects."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ import pytest
 from maestro_test_adapters import (
     CheckFileError,
     ExitCode,
+    InvalidOptionError,
     ProductionAdapter,
     RunOptions,
     TargetNotFoundError,
@@ -229,7 +233,7 @@ def test_the_global_timeout_reports_checks_not_run(tmp_path: Path, server: str) 
         '[[checks]]\nname = "hang"\nurl = "/hang"\n'
         '[[checks]]\nname = "after"\nurl = "/health"\n'
     )
-    run = ProductionAdapter().run(path, options=RunOptions(timeout=1.5))
+    run = ProductionAdapter(concurrency=1).run(path, options=RunOptions(timeout=1.5))
     results = _by_name(run)
     assert results["health"].status is Status.PASSED
     assert results["hang"].raw_status == "timedOut"
@@ -237,6 +241,107 @@ def test_the_global_timeout_reports_checks_not_run(tmp_path: Path, server: str) 
     assert results["after"].raw_status == "notRun"
     assert exit_code(run) is ExitCode.ERROR
     assert "timed out after 1.5 s" in (run_error(run) or "")
+
+
+def _slow_checks(path: Path, server: str, count: int) -> Path:
+    path.write_text(
+        f'[defaults]\nbase_url = "{server}"\n'
+        + "".join(f'[[checks]]\nname = "slow {n}"\nurl = "/slow"\n' for n in range(count))
+    )
+    return path
+
+
+def test_checks_run_concurrently_and_stream_as_they_finish(tmp_path: Path, server: str) -> None:
+    path = _slow_checks(tmp_path / "slow.toml", server, 4)  # each answer takes 0.6 s
+    started: list[str] = []
+    streamed_before_return: list[int] = []
+    jsonl = tmp_path / "r.jsonl"
+
+    def on_result(_: object) -> None:  # the JSONL line is on disk before the callback runs
+        streamed_before_return.append(jsonl.read_text().count('"type":"result"'))
+
+    clock = time.perf_counter()
+    options = RunOptions(jsonl=jsonl, on_test_start=started.append, on_result=on_result)
+    run = ProductionAdapter(concurrency=4).run(path, options=options)
+    concurrent = time.perf_counter() - clock
+    assert sorted(r.name for r in run.tests) == [f"slow {n}" for n in range(4)]
+    assert all(r.status is Status.PASSED for r in run.tests)
+    assert sorted(started) == [f"slow {n}" for n in range(4)]
+    assert streamed_before_return == [1, 2, 3, 4]
+    assert concurrent < 4 * 0.6 * 0.75, f"4 checks of 0.6 s took {concurrent:.2f} s with concurrency 4"
+    clock = time.perf_counter()
+    sequential = ProductionAdapter(concurrency=1).run(path)
+    assert time.perf_counter() - clock >= 4 * 0.6
+    assert [r.name for r in sequential.tests] == [f"slow {n}" for n in range(4)]  # file order
+
+
+async def test_the_async_twin_runs_checks_concurrently(tmp_path: Path, server: str) -> None:
+    path = _slow_checks(tmp_path / "slow.toml", server, 4)
+    clock = time.perf_counter()
+    run = await ProductionAdapter(concurrency=4).arun(path, options=RunOptions(timeout=30))
+    assert time.perf_counter() - clock < 4 * 0.6 * 0.75
+    assert sorted((r.name, r.status) for r in run.tests) == [(f"slow {n}", Status.PASSED) for n in range(4)]
+    clock = time.perf_counter()
+    run = await ProductionAdapter(concurrency=2).arun(path)
+    assert time.perf_counter() - clock >= 2 * 0.6
+    assert exit_code(run) is ExitCode.OK
+
+
+async def test_an_error_in_a_callback_is_raised_as_it_is(tmp_path: Path, server: str) -> None:
+    path = tmp_path / "checks.toml"
+    path.write_text("".join(f'[[checks]]\nname = "c{n}"\nurl = "{server}/health"\n' for n in range(6)))
+
+    def boom(_: object) -> None:
+        raise RuntimeError("callback failed")
+
+    jsonl = tmp_path / "r.jsonl"
+    with pytest.raises(RuntimeError, match="callback failed"):
+        ProductionAdapter(concurrency=2).run(path, options=RunOptions(on_result=boom, jsonl=jsonl))
+    assert read_jsonl(jsonl).stop is not None  # the stream was still closed
+    with pytest.raises(RuntimeError, match="callback failed"):
+        await ProductionAdapter(concurrency=2).arun(path, options=RunOptions(on_result=boom))
+
+
+@pytest.mark.parametrize("concurrency", [0, 65, 1.5, True])
+def test_concurrency_is_validated(concurrency: Any) -> None:
+    with pytest.raises(InvalidOptionError, match="concurrency: must be an int from 1 to 64"):
+        ProductionAdapter(concurrency=concurrency)
+
+
+KILLED_RUN = """
+import sys
+from maestro_test_adapters import ProductionAdapter, RunOptions
+
+ProductionAdapter(concurrency=1).run(sys.argv[1], options=RunOptions(jsonl=sys.argv[2]))
+"""
+
+
+def test_a_killed_check_run_leaves_every_finished_check_in_the_jsonl(tmp_path: Path, server: str) -> None:
+    path = tmp_path / "checks.toml"
+    path.write_text(
+        f'[defaults]\nbase_url = "{server}"\ntimeout = 30\n'
+        '[[checks]]\nname = "health"\nurl = "/health"\n'
+        '[[checks]]\nname = "wrong"\nurl = "/wrong"\nexpect_json = [{ path = "status", equals = "ok" }]\n'
+        '[[checks]]\nname = "hang"\nurl = "/hang"\n'
+        '[[checks]]\nname = "never"\nurl = "/health"\n'
+    )
+    jsonl = tmp_path / "r.jsonl"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(path), str(jsonl)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if jsonl.exists() and jsonl.read_text().count('"type":"result"') >= 2:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)  # while "hang" is in flight
+    finally:
+        process.kill()
+        process.wait()
+    streamed = read_jsonl(jsonl, allow_torn_tail=True)
+    assert [(r.name, r.status) for r in streamed.tests] == [("health", Status.PASSED), ("wrong", Status.FAILED)]
+    assert "degraded" in (streamed.tests[1].message or "")
+    assert streamed.stop is None  # no end line: the run was killed
 
 
 def test_yaml_check_files(tmp_path: Path, server: str) -> None:
@@ -248,7 +353,7 @@ def test_yaml_check_files(tmp_path: Path, server: str) -> None:
         f"  - name: missing page\n    url: {server}/nope\n    expect_status: 404\n"
     )
     run = ProductionAdapter().run(path)
-    assert [(r.name, r.status) for r in run.tests] == [("health", Status.PASSED), ("missing page", Status.PASSED)]
+    assert sorted((r.name, r.status) for r in run.tests) == [("health", Status.PASSED), ("missing page", Status.PASSED)]
     assert exit_code(run) is ExitCode.OK
 
 

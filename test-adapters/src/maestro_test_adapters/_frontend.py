@@ -1,11 +1,11 @@
-"""The ``frontend`` adapter: Vitest, Jest or Playwright Test through npm, results ingested from
-the runner's JUnit/JSON report with the aggregator's ``read_report``."""
+"""The ``frontend`` adapter: Vitest, Jest or Playwright Test through npm. Vitest's results stream
+from our bundled reporter into the JSONL as each test finishes; the runner's JUnit/JSON report is
+ingested with the aggregator's ``read_report`` for the rest."""
 
 # ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +21,7 @@ from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._tail import LineTail
 from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
-from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.model import Attempt, Status, TestResult, TestRun, Tool
 
 __all__ = ["RUNNERS", "FrontendAdapter"]
 
@@ -30,6 +30,7 @@ RUNNERS: Final = ("vitest", "jest", "playwright")
 
 
 _VITEST_REPORTER: Final = Path(__file__).with_name("_vitest_reporter.mjs")
+_JEST_REPORTER: Final = Path(__file__).with_name("_jest_reporter.cjs")
 _STATES: Final = {
     "passed": Status.PASSED,
     "failed": Status.FAILED,
@@ -51,13 +52,15 @@ class _Plan:
 
 
 class _Progress:
-    """Tails the Vitest progress reporter's lines: live callbacks, and the finished results and
-    tests in flight should the runner die before writing its report."""
+    """Tails the Vitest progress reporter's lines: each finished test goes straight into the
+    ``ResultStream`` (its JSONL line is written and flushed, ``on_result`` is told) as soon as it
+    is read, and the tests in flight are known should the runner die."""
 
-    def __init__(self, plan: _Plan, options: RunOptions) -> None:
+    def __init__(self, plan: _Plan, stream: ResultStream, options: RunOptions) -> None:
         self._tail = LineTail(plan.progress)
         self._options = options
         self._project = plan.cwd
+        self.stream = stream
         self.started: dict[str, tuple[str, str | None]] = {}
         self.results: dict[str, TestResult] = {}
 
@@ -77,31 +80,66 @@ class _Progress:
                 continue
             if not isinstance(record, dict) or not isinstance(record.get("id"), str):
                 continue
-            name = str(record.get("name") or record["id"])
+            test_id = record["id"]
             if record.get("event") == "start":
-                self.started[record["id"]] = (name, self._file(record.get("file")))
+                self.started[test_id] = (str(record.get("name") or test_id), self._file(record.get("file")))
                 if self._options.on_test_start is not None:
-                    self._options.on_test_start(name)
-            elif record.get("event") == "result":
-                file = self._file(record.get("file"))
-                message = record.get("message")
-                result = TestResult(
-                    name=name,
-                    status=_STATES.get(str(record.get("state")), Status.OTHER),
-                    duration=float(record.get("duration") or 0.0) / 1000.0,
-                    suite=(file,) if file else (),
-                    file=file,
-                    raw_status=str(record.get("state")),
-                    message=str(message) if message else None,
-                    trace=str(record["stack"]) if record.get("stack") else None,
-                )
-                self.results[record["id"]] = result
-                if self._options.on_result is not None:
-                    self._options.on_result(result)
+                    self._options.on_test_start(self.started[test_id][0])
+            elif record.get("event") == "result" and test_id not in self.results:
+                result = self._result(record)
+                self.results[test_id] = result
+                self.stream.add(result)
+
+    def _result(self, record: dict[str, object]) -> TestResult:
+        file = self._file(record.get("file"))
+        name = str(record.get("name") or record["id"])
+        if record.get("kind") == "module":  # a file that failed to load: named after the file
+            name = file or name
+        state = str(record.get("state"))
+        status = _STATES.get(state, Status.OTHER)
+        failed = status is Status.FAILED
+        message = str(record["message"]) if record.get("message") else None
+        trace = str(record["stack"]) if record.get("stack") else None
+        start = record.get("start")
+        started = float(start) / 1000.0 if isinstance(start, int | float) else None
+        duration = float(record.get("duration") or 0.0) / 1000.0  # type: ignore[arg-type]
+        retries = record.get("retries")
+        attempts: tuple[Attempt, ...] = ()
+        if isinstance(retries, int) and retries > 0:  # Vitest's retry: every run is an attempt
+            errors = record.get("errors")
+            messages = [str(m) for m in errors] if isinstance(errors, list) else []
+            earlier = [
+                Attempt(Status.FAILED, raw_status="failed", message=messages[i] if i < len(messages) else None)
+                for i in range(retries)
+            ]
+            final = Attempt(status, duration, state, message if failed else None, trace if failed else None, started)
+            attempts = (*earlier, final)
+        return TestResult(
+            name=name,
+            status=status,
+            duration=duration,
+            suite=(file,) if file else (),
+            file=file,
+            raw_status=state,
+            message=message if failed else None,
+            trace=trace if failed else None,
+            attempts=attempts,
+            start=started,
+        )
 
     def in_flight(self) -> list[tuple[str, str | None]]:
         """(name, file) of every test that started and has no result."""
         return [started for test_id, started in self.started.items() if test_id not in self.results]
+
+
+def _installed_version(project: Path, runner: str) -> str | None:
+    package = {"vitest": "vitest", "jest": "jest", "playwright": "@playwright/test"}[runner]
+    try:
+        data = json.loads((project / "node_modules" / package / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _detect(package: Mapping[str, object]) -> str | None:
@@ -120,8 +158,11 @@ class FrontendAdapter:
     """Runs a JavaScript test runner through npm in a project folder.
 
     ``npm exec --no`` runs the project's own installed runner (never downloads one): Vitest with
-    its JUnit reporter, Jest with ``jest-junit`` (a dev dependency of the project), Playwright Test
-    with its JSON reporter. The report is read with ``read_report`` into the same model.
+    our bundled reporter, whose per-test lines are written to ``options.jsonl`` as each test
+    finishes (so a crash keeps them, and the test in flight is reported ``crashed``), plus its
+    JUnit reporter for anything those lines missed; Jest the same way with our bundled Jest
+    reporter (``jest-junit`` is used as a fallback only when the project has it); Playwright Test
+    with its JSON reporter, read with ``read_report`` at the end.
 
     Args:
         runner: ``vitest``, ``jest``, ``playwright`` or ``auto`` (from package.json's dependencies).
@@ -181,10 +222,14 @@ class FrontendAdapter:
             env["MAESTRO_PROGRESS_FILE"] = os.fspath(progress)
         elif runner == "jest":
             report = workdir / "junit.xml"
-            args = ["jest", "--ci", "--reporters=default", "--reporters=jest-junit"]
-            env["JEST_JUNIT_OUTPUT_FILE"] = os.fspath(report)
-            env.setdefault("JEST_JUNIT_CLASSNAME", "{classname}")
-            env.setdefault("JEST_JUNIT_TITLE", "{title}")
+            args = ["jest", "--reporters=default", f"--reporters={_JEST_REPORTER}"]
+            env["MAESTRO_PROGRESS_FILE"] = os.fspath(progress)
+            if (project / "node_modules" / "jest-junit").is_dir():  # optional: a fallback report
+                args.append("--reporters=jest-junit")
+                env["JEST_JUNIT_OUTPUT_FILE"] = os.fspath(report)
+                env.setdefault("JEST_JUNIT_CLASSNAME", "{classname}")
+                env.setdefault("JEST_JUNIT_TITLE", "{title}")
+            args.append("--ci")  # a flag after --reporters (an array option), so test paths stay paths
         else:
             report = workdir / "playwright.json"
             args = ["playwright", "test", "--reporter=json"]
@@ -192,7 +237,16 @@ class FrontendAdapter:
         argv = [npm, "exec", "--no", "--", *args, *options.runner_args]
         return _Plan(argv, project, env, report, workdir / "runner.log", workdir, runner, progress)
 
-    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, progress: _Progress) -> TestRun:  # noqa: PLR0912
+    def _start(self, target: Target, options: RunOptions) -> tuple[_Plan, _Progress]:
+        plan = self._plan(target, options)
+        try:
+            stream = ResultStream(Tool(plan.runner, _installed_version(plan.cwd, plan.runner)), options)
+        except BaseException:
+            shutil.rmtree(plan.workdir, ignore_errors=True)
+            raise
+        return plan, _Progress(plan, stream, options)
+
+    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, progress: _Progress) -> TestRun:
         from maestro_test_result_aggregator.formats import read_report
 
         error: str | None = None
@@ -202,40 +256,39 @@ class FrontendAdapter:
                 ingested = read_report(plan.report)
             except Exception as failure:  # the aggregator names file and line
                 error = f"cannot read the {plan.runner} report: {failure}"
+        progress.poll()
         if outcome.timed_out:
             error = f"timed out after {options.timeout:g} s: killed {plan.runner}"
         elif outcome.returncode < 0:
             error = f"{plan.runner} {describe_returncode(outcome.returncode)}"
-        elif ingested is None and error is None:
+        elif ingested is None and error is None and not progress.results:
             last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
             detail = last[-1] if last else describe_returncode(outcome.returncode)
             error = f"{plan.runner} wrote no report ({describe_returncode(outcome.returncode)}): {detail}"
-        progress.poll()
-        live = bool(progress.results or progress.started)
-        final_options = dataclasses.replace(options, on_result=None) if live else options  # already told
-        stream = ResultStream(Tool(plan.runner, ingested.tool.version if ingested else None), final_options)
-        if ingested is not None and ingested.start:
-            stream.run.start = ingested.start
+        stream = progress.stream
         died = outcome.timed_out or outcome.returncode < 0
-        if ingested is not None:
+        live = bool(progress.results)
+        if ingested is not None and not (live and plan.runner == "jest"):  # jest-junit names differ
+            seen = {(result.suite, result.name) for result in progress.results.values()}
             for result in ingested.tests:
-                stream.add(result)
-        elif live:  # no report: keep what the progress reporter saw finish
-            for result in progress.results.values():
-                stream.add(result)
-        in_flight = progress.in_flight() if ingested is None else []
+                if result.file is None and result.classname and result.suite == (result.classname,):
+                    result.file = result.classname  # the same file field (and id) as the live results
+                    result.classname = None
+                if (result.suite, result.name) not in seen:
+                    stream.add(result)
+        in_flight = progress.in_flight() if ingested is None and error is not None else []
         for name, file in in_flight:
-            lost = TestResult(
-                name=name,
-                suite=(file,) if file else (),
-                file=file,
-                status=Status.FAILED,
-                raw_status="timedOut" if outcome.timed_out else "crashed",
-                message=f"{error} while this test was running",
+            stream.add(
+                TestResult(
+                    name=name,
+                    suite=(file,) if file else (),
+                    file=file,
+                    status=Status.FAILED,
+                    raw_status="timedOut" if outcome.timed_out else "crashed",
+                    message=f"{error} while this test was running",
+                    trace=outcome.output_tail or None,
+                )
             )
-            stream.add(lost)
-            if options.on_result is not None:
-                options.on_result(lost)
         if error is not None and in_flight:
             error += f" (in flight: {', '.join(name for name, _ in in_flight)})"
         if error is not None and died and not in_flight:
@@ -255,19 +308,27 @@ class FrontendAdapter:
     def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
         """Run the project's tests in folder ``target``."""
         options = options or RunOptions()
-        plan = self._plan(target, options)
-        progress = _Progress(plan, options)
-        outcome = run_process(
-            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
-        )
+        plan, progress = self._start(target, options)
+        try:
+            outcome = run_process(
+                plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+            )
+        except BaseException:
+            progress.stream.close()
+            shutil.rmtree(plan.workdir, ignore_errors=True)
+            raise
         return self._finish(plan, outcome, options, progress)
 
     async def arun(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
         """The asyncio twin of ``run``."""
         options = options or RunOptions()
-        plan = self._plan(target, options)
-        progress = _Progress(plan, options)
-        outcome = await arun_process(
-            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
-        )
+        plan, progress = self._start(target, options)
+        try:
+            outcome = await arun_process(
+                plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+            )
+        except BaseException:
+            progress.stream.close()
+            shutil.rmtree(plan.workdir, ignore_errors=True)
+            raise
         return self._finish(plan, outcome, options, progress)

@@ -10,10 +10,12 @@ import contextlib
 import functools
 import importlib.util
 import os
+import queue
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,7 +33,7 @@ from maestro_test_adapters._checks import (
 )
 from maestro_test_adapters._options import RunOptions
 from maestro_test_adapters._outputs import ResultStream
-from maestro_test_adapters.errors import AdapterUnavailableError, TargetNotFoundError
+from maestro_test_adapters.errors import AdapterUnavailableError, InvalidOptionError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Attempt, Status, TestResult, TestRun, Tool, bound_text
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["ProductionAdapter"]
 
 _BODY_IN_TRACE = 2000
+_MAX_CONCURRENCY = 64
 
 
 class _CheckFailed(Exception):
@@ -114,6 +117,10 @@ class ProductionAdapter:
         async_transport: an httpx transport for the async client.
         sleep: how the fallback retry loop waits (used when maestro-resilience is not installed).
         use_resilience: retry through ``maestro_resilience.Retry`` (default: when installed).
+        concurrency: how many checks run at the same time (1 to 64, default 4): threads for
+            ``run``, tasks for ``arun``. Results are streamed in the order checks finish; with
+            ``concurrency=1`` the checks run one after the other, in file order. A ``transport``
+            given here is shared by those threads.
     """
 
     def __init__(
@@ -123,7 +130,15 @@ class ProductionAdapter:
         async_transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         use_resilience: bool | None = None,
+        concurrency: int = 4,
     ) -> None:
+        if (
+            isinstance(concurrency, bool)
+            or not isinstance(concurrency, int)
+            or not 1 <= concurrency <= _MAX_CONCURRENCY
+        ):
+            raise InvalidOptionError("concurrency", f"must be an int from 1 to {_MAX_CONCURRENCY}, got {concurrency!r}")
+        self.concurrency = concurrency
         self.transport = transport
         self.async_transport = async_transport
         self.sleep = sleep
@@ -339,49 +354,123 @@ class ProductionAdapter:
         error = f"timed out after {options.timeout:g} s: the remaining checks were not run" if timed_out else None
         return stream.finish(error=error)
 
+    def _one(
+        self,
+        suite: CheckSuite,
+        check: Check,
+        deadline: float | None,
+        options: RunOptions,
+        started: Callable[[str], None],
+    ) -> tuple[TestResult, bool]:
+        """One check with its retries, or ``notRun`` (and True) when the global deadline passed."""
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return self._not_run(suite, check, options.timeout), True
+        started(check.name)
+        timeout = check.timeout if remaining is None else min(check.timeout, remaining)
+        attempts = self._with_retries(check, functools.partial(self._once, check, timeout))
+        return self._result(suite, check, attempts), False
+
+    async def _aone(
+        self, suite: CheckSuite, check: Check, deadline: float | None, options: RunOptions
+    ) -> tuple[TestResult, bool]:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return self._not_run(suite, check, options.timeout), True
+        if options.on_test_start is not None:
+            options.on_test_start(check.name)
+        timeout = check.timeout if remaining is None else min(check.timeout, remaining)
+        attempts = await self._awith_retries(check, functools.partial(self._aonce, check, timeout))
+        return self._result(suite, check, attempts), False
+
+    def _run_threads(
+        self, suite: CheckSuite, deadline: float | None, options: RunOptions, stream: ResultStream
+    ) -> bool:
+        """Checks on ``concurrency`` threads; every callback and stream write stays on this thread."""
+        events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+        def work(check: Check) -> None:
+            try:
+                events.put(
+                    ("done", self._one(suite, check, deadline, options, lambda name: events.put(("start", name))))
+                )
+            except BaseException as failure:  # re-raised on the calling thread
+                events.put(("failed", failure))
+
+        timed_out = False
+        failure: BaseException | None = None
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="maestro-check")
+        try:
+            for check in suite.checks:
+                pool.submit(work, check)
+            finished = 0
+            while finished < len(suite.checks):
+                kind, value = events.get()
+                if kind == "start":
+                    if options.on_test_start is not None:
+                        options.on_test_start(value)
+                    continue
+                finished += 1
+                if kind == "failed":
+                    failure = failure or value
+                    continue
+                result, not_run = value
+                timed_out = timed_out or not_run
+                stream.add(result)
+        finally:  # on an error here (Ctrl-C, a callback that raised) the checks not started never start
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failure is not None:
+            raise failure
+        return timed_out
+
     def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
-        """Run every check of the file ``target``, in order."""
+        """Run every check of the file ``target`` (``concurrency`` at a time), streaming each
+        result to the JSONL report as soon as it finishes."""
         options = options or RunOptions()
         suite = self._load(target, options)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
         timed_out = False
         stream = ResultStream(Tool("maestro-production", __version__), options)
         try:
-            for check in suite.checks:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    timed_out = True
-                    stream.add(self._not_run(suite, check, options.timeout))
-                    continue
-                if options.on_test_start is not None:
-                    options.on_test_start(check.name)
-                timeout = check.timeout if remaining is None else min(check.timeout, remaining)
-                stream.add(
-                    self._result(suite, check, self._with_retries(check, functools.partial(self._once, check, timeout)))
-                )
+            if self.concurrency > 1 and len(suite.checks) > 1:
+                timed_out = self._run_threads(suite, deadline, options, stream)
+            else:
+                for check in suite.checks:
+                    result, not_run = self._one(suite, check, deadline, options, options.on_test_start or _ignore)
+                    timed_out = timed_out or not_run
+                    stream.add(result)
         finally:
             run = self._finish(stream, timed_out, options)
         return run
 
     async def arun(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
-        """The asyncio twin of ``run`` (checks still run one after the other, in file order)."""
+        """The asyncio twin of ``run`` (``concurrency`` checks at a time as tasks of this loop)."""
         options = options or RunOptions()
         suite = self._load(target, options)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
-        timed_out = False
+        not_run: list[bool] = []
         stream = ResultStream(Tool("maestro-production", __version__), options)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(check: Check) -> None:
+            async with slots:
+                result, skipped = await self._aone(suite, check, deadline, options)
+            not_run.append(skipped)
+            stream.add(result)
+
         try:
-            for check in suite.checks:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    timed_out = True
-                    stream.add(self._not_run(suite, check, options.timeout))
-                    continue
-                if options.on_test_start is not None:
-                    options.on_test_start(check.name)
-                timeout = check.timeout if remaining is None else min(check.timeout, remaining)
-                attempts = await self._awith_retries(check, functools.partial(self._aonce, check, timeout))
-                stream.add(self._result(suite, check, attempts))
+            tasks = [asyncio.create_task(one(check)) for check in suite.checks]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:  # the first error wins as it is (no ExceptionGroup); stop the rest
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         finally:
-            run = self._finish(stream, timed_out, options)
+            run = self._finish(stream, any(not_run), options)
         return run
+
+
+def _ignore(name: str) -> None:
+    """A no-op ``on_test_start``."""

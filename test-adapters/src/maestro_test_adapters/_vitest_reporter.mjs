@@ -1,7 +1,8 @@
-// Maestro's Vitest progress reporter (Vitest >= 3): one JSON line per test start and result,
-// appended (and so flushed) to $MAESTRO_PROGRESS_FILE as the run goes on. The JUnit report
-// written at the end stays the source of truth; these lines give live progress and keep every
-// finished result when the runner hangs or crashes before writing its report.
+// Maestro's Vitest progress reporter (Vitest >= 3): one JSON line per test start, test result and
+// module (file) error, appended to $MAESTRO_PROGRESS_FILE with one write(2) each, so a line is in
+// the kernel the moment the test finishes and survives the runner being killed. The adapter
+// turns every result line into a line of its JSONL report as soon as it reads it (every 50 ms);
+// the JUnit report written at the end only adds what these lines did not carry.
 import { appendFileSync } from "node:fs";
 
 const target = process.env.MAESTRO_PROGRESS_FILE;
@@ -16,6 +17,17 @@ function describe(testCase) {
   return { id: testCase.id, name: testCase.fullName, file: testCase.module.moduleId };
 }
 
+function trace(error) {
+  if (!error) {
+    return null;
+  }
+  const parts = [error.stack || error.message].filter(Boolean).map(String);
+  if (error.diff) {
+    parts.push(String(error.diff));
+  }
+  return parts.length ? parts.join("\n\n") : null;
+}
+
 export default class MaestroProgressReporter {
   onTestCaseReady(testCase) {
     write({ event: "start", ...describe(testCase) });
@@ -25,14 +37,71 @@ export default class MaestroProgressReporter {
     const result = testCase.result();
     const diagnostic = testCase.diagnostic();
     const errors = (result && result.errors) || [];
+    const last = errors.length ? errors[errors.length - 1] : null;
     write({
       event: "result",
       ...describe(testCase),
       state: result ? result.state : "pending",
+      start: diagnostic ? diagnostic.startTime : null,
       duration: diagnostic ? diagnostic.duration : 0,
       retries: diagnostic ? diagnostic.retryCount : 0,
-      message: errors.length ? String(errors[0].message) : null,
-      stack: errors.length && errors[0].stack ? String(errors[0].stack) : null,
+      flaky: diagnostic ? Boolean(diagnostic.flaky) : false,
+      message: last ? String(last.message) : null,
+      stack: trace(last),
+      errors: errors.map((error) => String(error.message)),
+    });
+  }
+
+  onTestModuleCollected(testModule) {
+    this.reportModuleErrors(testModule);
+  }
+
+  onTestModuleEnd(testModule) {
+    this.reportModuleErrors(testModule);
+  }
+
+  onTestRunEnd(testModules, unhandledErrors) {
+    for (const testModule of testModules || []) {
+      this.reportModuleErrors(testModule);
+    }
+    if (unhandledErrors && unhandledErrors.length) {
+      write({
+        event: "result",
+        kind: "unhandled",
+        id: "maestro:unhandled-errors",
+        name: "unhandled errors",
+        file: null,
+        state: "failed",
+        duration: 0,
+        retries: 0,
+        message: unhandledErrors.map((error) => String((error && error.message) || error)).join("; "),
+        stack: trace(unhandledErrors[0]),
+        errors: [],
+      });
+    }
+  }
+
+  // A file that fails to load (syntax error, missing import) has no test cases: report it once,
+  // as a failed result named after the file, as Vitest's JUnit reporter does.
+  reportModuleErrors(testModule) {
+    this.reported = this.reported || new Set();
+    const errors = typeof testModule.errors === "function" ? testModule.errors() : [];
+    if (!errors.length || this.reported.has(testModule.id)) {
+      return;
+    }
+    this.reported.add(testModule.id);
+    write({
+      event: "result",
+      kind: "module",
+      id: `${testModule.id}:module`,
+      name: testModule.moduleId,
+      file: testModule.moduleId,
+      state: "failed",
+      duration: 0,
+      retries: 0,
+      message: errors.map((error) => String(error.message)).join("; "),
+      stack: trace(errors[0]),
+      errors: [],
     });
   }
 }
