@@ -23,7 +23,7 @@ help:
 	@echo "or NEXUS_REPOSITORY (a ~/.pypirc section), or keyring. Without NEXUS_URL: the embedded index in .index/."
 	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
 
-$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml) tools/pyproject.toml requirements-dev.txt
+$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
