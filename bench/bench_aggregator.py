@@ -1,8 +1,9 @@
 """maestro-test-result-aggregator against its peers, all in the same run.
 
-1. Safe JUnit ingest (CPU seconds, best of 5): ours (expat, DOCTYPE refused) vs stdlib
-   ElementTree iterparse (unsafe; a bare loop, and one building the same results), defusedxml,
-   lxml, junitparser and pandas.read_xml.
+1. Safe JUnit ingest (CPU seconds, best of 5): ours (the fast regex reader, default, and the
+   expat reader; DOCTYPE refused) vs stdlib ElementTree iterparse (unsafe; a bare loop, and one
+   building the same results), defusedxml, lxml, junitparser and pandas.read_xml. The first four
+   take turns so load on a shared machine hits them alike.
 2. 1,000,000 test cases across 100 files ingested, merged and reported, in a subprocess for
    its peak RSS (``--quick``: 100,000 across 100 files, labelled).
 3. Merging 8 shards against 1 (linearity: per-case cost should stay flat).
@@ -157,21 +158,54 @@ def pandas_read(path: Path) -> int:
     return len(pd.read_xml(io.BytesIO(path.read_bytes()), xpath="//testcase"))
 
 
+def cpu_interleaved(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
+    """Best CPU time of each function, the functions taking turns, so that a burst of load on a
+    shared machine hits all of them rather than one."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            started = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - started)
+    return best
+
+
 def ingest_table(directory: Path, cases: int, quick: bool) -> Table:
     path = directory / "ingest.xml"
     generate_junit(path, cases)
     size = path.stat().st_size / 1e6
+    core = cpu_interleaved(
+        {
+            "fast": lambda: read_junit(path),
+            "expat": lambda: read_junit(path, engine="expat"),
+            "bare": lambda: etree_bare(path),
+            "results": lambda: etree_results(path),
+        }
+    )
+    ours = core["fast"]
+    rate = cases / ours
+    versus_bare = core["bare"] / ours
+    met = "met" if rate >= 200_000 and versus_bare >= 1.4 else "NOT met"
     table = Table(
         f"Safe JUnit ingest: {cases:,} testcases, {size:.0f} MB, one core (CPU s, best of 5)"
         + (" [--quick]" if quick else ""),
         ("method", "s", "testcases/s", "ours faster by"),
-        note="ElementTree/lxml/pandas rows are not hardened against DOCTYPE/entities; ours refuses them at full speed.",
+        note="ElementTree/lxml/pandas rows are not hardened against DOCTYPE/entities; ours refuses them at full "
+        "speed.\n"
+        f"Target (issue 5): >= 200,000/s and >= 1.4x the bare ElementTree loop: {met} here "
+        f"({rate:,.0f}/s, {versus_bare:.2f}x the bare loop, {core['results'] / ours:.2f}x ElementTree building "
+        "the same results).",
     )
-    ours = cpu(lambda: read_junit(path))
-    table.add("maestro read_junit (safe, builds results)", f"{ours:.3f}", f"{cases / ours:,.0f}", "1.00x")
+    table.add("maestro read_junit (fast reader, default)", f"{ours:.3f}", f"{rate:,.0f}", "1.00x")
+    labels = {
+        "expat": "maestro read_junit(engine='expat')",
+        "results": "stdlib ET iterparse, same results built",
+        "bare": "stdlib ET iterparse, bare loop (count only)",
+    }
+    for key, label in labels.items():
+        table.add(label, f"{core[key]:.3f}", f"{cases / core[key]:,.0f}", ratio(core[key], ours))
     peers: list[tuple[str, Callable[[], object], int]] = [
-        ("stdlib ET iterparse, same results built", lambda: etree_results(path), 5),
-        ("stdlib ET iterparse, bare loop (count only)", lambda: etree_bare(path), 5),
         ("defusedxml iterparse (count only)", lambda: defused(path), 3),
         ("lxml iterparse (count only)", lambda: lxml_iter(path), 3),
         ("junitparser load + iterate", lambda: junitparser_load(path), 1 if quick else 3),

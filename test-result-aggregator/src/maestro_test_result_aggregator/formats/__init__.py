@@ -39,12 +39,19 @@ from maestro_test_result_aggregator.formats.jsonl import (
     result_to_record,
     write_jsonl,
 )
-from maestro_test_result_aggregator.formats.junit import JUNIT_PROFILES, iter_junit, read_junit, write_junit
+from maestro_test_result_aggregator.formats.junit import (
+    JUNIT_ENGINES,
+    JUNIT_PROFILES,
+    iter_junit,
+    read_junit,
+    write_junit,
+)
 from maestro_test_result_aggregator.formats.playwright import read_playwright_json, run_from_playwright
 from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
 
 __all__ = [
     "FORMATS",
+    "JUNIT_ENGINES",
     "JUNIT_PROFILES",
     "Format",
     "IngestResult",

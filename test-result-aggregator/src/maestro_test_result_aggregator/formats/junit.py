@@ -39,6 +39,9 @@ from datetime import UTC, datetime
 from typing import IO, Any, Final, Literal
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
+from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, scan
+from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
+from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
@@ -50,7 +53,16 @@ from maestro_test_result_aggregator.model import (
     bound_text,
 )
 
-__all__ = ["JUNIT_PROFILES", "JunitProfile", "collapse_repeats", "iter_junit", "read_junit", "write_junit"]
+__all__ = [
+    "JUNIT_ENGINES",
+    "JUNIT_PROFILES",
+    "JunitEngine",
+    "JunitProfile",
+    "collapse_repeats",
+    "iter_junit",
+    "read_junit",
+    "write_junit",
+]
 
 JunitProfile = Literal["xunit2", "surefire"]
 JUNIT_PROFILES: Final = ("xunit2", "surefire")
@@ -65,30 +77,6 @@ _TAG: Final = "maestro.tag"
 
 
 # ----------------------------------------------------------------------------- reading
-
-
-def _time(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return float(value.replace(",", "").replace("_", ""))
-        except ValueError:
-            return 0.0
-
-
-def _timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class _Unsafe(Exception):
@@ -527,24 +515,67 @@ def collapse_repeats(tests: list[TestResult]) -> list[TestResult]:
     return kept if repeated else tests
 
 
-def read_junit(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
+JunitEngine = Literal["fast", "expat"]
+JUNIT_ENGINES: Final = ("fast", "expat")
+"""The JUnit readers: ``fast`` (default; a regex tokenizer, expat for what it hands over) and
+``expat`` (the reference reader)."""
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in JUNIT_ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(JUNIT_ENGINES)}, got {engine!r}")
+
+
+def _fast_reader(source: str, limit: int) -> tuple[Events, _Reader]:
+    events = Events()
+    reader = _Reader(events, source, limit)
+    reader.times[None] = 0.0  # type: ignore[index]  # an absent time, for the fast path's lookup
+    events.StartElementHandler = reader.fast_start
+    events.EndElementHandler = reader.ends.append
+    return events, reader
+
+
+def _read_fast(source: str, limit: int) -> _Reader | None:
+    """The fast reader's parse of ``source``, or None when expat must read it."""
+    _, reader = _fast_reader(source, limit)
+    try:
+        with open(source, "rb") as stream:
+            for _ in scan(stream, reader, reader.parser):
+                pass
+    except Fallback:
+        return None
+    return reader if reader.root is not None else None
+
+
+def read_junit(
+    path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT, engine: str = "fast"
+) -> TestRun:
     """Read a JUnit XML file (any common dialect) into a ``TestRun``.
 
-    ``text_limit`` bounds every message, trace and output body (head and tail kept).
+    Args:
+        path: the file (never modified).
+        text_limit: bounds every message, trace and output body (head and tail kept).
+        engine: ``"fast"`` (default: a regex tokenizer for UTF-8 input that hands anything else,
+            and every error, to expat) or ``"expat"`` (the reference reader). Both give the same
+            results and errors.
 
     Raises:
         UnsafeInputError: the file declares a DOCTYPE or entities.
         ReportParseError: malformed XML or not JUnit, with line and column.
+        ValueError: an unknown ``engine``.
     """
     source = os.fspath(path)
-    parser, reader = _parser(source, text_limit)
+    _check_engine(engine)
     # The parse allocates only acyclic objects: pausing the cyclic GC saves a quarter of the time.
     paused = gc.isenabled()
     gc.disable()
     try:
-        with open(source, "rb") as stream:
-            for _ in _feed(parser, reader, stream):
-                pass
+        reader = _read_fast(source, text_limit) if engine == "fast" else None
+        if reader is None:
+            parser, reader = _parser(source, text_limit)
+            with open(source, "rb") as stream:
+                for _ in _feed(parser, reader, stream):
+                    pass
         tests = collapse_repeats(reader.tests)
     finally:
         if paused:
@@ -552,17 +583,65 @@ def read_junit(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT
     return TestRun(tool=Tool(reader.tool or "junit"), tests=tests, start=reader.start)
 
 
-def iter_junit(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> Iterator[TestResult]:
+def _iter_fast(source: str, limit: int, done: list[int]) -> Iterator[TestResult]:
+    """The fast reader's results as they come; ``done[0]`` counts those yielded."""
+    events, reader = _fast_reader(source, limit)
+    tests = reader.tests
+    with open(source, "rb") as stream:
+        for _ in scan(stream, reader, events):
+            # The last result may still get children while a testcase is open.
+            ready = (
+                len(tests) - 1
+                if reader.case_open or events.StartElementHandler is not reader.fast_start
+                else len(tests)
+            )
+            if ready > 0:
+                yield from tests[:ready]
+                done[0] += ready
+                del tests[:ready]
+    if reader.root is None:
+        raise Fallback
+    yield from tests
+    done[0] += len(tests)
+    tests.clear()
+
+
+def iter_junit(
+    path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT, engine: str = "fast"
+) -> Iterator[TestResult]:
     """Stream the results of a JUnit XML file, one 1 MiB chunk's worth in memory at a time
-    (repeated sibling ``<testcase>`` elements are NOT collapsed here; ``merge`` does that)."""
+    (repeated sibling ``<testcase>`` elements are NOT collapsed here; ``merge`` does that).
+
+    ``text_limit`` and ``engine`` are as for ``read_junit``; ``ValueError`` for an unknown engine."""
     source = os.fspath(path)
-    parser, reader = _parser(source, text_limit)
+    _check_engine(engine)
+    return _iter_junit(source, text_limit, engine)
+
+
+def _iter_junit(source: str, limit: int, engine: str) -> Iterator[TestResult]:
+    skip = 0
+    if engine == "fast":
+        done = [0]
+        try:
+            yield from _iter_fast(source, limit, done)
+            return
+        except Fallback:
+            # expat reads the file again; the results already given are the same, skip them.
+            skip = done[0]
+    parser, reader = _parser(source, limit)
     with open(source, "rb") as stream:
         for _ in _feed(parser, reader, stream):
             tests = reader.tests
-            done = len(tests) - 1 if reader.case_open else len(tests)
-            yield from tests[:done]
-            del tests[:done]
+            ready = len(tests) - 1 if reader.case_open else len(tests)
+            if skip:
+                dropped = min(skip, ready)
+                del tests[:dropped]
+                skip -= dropped
+                ready -= dropped
+            yield from tests[:ready]
+            del tests[:ready]
+        if skip:
+            del reader.tests[:skip]
         yield from reader.tests
         reader.tests.clear()
 

@@ -1,0 +1,418 @@
+"""The fast JUnit reader against the expat reader (the reference): same runs, same errors.
+
+Every JUnit fixture, hypothesis-generated documents (every dialect's elements, attributes in any
+order and quoting, references, CDATA, comments, processing instructions, CR/LF, unicode) read
+in chunks from 1 MiB down to a few bytes, and mutations of them (truncations, stray ``<`` and
+``&``, ``]]>``, DOCTYPEs, illegal characters): both readers must agree exactly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
+from maestro_test_result_aggregator.formats import _junit_fast, iter_junit, junit, read_junit
+from maestro_test_result_aggregator.model import TestRun
+
+DATA = Path(__file__).parent / "data"
+JUNIT_FIXTURES = sorted(path.name for path in DATA.glob("*.xml"))
+
+
+def outcome(path: Path, engine: str) -> TestRun | tuple[type[BaseException], str, int | None, int | None]:
+    try:
+        return read_junit(path, engine=engine)
+    except ReportParseError as error:
+        return type(error), str(error), error.line, error.column
+
+
+def streamed(path: Path, engine: str) -> list[object] | tuple[type[BaseException], str]:
+    try:
+        return list(iter_junit(path, engine=engine))
+    except ReportParseError as error:
+        return type(error), str(error)
+
+
+def fast_handles(path: Path) -> bool:
+    """True when the fast reader parsed ``path`` itself (no hand-over to expat)."""
+    return junit._read_fast(str(path), 64 * 1024) is not None
+
+
+@pytest.mark.parametrize("name", JUNIT_FIXTURES)
+@pytest.mark.parametrize("chunk", [1 << 20, 7, 64])
+def test_every_fixture_reads_the_same(name: str, chunk: int) -> None:
+    path = DATA / name
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path)
+        assert outcome(path, "fast") == outcome(path, "expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="engine must be one of fast, expat"):
+        read_junit(DATA / "surefire.xml", engine="lxml")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        iter_junit(DATA / "surefire.xml", engine="sax")
+
+
+# ----------------------------------------------------------------------------- documents
+
+WS = st.sampled_from(["", " ", "\n", "\r\n", "\t", "  \n  ", "\r"])
+SEP = st.sampled_from([" ", "\n", "\t", " \r\n ", "  "])
+RAW = st.text(
+    st.one_of(
+        st.sampled_from(list("<>&\"' \t\n\r]=/;#x-?!")),
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+    ),
+    max_size=12,
+)
+ENTITY = {"&": ["&amp;", "&#38;", "&#x26;"], "<": ["&lt;", "&#60;"], ">": [">", "&gt;"], "\r": ["&#13;", "\r"]}
+
+
+@st.composite
+def escaped(draw: st.DrawFn, quote: str = "") -> str:
+    """Random raw text escaped as XML (each special character one of its spellings)."""
+    out = []
+    for char in draw(RAW):
+        if char == quote:
+            out.append({'"': "&quot;", "'": "&apos;"}[char])
+        elif char in ENTITY:
+            out.append(draw(st.sampled_from(ENTITY[char])))
+        elif char == "]":
+            out.append("&#93;")
+        elif char in "\t\n" and quote:
+            out.append(draw(st.sampled_from([char, f"&#{ord(char)};"])))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+ATTR_VALUES = {
+    "time": st.sampled_from(["0.1", "1,234.5", "abc", "", " 2 ", "1e3", "0.001", "1_0"]),
+    "line": st.sampled_from(["10", "x", "", " 7", "0"]),
+    "timestamp": st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "bad"]),
+    "type": st.sampled_from(["AssertionError", "pytest.xfail", "skip"]),
+}
+ATTR_NAMES = ["name", "classname", "time", "file", "line", "timestamp", "type", "message", "x-y", "ns:attr"]
+
+
+@st.composite
+def attributes(draw: st.DrawFn, names: list[str] = ATTR_NAMES) -> str:
+    chosen = draw(st.lists(st.sampled_from(names), unique=True, max_size=6))
+    out = []
+    for name in chosen:
+        quote = draw(st.sampled_from(['"', '"', "'"]))
+        value = draw(ATTR_VALUES[name]) if name in ATTR_VALUES else draw(escaped(quote))
+        equals = draw(st.sampled_from(["=", "=", " = ", "\n=\t"]))
+        out.append(f"{draw(SEP)}{name}{equals}{quote}{value}{quote}")
+    return "".join(out) + draw(WS)
+
+
+@st.composite
+def content(draw: st.DrawFn) -> str:
+    """Character data with the constructs that may appear in it."""
+    parts = draw(
+        st.lists(
+            st.one_of(
+                escaped(),
+                RAW.filter(lambda s: "]]>" not in s).map(lambda s: f"<![CDATA[{s}]]>"),
+                RAW.map(lambda s: "<!--" + s.replace("-", "_") + "-->"),
+                st.just("<?pi some data?>"),
+                st.sampled_from(["&#x1F600;", "&#233;", "&apos;", "\r\n", "caf\u00e9 \u6f22"]),
+            ),
+            max_size=4,
+        )
+    )
+    return "".join(parts)
+
+
+@st.composite
+def child(draw: st.DrawFn) -> str:
+    kind = draw(
+        st.sampled_from(
+            ["failure", "error", "skipped", "system-out", "system-err", "properties", "flakyFailure", "rerunError", "x"]
+        )
+    )
+    if kind == "properties":
+        props = "".join(
+            f'<property name="{name}" value="{draw(escaped(chr(34)))}"/>{draw(WS)}'
+            for name in draw(
+                st.lists(st.sampled_from(["maestro.tag", "maestro.parameter.p", "k", "maestro.x"]), max_size=3)
+            )
+        )
+        return f"<properties>{draw(WS)}{props}</properties>"
+    if kind in ("flakyFailure", "rerunError"):
+        inner = "".join(
+            f"<{tag}>{draw(content())}</{tag}>"
+            for tag in draw(st.lists(st.sampled_from(["stackTrace", "system-out", "system-err"]), unique=True))
+        )
+        return f"<{kind}{draw(attributes(['message', 'time', 'type']))}>{draw(WS)}{inner}</{kind}>"
+    attrs = draw(attributes(["message", "type", "time"]))
+    if draw(st.booleans()):
+        return f"<{kind}{attrs}/>"
+    return f"<{kind}{attrs}>{draw(content())}</{kind}>"
+
+
+@st.composite
+def case_element(draw: st.DrawFn) -> str:
+    attrs = draw(attributes())
+    shape = draw(st.sampled_from(["empty", "pair", "children"]))
+    if shape == "empty":
+        return f"<testcase{attrs}/>"
+    if shape == "pair":
+        return f"<testcase{attrs}>{draw(WS)}</testcase>"
+    children = "".join(draw(child()) + draw(WS) for _ in range(draw(st.integers(1, 3))))
+    return f"<testcase{attrs}>{draw(WS)}{children}</testcase>"
+
+
+@st.composite
+def suite(draw: st.DrawFn, depth: int = 0) -> str:
+    items = []
+    for _ in range(draw(st.integers(0, 5))):
+        pick = draw(st.integers(0, 9))
+        if pick == 0 and depth < 2:
+            items.append(draw(suite(depth + 1)))
+        elif pick == 1:
+            items.append("<!-- a <testcase name='commented'/> -->")
+        elif pick == 2:
+            items.append('<properties><property name="k" value="v"/></properties>')
+        else:
+            items.append(draw(case_element()))
+        items.append(draw(WS))
+    return (
+        f"<testsuite{draw(attributes(['name', 'time', 'timestamp', 'tests']))}>{draw(WS)}{''.join(items)}</testsuite>"
+    )
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    prolog = draw(
+        st.sampled_from(
+            [
+                "",
+                '<?xml version="1.0" encoding="UTF-8"?>\n',
+                "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+                '<?xml version="1.0"?>\r\n<!-- generated -->\n',
+                '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet href=\'x\'?>',
+            ]
+        )
+    )
+    if draw(st.booleans()):
+        suites = "".join(draw(suite()) + draw(WS) for _ in range(draw(st.integers(0, 3))))
+        body = f"<testsuites{draw(attributes(['name', 'timestamp', 'time']))}>{draw(WS)}{suites}</testsuites>"
+    else:
+        body = draw(suite())
+    return prolog + body + draw(st.sampled_from(["", "\n", "\n<!-- end -->\n", "  "]))
+
+
+MUTATIONS = [
+    "<",
+    "&",
+    "]]>",
+    "<!DOCTYPE x>",
+    '"',
+    "</a>",
+    "\x01",
+    "&bogus;",
+    '<?xml version="1.0"?>',
+    ">",
+    "<a",
+    "\ufffe",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(document=documents(), chunk=st.sampled_from([1 << 20, 3, 16, 61]))
+def test_generated_documents_read_the_same(tmp_path_factory: pytest.TempPathFactory, document: str, chunk: int) -> None:
+    path = tmp_path_factory.mktemp("gen") / "doc.xml"
+    path.write_bytes(document.encode("utf-8"))
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path), document  # valid UTF-8 XML: no hand-over to expat
+        assert outcome(path, "fast") == outcome(path, "expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    document=documents(),
+    where=st.floats(0, 1),
+    mutation=st.sampled_from([*MUTATIONS, "delete", "truncate"]),
+    chunk=st.sampled_from([1 << 20, 5, 32]),
+)
+def test_mutated_documents_fail_or_read_the_same(
+    tmp_path_factory: pytest.TempPathFactory, document: str, where: float, mutation: str, chunk: int
+) -> None:
+    at = int(where * len(document))
+    if mutation == "delete":
+        document = document[:at] + document[at + 1 :]
+    elif mutation == "truncate":
+        document = document[:at]
+    else:
+        document = document[:at] + mutation + document[at:]
+    path = tmp_path_factory.mktemp("mut") / "doc.xml"
+    path.write_bytes(document.encode("utf-8"))
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert outcome(path, "fast") == outcome(path, "expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+HOSTILE = {
+    "billion laughs": (
+        '<?xml version="1.0"?>\n<!DOCTYPE l [<!ENTITY a "aa"><!ENTITY b "&a;&a;">]>\n<testsuite name="&b;"/>'
+    ),
+    "external entity": '<?xml version="1.0"?>\n<!DOCTYPE f [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite/>',
+    "external dtd": '<!DOCTYPE testsuite SYSTEM "http://127.0.0.1:9/e.dtd">\n<testsuite name="x"/>',
+    "doctype in body": '<testsuite name="x">\n  <!DOCTYPE x>\n</testsuite>',
+    "entity in body": '<testsuite name="x"><!ENTITY x "y"></testsuite>',
+    "undefined entity": '<testsuite name="x">\n  <testcase name="&secret;"/>\n</testsuite>',
+    "undefined entity in text": (
+        '<testsuite name="x"><testcase name="a"><failure>&nbsp;</failure></testcase></testsuite>'
+    ),
+    "truncated": '<testsuites>\n  <testsuite name="x">\n    <testcase name="a"/>\n    <testc',
+    "mismatched": '<testsuite name="x">\n<testcase name="a"></testsuite></testcase>',
+    "unclosed root": '<testsuite name="x"><testcase name="a"/>',
+    "two roots": '<testsuite name="x"/><testsuite name="y"/>',
+    "text after root": '<testsuite name="x"/>junk',
+    "duplicate attribute": '<testsuite name="x">\n <testcase name="a" time="1" name="b"/></testsuite>',
+    "lt in attribute": '<testsuite name="x"><testcase name="a<b"/></testsuite>',
+    "cdata end in text": '<testsuite name="x"><testcase name="a"><failure>a ]]> b</failure></testcase></testsuite>',
+    "bad char reference": '<testsuite name="x"><testcase name="&#0;"/></testsuite>',
+    "control character": '<testsuite name="x"><testcase name="a\x07"/></testsuite>',
+    "late declaration": '\n<?xml version="1.0"?><testsuite name="x"/>',
+    "not junit": "<html><body/></html>",
+    "empty": "",
+    "duplicate after a learned order": (
+        '<testsuite name="x">'
+        + '<testcase classname="c" name="a"/>' * 3
+        + '<testcase name="b classname=" classname="c" classname="d"/></testsuite>'
+    ),
+    "comment with double dash": '<testsuite name="x"><!-- a -- b --></testsuite>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_inputs_fail_the_same_way(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "evil.xml"
+    path.write_bytes(HOSTILE[name].encode("utf-8"))
+    fast = outcome(path, "fast")
+    assert isinstance(fast, tuple), f"{name} was accepted"
+    assert fast == outcome(path, "expat")
+    assert fast[1].startswith(str(path))
+    assert fast[2] is not None  # a line, and a column, for every XML error
+    assert fast[3] is not None
+
+
+@pytest.mark.parametrize("name", ["billion laughs", "external entity", "external dtd"])
+def test_doctype_is_refused_as_unsafe_by_both(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "evil.xml"
+    path.write_bytes(HOSTILE[name].encode("utf-8"))
+    with pytest.raises(UnsafeInputError, match="DOCTYPE"):
+        read_junit(path)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '<?xml version="1.0" encoding="ISO-8859-1"?><testsuite name="caf\u00e9"/>'.encode("latin-1"),
+        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="caf\u00e9"/>'.encode("latin-1"),
+        '<?xml version="1.0" encoding="UTF-16"?><testsuite name="s"><testcase name="x"/></testsuite>'.encode("utf-16"),
+        b'<testsuite name="x"><testcase name="\xff"/></testsuite>',
+        b"<\x00\xff\xfe garbage \x00\x01",
+    ],
+)
+def test_other_encodings_and_bad_bytes_go_to_expat(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "enc.xml"
+    path.write_bytes(raw)
+    assert not fast_handles(path)
+    assert outcome(path, "fast") == outcome(path, "expat")
+
+
+def test_a_token_longer_than_the_carry_limit_goes_to_expat(tmp_path: Path) -> None:
+    path = tmp_path / "cdata.xml"
+    path.write_text(
+        '<testsuite name="s"><testcase name="t"><failure><![CDATA['
+        + "x" * 5000
+        + "]]></failure></testcase></testsuite>"
+    )
+    with mock.patch.object(_junit_fast, "_MAX_CARRY", 1000), mock.patch.object(_junit_fast, "_CHUNK", 512):
+        assert not fast_handles(path)
+        assert outcome(path, "fast") == outcome(path, "expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+
+
+def test_streaming_resumes_on_expat_without_repeating_results(tmp_path: Path) -> None:
+    # The fast reader yields results chunk by chunk, then meets an error expat must report:
+    # the results already given are not given twice, and the error is expat's.
+    path = tmp_path / "late.xml"
+    body = "".join(f'<testcase name="t{i}"/>\n' for i in range(300))
+    path.write_text(f'<testsuite name="s">{body}<testcase name="&bad;"/></testsuite>')
+    seen: list[str] = []
+    with mock.patch.object(_junit_fast, "_CHUNK", 1024), pytest.raises(ReportParseError, match="undefined entity"):
+        seen.extend(result.name for result in iter_junit(path))
+    assert seen == [f"t{i}" for i in range(len(seen))]
+    assert len(seen) > 100
+
+
+def test_attribute_orders_are_learned_and_mixed_orders_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "orders.xml"
+    cases = []
+    for i in range(200):
+        if i % 3 == 0:
+            cases.append(f'<testcase name="t{i}" classname="c" time="0.{i}"/>')
+        elif i % 3 == 1:
+            cases.append(f'<testcase classname="c" time="1" name="t{i}" line="{i}" file="f.py"></testcase>')
+        else:
+            cases.append(f'<testcase name="t{i}" assertions="2" classname="c"/>')
+    path.write_text('<testsuite name="s">' + "\n".join(cases) + "</testsuite>")
+    assert fast_handles(path)
+    fast = read_junit(path)
+    assert fast == read_junit(path, engine="expat")
+    assert [result.name for result in fast.tests] == [f"t{i}" for i in range(200)]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e "e">]>\n<testsuite name="s">',
+        '<testsuite name="s">\n<testcase name=unquoted/>',
+        '<testsuite name="s">\n<testcase name="a">&undefined;</testcase>',
+    ],
+)
+def test_hand_over_to_expat_happens_at_the_bad_token_not_at_the_end(head: str) -> None:
+    # The fast reader must not carry a bad token chunk after chunk up to its carry limit.
+    body = "".join(f'<testcase name="t{i}"/>\n' for i in range(20_000))
+    stream = io.BytesIO((head + body + "</testsuite>").encode())
+    events, reader = junit._fast_reader("big.xml", 1024)
+    with mock.patch.object(_junit_fast, "_CHUNK", 4096), pytest.raises(_junit_fast.Fallback):
+        for _ in _junit_fast.scan(stream, reader, events):
+            pass
+    assert stream.tell() <= 2 * 4096
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_table_runs(tmp_path: Path) -> None:
+    bench = Path(__file__).parents[2] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        module = importlib.import_module("bench_aggregator")
+        table = module.ingest_table(tmp_path, 2_000, True)
+    finally:
+        sys.path.remove(str(bench))
+    text = table.render()
+    assert [row[0] for row in table.rows[:4]] == [
+        "maestro read_junit (fast reader, default)",
+        "maestro read_junit(engine='expat')",
+        "stdlib ET iterparse, same results built",
+        "stdlib ET iterparse, bare loop (count only)",
+    ]
+    assert "Target (issue 5)" in text
+    assert "the bare loop" in text
