@@ -1,3 +1,3 @@
 """The version of maestro-test-result-aggregator, read by hatchling at build time."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
