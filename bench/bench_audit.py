@@ -9,6 +9,7 @@ the ratios hold on any machine. Durable rows fsync for real (no tmpfs).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -123,6 +124,25 @@ def _floor(path: Path, n: int) -> float:
         return n / (time.process_time() - t)
 
 
+def _floor_chained(path: Path, n: int) -> float:
+    """The floor plus what integrity cannot skip: canonical (sorted) dumps and a SHA-256 chain link."""
+    with path.open("wb") as fh:
+        dumps = orjson.dumps
+        write = fh.write
+        sha = hashlib.sha256
+        prev = b"0" * 64
+        t = time.process_time()
+        for i in range(n):
+            body = b'{"prev":"%s","seq":%d,%s' % (
+                prev,
+                i,
+                dumps({"time": time.time_ns(), **_peer_event(i)}, option=orjson.OPT_SORT_KEYS)[1:],
+            )
+            prev = sha(body).hexdigest().encode()
+            write(b'%s,"hash":"%s"}\n' % (body[:-1], prev))
+        return n / (time.process_time() - t)
+
+
 def _ours(path: Path, n: int) -> float:
     audit = AuditLogger(JsonlFileSink(path), service="billing", durability=buffered())
     record = audit.record
@@ -153,7 +173,9 @@ def _ours_structlog(path: Path, n: int) -> float:
     return n / (time.process_time() - t)
 
 
-def _threads(audit: AuditLogger, threads: int, per_thread: int) -> float:
+def _threads(audit: AuditLogger, threads: int, per_thread: int) -> tuple[float, float]:
+    """Events/s from ``threads`` threads, and the events each fsync covered on average."""
+
     def work() -> None:
         for i in range(per_thread):
             audit.record("invoice.update", actor=ACTOR, targets=TARGET, request_id=f"req-{i}", extra=EXTRA)
@@ -165,8 +187,27 @@ def _threads(audit: AuditLogger, threads: int, per_thread: int) -> float:
     for th in pool:
         th.join()
     elapsed = time.perf_counter() - t
+    stats = audit.stats
+    per_sync = stats.written / max(1, stats.syncs)
     audit.close()
-    return threads * per_thread / elapsed
+    return threads * per_thread / elapsed, per_sync
+
+
+def _fdatasync_s(directory: Path, samples: int) -> float:
+    """The mean time of ``fdatasync`` after appending one ~470-byte line, on this disk."""
+    path = directory / "fdatasync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        times = []
+        for _ in range(samples):
+            os.write(fd, b"x" * 470 + b"\n")
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.fmean(times)
 
 
 def _async_group(path: Path, n: int, concurrency: int) -> float:
@@ -210,6 +251,16 @@ def _verify_rate(path: Path, n: int) -> float:
     assert report.ok
     assert report.records == n
     return n / elapsed
+
+
+def _sha_rate(n: int) -> float:
+    """SHA-256 over ~480-byte records, hex digests: what a verifier cannot avoid doing."""
+    body = b"x" * 480
+    sha = hashlib.sha256
+    t = time.process_time()
+    for _ in range(n):
+        sha(body).hexdigest()
+    return n / (time.process_time() - t)
 
 
 def _sqlite(path: Path, n: int) -> float:
@@ -281,6 +332,10 @@ def run(quick: bool = False) -> list[Table]:
             ("structlog JSONRenderer + WriteLogger", _best(lambda: _structlog_default(fresh("sd.log"), n), repeats)),
             ("structlog fast path (orjson + BytesLogger)", _best(lambda: _structlog_fast(fresh("sf.log"), n), repeats)),
             ("raw orjson.dumps + write (floor)", _best(lambda: _floor(fresh("floor.log"), n), repeats)),
+            (
+                "floor + sorted keys + SHA-256 chain (ceiling)",
+                _best(lambda: _floor_chained(fresh("floorc.log"), n), repeats),
+            ),
             ("ours: hash-chained JSONL, buffered", _best(lambda: _ours(fresh("ours.jsonl"), n), repeats)),
             ("ours, buffered, NoRedaction()", _best(lambda: _ours_plain(fresh("ourp.jsonl"), n), repeats)),
             ("ours via structlog_logger, buffered", _best(lambda: _ours_structlog(fresh("ourss.jsonl"), n), repeats)),
@@ -290,14 +345,18 @@ def run(quick: bool = False) -> list[Table]:
         throughput = Table(
             f"Audit records per CPU second, one thread ({n:,} events of ~290 bytes, best of {repeats})",
             ("path", "events/s", "vs structlog fast path", "vs floor"),
-            note="Ours validates, redacts, adds a UUIDv7 and ns timestamp, and SHA-256-chains every record.",
+            note=(
+                "Target: ours >= 2.00x structlog's fast path. Ours validates, redacts, adds a UUIDv7 and ns "
+                "timestamp, and SHA-256-chains every record; the ceiling row does only the chain."
+            ),
         )
         for name, rate in rows:
             throughput.add(name, f"{rate:,.0f}", ratio(rate, fast), ratio(rate, floor))
 
         threads, per_thread = 8, (250 if quick else 2_500)
         fsync_n = 200 if quick else 2_000
-        gc8 = _threads(
+        sync_s = _fdatasync_s(tmp, 50 if quick else 300)
+        gc8, per_sync = _threads(
             AuditLogger(JsonlFileSink(fresh("gc.jsonl")), service="billing", durability=group_commit()),
             threads,
             per_thread,
@@ -306,35 +365,53 @@ def run(quick: bool = False) -> list[Table]:
         asyncrate = _async_group(fresh("async.jsonl"), 4_000 if quick else 40_000, 512)
         durable = Table(
             "Durable on return (every record fsynced before it returns)",
-            ("mode", "events/s", "vs fsync_each"),
-            note="Group commit: one fsync covers every event waiting; 8 threads have at most 8 events per fsync.",
+            ("mode", "events/s", "vs fsync_each", "ceiling (events/s)"),
+            note=(
+                f"Targets: group commit >= 100,000 events/s from {threads} threads and >= 20x fsync_each. "
+                f"A blocked thread has at most one event per fsync, so {threads} threads cannot exceed "
+                f"{threads} / fdatasync time, i.e. {threads}x fsync_each (so 20x needs >= 20 concurrent "
+                f"writers, as the arecord row has); fdatasync of one appended line on this disk: mean "
+                f"{sync_s * 1e3:.2f} ms. 100,000 events/s from {threads} threads needs an fdatasync of "
+                f"<= {threads / 100_000 * 1e6:.0f} us."
+            ),
         )
-        durable.add("fsync_each, 1 thread", f"{each:,.0f}", "1.00x")
-        durable.add(f"group_commit, {threads} threads", f"{gc8:,.0f}", ratio(gc8, each))
-        durable.add("group_commit, arecord x512 concurrent tasks", f"{asyncrate:,.0f}", ratio(asyncrate, each))
+        durable.add("fsync_each, 1 thread", f"{each:,.0f}", "1.00x", f"{1 / sync_s:,.0f} (1 / fdatasync)")
+        durable.add(
+            f"group_commit, {threads} threads ({per_sync:.1f} events per fsync)",
+            f"{gc8:,.0f}",
+            ratio(gc8, each),
+            f"{threads / sync_s:,.0f} ({threads} / fdatasync); {threads * each:,.0f} ({threads}x fsync_each)",
+        )
+        durable.add(
+            "group_commit, arecord x512 concurrent tasks", f"{asyncrate:,.0f}", ratio(asyncrate, each), "CPU-bound"
+        )
 
-        other = Table("Verify, databases, import", ("what", "value", "note"))
+        other = Table("Verify, databases, import", ("what", "value", "target", "note"))
         vn = n
         other.add(
             "verify (records per CPU second)",
             f"{_verify_rate(fresh('verify.jsonl'), vn):,.0f}",
-            f"{vn:,} records, chain + hash",
+            ">= 300,000",
+            f"{vn:,} records, chain + hash; SHA-256 alone: {_sha_rate(vn):,.0f}/s",
         )
         sq_n = n // 2
         other.add(
             "SQLite sink, buffered (events per CPU second)",
             f"{_sqlite(fresh('audit.db'), sq_n):,.0f}",
-            "WAL, 2048-event transactions",
+            ">= 50,000",
+            "record() included; WAL, 2048-event transactions, 4 indexes",
         )
         try:
             pg, note = _postgres(n // 4)
         except Exception as exc:  # a benchmark row, not a failure
             pg, note = None, f"skipped: {exc}"
-        other.add("PostgreSQL sink, COPY batches (events/s, wall)", "-" if pg is None else f"{pg:,.0f}", note)
+        other.add(
+            "PostgreSQL sink, COPY batches (events/s, wall)", "-" if pg is None else f"{pg:,.0f}", ">= 20,000", note
+        )
         runs = 3 if quick else 9
         ours_ms = _import_ms("maestro_audit_logger", runs)
         sl_ms = _import_ms("structlog", runs)
-        other.add("import maestro_audit_logger (ms)", f"{ours_ms:.1f}", f"structlog: {sl_ms:.1f} ms")
+        other.add("import maestro_audit_logger (ms)", f"{ours_ms:.1f}", "< 100", f"structlog: {sl_ms:.1f} ms")
         return [throughput, durable, other]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -133,6 +133,34 @@ def test_postgres_copy_batches_queries_and_verifies(postgres_dsn: str) -> None:
     assert (first.kind, first.line) == ("modified", 4)
 
 
+def test_postgres_copy_escapes_awkward_values_and_stores_them_exactly(postgres_dsn: str) -> None:
+    # The COPY text payload is built by hand: tabs, backslashes, quotes, line breaks, \\N and
+    # non-ASCII text in any column must arrive unchanged, and the chain must still verify.
+    awkward = 'tab\there \\ back "quoted" line\nbreak\r \\N é'
+    audit = AuditLogger(PostgresSink(postgres_dsn), service="svc")
+    for logger in (audit,):
+        logger.record(
+            "invoice.update",
+            actor=Actor("u\t1", name=awkward),
+            targets=Target("invoice", "a\\b"),
+            request_id="r\t\\N",
+            tenant="é",
+            extra={"note": awkward},
+        )
+        logger.record("invoice.update", actor=Actor("u-2"), tenant=None)
+    audit.close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT actor_id, request_id, tenant, targets, record FROM audit_events ORDER BY id"
+        ).fetchall()
+    assert rows[0][:4] == ("u\t1", "r\t\\N", "é", "|invoice:a\\b|")
+    assert rows[1][1:3] == (None, None)
+    stored = orjson.loads(rows[0][4])
+    assert stored["extra"]["note"] == awkward
+    assert stored["actor"]["name"] == awkward
+    assert verify(postgres_dsn).ok
+
+
 @contextmanager
 def restartable_postgres() -> Iterator[tuple[PostgresServer, object]]:
     initdb = require(binaries.pg_binary("initdb"), "PostgreSQL (initdb)", "postgresql")

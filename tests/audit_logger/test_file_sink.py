@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -62,6 +63,54 @@ def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
     for n in range(8):
         assert [r["extra"]["i"] for r in records if r["actor"]["id"] == f"t{n}"] == list(range(per_thread))  # type: ignore[index]
     assert verify(path).ok
+
+
+def test_group_commit_without_delay_gathers_every_thread_into_one_commit() -> None:
+    # With max_delay_ms=0 the committing leader waits (briefly) for writers whose previous
+    # commit has just returned, so 8 threads share one commit instead of alternating in two
+    # halves of 4 (the ceiling for 8 blocked threads is 8 events per commit).
+    from maestro_audit_logger.testing import MemorySink
+
+    class SlowSync(MemorySink):
+        def _sync(self) -> None:
+            time.sleep(0.02)
+
+    sink = SlowSync()
+    audit = AuditLogger(sink, service="svc", durability=group_commit())
+    per_thread = 12
+
+    def work(n: int) -> None:
+        for i in range(per_thread):
+            audit.record("a.b", actor=Actor(f"t{n}"), extra={"i": i})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = audit.stats
+    audit.close()
+    assert stats.written == 8 * per_thread
+    assert stats.written / stats.syncs >= 5.5, f"{stats.written / stats.syncs:.1f} events per commit"
+    assert [orjson.loads(line)["seq"] for line in sink.lines] == list(range(8 * per_thread))
+
+
+def test_group_commit_alone_does_not_wait() -> None:
+    from maestro_audit_logger.testing import MemorySink
+
+    class SlowSync(MemorySink):
+        def _sync(self) -> None:
+            time.sleep(0.01)
+
+    audit = AuditLogger(SlowSync(), service="svc", durability=group_commit())
+    audit.record("a.b", actor=Actor("u"))  # one commit measured: the next may gather for 2.5 ms
+    started = time.monotonic()
+    for _ in range(5):
+        audit.record("a.b", actor=Actor("u"))
+    elapsed = time.monotonic() - started
+    audit.close()
+    assert audit.stats.syncs == 6
+    assert elapsed < 5 * 0.01 + 0.04  # one writer in flight: no gathering delay per commit
 
 
 def test_fsync_each_syncs_every_event(tmp_path: Path) -> None:

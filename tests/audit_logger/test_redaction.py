@@ -187,3 +187,24 @@ def test_property_the_fast_prefilter_never_hides_a_pattern_match(text: str, secr
     assert pattern is not None
     for candidate in (text, f"{text} {secret} {text}", text + secret.lower(), text.upper() + secret):
         assert r.redact_text(candidate) == (pattern.sub(r._replace, candidate) if len(candidate) >= 5 else candidate)
+
+
+def test_clean_string_cache_never_lets_a_secret_through() -> None:
+    r = Redactor()
+    secret = "Bearer abcdefghijklmnop"
+    for _ in range(3):  # the second and third passes go through the clean-string cache
+        out = r.redact_mapping({"note": "customer-request", "header": secret, "n": "EUR"})
+        assert out == {"note": "customer-request", "header": "[REDACTED]", "n": "EUR"}
+        assert r.redact_text(secret) == "[REDACTED]"
+
+
+def test_a_subclass_overriding_redact_text_sees_every_string() -> None:
+    class Upper(Redactor):
+        __slots__ = ()
+
+        def redact_text(self, text: str) -> str:
+            return text.upper()
+
+    r = Upper()
+    for _ in range(2):
+        assert r.redact_mapping({"a": "eur", "b": "customer-request"}) == {"a": "EUR", "b": "CUSTOMER-REQUEST"}

@@ -312,3 +312,30 @@ def test_property_any_deleted_or_moved_line_is_detected(drop: int, insert_at: in
                 assert report.ok
             else:
                 assert not report.ok
+
+
+def test_interleaved_writers_whose_ids_share_a_prefix(tmp_path: Path) -> None:
+    # The fast path matches "<seq>,\"writer\":\"<id>\"," exactly: writer "w" must never pass for
+    # "w2", and a record moved to the other writer's chain (re-hashed) must be reported.
+    path = tmp_path / "audit.jsonl"
+    loggers = [AuditLogger(JsonlFileSink(path, writer_id=w, repair_on_open=False), service="svc") for w in ("w", "w2")]
+    for i in range(30):
+        loggers[i % 3 == 0].record("invoice.update", actor=Actor("u"), extra={"i": i})
+    for audit in loggers:
+        audit.close()
+    report = verify(path)
+    assert report.ok, report.problems
+    assert (report.records, report.writers) == (30, 2)
+
+    def move_to_w(ls: list[bytes]) -> list[bytes]:
+        rec = ls[9].rstrip(b"\n")  # line 10: i=9, written by "w2" (i % 3 == 0)
+        body = rec[: rec.rfind(b',"hash":')] + b"}"
+        body = body.replace(b'"writer":"w2"', b'"writer":"w"')
+        ls[9] = body[:-1] + b',"hash":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+        return ls
+
+    edit_lines(path, move_to_w)
+    first = verify(path).first
+    assert first is not None
+    assert first.line == 10
+    assert first.kind in ("broken_link", "out_of_order", "gap")

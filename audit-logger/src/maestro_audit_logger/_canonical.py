@@ -9,7 +9,6 @@ hash appended as its last member: ``{...,"hash":"<64 hex>"}``. The hash is SHA-2
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -93,6 +92,8 @@ def parse_chain(body: bytes) -> tuple[str, int, str] | None:
 
 def seal_line(body: bytes) -> tuple[bytes, str]:
     """Return the stored line (with ``hash`` and a newline) and the hex hash of ``body``."""
+    import hashlib  # noqa: PLC0415 - keeps `import maestro_audit_logger` lean
+
     digest = hashlib.sha256(body).hexdigest()
     return b'%s,"hash":"%s"}\n' % (body[:-1], digest.encode()), digest
 

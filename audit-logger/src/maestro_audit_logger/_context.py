@@ -56,10 +56,32 @@ def audit_context(**values: Any) -> Iterator[Mapping[str, Any]]:
         _audit_context.reset(token)
 
 
+#: structlog's registry of context variables once seen (a dict that only grows): while it is
+#: empty, nothing is bound and the logger skips `structlog_context` entirely.
+_structlog_vars: list[dict[str, Any] | None] = [None]
+_STRUCTLOG_VARS = tuple((f"structlog_{k}", k) for k in sorted(STRUCTLOG_KEYS))
+
+
 def structlog_context() -> Mapping[str, Any]:
     """The ids bound in structlog's contextvars, when structlog is already imported."""
     module = sys.modules.get("structlog.contextvars")
     if module is None:
         return _EMPTY
-    values = module.get_contextvars()
-    return {k: v for k, v in values.items() if k in STRUCTLOG_KEYS} if values else _EMPTY
+    variables = getattr(module, "_CONTEXT_VARS", None)
+    if type(variables) is not dict:  # not the layout we know: use the public (slower) API
+        values = module.get_contextvars()
+        return {k: v for k, v in values.items() if k in STRUCTLOG_KEYS} if values else _EMPTY
+    _structlog_vars[0] = variables
+    if not variables:  # nothing was ever bound
+        return _EMPTY
+    # Read only the few variables we use, instead of copying the whole context every event.
+    out: dict[str, Any] | None = None
+    for name, key in _STRUCTLOG_VARS:
+        var = variables.get(name)
+        if var is not None:
+            value = var.get(Ellipsis)
+            if value is not Ellipsis:
+                if out is None:
+                    out = {}
+                out[key] = value
+    return out if out is not None else _EMPTY

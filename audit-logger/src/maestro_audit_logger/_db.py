@@ -51,19 +51,21 @@ def targets_text(targets: list[dict[str, Any]] | None) -> str:
 def row(record: Record) -> tuple[Any, ...]:
     """The column values of a chained record (``record`` is the stored line without newline)."""
     d = orjson.loads(record.body)
-    actor = d.get("actor") or {}
+    get = d.get
+    actor = get("actor")
+    targets = get("targets")
     return (
-        d.get("event_id"),
-        d.get("time"),
-        d.get("action"),
-        d.get("category"),
-        d.get("outcome"),
-        d.get("severity"),
-        actor.get("id"),
-        targets_text(d.get("targets")),
-        d.get("tenant"),
-        d.get("service"),
-        d.get("request_id"),
+        get("event_id"),
+        get("time"),
+        get("action"),
+        get("category"),
+        get("outcome"),
+        get("severity"),
+        actor.get("id") if actor else None,
+        targets_text(targets) if targets else "",
+        get("tenant"),
+        get("service"),
+        get("request_id"),
         record.writer,
         record.seq,
         record.hash,

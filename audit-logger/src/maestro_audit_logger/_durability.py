@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from maestro_audit_logger._errors import AuditConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DurabilityKind = Literal["buffered", "flush", "group_commit", "fsync_each"]
 
@@ -21,8 +23,10 @@ class Durability:
     Attributes:
         kind: the mode's name.
         max_delay_ms: group commit only: how long the committing writer may linger to gather
-            more events before its fsync (0 = start at once; batching then comes from the
-            events that arrive while the previous fsync runs).
+            more events before its fsync (0 = no fixed delay: batching comes from the events
+            that arrive while the previous fsync runs, and the leader waits only for writers
+            that were in flight during the previous commit and have not queued again yet, at
+            most a quarter of that commit's duration and 2 ms).
         max_batch: group commit: the most events per fsync; buffered: the most events held in
             memory before they are written.
         buffer_bytes: buffered only: bytes held in memory before one ``write()``.
@@ -98,6 +102,8 @@ class FailOpen:
     def __post_init__(self) -> None:
         if not isinstance(self.spool_path, str | os.PathLike):
             raise AuditConfigError(f"spool_path must be a path, got {self.spool_path!r}")
+        from pathlib import Path  # noqa: PLC0415 - pathlib is not needed to import the package
+
         object.__setattr__(self, "spool_path", Path(self.spool_path))
         if not 0 <= self.retry_interval_s <= 3600:
             raise AuditConfigError(f"retry_interval_s must be between 0 and 3600, got {self.retry_interval_s!r}")

@@ -307,8 +307,7 @@ class JsonlFileSink(Sink):
             self._rotate()
         finally:
             with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+                self._release_busy()
 
     def _apply_retention(self) -> None:
         if self.retention_days is None:

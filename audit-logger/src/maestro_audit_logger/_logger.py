@@ -7,14 +7,17 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
+
 from maestro_audit_logger._canonical import dumps
-from maestro_audit_logger._context import EVENT_KEYS, get_audit_context, structlog_context
+from maestro_audit_logger._context import EVENT_KEYS, _audit_context, _structlog_vars, structlog_context
 from maestro_audit_logger._durability import Durability, FailClosed, FailOpen, FailurePolicy, flush
 from maestro_audit_logger._errors import AuditConfigError, AuditEventError, AuditWriteError
 from maestro_audit_logger._event import Actor, AuditEvent, Outcome, Source, Target, event_record
@@ -39,6 +42,14 @@ Backpressure = Literal["wait", "raise"]
 # Hooks installed by maestro_audit_logger.testing.capture(): each gets every record body dict.
 _captures: list[Callable[[dict[str, Any]], None]] = []
 _open_cores: weakref.WeakSet[_Core] = weakref.WeakSet()
+
+
+def _too_large(size: int, limit: int) -> None:
+    raise AuditEventError(
+        "record",
+        f"is {size + INTEGRITY_OVERHEAD} bytes with its integrity fields, over max_record_bytes={limit}"
+        " (refused, not truncated)",
+    )
 
 
 def make_sink(target: Sink | str | os.PathLike[str]) -> Sink:
@@ -308,16 +319,12 @@ class AuditLogger:
 
     # -- building ----------------------------------------------------------------------------
     def _context_values(self) -> dict[str, Any] | None:
-        ctx: dict[str, Any] | None = None
         sctx = structlog_context()
-        if sctx:
-            ctx = dict(sctx)
-        actx = get_audit_context()
-        if actx:
-            ctx = {**ctx, **actx} if ctx else dict(actx)
-        if self._context:
-            ctx = {**ctx, **self._context} if ctx else dict(self._context)
-        return ctx
+        actx = _audit_context.get()
+        own = self._context
+        if not (sctx or actx or own):
+            return None
+        return {**sctx, **actx, **own}
 
     def _record_dict(
         self,
@@ -435,13 +442,8 @@ class AuditLogger:
             for hook in _captures:
                 hook(record)
         body = dumps(record)
-        limit = self._core.max_record_bytes
-        if len(body) + INTEGRITY_OVERHEAD > limit:
-            raise AuditEventError(
-                "record",
-                f"is {len(body) + INTEGRITY_OVERHEAD} bytes with its integrity fields, over max_record_bytes={limit}"
-                " (refused, not truncated)",
-            )
+        if len(body) + INTEGRITY_OVERHEAD > self._core.max_record_bytes:
+            _too_large(len(body), self._core.max_record_bytes)
         return body
 
     def render_fields(self, action: str, **fields: Any) -> bytes:
@@ -490,12 +492,42 @@ class AuditLogger:
             AuditEventError: the event is invalid, too large or not serialisable.
             AuditWriteError: the sink failed under `FailClosed`, or the logger is closed.
         """
-        d = self._record_dict(
-            action, actor, targets, outcome, reason, error, category, changes, source, severity,
-            tenant, request_id, correlation_id, trace_id, span_id, extra,
-        )  # fmt: skip
-        self._core.sink.emit([self.render(d)])
+        core = self._core
+        if (
+            error is None
+            and actor is not None
+            and type(outcome) is str
+            and not self._context
+            and not _audit_context.get()
+            and (_structlog_vars[0] == {} or not structlog_context())
+        ):
+            # The common case, `_record_dict` inlined: no context to merge, no exception to map.
+            if trace_id is None and core.opentelemetry and "opentelemetry.trace" in sys.modules:
+                ids = current_ids()
+                if ids is not None:
+                    trace_id, span_id = ids[0], span_id or ids[1]
+            d = event_record(
+                action, actor, targets, outcome, reason, category, changes, source, severity or "info",
+                core.service, tenant, request_id, correlation_id, trace_id, span_id, extra, core.clock(), "",
+            )  # fmt: skip
+        else:
+            d = self._record_dict(
+                action, actor, targets, outcome, reason, error, category, changes, source, severity,
+                tenant, request_id, correlation_id, trace_id, span_id, extra,
+            )  # fmt: skip
         event_id: str = d["event_id"]
+        # `render` inlined (the hot path): redact, serialise canonically, check the size.
+        record = core.redactor.redact_record(d)
+        if _captures:
+            for hook in _captures:
+                hook(record)
+        try:
+            body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            body = dumps(record)  # raises AuditEventError naming the field
+        if len(body) + INTEGRITY_OVERHEAD > core.max_record_bytes:
+            _too_large(len(body), core.max_record_bytes)
+        core.sink.emit_one(body)
         return event_id
 
     async def arecord(

@@ -21,6 +21,28 @@ def _psycopg() -> Any:
     return psycopg
 
 
+_NCOLS = len(COLUMNS)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_text(records: list[Record]) -> bytes:
+    """The rows of ``records`` in COPY's text format: one ``write()`` per batch instead of one
+    call per row. Values are escaped only when they hold a backslash, tab or line break."""
+    lines = []
+    for r in records:
+        values = row(r)
+        nulls = values.count(None)
+        line = "\t".join(["\\N" if v is None else v if type(v) is str else str(v) for v in values])
+        if line.count("\\") != nulls or line.count("\t") != _NCOLS - 1 or "\n" in line or "\r" in line:
+            line = "\t".join(["\\N" if v is None else _escape(v if type(v) is str else str(v)) for v in values])
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
 def create_schema(conn: Any, table: str) -> None:
     """Create the events table and its indexes if missing (one transaction)."""
     conn.execute(
@@ -88,8 +110,7 @@ class PostgresSink(Sink):
         conn = self._conn
         try:
             with conn.cursor() as cur, cur.copy(self._copy) as copy:
-                for r in records:
-                    copy.write_row(row(r))
+                copy.write(copy_text(records))
             conn.commit()
         except BaseException:
             try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -55,6 +53,8 @@ _CARD = r"\b(?:\d[ -]?){12,18}\d\b"
 # secrets), the word "bearer", or an AWS key prefix. Checking them with C-speed string
 # operations first skips the regex for most strings (it costs several times more).
 _TRIGGERS = frozenset("0123456789=:")
+_CLEAN_MAX_LEN = 64
+_CLEAN_MAX_ENTRIES = 4096
 _AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")
 
 
@@ -97,7 +97,7 @@ class Redactor:
         '[REDACTED]'
     """
 
-    __slots__ = ("_kinds", "_pattern", "_pii", "_pii_key", "_prefix", "_secret")
+    __slots__ = ("_clean", "_kinds", "_own_text", "_pattern", "_pii", "_pii_key", "_prefix", "_replace_fn", "_secret")
 
     def __init__(
         self,
@@ -119,6 +119,12 @@ class Redactor:
         self._prefix = pii_prefix
         self._pattern = re.compile("|".join((_BEARER, _AWS_SECRET, _AWS, _KEYVALUE, _CARD))) if patterns else None
         self._kinds: dict[str, int] = {}
+        # Short strings already scanned and found clean (values repeat: currencies, codes,
+        # names). Only clean text is kept, never a secret; bounded like the key cache.
+        self._clean: set[str] = set()
+        self._replace_fn = self._replace
+        # Shortcuts around `redact_text` apply only when a subclass has not overridden it.
+        self._own_text = type(self).redact_text is Redactor.redact_text
 
     def _kind(self, key: str) -> int:
         # 0 plain, 1 secret, 2 PII; cached per key name (bounded: the cache stops growing at 4096)
@@ -138,14 +144,24 @@ class Redactor:
         if not self._pii_key:
             raise AuditConfigError("pseudonym() needs pii_key")
         text = value if isinstance(value, str) else repr(value)
+        import hashlib  # noqa: PLC0415 - only PII pseudonymisation needs them
+        import hmac  # noqa: PLC0415
+
         digest = hmac.new(self._pii_key, text.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{self._prefix}{digest}"
 
     def redact_text(self, text: str) -> str:
         """Replace secret-looking substrings of ``text`` (bearer tokens, keys, card numbers)."""
-        if self._pattern is None or len(text) < 5 or not _may_hold_secret(text):
+        pattern = self._pattern
+        if pattern is None or len(text) < 5 or text in self._clean:
             return text
-        return self._pattern.sub(self._replace, text)
+        if _may_hold_secret(text):
+            out = pattern.sub(self._replace_fn, text)
+            if out is not text and out != text:
+                return out
+        if len(text) <= _CLEAN_MAX_LEN and len(self._clean) < _CLEAN_MAX_ENTRIES:
+            self._clean.add(text)
+        return text
 
     @staticmethod
     def _replace(match: re.Match[str]) -> str:
@@ -168,15 +184,20 @@ class Redactor:
     def redact_mapping(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
         """Redact a mapping: secret keys replaced, PII keys pseudonymised, the rest walked."""
         out: dict[Any, Any] = {}
+        kinds = self._kinds
+        clean = self._clean if self._own_text else None
+        redact_text = self.redact_text
         for key, value in data.items():
-            kind = self._kind(key) if type(key) is str else 0
-            if kind == 1:
-                out[key] = REDACTED
-            elif kind == 2:
-                out[key] = self._pii_value(value)
-            elif type(value) is str:
-                out[key] = self.redact_text(value)
-            elif value is None or type(value) in (int, float, bool):
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self._kind(key) if type(key) is str else 0
+            if kind:
+                out[key] = REDACTED if kind == 1 else self._pii_value(value)
+                continue
+            tv = type(value)
+            if tv is str:
+                out[key] = value if clean is not None and (len(value) < 5 or value in clean) else redact_text(value)
+            elif value is None or tv is int or tv is float or tv is bool:
                 out[key] = value
             else:
                 out[key] = self.redact_value(value)
@@ -204,12 +225,15 @@ class Redactor:
 
     def redact_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """Redact a record body from `AuditEvent.to_dict` in place and return it."""
-        if "extra" in record:
-            record["extra"] = self.redact_mapping(record["extra"])
-        if "changes" in record:
-            record["changes"] = self.redact_changes(record["changes"])
-        if "reason" in record:
-            record["reason"] = self.redact_text(record["reason"])
+        extra = record.get("extra")
+        if extra is not None:
+            record["extra"] = self.redact_mapping(extra)
+        changes = record.get("changes")
+        if changes is not None:
+            record["changes"] = self.redact_changes(changes)
+        reason = record.get("reason")
+        if reason is not None:
+            record["reason"] = self.redact_text(reason)
         if self._pii and "name" in self._pii:
             actor = record["actor"]
             if "name" in actor:

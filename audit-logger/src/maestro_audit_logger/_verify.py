@@ -190,7 +190,8 @@ class _Chains:
 
 
 def _looks_foreign(data: bytes) -> bool:
-    first = data.split(b"\n", 1)[0].strip()
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).strip()  # not split(): that copies the whole file
     if not first:
         return False
     parts = split_line(first)
@@ -227,51 +228,62 @@ def _scan_lines(
     """Check lines in storage order: an inlined fast path for the common case (the record
     chains to its writer's previous one), `_Chains.check` for everything else."""
     hashes: list[str] = []
+    append = hashes.append
     writers: dict[str, list[int]] = {}
     state = chains.state
-    names: dict[bytes, str] = {}
+    # writer id bytes -> [writer, next seq as canonical text + the writer member that follows it,
+    # last hash as bytes, writers entry]: what the fast path compares without decoding or
+    # parsing anything. Consecutive records usually share a writer: its entry is tried first.
+    fast: dict[bytes, list[Any]] = {}
+    last: list[Any] | None = None
     sha = hashlib.sha256
-    fast = 0
+    count = 0
     suffix = HASH_SUFFIX_LEN
     for number, raw in numbered:
         if not raw:
             continue
         if (
-            raw[:9] == b'{"prev":"'
+            raw[-suffix:-66] == _HASH_KEY
             and raw[-2:] == b'"}'
             and raw[73:81] == b'","seq":'
-            and raw[-suffix:-66] == _HASH_KEY
+            and raw[:9] == b'{"prev":"'
         ):
-            end = raw.find(b",", 81)
-            if raw[end : end + 11] == b',"writer":"':
-                wb = raw[end + 11 : raw.find(b'"', end + 11)]
-                writer = names.get(wb)
-                if writer is None:
-                    writer = names[wb] = wb.decode("ascii", "replace")
-                st = state.get(writer)
-                w = writers.get(writer)
-                if st is not None and w is not None and raw[81:end].isdigit():
-                    seq = int(raw[81:end])
-                    claimed = raw[-66:-2].decode("ascii", "replace")
-                    if (
-                        seq == st[0] + 1
-                        and raw[9:73].decode("ascii", "replace") == st[1]
-                        and sha(raw[:-suffix] + b"}").hexdigest() == claimed
-                    ):
-                        state[writer] = (seq, claimed, where, number)
-                        hashes.append(claimed)
-                        w[1] = seq
-                        fast += 1
-                        continue
+            f = last
+            if f is None or raw[81 : 81 + len(f[1])] != f[1]:
+                end = raw.find(b',"writer":"', 81)
+                f = fast.get(raw[end + 11 : raw.find(b'"', end + 11)]) if end > 81 else None
+                if f is not None and raw[81 : 81 + len(f[1])] != f[1]:
+                    f = None
+            if f is not None and raw[9:73] == f[2]:
+                claimed = raw[-66:-2]
+                digest = sha(raw[:-suffix] + b"}").hexdigest()
+                if digest == claimed.decode("ascii", "replace"):
+                    w = f[3]
+                    seq = w[1] = w[1] + 1
+                    f[1] = b'%d,"writer":"%s",' % (seq + 1, f[4])
+                    f[2] = claimed
+                    state[f[0]] = (seq, digest, where, number)
+                    append(digest)
+                    count += 1
+                    last = f
+                    continue
+        # Anything else (a writer's first record here, or a problem): the careful path.
+        last = None
         claimed2, writer2, seq2 = chains.check(raw, where, number)
-        hashes.append(claimed2)
+        append(claimed2)
         if writer2 is not None and seq2 is not None:
             w2 = writers.get(writer2)
             if w2 is None:
-                writers[writer2] = [seq2, seq2, number]
+                w2 = writers[writer2] = [seq2, seq2, number]
             else:
                 w2[1] = seq2
-    chains.report.records += fast
+            st = state[writer2]
+            wb = writer2.encode()
+            if st[0] == seq2:  # the chain continues from this record
+                fast[wb] = [writer2, b'%d,"writer":"%s",' % (seq2 + 1, wb), st[1].encode(), w2, wb]
+            else:
+                fast.pop(wb, None)
+    chains.report.records += count
     return hashes, writers
 
 
