@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import orjson
 import structlog
+from _importtime import import_us
 from _table import Table, ratio
 
 from maestro_audit_logger import (
@@ -298,18 +298,7 @@ def _postgres(n: int) -> tuple[float | None, str]:
 
 
 def _import_ms(module: str, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
-        ).stderr
-        cumulative = [
-            int(x.split("|")[1])
-            for x in out.splitlines()
-            if x.startswith("import time:") and x.split("|")[2].strip() == module
-        ]
-        samples.append(cumulative[-1] / 1000 if cumulative else 0.0)
-    return statistics.median(samples)
+    return import_us(module, runs) / 1000
 
 
 def run(quick: bool = False) -> list[Table]:

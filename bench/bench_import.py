@@ -1,16 +1,14 @@
 """Import cost of each package against the peers its users would otherwise import.
 
 Measured with ``python -X importtime`` in fresh interpreters (cumulative microseconds of the
-top-level import), median of several runs, all in the same run of this script.
+top-level import, bytecode compiled), median of several runs, all in the same run of this script.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import statistics
-import subprocess
-import sys
 
+from _importtime import import_us
 from _table import Table, ratio
 
 PEERS = {
@@ -19,25 +17,6 @@ PEERS = {
     "maestro_test_result_aggregator": ("junitparser", "xml.etree.ElementTree"),
     "maestro_test_adapters": ("pytest",),
 }
-
-
-def import_us(module: str, runs: int) -> float:
-    """Median cumulative import time of ``module`` in microseconds."""
-    samples = []
-    for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        cumulative = [
-            int(line.split("|")[1])
-            for line in result.stderr.splitlines()
-            if line.startswith("import time:") and line.split("|")[2].strip() == module
-        ]
-        samples.append(float(cumulative[-1]) if cumulative else 0.0)
-    return statistics.median(samples)
 
 
 def run(quick: bool = False) -> list[Table]:
