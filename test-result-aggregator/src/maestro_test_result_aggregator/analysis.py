@@ -9,7 +9,7 @@ Flakiness signals (never mixed, each verdict says which one fired):
   (ReportPortal's switch count). A test failing in every one of its last runs is **broken**,
   never flaky.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> [v.signal for v in flaky_within_run(make_run(20, flaky_every=10))]
     ['within-run', 'within-run']

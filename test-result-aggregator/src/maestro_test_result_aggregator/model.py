@@ -11,7 +11,7 @@ Retries: ``TestResult.attempts`` is empty when a test ran once. When it ran more
 holds EVERY attempt in order, the last one being the final outcome, so nothing a retry saw is
 lost. A result is flaky when it passed in the end after at least one failed attempt.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.model import Attempt, Status, TestResult
     >>> result = TestResult(
     ...     name="test_login",

@@ -2,7 +2,7 @@
 terminal summary, Markdown (PR comments, CI job summaries) or JSON. The HTML report lives in
 ``maestro_test_result_aggregator.html``.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> data = report_data(make_run(20, fail_every=10))
     >>> data["summary"]["failed"], len(data["clusters"])

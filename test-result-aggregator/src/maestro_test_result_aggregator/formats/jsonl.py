@@ -4,7 +4,7 @@ Written line by line while tests run (``JsonlWriter`` flushes every line), so a 
 every finished result on disk; the reader accepts a file without its end line and, when asked,
 a torn last line. Every model field round-trips.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from maestro_test_result_aggregator.model import Status, TestResult, Tool
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.jsonl"

@@ -19,7 +19,7 @@ test passed in the end, ``rerunFailure`` when it kept failing). Never a repeated
 per retry. Messages and bodies are bounded (marker says how much was cut) and XML-illegal
 characters become visible ``\\uXXXX`` escapes.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "junit.xml"

@@ -9,7 +9,7 @@ in ``raw_status``.
 pytest-json-report writes one JSON document with a ``tests`` list (no attempts: it keeps only
 the last run of a rerun test).
 
-Example:
+Examples:
     >>> import json, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
     >>> lines = [
