@@ -13,11 +13,28 @@ from pathlib import Path
 
 import pytest
 
+from maestro_devtools.release import discover_packages
 from maestro_devtools.servers import PypiIndex
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test-adapters")
 _CLEARED = ("NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "V", "PYPIRC")
+
+
+def version_of(folder: str) -> str:
+    """The version a package folder of this repository declares (its ``__about__.py``)."""
+    (package,) = (p for p in discover_packages(REPO_ROOT) if p.key == folder)
+    return package.version
+
+
+def next_version(version: str, part: str) -> str:
+    """``version`` bumped by ``part`` (major, minor or patch), as hatchling bumps it."""
+    major, minor, patch = (int(x) for x in version.split("."))
+    return {
+        "major": f"{major + 1}.0.0",
+        "minor": f"{major}.{minor + 1}.0",
+        "patch": f"{major}.{minor}.{patch + 1}",
+    }[part]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from maestro_devtools.servers import free_port, wait_for_port
+from tests.release.conftest import next_version, version_of
 
 CLI = [sys.executable, "-m", "maestro_devtools.release"]
 
@@ -20,10 +21,11 @@ def test_build_command_builds_and_checks_one_package(release_repo: Path) -> None
         [*CLI, "--root", str(release_repo), "build", "audit-logger"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "maestro-audit-logger 0.1.0: " in result.stdout
+    version = version_of("audit-logger")
+    assert f"maestro-audit-logger {version}: " in result.stdout
     assert "(twine check passed)" in result.stdout
     built = sorted(p.name for p in (release_repo / "dist/audit-logger").iterdir())
-    assert built == ["maestro_audit_logger-0.1.0-py3-none-any.whl", "maestro_audit_logger-0.1.0.tar.gz"]
+    assert built == [f"maestro_audit_logger-{version}-py3-none-any.whl", f"maestro_audit_logger-{version}.tar.gz"]
     assert not (release_repo / "dist/resilience").exists()
 
 
@@ -56,5 +58,7 @@ def test_bump_command(release_repo: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "maestro-test-adapters: 0.1.0 -> 0.1.1" in result.stdout
-    assert "## [0.1.1] - " in (release_repo / "test-adapters/CHANGELOG.md").read_text()
+    before = version_of("test-adapters")
+    after = next_version(before, "patch")
+    assert f"maestro-test-adapters: {before} -> {after}" in result.stdout
+    assert f"## [{after}] - " in (release_repo / "test-adapters/CHANGELOG.md").read_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.pypi import PypiIndexFactory
-from tests.release.conftest import run_release_command
+from tests.release.conftest import run_release_command, version_of
 
 pytestmark = pytest.mark.release
 
@@ -25,8 +25,8 @@ def test_publish_with_a_pypirc_section(
     result = run_release_command(release_repo, env, "audit-logger", "--no-verify")
     assert result.returncode == 0, result.output
     assert sorted(p.name for p in index.directory.iterdir()) == [
-        "maestro_audit_logger-0.1.0-py3-none-any.whl",
-        "maestro_audit_logger-0.1.0.tar.gz",
+        f"maestro_audit_logger-{version_of('audit-logger')}-py3-none-any.whl",
+        f"maestro_audit_logger-{version_of('audit-logger')}.tar.gz",
     ]
     assert "$ python -m twine upload --non-interactive" in result.stdout  # V=1 shows the command...
     assert index.password not in result.output  # ...but never the password

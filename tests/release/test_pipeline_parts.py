@@ -14,7 +14,7 @@ from maestro_devtools.release import ReleaseConfigError, discover_packages
 from maestro_devtools.release.build import build_package
 from maestro_devtools.release.bump import bump, open_changelog_section
 from maestro_devtools.release.index import IndexFile, parse_simple_page
-from tests.release.conftest import REPO_ROOT
+from tests.release.conftest import REPO_ROOT, next_version, version_of
 
 
 def test_packages_come_in_dependency_order() -> None:
@@ -66,11 +66,13 @@ def test_changelog_section_takes_the_unreleased_entries(tmp_path: Path) -> None:
 
 
 def test_bump_uses_hatchling_and_opens_a_section(release_repo: Path) -> None:
+    expected = next_version(version_of("audit-logger"), "minor")
     bumped = bump(release_repo / "audit-logger", "minor", today=datetime.date(2026, 12, 1))
-    assert bumped.version == "0.2.0"
+    assert bumped.version == expected
     about = (release_repo / "audit-logger/src/maestro_audit_logger/__about__.py").read_text()
-    assert '__version__ = "0.2.0"' in about
-    assert "## [Unreleased]\n\n## [0.2.0] - 2026-12-01\n" in (release_repo / "audit-logger/CHANGELOG.md").read_text()
+    assert f'__version__ = "{expected}"' in about
+    changelog = (release_repo / "audit-logger/CHANGELOG.md").read_text()
+    assert f"## [Unreleased]\n\n## [{expected}] - 2026-12-01\n" in changelog
     with pytest.raises(ReleaseConfigError, match="PART must be one of"):
         bump(release_repo / "audit-logger", "huge")
 

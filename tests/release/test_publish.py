@@ -14,7 +14,7 @@ import pytest
 from maestro_devtools.release.verify import isolated_install_argv
 from maestro_devtools.servers import PypiIndex, start_pypi_index
 from tests.fixtures.pypi import PypiIndexFactory
-from tests.release.conftest import PACKAGE_FOLDERS, Result, index_env, run_release_command
+from tests.release.conftest import PACKAGE_FOLDERS, Result, index_env, run_release_command, version_of
 
 pytestmark = [pytest.mark.release, pytest.mark.slow]
 
@@ -54,8 +54,9 @@ def test_first_publish_uploads_every_file_and_verifies_installs(first_publish: R
     assert first_publish.returncode == 0, first_publish.output
     rows = _rows(first_publish)
     assert set(rows) == {dist for dist, _, _ in DISTS.values()}
-    for version, upload, verified in rows.values():
-        assert (version, upload, verified) == ("0.1.0", "uploaded 2 of 2", "yes")
+    for _version, upload, verified in rows.values():
+        assert (upload, verified) == ("uploaded 2 of 2", "yes")
+    assert {dist: row[0] for dist, row in rows.items()} == {dist: version_of(f) for f, (dist, _, _) in DISTS.items()}
     held = sorted(p.name for p in index.directory.iterdir())
     assert len(held) == 8
     assert all(name.endswith((".whl", ".tar.gz")) for name in held)
@@ -81,7 +82,7 @@ def test_dry_run_after_publish_would_upload_nothing(first_publish: Result, share
     assert first_publish.returncode == 0, first_publish.output
     dry = run_release_command(shared_repo, index_env(index, DRY_RUN="1"), "resilience")
     assert dry.returncode == 0, dry.output
-    assert _rows(dry) == {"maestro-resilience": ["0.1.0", "already there", "skipped (dry run)"]}
+    assert _rows(dry) == {"maestro-resilience": [version_of("resilience"), "already there", "skipped (dry run)"]}
 
 
 def test_pip_isolated_install_of_each_package_with_extras(
@@ -92,7 +93,7 @@ def test_pip_isolated_install_of_each_package_with_extras(
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    specs = [f"{dist}{extras}==0.1.0" for dist, _, extras in DISTS.values()]
+    specs = [f"{dist}{extras}=={version_of(folder)}" for folder, (dist, _, extras) in DISTS.items()]
     argv = isolated_install_argv(python, index.simple_url, *specs)
     assert argv[argv.index("install") + 1 :][:1] == ["--isolated"]
     install = subprocess.run(
@@ -108,15 +109,15 @@ def test_pip_isolated_install_of_each_package_with_extras(
     script = f"{imports}; {extras}; print(maestro_test_adapters.__version__)"
     ran = subprocess.run([str(python), "-c", script], capture_output=True, text=True, check=False)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "0.1.0"
+    assert ran.stdout.strip() == version_of("test-adapters")
     freeze = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "list", "--format=freeze"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    for dist, _, _ in DISTS.values():
-        assert f"{dist}==0.1.0" in freeze
+    for folder, (dist, _, _) in DISTS.items():
+        assert f"{dist}=={version_of(folder)}" in freeze
 
 
 def test_dry_run_on_an_empty_index_lists_files_and_uploads_none(
