@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import importlib.util
+import logging
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,10 @@ from maestro_resilience import (
     Retry,
     Timeout,
 )
+
+# The breakers trip on purpose here; their state-change log lines (stdlib logging's default
+# listener, WARNING) would bury the tables.
+logging.getLogger("maestro_resilience").setLevel(logging.ERROR)
 
 Loop = Callable[[int], float]  # runs n calls, returns CPU seconds spent
 
