@@ -66,6 +66,7 @@ __all__ = [
     "TestAdapterError",
     "__version__",
     "adapter_names",
+    "chromium_args",
     "detect_environment",
     "exit_code",
     "get_adapter",
@@ -76,6 +77,7 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "chromium_args": "_chromium",
     "ENTRY_POINT_GROUP": "_registry",
     "RUN_ERROR_KEY": "_exit",
     "AdapterNotFoundError": "errors",
