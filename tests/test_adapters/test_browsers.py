@@ -13,6 +13,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -20,7 +21,7 @@ from maestro_test_adapters import ExitCode, PlaywrightAdapter, RunOptions, Selen
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 from tests.fixtures.chromium import CdpBrowser, ChromeDriverServer
-from tests.fixtures.services import services_required
+from tests.fixtures.services import unavailable
 from tests.fixtures.static_site import BUTTON_TEXT_AFTER_CLICK, CONSOLE_ERROR_TEXT, INDEX_TITLE, StaticSite
 
 pytestmark = pytest.mark.slow
@@ -163,11 +164,8 @@ def test_playwright_connects_to_a_remote_browser(
 SERVER_USER_AGENT = "maestro-playwright-browser-server"
 
 
-def _cannot_serve(reason: str) -> None:
-    message = f"the Playwright driver cannot launch a browser server here: {reason}"
-    if services_required():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+def _cannot_serve(reason: str) -> NoReturn:
+    unavailable(f"the Playwright driver cannot launch a browser server here: {reason}")
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +326,7 @@ def test_selenium_journeys_with_evidence_on_failure(
     monkeypatch.setenv("MAESTRO_CHROMEDRIVER", binaries.chromedriver())
     adapter = SeleniumAdapter()
     if not adapter.available():
-        pytest.skip(str(adapter.available().reason))
+        unavailable(str(adapter.available().reason))
     (journey_dir / "test_wd.py").write_text(
         SELENIUM_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
     )
