@@ -24,22 +24,6 @@ def clean(value: str) -> str:
     return _ILLEGAL.sub(_escape_char, value)
 
 
-def attr(value: str) -> str:
-    """``value`` escaped for a double-quoted XML attribute (newlines and tabs kept as references)."""
-    value = clean(value)
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\n" in value or "\r" in value or "\t" in value:
-        value = value.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
-    return value
-
-
 def text(value: str) -> str:
     """``value`` escaped for XML character data."""
     value = clean(value)
@@ -93,3 +77,13 @@ class BoundedText:
         half = self._limit // 2
         dropped = len(head) - half + self._dropped + len(tail) - half
         return f"{head[:half]}\n[... {dropped} characters truncated by maestro ...]\n{tail[-half:]}"
+
+
+def attr(value: str) -> str:
+    """``value`` escaped for a double-quoted XML attribute (newlines and tabs kept as references)."""
+    value = text(value)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\n" in value or "\t" in value:
+        value = value.replace("\n", "&#10;").replace("\t", "&#9;")
+    return value
