@@ -1,13 +1,16 @@
-"""The frontend adapter on a real Vitest project (vite@7 + vitest@3), installed with ``npm ci``.
+"""The frontend adapter on real Vitest (vite@7 + vitest@3), Jest 30 and Playwright Test projects,
+installed with ``npm ci``.
 
-The project lives in ``vitest_project/`` with its package.json and package-lock.json; the test
+Each project lives in ``<runner>_project/`` with its package.json and package-lock.json; the test
 session copies it to a temporary folder and installs it there, so no node_modules ever lands in
-the repository.
+the repository. Playwright Test drives the system Chromium (its config reads ``MAESTRO_CHROMIUM``):
+``PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD`` keeps npm from fetching a browser.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,19 +33,25 @@ from tests.fixtures.services import require
 PROJECT = Path(__file__).parent / "vitest_project"
 
 
-@pytest.fixture(scope="module")
-def vitest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed_copy(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Path:
+    """A temporary copy of the npm project ``source`` with its locked dependencies installed."""
     npm = require("npm", "npm (Node.js)", "nodejs npm")
-    root = tmp_path_factory.mktemp("vitest") / "project"
-    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("node_modules"))
+    root = tmp_path_factory.mktemp(source.name) / "project"
+    shutil.copytree(source, root, ignore=shutil.ignore_patterns("node_modules", "test-results"))
     subprocess.run(
         [str(npm), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=root,
         check=True,
         capture_output=True,
         timeout=300,
+        env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"},
     )
     return root
+
+
+@pytest.fixture(scope="module")
+def vitest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed_copy(tmp_path_factory, PROJECT)
 
 
 @pytest.mark.slow
@@ -248,17 +257,7 @@ JEST_PROJECT = Path(__file__).parent / "jest_project"
 
 @pytest.fixture(scope="module")
 def jest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    npm = require("npm", "npm (Node.js)", "nodejs npm")
-    root = tmp_path_factory.mktemp("jest") / "project"
-    shutil.copytree(JEST_PROJECT, root, ignore=shutil.ignore_patterns("node_modules"))
-    subprocess.run(
-        [str(npm), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return root
+    return installed_copy(tmp_path_factory, JEST_PROJECT)
 
 
 JEST_EXTRA = {
@@ -332,5 +331,92 @@ def test_jest_killed_mid_run_keeps_finished_results_and_reports_the_test_in_flig
         "kills the runner": (Status.FAILED, "crashed"),
     }
     assert "jest killed by SIGKILL" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+    assert [r.name for r in read_jsonl(jsonl).tests] == [r.name for r in run.tests]
+
+
+PLAYWRIGHT_PROJECT = Path(__file__).parent / "playwright_project"
+
+
+@pytest.fixture(scope="module")
+def playwright_project(tmp_path_factory: pytest.TempPathFactory, chromium_executable: Path) -> Path:
+    return installed_copy(tmp_path_factory, PLAYWRIGHT_PROJECT)
+
+
+@pytest.mark.slow
+def test_playwright_test_streams_every_attempt_with_its_own_screenshot(
+    playwright_project: Path, chromium_executable: Path, tmp_path: Path
+) -> None:
+    started: list[str] = []
+    jsonl = tmp_path / "r.jsonl"
+    options = RunOptions(
+        timeout=180, jsonl=jsonl, on_test_start=started.append, env={"MAESTRO_CHROMIUM": str(chromium_executable)}
+    )
+    run = FrontendAdapter().run(playwright_project, options=options)
+    assert run_error(run) is None
+    assert run.tool.name == "playwright"
+    assert (run.tool.version or "").startswith("1.")
+    results = {r.name: r for r in run.tests}
+    assert {name: (r.status, r.suite) for name, r in results.items()} == {
+        "shows its heading": (Status.PASSED, ("page.spec.js", "home page")),
+        "fails on purpose": (Status.FAILED, ("page.spec.js", "home page")),
+        "is skipped": (Status.SKIPPED, ("page.spec.js",)),
+        "passes on the second try": (Status.PASSED, ("page.spec.js",)),
+    }
+    heading = results["shows its heading"]
+    assert (heading.file, heading.line, dict(heading.parameters)) == ("tests/page.spec.js", 4, {"project": "chromium"})
+    assert "shows its heading" in started
+    failed = results["fails on purpose"]
+    assert "toBe" in (failed.message or "")
+    assert "Something else" in (failed.trace or "")
+    # retries: 1 in the config: both runs of the failing test are attempts, each with its own screenshot
+    assert [a.status for a in failed.attempts] == [Status.FAILED, Status.FAILED]
+    shots = [next(x.path for x in a.attachments if x.name == "screenshot") for a in failed.attempts]
+    assert len(set(shots)) == 2
+    for shot in shots:
+        assert Path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    flaky = results["passes on the second try"]
+    assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.PASSED]
+    assert flaky.flaky
+    assert "Expected: 1" in (flaky.attempts[0].trace or "")
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+    streamed = read_jsonl(jsonl)
+    assert [(r.test_id, r.status) for r in streamed.tests] == [(r.test_id, r.status) for r in run.tests]
+
+
+PLAYWRIGHT_CRASH = """
+const { test, expect } = require("@playwright/test");
+
+test("passes before the crash", async () => {
+  expect(1).toBe(1);
+});
+
+test("kills the runner", async () => {
+  // let the runner report the result above, then SIGKILL the whole process group (npm, the
+  // runner, its worker and the browser) as an out-of-memory killer would
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  process.kill(0, "SIGKILL");
+  await new Promise(() => {});
+});
+"""
+
+
+@pytest.mark.slow
+def test_playwright_test_killed_mid_run_keeps_finished_results_and_reports_the_test_in_flight(
+    playwright_project: Path, tmp_path: Path
+) -> None:
+    (playwright_project / "tests" / "crash.spec.js").write_text(PLAYWRIGHT_CRASH)
+    jsonl = tmp_path / "r.jsonl"
+    try:
+        options = RunOptions(timeout=120, jsonl=jsonl, runner_args=("tests/crash.spec.js",))
+        run = FrontendAdapter(runner="playwright").run(playwright_project, options=options)
+    finally:
+        (playwright_project / "tests" / "crash.spec.js").unlink()
+    results = {r.name: (r.status, r.raw_status, dict(r.parameters)) for r in run.tests}
+    assert results == {
+        "passes before the crash": (Status.PASSED, "passed", {"project": "chromium"}),
+        "kills the runner": (Status.FAILED, "crashed", {"project": "chromium"}),
+    }
+    assert "playwright killed by SIGKILL" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
     assert [r.name for r in read_jsonl(jsonl).tests] == [r.name for r in run.tests]

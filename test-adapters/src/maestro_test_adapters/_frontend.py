@@ -1,6 +1,6 @@
-"""The ``frontend`` adapter: Vitest, Jest or Playwright Test through npm. Vitest's results stream
-from our bundled reporter into the JSONL as each test finishes; the runner's JUnit/JSON report is
-ingested with the aggregator's ``read_report`` for the rest."""
+"""The ``frontend`` adapter: Vitest, Jest or Playwright Test through npm. Results stream from our
+bundled reporter for each runner into the JSONL as each test finishes; the runner's own JUnit/JSON
+report is ingested with the aggregator's ``read_report`` for anything those lines missed."""
 
 # ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
 
@@ -21,7 +21,16 @@ from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._tail import LineTail
 from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
-from maestro_test_result_aggregator.model import Attempt, Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.model import (
+    EMPTY,
+    Attachment,
+    Attempt,
+    Status,
+    TestResult,
+    TestRun,
+    Tool,
+    bound_text,
+)
 
 __all__ = ["RUNNERS", "FrontendAdapter"]
 
@@ -31,6 +40,7 @@ RUNNERS: Final = ("vitest", "jest", "playwright")
 
 _VITEST_REPORTER: Final = Path(__file__).with_name("_vitest_reporter.mjs")
 _JEST_REPORTER: Final = Path(__file__).with_name("_jest_reporter.cjs")
+_PLAYWRIGHT_REPORTER: Final = Path(__file__).with_name("_playwright_reporter.cjs")
 _STATES: Final = {
     "passed": Status.PASSED,
     "failed": Status.FAILED,
@@ -51,17 +61,42 @@ class _Plan:
     progress: Path
 
 
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """Who a progress line is about: enough to report the test should the runner die mid-test."""
+
+    name: str
+    file: str | None
+    suite: tuple[str, ...]
+    parameters: Mapping[str, str]
+
+
+def _attachments(value: object) -> tuple[Attachment, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        Attachment(str(item.get("name") or ""), str(item.get("contentType") or ""), str(item["path"]))
+        for item in value
+        if isinstance(item, dict) and item.get("path")
+    )
+
+
+def _text(value: object, limit: int) -> str | None:
+    return bound_text(str(value), limit) if value else None
+
+
 class _Progress:
-    """Tails the Vitest progress reporter's lines: each finished test goes straight into the
-    ``ResultStream`` (its JSONL line is written and flushed, ``on_result`` is told) as soon as it
-    is read, and the tests in flight are known should the runner die."""
+    """Tails our runner reporters' progress lines (Vitest, Jest, Playwright Test): each finished
+    test goes straight into the ``ResultStream`` (its JSONL line is written and flushed,
+    ``on_result`` is told) as soon as it is read, and the tests in flight are known should the
+    runner die."""
 
     def __init__(self, plan: _Plan, stream: ResultStream, options: RunOptions) -> None:
         self._tail = LineTail(plan.progress)
         self._options = options
         self._project = plan.cwd
         self.stream = stream
-        self.started: dict[str, tuple[str, str | None]] = {}
+        self.started: dict[str, _Identity] = {}
         self.results: dict[str, TestResult] = {}
 
     def _file(self, module: object) -> str | None:
@@ -71,6 +106,20 @@ class _Progress:
             return Path(module).resolve().relative_to(self._project).as_posix()
         except ValueError:
             return module
+
+    def _identity(self, record: dict[str, object]) -> _Identity:
+        file = self._file(record.get("file"))
+        name = str(record.get("name") or record["id"])
+        if record.get("kind") == "module":  # a file that failed to load: named after the file
+            name = file or name
+        suite = record.get("suite")
+        project = record.get("project")
+        return _Identity(
+            name,
+            file,
+            tuple(str(part) for part in suite) if isinstance(suite, list) else (file,) if file else (),
+            {"project": project} if isinstance(project, str) and project else EMPTY,
+        )
 
     def poll(self) -> None:
         for line in self._tail.read():
@@ -82,54 +131,97 @@ class _Progress:
                 continue
             test_id = record["id"]
             if record.get("event") == "start":
-                self.started[test_id] = (str(record.get("name") or test_id), self._file(record.get("file")))
+                self.started[test_id] = self._identity(record)
                 if self._options.on_test_start is not None:
-                    self._options.on_test_start(self.started[test_id][0])
+                    self._options.on_test_start(self.started[test_id].name)
             elif record.get("event") == "result" and test_id not in self.results:
                 result = self._result(record)
                 self.results[test_id] = result
                 self.stream.add(result)
 
+    def _earlier(self, record: dict[str, object], retries: int) -> list[Attempt]:
+        """The failed attempts before the final one: messages (Vitest, Jest) or whole attempts
+        with their own evidence (Playwright Test)."""
+        limit = self._options.output_limit
+        errors = record.get("errors")
+        items = errors if isinstance(errors, list) else []
+        earlier = []
+        for i in range(retries):
+            item = items[i] if i < len(items) else None
+            if isinstance(item, dict):
+                earlier.append(
+                    Attempt(
+                        Status.FAILED,
+                        duration=float(item.get("duration") or 0.0) / 1000.0,
+                        raw_status=str(item.get("raw") or "failed"),
+                        message=_text(item.get("message"), limit),
+                        trace=_text(item.get("stack"), limit),
+                        attachments=_attachments(item.get("attachments")),
+                    )
+                )
+            else:
+                earlier.append(Attempt(Status.FAILED, raw_status="failed", message=_text(item, limit)))
+        return earlier
+
     def _result(self, record: dict[str, object]) -> TestResult:
-        file = self._file(record.get("file"))
-        name = str(record.get("name") or record["id"])
-        if record.get("kind") == "module":  # a file that failed to load: named after the file
-            name = file or name
+        who = self._identity(record)
+        limit = self._options.output_limit
         state = str(record.get("state"))
+        raw = str(record.get("raw") or state)
         status = _STATES.get(state, Status.OTHER)
         failed = status is Status.FAILED
-        message = str(record["message"]) if record.get("message") else None
-        trace = str(record["stack"]) if record.get("stack") else None
+        message = _text(record.get("message"), limit) if failed else None
+        trace = _text(record.get("stack"), limit) if failed else None
         start = record.get("start")
         started = float(start) / 1000.0 if isinstance(start, int | float) else None
         duration = float(record.get("duration") or 0.0) / 1000.0  # type: ignore[arg-type]
+        stdout = _text(record.get("stdout"), limit)
+        stderr = _text(record.get("stderr"), limit)
+        attachments = _attachments(record.get("attachments"))
         retries = record.get("retries")
         attempts: tuple[Attempt, ...] = ()
-        if isinstance(retries, int) and retries > 0:  # Vitest's retry: every run is an attempt
-            errors = record.get("errors")
-            messages = [str(m) for m in errors] if isinstance(errors, list) else []
-            earlier = [
-                Attempt(Status.FAILED, raw_status="failed", message=messages[i] if i < len(messages) else None)
-                for i in range(retries)
-            ]
-            final = Attempt(status, duration, state, message if failed else None, trace if failed else None, started)
-            attempts = (*earlier, final)
+        if isinstance(retries, int) and retries > 0:  # a retried test: every run is an attempt
+            final = Attempt(
+                status,
+                duration=duration,
+                raw_status=raw,
+                message=message,
+                trace=trace,
+                start=started,
+                stdout=stdout,
+                stderr=stderr,
+                attachments=attachments,
+            )
+            attempts = (*self._earlier(record, retries), final)
+        line = record.get("line")
+        tags = record.get("tags")
         return TestResult(
-            name=name,
+            name=who.name,
             status=status,
             duration=duration,
-            suite=(file,) if file else (),
-            file=file,
-            raw_status=state,
-            message=message if failed else None,
-            trace=trace if failed else None,
+            suite=who.suite,
+            file=who.file,
+            line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+            parameters=who.parameters,
+            raw_status=raw,
+            message=message,
+            trace=trace,
+            stdout=stdout,
+            stderr=stderr,
+            tags=tuple(str(tag) for tag in tags) if isinstance(tags, list) else (),
+            attachments=attachments,
             attempts=attempts,
             start=started,
         )
 
-    def in_flight(self) -> list[tuple[str, str | None]]:
-        """(name, file) of every test that started and has no result."""
-        return [started for test_id, started in self.started.items() if test_id not in self.results]
+    def in_flight(self) -> list[_Identity]:
+        """Every test that started and has no result."""
+        return [who for test_id, who in self.started.items() if test_id not in self.results]
+
+
+def _key(result: TestResult) -> tuple[object, ...]:
+    """The same test in our progress lines and in the runner's own report."""
+    return (result.suite, result.name, tuple(sorted(result.parameters.items())))
 
 
 def _installed_version(project: Path, runner: str) -> str | None:
@@ -162,7 +254,8 @@ class FrontendAdapter:
     finishes (so a crash keeps them, and the test in flight is reported ``crashed``), plus its
     JUnit reporter for anything those lines missed; Jest the same way with our bundled Jest
     reporter (``jest-junit`` is used as a fallback only when the project has it); Playwright Test
-    with its JSON reporter, read with ``read_report`` at the end.
+    the same way with our bundled Playwright reporter (every retry an attempt with its own
+    screenshots and traces) next to its JSON reporter.
 
     Args:
         runner: ``vitest``, ``jest``, ``playwright`` or ``auto`` (from package.json's dependencies).
@@ -232,8 +325,9 @@ class FrontendAdapter:
             args.append("--ci")  # a flag after --reporters (an array option), so test paths stay paths
         else:
             report = workdir / "playwright.json"
-            args = ["playwright", "test", "--reporter=json"]
+            args = ["playwright", "test", f"--reporter=list,json,{_PLAYWRIGHT_REPORTER}"]
             env["PLAYWRIGHT_JSON_OUTPUT_NAME"] = os.fspath(report)
+            env["MAESTRO_PROGRESS_FILE"] = os.fspath(progress)
         argv = [npm, "exec", "--no", "--", *args, *options.runner_args]
         return _Plan(argv, project, env, report, workdir / "runner.log", workdir, runner, progress)
 
@@ -269,20 +363,21 @@ class FrontendAdapter:
         died = outcome.timed_out or outcome.returncode < 0
         live = bool(progress.results)
         if ingested is not None and not (live and plan.runner == "jest"):  # jest-junit names differ
-            seen = {(result.suite, result.name) for result in progress.results.values()}
+            seen = {_key(result) for result in progress.results.values()}
             for result in ingested.tests:
                 if result.file is None and result.classname and result.suite == (result.classname,):
                     result.file = result.classname  # the same file field (and id) as the live results
                     result.classname = None
-                if (result.suite, result.name) not in seen:
+                if _key(result) not in seen:
                     stream.add(result)
         in_flight = progress.in_flight() if ingested is None and error is not None else []
-        for name, file in in_flight:
+        for who in in_flight:
             stream.add(
                 TestResult(
-                    name=name,
-                    suite=(file,) if file else (),
-                    file=file,
+                    name=who.name,
+                    suite=who.suite,
+                    file=who.file,
+                    parameters=who.parameters,
                     status=Status.FAILED,
                     raw_status="timedOut" if outcome.timed_out else "crashed",
                     message=f"{error} while this test was running",
@@ -290,7 +385,7 @@ class FrontendAdapter:
                 )
             )
         if error is not None and in_flight:
-            error += f" (in flight: {', '.join(name for name, _ in in_flight)})"
+            error += f" (in flight: {', '.join(who.name for who in in_flight)})"
         if error is not None and died and not in_flight:
             stream.add(
                 TestResult(
