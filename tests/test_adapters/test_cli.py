@@ -91,6 +91,9 @@ def test_fail_on_flaky_turns_a_flaky_pass_into_exit_1(tmp_path: Path) -> None:
         (("run", "-a", "production", "nope.toml"), "not found: nope.toml"),
         (("run", "-a", "playwright", "."), "adapter 'playwright' is unavailable: no Chromium at /no/such/chromium"),
         (("run", "-a", "frontend", "."), "frontend project (a folder with package.json) not found"),
+        (("run", "-a", "production", "-O", "workers=3", "c.toml"), "workers: is not a setting of the 'production'"),
+        (("run", "-a", "production", "-O", "concurrency=0", "c.toml"), "concurrency: must be an int from 1 to 64"),
+        (("run", "-a", "pytest", "-O", "in_process", "."), "--adapter-option wants KEY=VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], reason: str) -> None:
@@ -124,6 +127,18 @@ def test_a_malformed_check_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "checks.toml: check 'x': latency: unknown field" in result.stderr
+
+
+def test_adapter_options_reach_the_adapter(tmp_path: Path) -> None:
+    # in_process=true cannot take a timeout: the refusal proves the setting reached the adapter
+    (tmp_path / "test_f.py").write_text("def test_ok(): pass\n")
+    assert (
+        _cli("run", "-a", "pytest", "-O", "in_process=false", "--timeout", "60", "test_f.py", cwd=tmp_path).returncode
+        == 0
+    )
+    result = _cli("run", "-a", "pytest", "-O", "in_process=true", "--timeout", "60", "test_f.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "timeout: is not supported with in_process=True" in result.stderr
 
 
 def test_no_tests_is_exit_5(tmp_path: Path) -> None:

@@ -99,6 +99,16 @@ def test_unknown_adapter_lists_the_available_names() -> None:
     assert caught.value.available == tuple(adapter_names())
 
 
+def test_settings_are_passed_to_the_adapter_factory_and_unknown_ones_refused() -> None:
+    assert getattr(get_adapter("production", concurrency=2), "concurrency", None) == 2
+    assert getattr(get_adapter("frontend", runner="jest"), "runner", None) == "jest"
+    with pytest.raises(InvalidOptionError, match=r"workers: is not a setting of the 'production' adapter") as caught:
+        get_adapter("production", workers=3)
+    assert "concurrency" in str(caught.value)
+    with pytest.raises(InvalidOptionError, match="concurrency: must be an int"):
+        get_adapter("production", concurrency=0)
+
+
 def test_a_broken_third_party_entry_point_is_translated(monkeypatch: pytest.MonkeyPatch) -> None:
     point = importlib.metadata.EntryPoint("broken", "no_such_module_xyz:Adapter", mta.ENTRY_POINT_GROUP)
     not_adapter = importlib.metadata.EntryPoint("bogus", "builtins:object", mta.ENTRY_POINT_GROUP)

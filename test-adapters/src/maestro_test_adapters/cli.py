@@ -17,7 +17,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -75,9 +75,34 @@ class _Progress:
             self._live.stop()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"maestro-test: error: {message}", err=True)
     sys.exit(2)
+
+
+def _value(text: str) -> object:
+    """A command-line setting's value: an int, a float, true/false/none, or the text itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _settings(pairs: tuple[str, ...]) -> dict[str, object]:
+    settings: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            _fail(f"--adapter-option wants KEY=VALUE with KEY a setting name, got {pair!r}")
+        settings[key.strip()] = _value(value)
+    return settings
 
 
 def _summary(run: TestRun, elapsed: float) -> str:
@@ -114,6 +139,14 @@ def cli() -> None:
 @click.option("--fail-on-flaky", is_flag=True, help="Count tests that passed only on a retry as failures.")
 @click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Run from here.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+@click.option(
+    "--adapter-option",
+    "-O",
+    "adapter_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the adapter, e.g. -O concurrency=8 (production), -O in_process=true (pytest); repeatable.",
+)
 def run(
     *,
     adapter_name: str,
@@ -127,6 +160,7 @@ def run(
     fail_on_flaky: bool,
     cwd: Path | None,
     progress: bool | None,
+    adapter_options: tuple[str, ...],
 ) -> None:
     """Run TARGET with an adapter; arguments after `--` go to the runner."""
     from rich.console import Console
@@ -138,7 +172,7 @@ def run(
 
     console = Console(stderr=False, highlight=False)
     try:
-        adapter = get_adapter(adapter_name)
+        adapter = get_adapter(adapter_name, **_settings(adapter_options))
     except TestAdapterError as error:
         _fail(str(error))
     availability = adapter.available()
