@@ -33,7 +33,13 @@ from pathlib import Path
 from _table import Table, ratio
 
 from maestro_test_adapters import PlaywrightAdapter, PytestAdapter, RunOptions, SeleniumAdapter
-from maestro_test_adapters._chromium import chromedriver_path, chromium_path, is_executable
+from maestro_test_adapters._chromium import (
+    CHROMIUM_ENV,
+    chromedriver_path,
+    chromium_path,
+    headless_chromium_path,
+    is_executable,
+)
 
 BASE_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
@@ -167,54 +173,76 @@ def _journeys(url: str, shared: int, new: int, reused: int) -> str:
     )
 
 
-def browser_table(quick: bool) -> Table | None:
-    """Per-test cost of a simple page journey: shared browser vs a new browser per test.
-
-    One run of the Playwright adapter; each test's duration (setup + call + teardown, as
-    reported) is its cost. The first shared-browser test also pays the browser's launch, so it is
-    reported apart as start-up."""
-    if importlib.util.find_spec("playwright") is None or not is_executable(chromium_path()):
-        return None
-    shared, new, reused = (6, 2, 6) if quick else (40, 8, 40)
+def _journey_durations(url: str, shared: int, new: int, reused: int, env: dict[str, str]) -> dict[str, float]:
+    """Each journey test's reported duration (setup + call + teardown) in one Playwright adapter run."""
     with tempfile.TemporaryDirectory(prefix="maestro-bench-browser-") as tmp:
-        site = Path(tmp) / "site"
-        site.mkdir()
-        (site / "index.html").write_text("<!doctype html><title>bench</title><h1>bench</h1>")
-        (site / "favicon.ico").write_bytes(b"")
-        server = _QuietServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
         suites = Path(tmp) / "suites"
         suites.mkdir()
         (suites / "pytest.ini").write_text(INI)
         (suites / "test_journeys.py").write_text(_journeys(url, shared, new, reused))
         adapter = PlaywrightAdapter(artifacts=os.fspath(Path(tmp) / "artifacts"))
-        try:
-            started = time.perf_counter()
-            run = adapter.run("test_journeys.py", options=RunOptions(cwd=suites, runner_args=BASE_ARGS, timeout=300))
-            wall = time.perf_counter() - started
-        finally:
-            server.shutdown()
-            server.server_close()
+        options = RunOptions(cwd=suites, runner_args=BASE_ARGS, timeout=300, env=env)
+        run = adapter.run("test_journeys.py", options=options)
     if len(run.tests) != shared + new + reused or any(r.status.value != "passed" for r in run.tests):
         raise RuntimeError(f"browser benchmark failed: {[(r.name, r.message) for r in run.tests]}")
-    durations = {r.name: r.duration for r in run.tests}
-    first = durations["test_shared_0"]
-    per_shared = statistics.median(durations[f"test_shared_{i}"] for i in range(1, shared))
-    per_new = statistics.median(durations[f"test_new_{i}"] for i in range(new))
-    per_reused = statistics.median(durations[f"test_reused_{i}"] for i in range(1, reused))
+    return {r.name: r.duration for r in run.tests}
+
+
+def _median(durations: dict[str, float], prefix: str, indexes: range) -> float:
+    return statistics.median(durations[f"{prefix}_{i}"] for i in indexes)
+
+
+def browser_table(quick: bool) -> Table | None:
+    """Per-test cost of a simple page journey: shared browser vs a new browser per test.
+
+    Two runs of the Playwright adapter: on the default browser (Debian's headless shell when
+    installed, see ``headless_chromium_path``) and on the full ``/usr/bin/chromium``. Each test's
+    duration (setup + call + teardown, as reported) is its cost. The first shared-browser test
+    also pays the browser's launch, so it is left out."""
+    default = headless_chromium_path()
+    if importlib.util.find_spec("playwright") is None or not is_executable(default):
+        return None
+    shared, new, reused = (6, 2, 6) if quick else (40, 8, 40)
+    site = tempfile.TemporaryDirectory(prefix="maestro-bench-site-")
+    root = Path(site.name)
+    (root / "index.html").write_text("<!doctype html><title>bench</title><h1>bench</h1>")
+    (root / "favicon.ico").write_bytes(b"")
+    server = _QuietServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    full = chromium_path()
+    try:
+        durations = _journey_durations(url, shared, new, reused, {})
+        on_full = (
+            _journey_durations(url, shared, new, 0, {CHROMIUM_ENV: full})
+            if default != full and is_executable(full)
+            else None
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        site.cleanup()
+    per_new = _median(durations, "test_new", range(new))
     table = Table(
         "Browser journeys, Playwright adapter on system Chromium (s per test)" + (" [--quick]" if quick else ""),
-        ("method", "tests", "s per test", "vs new browser"),
+        ("method", "browser", "tests", "s per test", "vs new browser"),
         note=(
-            f"Whole run {wall:.1f} s; the first shared test (browser launch) took {first:.2f} s.\n"
             "Target: <= 0.35 s per simple page test with the shared browser. maestro_page opens a fresh traced\n"
-            "context per test; maestro_shared_page reuses one page and resets it (weaker isolation)."
+            "context per test; maestro_shared_page reuses one page and resets it (weaker isolation).\n"
+            f"Default browser: {default}."
         ),
     )
-    table.add("maestro_page, shared browser", str(shared - 1), f"{per_shared:.2f}", ratio(per_shared, per_new))
-    table.add("maestro_shared_page (one page, reset)", str(reused - 1), f"{per_reused:.2f}", ratio(per_reused, per_new))
-    table.add("new browser per test", str(new), f"{per_new:.2f}", "1.00x")
+    rows: list[tuple[str, str, dict[str, float], str, range]] = [
+        ("maestro_page, shared browser", default, durations, "test_shared", range(1, shared)),
+        ("maestro_shared_page (one page, reset)", default, durations, "test_reused", range(1, reused)),
+        ("new browser per test", default, durations, "test_new", range(new)),
+    ]
+    if on_full is not None:
+        rows.insert(1, ("maestro_page, shared browser", full, on_full, "test_shared", range(1, shared)))
+        rows.append(("new browser per test", full, on_full, "test_new", range(new)))
+    for method, browser, found, prefix, indexes in rows:
+        per = _median(found, prefix, indexes)
+        table.add(method, os.path.basename(browser), str(len(indexes)), f"{per:.2f}", ratio(per, per_new))
     return table
 
 

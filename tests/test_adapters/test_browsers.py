@@ -86,7 +86,17 @@ def journey_dir(tmp_path: Path, chromium_executable: Path, monkeypatch: pytest.M
     return tmp_path
 
 
-def test_playwright_journeys_with_evidence_on_failure(journey_dir: Path, static_site: StaticSite) -> None:
+@pytest.fixture(params=["headless-shell", "chromium"])
+def playwright_dir(request: pytest.FixtureRequest, journey_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``journey_dir`` on the default browser (Debian's headless shell) and on the full Chromium."""
+    if request.param == "headless-shell":
+        request.getfixturevalue("chromium_headless_shell")
+        monkeypatch.delenv("MAESTRO_CHROMIUM")
+    return journey_dir
+
+
+def test_playwright_journeys_with_evidence_on_failure(playwright_dir: Path, static_site: StaticSite) -> None:
+    journey_dir = playwright_dir
     (journey_dir / "test_journeys.py").write_text(
         PLAYWRIGHT_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
     )
@@ -358,6 +368,25 @@ def test_selenium_on_a_grid_url(
         "test_grid.py", options=RunOptions(cwd=journey_dir, timeout=60)
     )
     assert [(r.name, r.status) for r in run.tests] == [("test_grid", Status.PASSED)], run.tests[0].trace
+
+
+def test_playwright_prefers_the_headless_shell_unless_a_chromium_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from maestro_test_adapters import _chromium
+
+    shell = tmp_path / "chromium-headless-shell"
+    shell.write_text("#!/bin/sh\n")
+    shell.chmod(0o755)
+    monkeypatch.setattr(_chromium, "HEADLESS_SHELL", str(shell))
+    monkeypatch.delenv("MAESTRO_CHROMIUM", raising=False)
+    assert _chromium.headless_chromium_path() == str(shell)
+    assert _chromium.chromium_path() == "/usr/bin/chromium"  # Selenium keeps the full browser
+    monkeypatch.setenv("MAESTRO_CHROMIUM", "/opt/chromium/chrome")
+    assert _chromium.headless_chromium_path() == "/opt/chromium/chrome"
+    monkeypatch.delenv("MAESTRO_CHROMIUM")
+    shell.unlink()
+    assert _chromium.headless_chromium_path() == "/usr/bin/chromium"
 
 
 def test_browser_adapters_explain_why_they_are_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:

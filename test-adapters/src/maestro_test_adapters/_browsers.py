@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from maestro_test_adapters._adapter import Availability
-from maestro_test_adapters._chromium import chromedriver_path, chromium_path, is_executable
+from maestro_test_adapters._chromium import chromedriver_path, chromium_path, headless_chromium_path, is_executable
 from maestro_test_adapters._options import RunOptions
 from maestro_test_adapters._pytest_adapter import PytestAdapter
 
@@ -41,7 +41,7 @@ class _BrowserAdapter(PytestAdapter):
                 False, f"{self.module} is not installed: pip install 'maestro-test-adapters[{self.extra}]'"
             )
         if self.endpoint is None:
-            browser = chromium_path()
+            browser = headless_chromium_path() if self.module == "playwright" else chromium_path()
             if not is_executable(browser):
                 return Availability(
                     False, f"no Chromium at {browser}: apt-get install chromium or set MAESTRO_CHROMIUM"

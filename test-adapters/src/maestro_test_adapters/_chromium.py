@@ -14,6 +14,7 @@ __all__ = [
     "chromedriver_path",
     "chromium_args",
     "chromium_path",
+    "headless_chromium_path",
 ]
 
 CHROMIUM_ENV: Final = "MAESTRO_CHROMIUM"
@@ -36,6 +37,27 @@ def chromium_path() -> str:
 def chromedriver_path() -> str:
     """ChromeDriver's executable: ``$MAESTRO_CHROMEDRIVER`` or ``/usr/bin/chromedriver``."""
     return _executable(CHROMEDRIVER_ENV, "/usr/bin/chromedriver")
+
+
+HEADLESS_SHELL: Final = "/usr/bin/chromium-headless-shell"
+"""Debian's ``chromium-headless-shell``: the same Chromium build as ``chromium``, headless only."""
+
+
+def headless_chromium_path() -> str:
+    """The Chromium that Playwright launches headless: ``$MAESTRO_CHROMIUM`` when set; otherwise
+    Debian's headless shell when installed (``apt-get install chromium-headless-shell``), else
+    ``/usr/bin/chromium``.
+
+    The headless shell is what Playwright itself launches for headless runs. It lacks the desktop
+    browser's per-profile services, so a fresh context with its first page costs about a third
+    of the CPU (measured in ``bench/bench_adapters.py``), which is what makes a fresh context per
+    test cheap.
+    """
+    if os.environ.get(CHROMIUM_ENV):
+        return chromium_path()
+    if is_executable(HEADLESS_SHELL):
+        return HEADLESS_SHELL
+    return chromium_path()
 
 
 def is_executable(path: str) -> bool:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from maestro_test_adapters._chromium import chromedriver_path, chromium_args, chromium_path, is_executable
+from maestro_test_adapters._chromium import chromedriver_path, chromium_args, headless_chromium_path, is_executable
 from maestro_test_adapters.errors import AdapterUnavailableError
 from maestro_test_adapters.pytest_plugin import attach
 
@@ -127,7 +127,7 @@ def _need(module: str, extra: str) -> None:
 
 
 def _chromium_or_fail() -> str:
-    path = chromium_path()
+    path = headless_chromium_path()
     if not is_executable(path):
         raise AdapterUnavailableError(
             "playwright", f"no Chromium at {path}: install Debian's chromium or set MAESTRO_CHROMIUM"
@@ -137,7 +137,8 @@ def _chromium_or_fail() -> str:
 
 # -- Playwright --------------------------------------------------------------------------------
 def launch_chromium(playwright: Playwright, **kwargs: Any) -> Browser:
-    """Launch the system Chromium with Playwright (headless, offline flags, no download)."""
+    """Launch the system Chromium with Playwright (headless, offline flags, no download): the
+    headless shell when installed, see ``headless_chromium_path``."""
     return playwright.chromium.launch(
         executable_path=_chromium_or_fail(), headless=True, args=chromium_args(headless_flag=False), **kwargs
     )
