@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -297,8 +300,18 @@ def test_a_missing_target_is_refused_before_running(tmp_path: Path) -> None:
         PytestAdapter().run("missing_dir", options=RunOptions(cwd=tmp_path))
     with pytest.raises(InvalidOptionError, match="python"):
         PytestAdapter(python=3)  # type: ignore[arg-type]
-    with pytest.raises(InvalidOptionError, match="timeout"):
-        PytestAdapter(in_process=True).run("x", options=RunOptions(timeout=1))
+    refused: list[BaseException] = []
+
+    def off_the_main_thread() -> None:
+        try:
+            PytestAdapter(in_process=True).run("x", options=RunOptions(timeout=1, cwd=tmp_path))
+        except InvalidOptionError as error:
+            refused.append(error)
+
+    thread = threading.Thread(target=off_the_main_thread)
+    thread.start()
+    thread.join()
+    assert "timeout: with in_process=True works only in the main thread" in str(refused[0])
     assert not PytestAdapter(python="/no/such/python").available()
 
 
@@ -349,6 +362,32 @@ def test_in_process_mode(tmp_path: Path) -> None:
     assert {r.name: r.status for r in run.tests} == {"test_ok": Status.PASSED, "test_bad": Status.FAILED}
     assert seen == ["test_ok", "test_bad"]
     assert exit_code(run) is ExitCode.TESTS_FAILED
+
+
+def test_in_process_timeout_interrupts_the_hung_test_and_keeps_finished_results(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    _write(
+        tmp_path,
+        "test_inproc_hang.py",
+        "import time\ndef test_ok(): pass\ndef test_hang(): time.sleep(60)\ndef test_never(): pass\n",
+    )
+    jsonl = tmp_path / "r.jsonl"
+    outer = signal.getsignal(signal.SIGALRM)
+    outer_left = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout's timer for this test
+    started = time.monotonic()
+    run = PytestAdapter(in_process=True).run(
+        "test_inproc_hang.py",
+        options=RunOptions(cwd=tmp_path, timeout=3, jsonl=jsonl, runner_args=("-p", "no:cacheprovider")),
+    )
+    assert time.monotonic() - started < 30
+    assert {r.name: r.raw_status for r in run.tests} == {"test_ok": "passed", "test_hang": "timedOut"}
+    assert "timed out after 3 s: interrupted the in-process run" in (run_error(run) or "")
+    assert "test_inproc_hang.py::test_hang" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+    assert [r.name for r in read_jsonl(jsonl).tests] == ["test_ok", "test_hang"]
+    assert signal.getsignal(signal.SIGALRM) == outer  # our handler is gone (pytest-timeout's is back)
+    if outer_left > 0:  # and so is the rest of its timer
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] < outer_left
 
 
 def test_the_plugin_is_inert_without_its_option(pytester: pytest.Pytester) -> None:

@@ -8,13 +8,16 @@ import dataclasses
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final
 
 from maestro_test_adapters._adapter import Availability, Target
 from maestro_test_adapters._options import RunOptions
@@ -60,6 +63,45 @@ class _Watcher:
                 self._options.on_result(result)
 
 
+TIMEOUT_MARK: Final = "maestro: timed out"
+"""How the in-process timeout's ``KeyboardInterrupt`` begins (the reporter tells it from Ctrl-C)."""
+
+
+class _Alarm:
+    """A timeout for an in-process run: ``SIGALRM`` raises ``KeyboardInterrupt`` in the test that
+    is running, which pytest turns into an orderly stop (teardowns run, the report is closed).
+    Whatever used ``SIGALRM`` before (pytest-timeout in an enclosing session) gets its handler
+    and the rest of its timer back."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.rang = False
+        self._previous: Any = None
+        self._outer: tuple[float, float] = (0.0, 0.0)
+        self._entered = 0.0
+
+    def _ring(self, signum: int, frame: object) -> None:
+        self.rang = True
+        raise KeyboardInterrupt(f"{TIMEOUT_MARK} after {self.timeout:g} s")
+
+    def __enter__(self) -> _Alarm:
+        if self.timeout is not None:
+            self._previous = signal.signal(signal.SIGALRM, self._ring)
+            self._entered = time.monotonic()
+            self._outer = signal.setitimer(signal.ITIMER_REAL, self.timeout)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.timeout is None:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if self._previous is None else self._previous)
+        delay, interval = self._outer
+        if delay > 0:  # an enclosing timer: what is left of it (at least a moment, so it still fires)
+            left = max(delay - (time.monotonic() - self._entered), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
+
+
 class PytestAdapter:
     """Runs a pytest suite and returns one ``TestResult`` per test, reruns kept as attempts.
 
@@ -67,7 +109,9 @@ class PytestAdapter:
         python: the interpreter that runs pytest (default: this one); it needs pytest and this
             package installed.
         in_process: run ``pytest.main`` in this process instead of a subprocess (faster start,
-            no timeout, no crash isolation; the imported test modules stay in ``sys.modules``).
+            no crash isolation; the imported test modules stay in ``sys.modules``). A timeout
+            then interrupts the run with ``SIGALRM`` (main thread only): a hang inside C code
+            that ignores signals cannot be interrupted, use the subprocess mode for those.
         plugins: extra ``-p`` plugins to load.
 
     Example:
@@ -183,7 +227,8 @@ class PytestAdapter:
         died = outcome.timed_out or outcome.returncode < 0
         error: str | None = None
         if outcome.timed_out:
-            error = f"timed out after {options.timeout:g} s: killed the runner's process group"
+            how = "interrupted the in-process run" if self.in_process else "killed the runner's process group"
+            error = f"timed out after {options.timeout:g} s: {how}"
         elif outcome.returncode < 0:
             error = f"pytest {describe_returncode(outcome.returncode)}"
         elif outcome.returncode in _PYTEST_ERRORS:
@@ -216,6 +261,10 @@ class PytestAdapter:
                 )
             if error is not None:
                 error += f" (in flight: {', '.join(inflight)})"
+        elif error is not None and outcome.timed_out:  # in-process: the reporter reported them itself
+            cut = [str(r.extra.get("nodeid", r.name)) for r in run.tests if r.raw_status == "timedOut"]
+            if cut:
+                error += f" (in flight: {', '.join(cut)})"
         if run.stop is None:
             run.stop = time.time()
             if plan.report.exists() and not unreadable:
@@ -242,20 +291,28 @@ class PytestAdapter:
         old_cwd = Path.cwd()
         os.chdir(plan.cwd)
         try:
-            code = pytest.main(plan.argv[3:])
+            with _Alarm(options.timeout) as alarm:
+                code = pytest.main(plan.argv[3:])
         finally:
             os.chdir(old_cwd)
         if options.on_result is not None and plan.report.exists():
             for result in results_in(plan.report.read_text(encoding="utf-8").splitlines()):
                 options.on_result(result)
             options = dataclasses.replace(options, on_result=None)  # already told
-        return self._finish(plan, ProcessOutcome(int(code), False, time.monotonic() - started, ""), options)
+        outcome = ProcessOutcome(int(code), alarm.rang, time.monotonic() - started, "")
+        return self._finish(plan, outcome, options)
 
     def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
         """Run pytest on ``target`` (a path or node id, relative to ``options.cwd``)."""
         options = options or RunOptions()
-        if self.in_process and options.timeout is not None:
-            raise InvalidOptionError("timeout", "is not supported with in_process=True (use a subprocess)")
+        if (
+            self.in_process
+            and options.timeout is not None
+            and threading.current_thread() is not threading.main_thread()
+        ):
+            raise InvalidOptionError(
+                "timeout", "with in_process=True works only in the main thread (signals); use a subprocess"
+            )
         plan = self._plan(target, options)
         if self.in_process:
             return self._run_in_process(plan, options)

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import pytest
 
+from maestro_test_adapters._pytest_adapter import TIMEOUT_MARK
 from maestro_test_adapters.pytest_plugin import _META, ATTACHMENT_PROPERTY
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
@@ -85,6 +86,7 @@ class MaestroReporter:
         )
         self.tests: dict[str, _Test] = {}
         self.written = 0
+        self.timed_out: str | None = None  # the in-process timeout's reason, when it interrupted the run
         inflight = config.getoption("maestro_inflight", None)
         self._inflight: IO[str] | None = open(inflight, "a", encoding="utf-8") if inflight else None  # noqa: SIM115
 
@@ -251,16 +253,27 @@ class MaestroReporter:
         )
         self.written += 1
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Tell the in-process timeout (``TIMEOUT_MARK``) apart from a user's Ctrl-C."""
+        reason = str(excinfo.value)
+        if reason.startswith(TIMEOUT_MARK):
+            self.timed_out = reason.removeprefix("maestro: ")
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Report tests interrupted mid-way (KeyboardInterrupt, -x) and close the file."""
+        """Report tests interrupted mid-way (KeyboardInterrupt, -x, the in-process timeout) and
+        close the file."""
         for nodeid, test in list(self.tests.items()):
             attempt = test.attempt
+            if self.timed_out is not None:
+                raw, default = "timedOut", f"{self.timed_out} while this test was running"
+            else:
+                raw, default = "interrupted", f"the test did not finish (pytest exit status {int(exitstatus)})"
             final = Attempt(
                 Status.FAILED,
                 duration=attempt.duration,
-                raw_status="interrupted",
-                message=attempt.message or f"the test did not finish (pytest exit status {int(exitstatus)})",
+                raw_status=raw,
+                message=default if self.timed_out is not None else attempt.message or default,
                 trace=attempt.trace,
                 start=attempt.start,
             )
