@@ -22,6 +22,7 @@ from maestro_audit_logger import (
     Redactor,
     SinkStats,
     Source,
+    SqliteSink,
     Target,
     VerifyReport,
     audit_context,
@@ -32,7 +33,7 @@ from maestro_audit_logger.testing import CapturedEvents, MemorySink, capture
 
 
 def record_one(path: Path) -> str:
-    sink = JsonlFileSink(path, rotate_bytes=1 << 20, signer=HmacSigner(b"k" * 32, "k1"))
+    sink = JsonlFileSink(path, rotate_bytes=1 << 20, signer=HmacSigner(b"k" * 32, "k1"), checkpoint=True)
     audit = AuditLogger(
         sink,
         service="billing",
@@ -63,7 +64,7 @@ async def record_async(audit: AuditLogger) -> str:
 
 
 def read_and_verify(path: Path) -> int:
-    report: VerifyReport = verify(path, keys=Keyring().add_hmac("k1", b"k" * 32))
+    report: VerifyReport = verify(path, keys=Keyring().add_hmac("k1", b"k" * 32), require_checkpoint=True)
     first: Problem | None = report.first
     count = sum(1 for _ in AuditReader(path).query(action="invoice.*", limit=10))
     return report.exit_code + count + (0 if first is None else 1)
@@ -74,3 +75,10 @@ def in_tests() -> list[str]:
         AuditLogger(MemorySink(), service="s").record("a.b", actor=Actor("u"))
     captured: CapturedEvents = events
     return captured.actions
+
+
+def signed_database(path: Path) -> bool:
+    sink = SqliteSink(path, signer=HmacSigner(b"k" * 32, "k1"), checkpoint=True)
+    with AuditLogger(sink, service="billing") as audit:
+        audit.record("invoice.read", actor=Actor("u-1"))
+    return verify(f"sqlite://{path}", require_checkpoint=True).ok

@@ -45,7 +45,10 @@ def targets_text(targets: list[dict[str, Any]] | None) -> str:
     """Targets as searchable text: ``|type:id|type:id|`` (so ``LIKE '%|invoice:42|%'`` finds one)."""
     if not targets:
         return ""
-    return "|" + "|".join(f"{t.get('type')}:{t.get('id')}" for t in targets) + "|"
+    if len(targets) == 1:  # the common case, without a generator
+        t = targets[0]
+        return f"|{t.get('type')}:{t.get('id')}|"
+    return "|" + "|".join([f"{t.get('type')}:{t.get('id')}" for t in targets]) + "|"
 
 
 def row(record: Record) -> tuple[Any, ...]:
@@ -71,3 +74,23 @@ def row(record: Record) -> tuple[Any, ...]:
         record.hash,
         record.line[:-1].decode(),
     )
+
+
+def heads_table(table: str) -> str:
+    """The table holding each writer's signed checkpoint (``<table>_heads``)."""
+    return f"{table}_heads"
+
+
+def head_row(table: str, records: list[Record], signer: Any) -> tuple[str, str]:
+    """(writer, canonical signed entry) naming the last of ``records``: stored in the same
+    transaction as the rows, so it never names a row that is not there."""
+    from maestro_audit_logger._segments import digest_bytes, make_head  # noqa: PLC0415
+
+    last = records[-1]
+    return last.writer, digest_bytes(make_head(table, last.writer, last.seq, last.hash, signer)).decode()
+
+
+def check_signer(signer: Any) -> None:
+    """`AuditConfigError` unless ``signer`` looks like a `Signer` (or is None)."""
+    if signer is not None and not all(hasattr(signer, a) for a in ("sign", "key_id", "algorithm")):
+        raise AuditConfigError("signer must provide sign(), key_id and algorithm (HmacSigner, Ed25519Signer)")

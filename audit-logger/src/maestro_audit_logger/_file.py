@@ -21,8 +21,10 @@ from maestro_audit_logger._segments import (
     fsync_dir,
     list_units,
     load_digest,
+    make_head,
     seal,
     segment_name,
+    write_head,
 )
 from maestro_audit_logger._signing import Signer
 from maestro_audit_logger._sink import Record, Sink
@@ -97,6 +99,10 @@ class JsonlFileSink(Sink):
         signer: signs each sealed segment's digest (`HmacSigner` or `Ed25519Signer`);
             None writes unsigned digests.
         retention_days: delete sealed segments older than this (their digests stay).
+        checkpoint: keep ``<path>.head``, each writer's last stored record (seq and hash),
+            signed with ``signer`` and rewritten after every write (after the fsync in durable
+            modes), so `verify` detects records deleted from the end of the active, unsealed
+            file. Default: on when ``signer`` is given.
         seal_on_close: seal the active file when the sink is closed.
         repair_on_open: truncate a torn last line left by a crash (and record an
             ``audit.repair`` event) before appending.
@@ -115,6 +121,7 @@ class JsonlFileSink(Sink):
         rotate_interval_s: float | None = None,
         signer: Signer | None = None,
         retention_days: float | None = None,
+        checkpoint: bool | None = None,
         seal_on_close: bool = False,
         repair_on_open: bool = True,
         writer_id: str | None = None,
@@ -135,6 +142,7 @@ class JsonlFileSink(Sink):
         self.rotate_interval_s = rotate_interval_s
         self.signer = signer
         self.retention_days = retention_days
+        self.checkpoint = signer is not None if checkpoint is None else bool(checkpoint)
         self.seal_on_close = seal_on_close
         self._clock = clock
         self._fd = -1
@@ -210,7 +218,7 @@ class JsonlFileSink(Sink):
             dig = seg.with_name(stem + DIGEST_SUFFIX)
             digest = load_digest(dig) if dig.exists() else None
             if digest is None and seg.exists():
-                digest = seal(seg, prev, self.signer)
+                digest = seal(seg, prev, self.signer, checkpoint=self.checkpoint)
             if digest is not None:
                 prev = digest_hash(digest)
         self._prev_digest = prev
@@ -262,6 +270,20 @@ class JsonlFileSink(Sink):
     def _sync(self) -> None:
         os.fdatasync(self._fd)
 
+    def _after_store(self) -> None:
+        if self.checkpoint and self._seq:
+            self._write_head()
+
+    def _write_head(self, covered: dict[str, int] | None = None) -> None:
+        # Best effort: the records are already stored (and synced); a head that cannot be
+        # written is counted, never turned into a failed `record`.
+        try:
+            write_head(
+                self.path, make_head(self.path.name, self.writer_id, self._seq - 1, self._prev, self.signer), covered
+            )
+        except OSError as exc:
+            self.stats.last_error = f"checkpoint: {exc!r}"
+
     def _should_rotate(self, size: int, incoming: int) -> bool:
         if self.rotate_bytes is not None and size + incoming > self.rotate_bytes:
             return True
@@ -295,6 +317,11 @@ class JsonlFileSink(Sink):
             self._fd = -1
             self._open()
             self._seal_leftovers()  # seals `target` (and anything a crash left), chaining digests
+            if self.checkpoint and self._seq:
+                # Entries of writers whose last record is now in a signed digest are dropped.
+                digest = load_digest(target.with_name(target.name + DIGEST_SUFFIX))
+                covered = {w: int(i.get("last_seq", -1)) for w, i in ((digest or {}).get("writers") or {}).items()}
+                self._write_head(covered)
             self._apply_retention()
 
     def rotate(self) -> None:

@@ -4,11 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, INDEXED, check_table, row
+from maestro_audit_logger._db import (
+    COLUMNS,
+    DEFAULT_TABLE,
+    INDEXED,
+    check_signer,
+    check_table,
+    head_row,
+    heads_table,
+    row,
+)
 from maestro_audit_logger._errors import AuditConfigError
 from maestro_audit_logger._sink import Record, Sink
+
+if TYPE_CHECKING:
+    from maestro_audit_logger._signing import Signer
 
 
 def _psycopg() -> Any:
@@ -55,6 +67,11 @@ def create_schema(conn: Any, table: str) -> None:
         conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
 
 
+def create_heads(conn: Any, table: str) -> None:
+    """Create the checkpoint table (one signed entry per writer) if missing."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {heads_table(table)} (writer TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+
+
 class PostgresSink(Sink):
     """Stores events in PostgreSQL with ``COPY``, one transaction per batch, chained per writer.
 
@@ -67,14 +84,28 @@ class PostgresSink(Sink):
         table: the table name (a plain identifier).
         connect_timeout: seconds to wait when (re)connecting.
         writer_id: this writer's chain name.
+        signer: signs each writer's checkpoint (`HmacSigner`, `Ed25519Signer`).
+        checkpoint: keep ``<table>_heads``: each writer's last row (seq and hash), signed with
+            ``signer`` and updated in the same transaction as the rows, so `verify` detects rows
+            deleted from the end and a re-chained history. Default: on when ``signer`` is given.
     """
 
     def __init__(
-        self, dsn: str, *, table: str = DEFAULT_TABLE, connect_timeout: float = 5.0, writer_id: str | None = None
+        self,
+        dsn: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        connect_timeout: float = 5.0,
+        writer_id: str | None = None,
+        signer: Signer | None = None,
+        checkpoint: bool | None = None,
     ) -> None:
         psycopg = _psycopg()
         if not isinstance(dsn, str) or not dsn:
             raise AuditConfigError(f"dsn must be a PostgreSQL connection string, got {dsn!r}")
+        check_signer(signer)
+        self.signer = signer
+        self.checkpoint = signer is not None if checkpoint is None else bool(checkpoint)
         self.failure_types = (psycopg.Error, OSError)
         self.dsn = dsn
         self.table = check_table(table)
@@ -82,6 +113,10 @@ class PostgresSink(Sink):
         self._conn: Any = None
         super().__init__(writer_id=writer_id)
         self._copy = f"COPY {self.table} ({', '.join(COLUMNS)}) FROM STDIN"
+        self._upsert_head = (
+            f"INSERT INTO {heads_table(self.table)} (writer, entry) VALUES (%s, %s) "  # noqa: S608
+            "ON CONFLICT (writer) DO UPDATE SET entry = excluded.entry"
+        )
         self._connect()
 
     def _connect(self) -> None:
@@ -89,6 +124,8 @@ class PostgresSink(Sink):
         conn = psycopg.connect(self.dsn, connect_timeout=max(1, int(self.connect_timeout)))
         try:
             create_schema(conn, self.table)
+            if self.checkpoint:
+                create_heads(conn, self.table)
             conn.execute(f"SET synchronous_commit = {'on' if self._durability.syncs else 'off'}")
             conn.commit()
         except BaseException:
@@ -111,6 +148,8 @@ class PostgresSink(Sink):
         try:
             with conn.cursor() as cur, cur.copy(self._copy) as copy:
                 copy.write(copy_text(records))
+            if self.checkpoint and records:
+                conn.execute(self._upsert_head, head_row(self.table, records, self.signer))
             conn.commit()
         except BaseException:
             try:

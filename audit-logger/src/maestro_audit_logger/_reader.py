@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from maestro_audit_logger._clock import iso_from_ns
-from maestro_audit_logger._db import DEFAULT_TABLE, check_table
+from maestro_audit_logger._db import DEFAULT_TABLE, check_table, heads_table
 from maestro_audit_logger._errors import AuditReadError
 from maestro_audit_logger._segments import list_units
 
@@ -47,6 +47,40 @@ def to_iso(value: TimeLike, name: str) -> str | None:
         delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return iso_from_ns((delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
     raise AuditReadError(f"{name} must be a datetime, an ISO string or nanoseconds, got {value!r}")
+
+
+def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | None:
+    """The signed checkpoint entries (``<table>_heads``) of a database, or None without that table."""
+    heads = heads_table(check_table(table))
+    if source.startswith(("postgresql://", "postgres://")):
+        from maestro_audit_logger._postgres import _psycopg
+
+        psycopg = _psycopg()
+        try:
+            conn = psycopg.connect(source, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+        try:
+            try:
+                return [entry for (entry,) in conn.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
+            except psycopg.errors.UndefinedTable:
+                return None
+        finally:
+            conn.close()
+    import sqlite3
+
+    path = _sqlite_path(source)
+    if not Path(path).is_file():
+        raise AuditReadError(f"{path} does not exist")
+    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [entry for (entry,) in conn2.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
+    except sqlite3.OperationalError:
+        return None  # no such table
+    except sqlite3.DatabaseError as exc:
+        raise AuditReadError(f"{path} is not an audit database: {exc}") from None
+    finally:
+        conn2.close()
 
 
 def database_rows(

@@ -96,8 +96,11 @@ def summarise(segment: Path) -> dict[str, Any]:
     }
 
 
-def seal(segment: Path, prev_digest: str, signer: Signer | None) -> dict[str, Any]:
-    """Write ``<segment>.digest`` (atomically, fsynced) and return the digest."""
+def seal(segment: Path, prev_digest: str, signer: Signer | None, *, checkpoint: bool = False) -> dict[str, Any]:
+    """Write ``<segment>.digest`` (atomically, fsynced) and return the digest.
+
+    ``checkpoint`` records that the log keeps a head file, so `verify` requires one.
+    """
     summary = summarise(segment)
     digest: dict[str, Any] = {
         "type": DIGEST_TYPE,
@@ -109,6 +112,8 @@ def seal(segment: Path, prev_digest: str, signer: Signer | None) -> dict[str, An
         "algorithm": signer.algorithm if signer is not None else "none",
         "key_id": signer.key_id if signer is not None else None,
     }
+    if checkpoint:
+        digest["checkpoint"] = True
     if signer is not None:
         digest["signature"] = signer.sign(signed_part(digest))
     target = segment.with_name(segment.name + DIGEST_SUFFIX)
@@ -140,5 +145,80 @@ def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+HEAD_SUFFIX = ".head"
+HEAD_TYPE = "maestro-audit-head"
+
+
+def head_path(active: Path) -> Path:
+    """The checkpoint ("head") file of ``active``: each writer's last durable record, signed."""
+    return active.with_name(active.name + HEAD_SUFFIX)
+
+
+def make_head(log: str, writer: str, seq: int, last_hash: str, signer: Signer | None) -> dict[str, Any]:
+    """One writer's checkpoint entry: its last stored record (seq and hash) in ``log`` (the
+    active file's name, or a database table), signed when a signer is given."""
+    entry: dict[str, Any] = {
+        "type": HEAD_TYPE,
+        "v": 1,
+        "file": log,
+        "writer": writer,
+        "seq": seq,
+        "hash": last_hash,
+        "time": iso_from_ns(time.time_ns()),
+        "algorithm": signer.algorithm if signer is not None else "none",
+        "key_id": signer.key_id if signer is not None else None,
+    }
+    if signer is not None:
+        entry["signature"] = signer.sign(signed_part(entry))
+    return entry
+
+
+def parse_heads(data: bytes) -> list[dict[str, Any]] | None:
+    """The entries of a head file (one JSON object per line), or None when it is not one."""
+    entries: list[dict[str, Any]] = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(entry, dict) or entry.get("type") != HEAD_TYPE:
+            return None
+        entries.append(entry)
+    return entries
+
+
+def write_head(active: Path, entry: dict[str, Any], covered: dict[str, int] | None = None) -> None:
+    """Replace this writer's line of ``active``'s head file with ``entry`` (other writers' lines
+    are kept), under an exclusive ``flock`` of the head file. ``covered`` (writer -> last seq
+    sealed in a signed digest) drops entries a digest already protects.
+
+    The file is rewritten in place with one ``pwrite`` and never truncated: shorter content is
+    padded with spaces (JSON whitespace) to the old size, so a process killed at any point leaves
+    either the old or the new content, never a mix.
+    """
+    import fcntl  # noqa: PLC0415 - POSIX only, like the file sink
+
+    fd = os.open(head_path(active), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        entries = parse_heads(os.pread(fd, size, 0)) if size else []
+        keep = {e["writer"]: e for e in entries or () if isinstance(e.get("writer"), str)}
+        keep[entry["writer"]] = entry
+        if covered:
+            for writer, seq in covered.items():
+                e = keep.get(writer)
+                if e is not None and e is not entry and isinstance(e.get("seq"), int) and e["seq"] <= seq:
+                    del keep[writer]
+        data = b"".join(digest_bytes(keep[w]) + b"\n" for w in sorted(keep))
+        if len(data) < size:
+            data += b" " * (size - len(data))
+        os.pwrite(fd, data, 0)
     finally:
         os.close(fd)

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import weakref
+from _thread import allocate_lock
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -22,6 +23,9 @@ from maestro_audit_logger._errors import AuditConfigError, AuditWriteError
 from maestro_audit_logger._spool import Spool
 
 _live: weakref.WeakSet[Sink] = weakref.WeakSet()
+# Group commit with max_delay_ms=0: the longest a leader waits for writers known to be coming,
+# as a share of the previous commit's duration (and never over 2 ms).
+_GATHER_SHARE = 0.25
 
 
 def _new_writer_id() -> str:
@@ -59,10 +63,17 @@ class _Batch:
     nbytes: int = 0
     done: bool = False
     error: BaseException | None = None
-    # The batch's own condition (on the sink's lock), made when a writer first waits on it:
-    # finishing a commit wakes only that batch's writers, plus one writer of the next batch
-    # to lead, instead of every thread.
-    waiters: threading.Condition | None = None
+    # Writers waiting for this batch, one pre-acquired lock each: finishing the batch releases
+    # exactly these locks (a waiter never re-takes the sink's lock to learn that it is done),
+    # and one waiter of the next batch is woken to lead it.
+    waiters: list[Any] = field(default_factory=list)
+    # Group commit: writers that appended to this batch (subtracted from `Sink._inflight` when done).
+    writers: int = 0
+
+
+def _finished(batch: _Batch) -> bool:
+    # Read after waking, outside the lock (the leader sets it before releasing our lock).
+    return batch.done
 
 
 class _StoreFailed(Exception):
@@ -145,20 +156,18 @@ class Sink(ABC):
             AuditWriteError: the sink failed and the policy is fail-closed, or the sink is closed.
         """
         d = self._durability
-        cond = self._cond
-        with cond:
+        if d.kind == "group_commit":
+            self._emit_group(bodies)
+            return
+        with self._mutex:  # the condition's lock
             if self._closed:
                 raise AuditWriteError("the audit sink is closed")
             batch = self._batch
             batch.bodies.extend(bodies)
             batch.nbytes += sum(map(len, bodies))
-            if d.kind == "buffered":
-                if (len(batch.bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy:
-                    return
-            elif d.kind == "group_commit":
-                self._drive_group(batch, len(batch.bodies))
-                if batch.error is not None:
-                    raise batch.error
+            if d.kind == "buffered" and (
+                (len(batch.bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy
+            ):
                 return
             self._drive(batch)
         if batch.error is not None:
@@ -167,6 +176,9 @@ class Sink(ABC):
     def emit_one(self, body: bytes) -> None:
         """`emit` for one event body (the logger's hot path)."""
         d = self._durability
+        if d.kind == "group_commit":
+            self._emit_group((body,))
+            return
         with self._mutex:  # the condition's lock
             if self._closed:
                 raise AuditWriteError("the audit sink is closed")
@@ -174,29 +186,79 @@ class Sink(ABC):
             bodies = batch.bodies
             bodies.append(body)
             batch.nbytes += len(body)
-            if d.kind == "buffered":
-                if (len(bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy:
-                    return
-            elif d.kind == "group_commit":
-                self._drive_group(batch, len(bodies))
-                if batch.error is not None:
-                    raise batch.error
+            if d.kind == "buffered" and ((len(bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy):
                 return
             self._drive(batch)
         if batch.error is not None:
             raise batch.error
 
-    def _drive_group(self, batch: _Batch, pending: int) -> None:
-        # Called with the condition held, in group-commit mode: count this writer in flight
-        # (a committing leader waits for the writers it knows are coming) and drive the batch.
+    def _emit_group(self, bodies: list[bytes] | tuple[bytes, ...]) -> None:
+        # Group commit, a leader/follower protocol: returns once the fsync covering ``bodies``
+        # is done. A follower sleeps on its own pre-acquired lock, released by the leader of its
+        # batch after the fsync: no condition variable, no thundering herd on the sink's lock.
+        mutex = self._mutex
+        mutex.acquire()
+        if self._closed:
+            mutex.release()
+            raise AuditWriteError("the audit sink is closed")
+        batch = self._batch
+        batch.bodies.extend(bodies)
+        batch.nbytes += sum(map(len, bodies))
+        pending = len(batch.bodies)
         if pending >= self._durability.max_batch or (self._gather and pending >= self._gather):
-            self._cond.notify_all()
+            self._cond.notify_all()  # a gathering leader is waiting for this many
+        batch.writers += 1
         self._inflight += 1
         self._peak = max(self._peak, self._inflight)
+        held = True
         try:
-            self._drive(batch)
+            while not batch.done:
+                if not self._busy:
+                    self._busy = True
+                    self._lead()
+                    continue
+                waiter = allocate_lock()
+                waiter.acquire()
+                batch.waiters.append(waiter)
+                mutex.release()
+                held = False
+                waiter.acquire()  # released by a leader: our batch is done, or we are to lead it
+                if _finished(batch):
+                    break
+                mutex.acquire()
+                held = True
         finally:
-            self._inflight -= 1
+            if held:
+                mutex.release()
+        if batch.error is not None:
+            raise batch.error
+
+    def _lead(self) -> None:
+        # Group commit: called with the lock held and the store owned (``_busy``); commits the
+        # pending batch, wakes exactly its writers, and wakes one writer of the next batch to lead.
+        d = self._durability
+        try:
+            self._gather_batch(d)
+        except BaseException:  # e.g. KeyboardInterrupt while gathering: hand the store on
+            self._release_busy()
+            raise
+        take = self._batch
+        self._batch = _Batch()
+        mutex = self._mutex
+        mutex.release()
+        started = time.monotonic()
+        try:
+            self._deliver(take.bodies, sync=True)
+        except BaseException as exc:  # delivered to every writer of the batch
+            take.error = exc
+        finally:
+            mutex.acquire()
+            self._last_commit_s = time.monotonic() - started
+            self._inflight -= take.writers
+            take.done = True
+            for waiter in take.waiters:
+                waiter.release()
+            self._release_busy()
 
     def _gather_batch(self, d: Durability) -> None:
         # Group commit, called by the leader with the condition held, before it takes the batch.
@@ -217,7 +279,7 @@ class Sink(ABC):
         self._peak = self._inflight
         if len(self._batch.bodies) >= target:
             return
-        deadline = time.monotonic() + min(self._last_commit_s / 4, 0.002)
+        deadline = time.monotonic() + min(self._last_commit_s * _GATHER_SHARE, 0.002)
         self._gather = target
         try:
             while len(self._batch.bodies) < target:
@@ -233,8 +295,8 @@ class Sink(ABC):
         self._busy = False
         self._cond.notify_all()  # flush(), close(), rotate() waiting for the store
         waiters = self._batch.waiters
-        if waiters is not None:
-            waiters.notify()  # one writer of the pending batch becomes the next leader
+        if waiters:
+            waiters.pop(0).release()  # it finds its batch pending and leads it (or waits again)
 
     def _drive(self, batch: _Batch) -> None:
         # Called with the condition held; returns when ``batch`` is done.
@@ -242,10 +304,14 @@ class Sink(ABC):
         d = self._durability
         while not batch.done:
             if self._busy:
-                waiters = batch.waiters
-                if waiters is None:
-                    waiters = batch.waiters = threading.Condition(self._mutex)
-                waiters.wait()
+                waiter = allocate_lock()
+                waiter.acquire()
+                batch.waiters.append(waiter)
+                self._mutex.release()
+                try:
+                    waiter.acquire()
+                finally:
+                    self._mutex.acquire()
                 continue
             self._busy = True
             if d.kind == "group_commit":
@@ -267,9 +333,10 @@ class Sink(ABC):
                     self._batch.bodies[:0] = take.bodies
                     self._batch.nbytes += take.nbytes
                     take.error = AuditWriteError(f"{take.error} ({len(take.bodies)} buffered events kept for retry)")
+                self._inflight -= take.writers  # group-commit writers covered by a flush()
                 take.done = True
-                if take.waiters is not None:
-                    take.waiters.notify_all()
+                for waiter in take.waiters:
+                    waiter.release()
                 self._release_busy()
 
     def flush(self) -> None:

@@ -201,6 +201,7 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...]) -> Any:
     "--ed25519-key", "ed_keys", multiple=True, metavar="KEY_ID=FILE", help="Ed25519 public key (32 raw bytes or hex)."
 )
 @click.option("--require-signatures", is_flag=True, help="Treat unsigned digests as tampering.")
+@click.option("--require-checkpoint", is_flag=True, help="Treat a JSONL log without its signed head file as tampering.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_friendly
 def verify(
@@ -209,15 +210,19 @@ def verify(
     hmac_keys: tuple[str, ...],
     ed_keys: tuple[str, ...],
     require_signatures: bool,
+    require_checkpoint: bool,
     as_json: bool,
 ) -> None:
     """Check hash chains, digests and signatures; pinpoint the first bad record.
 
     Exit 0 when intact, 1 when tampered (or torn), 2 for bad input.
     """
-    from maestro_audit_logger._verify import repair as do_repair
-    from maestro_audit_logger._verify import verify as do_verify
+    import functools
 
+    from maestro_audit_logger._verify import repair as do_repair
+    from maestro_audit_logger._verify import verify
+
+    do_verify = functools.partial(verify, require_checkpoint=require_checkpoint)
     keys = _keyring(hmac_keys, ed_keys)
     repaired = None
     if repair:
