@@ -456,6 +456,9 @@ async def test_half_open_admits_exactly_n_among_many_tasks(redis_url: str) -> No
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert admitted == 3
         assert sum(isinstance(r, CircuitOpenError) for r in results) == 21
+        for b in breakers:  # the probes' outcomes are deferred: send them now rather than after flush_delay
+            assert b.storage is not None
+            await b.storage.flush_async()
         assert await client.hget("maestro:breaker:swarm", "state") == b"closed"
     finally:
         await client.aclose()

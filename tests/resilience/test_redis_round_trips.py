@@ -19,7 +19,15 @@ import pytest
 import redis
 import redis.asyncio
 
-from maestro_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Consecutive, CountWindow, RedisStorage
+from maestro_resilience import (
+    CircuitBreaker,
+    CircuitOpenError,
+    CircuitState,
+    Consecutive,
+    CountWindow,
+    RedisStorage,
+    SystemClock,
+)
 from maestro_resilience._redis import BREAKER_LUA
 from maestro_resilience.testing import FakeClock
 
@@ -70,7 +78,9 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
     c.close()
 
 
-def breaker(client: redis.Redis, name: str = "rt", clock: FakeClock | None = None, **kwargs: object) -> CircuitBreaker:
+def breaker(
+    client: redis.Redis, name: str = "rt", clock: FakeClock | SystemClock | None = None, **kwargs: object
+) -> CircuitBreaker:
     storage = RedisStorage(client, flush_delay=kwargs.pop("flush_delay", NEVER))  # type: ignore[arg-type]
     return CircuitBreaker(name, storage=storage, clock=clock or FakeClock(), **kwargs)  # type: ignore[arg-type]
 
@@ -146,7 +156,7 @@ def test_deferred_failure_makes_the_next_call_ask_and_be_rejected(client: redis.
     assert trips.take() == (0, 0)
 
 
-def test_half_open_probe_costs_two_round_trips_and_other_callers_one(client: redis.Redis) -> None:
+def test_half_open_probe_costs_one_round_trip_and_other_callers_one(client: redis.Redis) -> None:
     clock = FakeClock()
     b = breaker(client, window=Consecutive(1), open_duration=0.05, half_open_max_calls=1, clock=clock)
     other = breaker(client, window=Consecutive(1), open_duration=0.05, half_open_max_calls=1)
@@ -167,8 +177,48 @@ def test_half_open_probe_costs_two_round_trips_and_other_callers_one(client: red
 
     assert b.call(probe) == "probe"
     assert seen == [(1, 0), (1, 0)]
-    assert trips.take() == (1, 0)  # the probe's outcome, recorded at once: the breaker closes
+    assert trips.take() == (0, 0)  # the probe's outcome is deferred: no second round trip on its path
+    assert b.storage is not None
+    assert b.storage.pending == 1
+    assert client.hget("maestro:breaker:rt", "state") == b"half_open"
+    assert b.call(ok) == "ok"  # this process's next call asks (half-open copy), carrying the probe's success
+    assert trips.take() == (1, 0)
     assert client.hget("maestro:breaker:rt", "state") == b"closed"
+    assert b.storage.pending == 1  # that call was admitted by its round trip: its own outcome waits in turn
+
+
+def test_a_failed_probe_reopens_with_the_next_round_trip(client: redis.Redis) -> None:
+    clock = FakeClock()
+    b = breaker(client, window=Consecutive(1), open_duration=0.05, clock=clock)
+    b.call(ok)
+    with pytest.raises(Boom):
+        b.call(fail)
+    time.sleep(0.08)
+    clock.advance(0.08)
+    trips = Trips(client)
+    with pytest.raises(Boom):
+        b.call(fail)  # the probe: one round trip, its failure deferred
+    assert trips.take() == (1, 0)
+    with pytest.raises(CircuitOpenError) as info:
+        b.call(ok)  # the next call's round trip records the failed probe first: open again, rejected
+    assert info.value.state == "open"
+    assert trips.take() == (1, 0)
+    assert client.hget("maestro:breaker:rt", "state") == b"open"
+
+
+def test_a_lone_probe_outcome_reaches_other_processes_after_flush_delay(client: redis.Redis) -> None:
+    a = breaker(client, window=Consecutive(1), open_duration=0.05, flush_delay=0.02, clock=SystemClock())
+    other = breaker(client, window=Consecutive(1), open_duration=0.05, clock=SystemClock())
+    a.call(ok)
+    with pytest.raises(Boom):
+        a.call(fail)
+    time.sleep(0.08)
+    assert a.call(ok) == "ok"  # the probe; no further call in this process
+    deadline = time.monotonic() + 5
+    while client.hget("maestro:breaker:rt", "state") != b"closed" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert client.hget("maestro:breaker:rt", "state") == b"closed"  # the background flush closed it
+    assert other.call(ok) == "ok"
 
 
 def test_background_flush_sends_a_lone_deferred_outcome(client: redis.Redis) -> None:
@@ -292,6 +342,7 @@ def test_probe_slot_of_a_dead_process_is_taken_back_after_the_lease(client: redi
         b.call(ok)  # the only slot is taken
     time.sleep(0.35)
     assert b.call(ok) == "ok"  # after the lease the slot is taken back; this probe closes the breaker
+    assert b.state is CircuitState.CLOSED  # (its deferred outcome rides on the state query)
     assert client.hget("maestro:breaker:lease", "state") == b"closed"
     a.storage.complete(lost, 1, False)  # the lost probe's late failure belongs to an old generation
     assert client.hget("maestro:breaker:lease", "state") == b"closed"

@@ -7,7 +7,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from maestro_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Consecutive, CountWindow, TimeWindow
+from maestro_resilience import (
+    CircuitBreaker,
+    CircuitOpenError,
+    CircuitState,
+    Consecutive,
+    CountWindow,
+    Event,
+    TimeWindow,
+)
 from maestro_resilience.testing import FakeClock
 
 
@@ -26,6 +34,8 @@ class Model:
         self.outcomes: list[bool] = []  # True = failure
         self.open_until = 0.0
         self.probe_results: list[bool] = []
+        self.over = False  # metrics_only: the threshold event was emitted since entering it
+        self.threshold_events = 0
 
     def admit(self, now: float) -> bool:
         if self.state == "forced_open":
@@ -39,11 +49,11 @@ class Model:
     def record(self, failed: bool | None, now: float) -> None:
         if failed is None:
             return
-        if self.state == "closed":
+        if self.state in ("closed", "metrics_only"):
             if self.consecutive:
                 self.outcomes = [*self.outcomes, True] if failed else []
                 if len(self.outcomes) >= self.size:
-                    self.trip(now)
+                    self.window_tripped(now)
                 return
             if self.kind == "time":  # 10 s window in 1 s buckets
                 tick = int(now)
@@ -54,7 +64,7 @@ class Model:
                 window = self.outcomes
             n = len(window)
             if failed and n >= self.minimum and sum(window) / n >= self.threshold:
-                self.trip(now)
+                self.window_tripped(now)
         elif self.state == "half_open":
             self.probe_results.append(failed)
             if self.consecutive and failed:
@@ -64,6 +74,13 @@ class Model:
                     self.trip(now)
                 else:
                     self.state, self.outcomes, self.timed = "closed", [], []
+
+    def window_tripped(self, now: float) -> None:
+        if self.state == "closed":
+            self.trip(now)
+        elif not self.over:  # metrics_only: one event per entry into the state, calls still pass
+            self.over = True
+            self.threshold_events += 1
 
     def trip(self, now: float) -> None:
         self.state, self.open_until = "open", now + 10.0
@@ -87,8 +104,14 @@ class BreakerMachine(RuleBasedStateMachine):
             window = CountWindow(size, failure_rate_threshold=threshold, minimum_calls=minimum)
         else:
             window = TimeWindow(10, failure_rate_threshold=threshold, minimum_calls=minimum, buckets=10)
+        self.events: list[Event] = []
         self.breaker = CircuitBreaker(
-            window=window, open_duration=10, half_open_max_calls=probes, ignore_on=KeyError, clock=self.clock
+            window=window,
+            open_duration=10,
+            half_open_max_calls=probes,
+            ignore_on=KeyError,
+            clock=self.clock,
+            listeners=[self.events.append],
         )
         self.model = Model(kind, size, threshold, minimum, probes)
 
@@ -137,6 +160,17 @@ class BreakerMachine(RuleBasedStateMachine):
             self.breaker.call(lambda: None)
         self.breaker.reset()
         self.model.state, self.model.outcomes, self.model.timed = "closed", [], []
+
+    @precondition(lambda self: hasattr(self, "model"))
+    @rule()
+    def metrics_only(self) -> None:
+        self.breaker.metrics_only()
+        self.model.state, self.model.outcomes, self.model.timed, self.model.over = "metrics_only", [], [], False
+
+    @invariant()
+    def same_threshold_events(self) -> None:
+        if hasattr(self, "model"):
+            assert sum(e.kind == "threshold_exceeded" for e in self.events) == self.model.threshold_events
 
     @invariant()
     def same_state(self) -> None:

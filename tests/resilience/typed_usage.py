@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from maestro_resilience import Bulkhead, CircuitBreaker, Fallback, Pipeline, Retry, Timeout
+from maestro_resilience import Bulkhead, CircuitBreaker, Fallback, FallbackOutcome, Pipeline, Retry, Timeout
 
 breaker = CircuitBreaker()
 
@@ -35,3 +35,13 @@ async def main() -> bytes:
     data: bytes = await fetch("u")
     again: bytes = await breaker.call_async(fetch, "v")
     return data + again
+
+
+def blocks() -> object:
+    with Timeout(1.0) as limited:
+        kind: Timeout = limited
+    with Fallback("cached") as outcome:
+        checked: FallbackOutcome = outcome
+        outcome.value = "fresh"
+    slow = Timeout(1.0, sync_mode="auto")
+    return (kind, checked, outcome.error, outcome.fell_back, slow)

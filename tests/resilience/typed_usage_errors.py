@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maestro_resilience import CircuitBreaker, Retry
+from maestro_resilience import CircuitBreaker, Retry, Timeout
 
 breaker = CircuitBreaker()
 
@@ -21,3 +21,4 @@ get("not an int")  # E: arg-type
 number: int = get(1)  # E: assignment
 data: bytes = fetch("u")  # E: assignment
 breaker.call(get, "x")  # E: arg-type
+Timeout(1, sync_mode="process")  # E: arg-type

@@ -25,7 +25,7 @@ from maestro_resilience._exceptions import (
     StorageUnavailable,
     TimeoutExceeded,
 )
-from maestro_resilience._fallback import Fallback
+from maestro_resilience._fallback import Fallback, FallbackOutcome
 from maestro_resilience._pipeline import Pipeline
 from maestro_resilience._policy import Policy
 from maestro_resilience._ratelimit import RateLimiter
@@ -53,6 +53,7 @@ __all__ = [
     "CountWindow",
     "Event",
     "Fallback",
+    "FallbackOutcome",
     "LoggingListener",
     "OpenTelemetryMetrics",
     "Pipeline",

@@ -34,13 +34,20 @@ _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
 
 
 class CircuitState(enum.StrEnum):
-    """States of a circuit breaker (resilience4j's, minus METRICS_ONLY which ``DISABLED`` covers)."""
+    """States of a circuit breaker (resilience4j's).
+
+    ``CLOSED``, ``OPEN`` and ``HALF_OPEN`` follow the window; the others are entered by hand:
+    ``FORCED_OPEN`` rejects every call; ``DISABLED`` lets every call through and still counts
+    (metrics and window) but never trips; ``METRICS_ONLY`` does the same and also emits a
+    ``threshold_exceeded`` event, once per entry into the state, when the window would have tripped.
+    """
 
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
     FORCED_OPEN = "forced_open"
     DISABLED = "disabled"
+    METRICS_ONLY = "metrics_only"
 
 
 _OPEN = CircuitState.OPEN
@@ -51,7 +58,11 @@ _PYBREAKER_NAMES = {
     CircuitState.HALF_OPEN: "half-open",
     CircuitState.FORCED_OPEN: "open",
     CircuitState.DISABLED: "closed",
+    CircuitState.METRICS_ONLY: "closed",
 }
+
+# states in which every call passes and its outcome is recorded in the window
+_MEASURING = frozenset((CircuitState.CLOSED, CircuitState.DISABLED, CircuitState.METRICS_ONLY))
 
 
 class _PyState:
@@ -72,8 +83,11 @@ class BreakerMetrics:
 
     The closed-state fast path counts successes without a lock, so under heavy contention between
     threads ``successes`` (and ``calls``) may undercount slightly; state decisions never depend on them.
-    With ``RedisStorage`` the counters are this process's, and the window figures are those of its
-    local fallback window.
+
+    With ``RedisStorage`` the ``state`` and the ``window_*`` figures (and ``failure_rate``) are
+    cluster-wide, read from Redis (``shared`` is then true; ``await breaker.metrics_async()`` with an
+    asyncio client); ``calls`` ... ``rejections`` are this process's counters (rejections from the
+    local copy never reach Redis).
 
     Attributes:
         state: the state when the snapshot was taken.
@@ -86,6 +100,8 @@ class BreakerMetrics:
         window_calls: calls inside the current window.
         window_failures: failures inside the current window.
         failure_rate: ``window_failures / window_calls`` (0.0 for an empty window).
+        window_slow_calls: slow calls inside the current window.
+        shared: the state and window figures are the cluster's, read from Redis.
     """
 
     state: CircuitState
@@ -98,6 +114,8 @@ class BreakerMetrics:
     window_calls: int
     window_failures: int
     failure_rate: float
+    window_slow_calls: int = 0
+    shared: bool = False
 
 
 # (breaker, generation, probe, start) of each `with breaker:` block in progress in this context
@@ -210,6 +228,7 @@ class CircuitBreaker(Policy):
         self._probes_done = 0
         self._probe_failures = 0
         self._probe_slow = 0
+        self._over = False  # METRICS_ONLY: threshold_exceeded already emitted since entering it
         self._n_success = self._n_failure = self._n_ignored = self._n_slow = self._n_rejected = 0
         self._retired_fast = 0  # lock-free successes of windows replaced since
         self._storage: RedisStorage | None = None
@@ -291,14 +310,28 @@ class CircuitBreaker(Policy):
 
     @property
     def metrics(self) -> BreakerMetrics:
-        """A snapshot of the counters."""
+        """A snapshot of the counters (one Redis round trip with a sync ``RedisStorage``: see ``BreakerMetrics``)."""
+        shared = None
+        if self._storage is not None and not self._storage.is_async:
+            shared = self._storage.window()
+        return self._snapshot(shared)
+
+    async def metrics_async(self) -> BreakerMetrics:
+        """``metrics``, with the cluster-wide window of an asyncio ``RedisStorage`` (one round trip)."""
+        shared = None
+        if self._storage is not None:
+            shared = await self._storage.window_async() if self._storage.is_async else self._storage.window()
+        return self._snapshot(shared)
+
+    def _snapshot(self, shared: tuple[int, int, int] | None) -> BreakerMetrics:
+        state = self._storage._state if shared is not None and self._storage is not None else self._state
         with self._lock:
-            now = self.clock.monotonic()
-            wcalls, wfail, _ = self._wstate.snapshot(now)
+            wcalls, wfail, wslow = shared if shared is not None else self._wstate.snapshot(self.clock.monotonic())
+            successes = self._n_success + self._retired_fast + self._wstate.fast
             return BreakerMetrics(
-                state=self._state,
-                calls=self._n_success + self._retired_fast + self._wstate.fast + self._n_failure + self._n_ignored,
-                successes=self._n_success + self._retired_fast + self._wstate.fast,
+                state=state,
+                calls=successes + self._n_failure + self._n_ignored,
+                successes=successes,
                 failures=self._n_failure,
                 ignored=self._n_ignored,
                 slow_calls=self._n_slow,
@@ -306,6 +339,8 @@ class CircuitBreaker(Policy):
                 window_calls=wcalls,
                 window_failures=wfail,
                 failure_rate=wfail / wcalls if wcalls else 0.0,
+                window_slow_calls=wslow,
+                shared=shared is not None,
             )
 
     # -- manual control --------------------------------------------------------------------
@@ -316,6 +351,15 @@ class CircuitBreaker(Policy):
     def disable(self) -> None:
         """Let every call through, still measuring, until ``reset()``."""
         self._transition(CircuitState.DISABLED)
+
+    def metrics_only(self) -> None:
+        """Let every call through and keep measuring; emit ``threshold_exceeded`` when the window would trip.
+
+        The event comes once per entry into ``METRICS_ONLY`` (resilience4j's semantics), with the
+        window's ``failure_rate`` and ``slow_call_rate``: a breaker can watch a dependency in
+        production before it is allowed to reject calls. ``reset()`` or ``close()`` leaves the state.
+        """
+        self._transition(CircuitState.METRICS_ONLY)
 
     def open(self) -> None:
         """Open now, as if the window had tripped (probes admitted after ``open_duration``)."""
@@ -345,7 +389,8 @@ class CircuitBreaker(Policy):
             self._open_until = now + duration
         elif state is CircuitState.HALF_OPEN:
             self._probes_admitted = self._probes_done = self._probe_failures = self._probe_slow = 0
-        elif state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+        elif state in _MEASURING:
+            self._over = False
             self._retired_fast += self._wstate.fast
             self._wstate = self.window.new_state()
             if state is CircuitState.CLOSED:
@@ -381,7 +426,7 @@ class CircuitBreaker(Policy):
 
     def _acquire_local(self) -> tuple[int, bool]:
         state = self._state
-        if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+        if state in _MEASURING:
             return (self._generation, False)
         if state is CircuitState.FORCED_OPEN:
             raise self._reject(state, None)
@@ -441,6 +486,7 @@ class CircuitBreaker(Policy):
     def _complete_local(self, token: tuple[int, bool], outcome: int, slow: bool, *, count: bool) -> None:
         generation, probe = token
         change = None
+        figures = None  # METRICS_ONLY: the window's figures when it went over its threshold
         with self._lock:
             if count:
                 self._count(outcome, slow)
@@ -451,28 +497,48 @@ class CircuitBreaker(Policy):
             state = self._state
             failed = outcome == _FAILURE
             now = self.clock.monotonic()
-            if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
-                if self._wstate.record(failed, slow, now) and state is CircuitState.CLOSED:
+            if state in _MEASURING:
+                tripped = self._wstate.record(failed, slow, now)
+                if tripped and state is CircuitState.CLOSED:
                     change = self._enter(CircuitState.OPEN, now)
+                elif tripped and state is CircuitState.METRICS_ONLY and not self._over:
+                    self._over = True
+                    figures = self._wstate.snapshot(now)
                 else:
                     self._fast = self._fast_capable and state is CircuitState.CLOSED and self._wstate.clean
             elif state is CircuitState.HALF_OPEN:
-                self._probes_done += 1
-                self._probe_failures += failed
-                self._probe_slow += slow
-                if failed and isinstance(self.window, Consecutive):
-                    change = self._enter(CircuitState.OPEN, now)
-                elif self._probes_done >= self.half_open_max_calls:
-                    done = self._probes_done
-                    if (
-                        self._probe_failures / done >= self.window.failure_rate_threshold
-                        or self._probe_slow / done >= self.window.slow_call_rate_threshold
-                    ):
-                        change = self._enter(CircuitState.OPEN, now)
-                    else:
-                        change = self._enter(CircuitState.CLOSED, now)
+                change = self._probe_done(failed, slow, now)
         if change:
             self._announce(*change)
+        if figures is not None:
+            self._threshold_exceeded(*figures)
+
+    def _probe_done(self, failed: bool, slow: bool, now: float) -> tuple[CircuitState, CircuitState] | None:
+        """A probe's outcome (under the lock): re-open, close once every probe reported, or wait."""
+        self._probes_done += 1
+        self._probe_failures += failed
+        self._probe_slow += slow
+        if failed and isinstance(self.window, Consecutive):
+            return self._enter(CircuitState.OPEN, now)
+        if self._probes_done < self.half_open_max_calls:
+            return None
+        done = self._probes_done
+        if (
+            self._probe_failures / done >= self.window.failure_rate_threshold
+            or self._probe_slow / done >= self.window.slow_call_rate_threshold
+        ):
+            return self._enter(CircuitState.OPEN, now)
+        return self._enter(CircuitState.CLOSED, now)
+
+    def _threshold_exceeded(self, calls: int, failures: int, slow: int) -> None:
+        """METRICS_ONLY: the window would have tripped the breaker."""
+        emit(
+            self.listeners,
+            self.name,
+            "threshold_exceeded",
+            failure_rate=round(failures / calls, 6) if calls else 0.0,
+            slow_call_rate=round(slow / calls, 6) if calls else 0.0,
+        )
 
     def _count(self, outcome: int, slow: bool) -> None:
         if outcome == _SUCCESS:
@@ -660,6 +726,15 @@ class CircuitBreaker(Policy):
         return self._wrap_sync(fn)(*args, **kwargs)
 
     # -- context manager -----------------------------------------------------------------------
+    def _pop_block(self) -> tuple[int, bool, float] | None:
+        """Take this breaker's innermost ``with`` block of this context: (generation, probe, start)."""
+        blocks = _BLOCKS.get()
+        for i in range(len(blocks) - 1, -1, -1):
+            if blocks[i][0] is self:
+                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
+                return blocks[i][1:]
+        return None
+
     def __enter__(self) -> CircuitBreaker:
         token = self._before(self.__enter__, (), {})
         start = self.clock.monotonic() if self._slow is not None else 0.0
@@ -669,14 +744,10 @@ class CircuitBreaker(Policy):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        blocks = _BLOCKS.get()
-        for i in range(len(blocks) - 1, -1, -1):
-            if blocks[i][0] is self:
-                _, generation, probe, start = blocks[i]
-                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
-                break
-        else:  # pragma: no cover - __exit__ without __enter__
+        block = self._pop_block()
+        if block is None:  # pragma: no cover - __exit__ without __enter__
             return
+        generation, probe, start = block
         if exc is None:
             self._after_result((generation, probe), None, start)
         else:
@@ -696,13 +767,9 @@ class CircuitBreaker(Policy):
         if self._storage is None or not self._storage.is_async:
             self.__exit__(exc_type, exc, tb)
             return
-        blocks = _BLOCKS.get()
-        for i in range(len(blocks) - 1, -1, -1):
-            if blocks[i][0] is self:
-                _, generation, probe, start = blocks[i]
-                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
-                break
-        else:  # pragma: no cover - __aexit__ without __aenter__
+        block = self._pop_block()
+        if block is None:  # pragma: no cover - __aexit__ without __aenter__
             return
+        generation, probe, start = block
         outcome = self._result_outcome(None) if exc is None else self._exception_outcome(exc)
         await self._complete_async((generation, probe), outcome, self._duration(start))

@@ -149,13 +149,22 @@ class Bulkhead(Policy):
 
     def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         bulkhead = self
+        get_nowait = self._permits.get_nowait
+        put = self._permits.put
+        waiters = self._async_waiters
 
         async def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-            await bulkhead.acquire_async()
+            try:
+                get_nowait()  # a free permit: no coroutine to await
+            except queue.Empty:
+                await bulkhead.acquire_async()
             try:
                 return await fn(*args, **kwargs)
             finally:
-                bulkhead.release()
+                if waiters:
+                    bulkhead.release()
+                else:
+                    put(None)
 
         return limited
 

@@ -19,7 +19,8 @@ class Event:
     Attributes:
         policy: the policy's name.
         kind: ``"state_change"``, ``"retry"``, ``"rejected"``, ``"timeout"``, ``"fallback"``,
-            ``"storage_fallback"``, ``"storage_rejoined"``, ``"chaos"``.
+            ``"storage_fallback"``, ``"storage_rejoined"``, ``"chaos"``, ``"threshold_exceeded"``
+            (a ``METRICS_ONLY`` breaker's window would have tripped).
         detail: kind-specific values (``old``/``new`` state, ``attempt``/``delay``, ``error``...).
     """
 
@@ -35,6 +36,7 @@ _LEVELS = {
     "state_change": logging.WARNING,
     "storage_fallback": logging.WARNING,
     "storage_rejoined": logging.WARNING,
+    "threshold_exceeded": logging.WARNING,
     "retry": logging.INFO,
     "rejected": logging.DEBUG,
     "timeout": logging.INFO,
@@ -46,8 +48,8 @@ _LEVELS = {
 class LoggingListener:
     """Logs events to the ``maestro_resilience`` logger (attached globally by default).
 
-    State changes and storage fallbacks at WARNING, retries, timeouts and fallbacks at INFO,
-    rejections at DEBUG.
+    State changes, storage fallbacks and exceeded thresholds (``METRICS_ONLY``) at WARNING; retries,
+    timeouts and fallbacks at INFO; rejections at DEBUG.
     """
 
     def __init__(self, logger: logging.Logger = LOGGER) -> None:

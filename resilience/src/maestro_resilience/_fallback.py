@@ -4,18 +4,51 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._policy import Policy
 
-__all__ = ["Fallback"]
+__all__ = ["Fallback", "FallbackOutcome"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _MISSING: Any = object()
+
+
+class FallbackOutcome:
+    """What a ``with fallback as outcome:`` block produced: its value, or the fallback and the error.
+
+    Assign the block's result to ``outcome.value`` inside the block. When the block raises an
+    exception the ``Fallback`` handles, the exception is suppressed, kept in ``error``, and
+    ``value`` becomes the fallback value (or ``func(error)``). When the block ends normally and
+    ``result_predicate(value)`` is true, ``value`` is replaced too (``error`` stays ``None``).
+
+    Attributes:
+        value: the block's result or its replacement (``None`` until assigned).
+        error: the suppressed exception, or ``None``.
+        fell_back: whether ``value`` is a replacement.
+    """
+
+    __slots__ = ("error", "fell_back", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.fell_back = False
+
+    def __repr__(self) -> str:
+        return f"FallbackOutcome(value={self.value!r}, error={self.error!r}, fell_back={self.fell_back})"
+
+
+# (policy, outcome) of each `with fallback as outcome:` block in progress in this context, innermost last
+_BLOCKS: ContextVar[tuple[tuple[Fallback, FallbackOutcome], ...]] = ContextVar(
+    "maestro_resilience_fallback_blocks", default=()
+)
 
 
 class Fallback(Policy):
@@ -30,6 +63,15 @@ class Fallback(Policy):
         result_predicate: a returned value for which this is true is replaced too.
 
     Exactly one of ``value`` and ``func`` is required.
+
+    As a context manager, ``with fallback as outcome:`` suppresses a handled exception and exposes
+    the replacement as ``outcome.value`` (see ``FallbackOutcome``)::
+
+        with Fallback(func=lambda error: cache.get(key)) as outcome:
+            outcome.value = fetch(key)
+        render(outcome.value)
+
+    An ``async def`` ``func`` needs ``async with``.
     """
 
     def __init__(
@@ -109,3 +151,62 @@ class Fallback(Policy):
             return result
 
         return guarded
+
+    # -- context manager: the block's error is suppressed and its replacement read from the outcome --
+    def __enter__(self) -> FallbackOutcome:
+        outcome = FallbackOutcome()
+        _BLOCKS.set((*_BLOCKS.get(), (self, outcome)))
+        return outcome
+
+    def _pop(self) -> FallbackOutcome | None:
+        blocks = _BLOCKS.get()
+        for i in range(len(blocks) - 1, -1, -1):
+            if blocks[i][0] is self:
+                _BLOCKS.set(blocks[:i] + blocks[i + 1 :])
+                return blocks[i][1]
+        return None  # pragma: no cover - __exit__ without __enter__
+
+    def _block_replacement(self, exc: BaseException | None) -> tuple[FallbackOutcome, Any] | None:
+        """The ending block's outcome and replacement (maybe awaitable), or ``None`` when nothing is replaced."""
+        outcome = self._pop()
+        if outcome is None:  # pragma: no cover - __exit__ without __enter__
+            return None
+        if exc is not None:
+            if not self._handles(exc):
+                return None
+        elif self.result_predicate is None or not self.result_predicate(outcome.value):
+            return None
+        return outcome, self._replacement(exc)
+
+    @staticmethod
+    def _settle(outcome: FallbackOutcome, value: Any, exc: BaseException | None) -> bool:
+        outcome.value, outcome.error, outcome.fell_back = value, exc, True
+        return exc is not None  # suppress the handled exception
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        replaced = self._block_replacement(exc)
+        if replaced is None:
+            return False
+        outcome, value = replaced
+        if inspect.isawaitable(value):
+            close = getattr(value, "close", None)
+            if close is not None:
+                close()  # no "never awaited" warning
+            raise TypeError("this Fallback's func is async: use `async with`")
+        return self._settle(outcome, value, exc)
+
+    async def __aenter__(self) -> FallbackOutcome:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        replaced = self._block_replacement(exc)
+        if replaced is None:
+            return False
+        outcome, value = replaced
+        if inspect.isawaitable(value):
+            value = await value
+        return self._settle(outcome, value, exc)

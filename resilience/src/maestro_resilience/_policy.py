@@ -42,10 +42,11 @@ class Policy:
 
     * as a decorator: ``@policy`` keeps the function's exact signature for type checkers;
     * by call: ``policy.call(fn, *args, **kwargs)`` / ``await policy.call_async(fn, *args, **kwargs)``;
-    * as a context manager (``with policy:`` / ``async with policy:``) where the policy can guard a
-      block (breaker, bulkhead, rate limiter, chaos, async timeout). ``Retry`` guards a block as a
-      loop (``for attempt in retry: with attempt: ...``); ``Fallback`` must replace a value and
-      raises ``TypeError`` in a ``with`` statement, as does a sync ``Timeout``.
+    * as a context manager (``with policy:`` / ``async with policy:``): breaker, bulkhead, rate
+      limiter, chaos and timeout guard the block (a sync ``with Timeout(s):`` uses ``SIGALRM`` and
+      runs in the main thread only); ``with fallback as outcome:`` suppresses a handled error and
+      puts the replacement in ``outcome.value``; ``Retry`` guards a block as a loop
+      (``for attempt in retry: with attempt: ...``) and raises ``TypeError`` in a plain ``with``.
 
     Subclasses implement ``_wrap_sync`` and ``_wrap_async``; ``Pipeline`` composes those.
     """

@@ -3,7 +3,7 @@
 Importing this module imports redis-py (``pip install 'maestro-resilience[redis]'``).
 
 Round trips (a round trip is one ``EVALSHA`` of the breaker's Lua script). Every guarded call costs
-at most ONE on its own path, except half-open probes, which cost two:
+at most ONE on its own path, half-open probes included:
 
 - The breaker keeps a local copy of the shared state, refreshed by every reply. A call admitted on a
   *fresh* copy (its last reply at most ``max_staleness`` old) costs one round trip after it runs: the
@@ -16,9 +16,11 @@ at most ONE on its own path, except half-open probes, which cost two:
   is not admitted from the copy: its admitting round trip records the failure first, so it is
   rejected if that failure trips the breaker.
 - A half-open probe (the copy is OPEN past its open duration, or HALF_OPEN) takes its slot with one
-  round trip (atomically: exactly ``half_open_max_calls`` probes across all processes) and records
-  its outcome with a second, at once: it decides for every process whether the breaker closes, and
-  a deferred one would keep every caller rejected for up to ``flush_delay`` after a good probe.
+  round trip (atomically: exactly ``half_open_max_calls`` probes across all processes); its outcome
+  is deferred like any admitted call's. This process's next call asks Redis anyway (its copy is
+  half-open), so that round trip carries the outcome and is admitted by the breaker it closed;
+  other processes see the close when the outcome arrives: with that call, or the background flush
+  after ``flush_delay``, until which their callers are rejected as while the probe ran.
 - A call rejected while the copy says OPEN (or FORCED_OPEN) costs none; a call rejected by an
   admitting round trip (half-open slots taken) costs that one.
 
@@ -39,7 +41,7 @@ import atexit
 import contextlib
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 try:
@@ -64,6 +66,9 @@ __all__ = ["RedisRateLimiter", "RedisStorage"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+
+_SCHEDULE_FLUSH: Any = object()  # yielded by a flow: start the background flush of deferred outcomes
 
 _DEFERRED = 1 << 52  # added to the generation of a token whose outcome is deferred (see RedisStorage.complete)
 
@@ -105,10 +110,12 @@ local gen = tonumber(v0[2] or '0')
 local fails0 = tonumber(v0[3] or '0')
 local open_until = tonumber(v0[4] or '0')
 
+local exceeded = 0
 local function enter(new)
   gen = gen + 1
   state = new
   redis.call('HSET', h, 'state', new, 'gen', gen)
+  redis.call('HDEL', h, 'over')
   if new == 'open' then
     local opened = tonumber(redis.call('HGET', h, 'opened') or '0')
     local d = open_ms * (mult ^ opened)
@@ -123,6 +130,24 @@ local function enter(new)
     redis.call('DEL', ring, tw)
     if new == 'closed' then redis.call('HSET', h, 'opened', 0) end
   end
+end
+
+-- the window's figures as {calls, failures, slow calls} (cluster-wide: every process records here)
+local function figures()
+  if wtype == 'c' then return {fails0, fails0, 0} end
+  if wtype == 'n' then
+    local v = redis.call('HMGET', h, 'calls', 'cf', 'cs')
+    return {tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')}
+  end
+  local tick = math.floor(clock() / (p1 / nb))
+  local calls, f, sl = 0, 0, 0
+  for j = 0, nb - 1 do
+    local v = redis.call('HMGET', tw, 'e' .. j, 'c' .. j, 'f' .. j, 's' .. j)
+    if v[1] and tonumber(v[1]) > tick - nb then
+      calls = calls + tonumber(v[2]); f = f + tonumber(v[3]); sl = sl + tonumber(v[4])
+    end
+  end
+  return {calls, f, sl}
 end
 
 local function record(failed, s)
@@ -163,23 +188,28 @@ local function record(failed, s)
     redis.call('HINCRBY', tw, 'c' .. i, 1)
     redis.call('HINCRBY', tw, 'f' .. i, failed)
     redis.call('HINCRBY', tw, 's' .. i, s)
-    calls, f, sl = 0, 0, 0
-    for j = 0, nb - 1 do
-      local v = redis.call('HMGET', tw, 'e' .. j, 'c' .. j, 'f' .. j, 's' .. j)
-      if v[1] and tonumber(v[1]) > tick - nb then
-        calls = calls + tonumber(v[2]); f = f + tonumber(v[3]); sl = sl + tonumber(v[4])
-      end
-    end
+    local fig = figures()
+    calls, f, sl = fig[1], fig[2], fig[3]
     redis.call('PEXPIRE', tw, p1 * 2)
   end
   if calls < minimum or new == 0 then return false end
   return f / calls >= fth or sl / calls >= sth
 end
 
-local function reply(admitted)
+local function measuring()
+  return state == 'closed' or state == 'disabled' or state == 'metrics_only'
+end
+
+-- {admitted, state, generation, ms until half-open, threshold exceeded[, calls, failures, slow calls]}
+local function reply(admitted, with_figures)
   local remaining = 0
   if state == 'open' then remaining = open_until - clock() end
-  return {admitted, state, gen, remaining}
+  local r = {admitted, state, gen, remaining, exceeded}
+  if with_figures or exceeded == 1 then
+    local fig = figures()
+    r[6], r[7], r[8] = fig[1], fig[2], fig[3]
+  end
+  return r
 end
 
 local function rec(tg, pr, oc, sl)
@@ -189,8 +219,14 @@ local function rec(tg, pr, oc, sl)
   end
   local failed = 0
   if oc == 1 then failed = 1 end
-  if state == 'closed' or state == 'disabled' then
-    if record(failed, sl) and state == 'closed' then enter('open') end
+  if measuring() then
+    if record(failed, sl) then
+      if state == 'closed' then
+        enter('open')
+      elseif state == 'metrics_only' and redis.call('HSETNX', h, 'over', 1) == 1 then
+        exceeded = 1  -- once per entry into metrics_only: the process whose reply carries it emits the event
+      end
+    end
   elseif state == 'half_open' then
     local hd = redis.call('HINCRBY', h, 'hd', 1)
     local hf = redis.call('HINCRBY', h, 'hf', failed)
@@ -211,7 +247,7 @@ for i = 0, np - 1 do
 end
 
 if op == 'acquire' then
-  if state == 'closed' or state == 'disabled' then return reply(1) end
+  if measuring() then return reply(1) end
   if state == 'forced_open' then return reply(0) end
   if state == 'open' then
     if clock() < open_until then return reply(0) end
@@ -231,6 +267,8 @@ elseif op == 'record' then
 elseif op == 'set' then
   enter(target)
   return reply(1)
+elseif op == 'metrics' then
+  return reply(1, true)
 end
 return reply(1)
 """
@@ -389,7 +427,7 @@ class RedisStorage:
         return args, pending
 
     def _apply(self, reply: list[Any], *, announce: bool = True) -> bool:
-        admitted, state, gen, remaining = reply
+        admitted, state, gen, remaining, exceeded = reply[:5]
         state = CircuitState(state.decode() if isinstance(state, bytes) else state)
         now = self.breaker.clock.monotonic()
         with self._lock:
@@ -401,6 +439,9 @@ class RedisStorage:
         if announce and loaded and old is not state:
             # a transition seen by this process (made by it or by another one): listeners hear of it
             self.breaker._announce(old, state)
+        if int(exceeded):  # METRICS_ONLY: an outcome recorded by this reply took the window over its threshold
+            calls, failures, slow = (int(x) for x in reply[5:8])
+            self.breaker._threshold_exceeded(calls, failures, slow)
         return bool(int(admitted))
 
     # -- outage handling -----------------------------------------------------------------------
@@ -430,12 +471,12 @@ class RedisStorage:
         """True while the breaker runs on local state because Redis is unreachable."""
         return self._down
 
-    # -- admission -------------------------------------------------------------------------------
+    # -- the local copy ------------------------------------------------------------------------------
     def _cached_admission(self) -> tuple[int, bool] | None:
         """Admit or reject from the local copy; ``None`` when Redis must be asked."""
         breaker = self.breaker
         state = self._state
-        if state is CircuitState.CLOSED or state is CircuitState.DISABLED:
+        if state is CircuitState.CLOSED or state is CircuitState.DISABLED or state is CircuitState.METRICS_ONLY:
             if self._pending_failure or breaker.clock.monotonic() - self._seen_at > self.max_staleness:
                 return None  # too old to trust, or a deferred failure may trip it: ask Redis (carrying it)
             return (self._gen, False)
@@ -462,10 +503,11 @@ class RedisStorage:
     def _deferred_token(token: tuple[int, bool]) -> tuple[int, bool]:
         """A call admitted by a round trip: its outcome waits for the next one (generation >= _DEFERRED).
 
-        Probes are the exception: their outcome decides closing for every process and a lost one would
-        hold a half-open slot, so it is recorded at once (a probe costs two round trips).
+        Half-open probes too: a probe's admission is the round trip on its path, and its outcome rides
+        on this process's next round trip for the breaker (its next call asks Redis anyway while the
+        copy is half-open) or the background flush after ``flush_delay``.
         """
-        return token if token[1] else (token[0] + _DEFERRED, False)
+        return (token[0] + _DEFERRED, token[1])
 
     def _lost(self, pending: list[tuple[int, int, int, int]]) -> None:
         """Outcomes whose round trip failed: failures still count, on the local fallback state."""
@@ -477,37 +519,86 @@ class RedisStorage:
         self._unavailable(error)
         self._lost(pending)
 
-    def acquire(self) -> tuple[int, bool]:
-        """Admit a call (sync client): no round trip on a fresh copy, else one that also carries deferred outcomes."""
-        if self._use_local():
-            return self._local_token(self.breaker._acquire_local())
-        cached = self._cached_admission()
-        if cached is not None:
-            return cached
-        args, pending = self._args("acquire")
+    # -- the I/O, written once: sans-IO flows driven by a blocking or an asyncio driver ------------
+    # A flow is a generator that yields the script's arguments (or _SCHEDULE_FLUSH) and receives the
+    # reply; a Redis error is thrown into it. `_run` and `_run_async` are the only places that talk
+    # to Redis, so every operation exists once for both kinds of client.
+    def _run(self, flow: Generator[Any, Any, T]) -> T:
+        """Drive ``flow`` with the blocking client."""
+        script, keys = self._script, self.keys
         try:
-            reply = self._script(keys=self.keys, args=args)
+            step = next(flow)
+            while True:
+                if step is _SCHEDULE_FLUSH:
+                    timer = threading.Timer(self.flush_delay, self._background_flush)
+                    timer.daemon = True
+                    timer.start()
+                    step = flow.send(None)
+                    continue
+                try:
+                    reply = script(keys=keys, args=step)
+                except _UNAVAILABLE as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _run_async(self, flow: Generator[Any, Any, T]) -> T:
+        """Drive ``flow`` with the asyncio client."""
+        script, keys = self._script, self.keys
+        try:
+            step = next(flow)
+            while True:
+                if step is _SCHEDULE_FLUSH:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(self.flush_delay, self._spawn_flush, loop)
+                    step = flow.send(None)
+                    continue
+                try:
+                    reply = await script(keys=keys, args=step)
+                except _UNAVAILABLE as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _exchange(
+        self, op: str, gen: int = 0, probe: bool = False, outcome: int = 0, slow: bool = False, *, target: str = ""
+    ) -> Generator[Any, Any, list[Any] | None]:
+        """One script call carrying every deferred outcome; ``None`` when Redis is unreachable (fallback mode)."""
+        args, pending = self._args(op, gen, probe, outcome, slow, target=target)
+        try:
+            reply = yield args
         except _UNAVAILABLE as error:
             self._failed(error, pending)
-            return self._local_token(self.breaker._acquire_local())
+            return None
         self._available()
+        return reply  # type: ignore[no-any-return]
+
+    # -- admission -------------------------------------------------------------------------------
+    def _admit_locally(self) -> tuple[int, bool] | None:
+        """A token without a round trip (outage or a fresh copy), a rejection, or ``None``: ask Redis."""
+        if self._use_local():
+            return self._local_token(self.breaker._acquire_local())
+        return self._cached_admission()
+
+    def _acquire_flow(self) -> Generator[Any, Any, tuple[int, bool]]:
+        reply = yield from self._exchange("acquire")
+        if reply is None:
+            return self._local_token(self.breaker._acquire_local())
         return self._deferred_token(self._admitted(self._apply(reply)))
+
+    def acquire(self) -> tuple[int, bool]:
+        """Admit a call (sync client): no round trip on a fresh copy, else one that also carries deferred outcomes."""
+        token = self._admit_locally()
+        return token if token is not None else self._run(self._acquire_flow())
 
     async def acquire_async(self) -> tuple[int, bool]:
         """Admit a call (asyncio client); see ``acquire``."""
-        if self._use_local():
-            return self._local_token(self.breaker._acquire_local())
-        cached = self._cached_admission()
-        if cached is not None:
-            return cached
-        args, pending = self._args("acquire")
-        try:
-            reply = await self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            return self._local_token(self.breaker._acquire_local())
-        self._available()
-        return self._deferred_token(self._admitted(self._apply(reply)))
+        token = self._admit_locally()
+        return token if token is not None else await self._run_async(self._acquire_flow())
 
     # -- outcomes --------------------------------------------------------------------------------
     def _defer(self, token: tuple[int, bool], outcome: int, slow: bool) -> bool:
@@ -519,13 +610,10 @@ class RedisStorage:
             schedule, self._flush_scheduled = not self._flush_scheduled, True
         return schedule
 
-    def complete(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
-        """Record an outcome (sync client): one round trip, or none when the call's admission was one."""
+    def _complete_flow(self, token: tuple[int, bool], outcome: int, slow: bool) -> Generator[Any, Any, None]:
         if token[0] >= _DEFERRED:
             if (outcome != _IGNORED or token[1]) and self._defer(token, outcome, slow):
-                timer = threading.Timer(self.flush_delay, self._background_flush)
-                timer.daemon = True
-                timer.start()
+                yield _SCHEDULE_FLUSH
             return
         if token[0] < 0:
             self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
@@ -534,41 +622,20 @@ class RedisStorage:
             token = (-1, False)  # a stale generation: Redis only answers with its state (rejoin check)
         elif outcome == _IGNORED and not token[1]:
             return  # nothing to record and nothing to release
-        args, pending = self._args("record", token[0], token[1], outcome, slow)
-        try:
-            reply = self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
+        reply = yield from self._exchange("record", token[0], token[1], outcome, slow)
+        if reply is None:
             if token[0] >= 0 and outcome == _FAILURE:
                 self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
             return
-        self._available()
         self._apply(reply)
+
+    def complete(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
+        """Record an outcome (sync client): one round trip, or none when the call's admission was one."""
+        self._run(self._complete_flow(token, outcome, slow))
 
     async def complete_async(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
         """Record an outcome (asyncio client); see ``complete``."""
-        if token[0] >= _DEFERRED:
-            if (outcome != _IGNORED or token[1]) and self._defer(token, outcome, slow):
-                loop = asyncio.get_running_loop()
-                loop.call_later(self.flush_delay, self._spawn_flush, loop)
-            return
-        if token[0] < 0:
-            self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
-            if self._use_local():
-                return
-            token = (-1, False)
-        elif outcome == _IGNORED and not token[1]:
-            return
-        args, pending = self._args("record", token[0], token[1], outcome, slow)
-        try:
-            reply = await self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            if token[0] >= 0 and outcome == _FAILURE:
-                self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
-            return
-        self._available()
-        self._apply(reply)
+        await self._run_async(self._complete_flow(token, outcome, slow))
 
     # -- deferred outcomes -----------------------------------------------------------------------
     @property
@@ -589,91 +656,92 @@ class RedisStorage:
         with contextlib.suppress(StorageUnavailable):
             await self.flush_async()
 
+    def _flush_flow(self) -> Generator[Any, Any, None]:
+        with self._lock:
+            self._flush_scheduled = False
+            if not self._pending:
+                return
+        if self._use_local():
+            with self._lock:
+                pending, self._pending = self._pending, []
+                self._pending_failure = False
+            self._lost(pending)
+            return
+        reply = yield from self._exchange("get")
+        if reply is not None:
+            self._apply(reply)
+
     def flush(self) -> None:
         """Send deferred outcomes now (sync client): one round trip if any wait, none otherwise.
 
         A background timer calls this ``flush_delay`` seconds after an outcome was deferred, unless
         another call's round trip carried it first; call it yourself before a process exits.
         """
-        with self._lock:
-            self._flush_scheduled = False
-            if not self._pending:
-                return
-        if self._use_local():
-            with self._lock:
-                pending, self._pending = self._pending, []
-                self._pending_failure = False
-            self._lost(pending)
-            return
-        args, pending = self._args("get")
-        try:
-            reply = self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            return
-        self._available()
-        self._apply(reply)
+        self._run(self._flush_flow())
 
     async def flush_async(self) -> None:
         """Send deferred outcomes now (asyncio client); see ``flush``."""
-        with self._lock:
-            self._flush_scheduled = False
-            if not self._pending:
-                return
-        if self._use_local():
-            with self._lock:
-                pending, self._pending = self._pending, []
-                self._pending_failure = False
-            self._lost(pending)
-            return
-        args, pending = self._args("get")
-        try:
-            reply = await self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            return
-        self._available()
-        self._apply(reply)
+        await self._run_async(self._flush_flow())
 
     # -- manual control --------------------------------------------------------------------------
+    def _set_flow(self, state: CircuitState, *, announce: bool) -> Generator[Any, Any, bool]:
+        # deferred outcomes first, in their own round trip: their transitions (a probe closing the
+        # breaker) reach the listeners before the manual one
+        yield from self._flush_flow()
+        reply = yield from self._exchange("set", target=state.value)
+        if reply is None:
+            return False
+        self._apply(reply, announce=announce)
+        return True
+
     def set_state(self, state: CircuitState) -> None:
         """Move the shared breaker to ``state`` (``force_open()``, ``reset()``... call this)."""
         if self.is_async:
             raise TypeError("with an asyncio Redis client use: await storage.set_state_async(state)")
-        args, pending = self._args("set", target=state.value)
-        try:
-            reply = self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            return
-        self._available()
-        self._apply(reply, announce=False)  # the breaker announces its manual transitions itself
+        self._run(self._set_flow(state, announce=False))  # the breaker announces its manual transitions itself
 
     async def set_state_async(self, state: CircuitState | str) -> None:
         """Move the shared breaker to ``state`` (asyncio client)."""
         state = CircuitState(state)
-        args, pending = self._args("set", target=state.value)
-        try:
-            reply = await self._script(keys=self.keys, args=args)
-        except _UNAVAILABLE as error:
-            self._failed(error, pending)
-            return
-        self._available()
+        if await self._run_async(self._set_flow(state, announce=True)):
+            with self.breaker._lock:
+                self.breaker._enter(state, self.breaker.clock.monotonic())
+
+    def _window_flow(self) -> Generator[Any, Any, tuple[int, int, int] | None]:
+        if self._use_local():
+            return None
+        reply = yield from self._exchange("metrics")
+        if reply is None:
+            return None
         self._apply(reply)
-        with self.breaker._lock:
-            self.breaker._enter(state, self.breaker.clock.monotonic())
+        return (int(reply[5]), int(reply[6]), int(reply[7]))
+
+    def window(self) -> tuple[int, int, int] | None:
+        """The shared window's ``(calls, failures, slow calls)``, cluster-wide (one round trip; sync client).
+
+        ``None`` while Redis is unreachable. ``CircuitBreaker.metrics`` uses it for its ``window_*`` figures.
+        """
+        if self.is_async:
+            raise TypeError("with an asyncio Redis client use: await storage.window_async()")
+        return self._run(self._window_flow())
+
+    async def window_async(self) -> tuple[int, int, int] | None:
+        """The shared window's ``(calls, failures, slow calls)`` (asyncio client); see ``window``."""
+        return await self._run_async(self._window_flow())
+
+    def _get_flow(self) -> Generator[Any, Any, bool]:
+        reply = yield from self._exchange("get")
+        if reply is None:
+            return False
+        self._apply(reply)
+        return True
 
     def state(self) -> CircuitState:
         """The shared state (a round trip with a sync client; the local copy with an asyncio one)."""
         if self._down:
             return self.breaker._local_state()
-        if not self.is_async:
-            args, pending = self._args("get")
-            try:
-                self._apply(self._script(keys=self.keys, args=args))
-            except _UNAVAILABLE as error:
-                self._failed(error, pending)
-                return self.breaker._local_state()
+        if not self.is_async and not self._run(self._get_flow()):
+            return self.breaker._local_state()
         state = self._state
         if state is CircuitState.OPEN and self.breaker.clock.monotonic() >= self._open_until:
             return CircuitState.HALF_OPEN

@@ -1,14 +1,18 @@
-"""``Timeout``: async calls are cancelled; sync calls run on a worker thread the caller stops waiting for."""
+"""``Timeout``: async calls are cancelled; sync calls run on a worker thread the caller stops waiting for,
+or (``sync_mode="signal"``, and every sync ``with`` block) in the calling main thread under a ``SIGALRM`` deadline."""
 
 from __future__ import annotations
 
-import collections
 import contextvars
+import itertools
+import sys
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
+from maestro_resilience._alarm import ALARM, fired, forget
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import TimeoutExceeded
@@ -26,21 +30,42 @@ R = TypeVar("R")
 _BLOCKS: contextvars.ContextVar[tuple[asyncio.Timeout, ...]] = contextvars.ContextVar(
     "maestro_resilience_timeouts", default=()
 )
+# the SIGALRM deadlines of the sync `with timeout:` blocks in progress, innermost last (main thread only)
+_SYNC_BLOCKS: list[tuple[Timeout, list[Any]]] = []
+
+_SYNC_MODES = ("thread", "signal", "auto")
 
 
 class Timeout(Policy):
     """Give up on a call after ``seconds`` with ``TimeoutExceeded`` (a ``TimeoutError``).
 
     * ``async def``: the call is cancelled (``asyncio.timeout``); ``async with Timeout(s):`` works too.
-    * ``def``: the call runs on a worker thread and the caller stops waiting on time. Python cannot
-      kill a thread: the call goes on in the background until it returns, holding a worker
-      (``max_workers`` of them at most; further sync calls queue). Prefer timeouts built into the
-      client (socket timeouts) for blocking I/O, and use this as a backstop. ``with Timeout(s):``
-      cannot interrupt blocking code and raises ``TypeError``.
+    * ``def``, ``sync_mode="thread"`` (the default): the call runs on a worker thread and the caller
+      stops waiting on time. Python cannot kill a thread: the call goes on in the background until
+      it returns, holding a worker (``max_workers`` of them at most; further sync calls queue).
+      Handing a call to a thread costs tens of microseconds.
+    * ``def``, ``sync_mode="signal"``: the call runs in the calling thread, which must be the main
+      thread (``RuntimeError`` elsewhere; POSIX only), under a ``SIGALRM`` interval timer whose
+      handler raises ``TimeoutExceeded`` inside the overrunning code, interrupting a blocking
+      ``sleep`` or socket read: the work really stops, and the success path costs well under a
+      microsecond. ``sync_mode="auto"`` uses the signal in the main thread and a worker elsewhere.
+    * ``with Timeout(s):`` guards a sync block with the signal (main thread only); ``async with``
+      cancels the block.
+
+    Limits of the signal form: a C extension holding the GIL is interrupted only when it returns to
+    Python; an ``except Exception`` (or ``except TimeoutError``) inside the guarded code can swallow
+    the timeout; the timer is not disarmed when a call ends in time, so it may fire once more with
+    nothing to do (Python retries the interrupted system call; a C library that does not handle
+    ``EINTR`` could see it); a sync ``with`` inside a coroutine raises ``TypeError`` (use ``async
+    with``); the process's ``SIGALRM`` is taken while blocks run (a Python handler found there,
+    such as pytest-timeout's, is chained and handed back). Prefer timeouts built into the client
+    (socket timeouts) for blocking I/O, and use this as a backstop.
 
     Args:
         seconds: the limit (> 0).
-        max_workers: worker threads for sync calls.
+        max_workers: worker threads for sync calls in thread mode.
+        sync_mode: how decorated ``def`` functions and ``call()`` are limited: ``"thread"``,
+            ``"signal"`` or ``"auto"``.
     """
 
     def __init__(
@@ -48,6 +73,7 @@ class Timeout(Policy):
         seconds: float,
         *,
         max_workers: int = 32,
+        sync_mode: Literal["thread", "signal", "auto"] = "thread",
         name: str | None = None,
         listeners: tuple[EventListener, ...] | list[EventListener] = (),
         clock: Clock = SYSTEM_CLOCK,
@@ -57,8 +83,11 @@ class Timeout(Policy):
             raise ValueError(f"seconds must be a number > 0, got {seconds!r}")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError(f"max_workers must be an int >= 1, got {max_workers!r}")
+        if sync_mode not in _SYNC_MODES:
+            raise ValueError(f"sync_mode must be one of 'thread', 'signal', 'auto', got {sync_mode!r}")
         self.seconds = float(seconds)
         self.max_workers = max_workers
+        self.sync_mode = sync_mode
         self._pool: ThreadPoolExecutor | None = None  # created on the first sync call
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
         self._last: tuple[object, Any] = (None, None)  # (loop, its _Deadlines): the common case without a lookup
@@ -75,6 +104,45 @@ class Timeout(Policy):
         return TimeoutExceeded(self.name, self.seconds)
 
     def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        if self.sync_mode != "thread":
+            return self._wrap_signal(fn)
+        return self._wrap_thread(fn)
+
+    def _wrap_signal(self, fn: Callable[P, R]) -> Callable[P, R]:
+        policy = self
+        name, seconds = self.name, self.seconds
+        alarm = ALARM
+        active, monotonic, get_ident = alarm.active, alarm.monotonic, alarm.get_ident
+        getsignal, signum, handler = alarm.getsignal, alarm.signum, alarm.handler
+        threaded = self._wrap_thread(fn) if self.sync_mode == "auto" else None
+
+        def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+            # ALARM.enter / ALARM.leave, inlined: this is the whole cost of the success path
+            if get_ident() != alarm.main:  # read each time: a forked child has a new main thread
+                if threaded is not None:
+                    return threaded(*args, **kwargs)
+                raise alarm.refusal()
+            now = monotonic()
+            entry: list[Any] = [now + seconds, name, seconds, 0]
+            armed_at = alarm.armed_at
+            if entry[0] < armed_at or armed_at < now or getsignal(signum) is not handler:
+                alarm.arm(entry[0])
+            active.append(entry)
+            try:
+                return fn(*args, **kwargs)
+            except TimeoutExceeded:
+                if fired(entry):
+                    policy._exceeded()  # the event; the handler's exception goes on
+                raise
+            finally:
+                if active and active[-1] is entry and entry[3] == 0:
+                    active.pop()
+                else:  # fired (or left out of order): the slow path
+                    forget(active, entry)
+
+        return limited
+
+    def _wrap_thread(self, fn: Callable[P, R]) -> Callable[P, R]:
         policy = self
 
         def limited(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -95,31 +163,42 @@ class Timeout(Policy):
         import asyncio  # noqa: PLC0415 - decorating async code: asyncio is (about to be) imported anyway
 
         policy = self
-        current_task = asyncio.current_task
+        seconds = self.seconds
         get_running_loop = asyncio.get_running_loop
         cancelled_error = asyncio.CancelledError
+        current_tasks = _current_tasks_of(asyncio)
 
         async def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-            task = current_task()
-            if task is None:  # pragma: no cover - awaited outside a task (unusual runners)
-                async with asyncio.timeout(policy.seconds):
-                    return await fn(*args, **kwargs)
             loop = get_running_loop()
+            task = current_tasks(loop)
+            if task is None:  # pragma: no cover - awaited outside a task (unusual runners)
+                async with asyncio.timeout(seconds):
+                    return await fn(*args, **kwargs)
             last = policy._last
             deadlines = last[1] if last[0] is loop else policy._deadlines_for(loop)
-            entry = deadlines.register(task)
-            cancelled = False
+            # deadlines.register(task), inlined: the whole cost of a call that ends in time
+            cancelling = task.cancelling()
+            token = deadlines.next_token()
+            pending = deadlines.pending
+            pending[token] = (deadlines.time() + seconds, task)
+            if not deadlines.armed:
+                deadlines.arm()
             try:
-                return await fn(*args, **kwargs)
+                result = await fn(*args, **kwargs)
             except cancelled_error:
-                cancelled = True
-                if entry[2] == _FIRED and task.uncancel() <= entry[3]:
-                    raise policy._exceeded() from None
+                if token not in pending:  # our deadline fired (expire() took the token out)
+                    if task.uncancel() <= cancelling:
+                        raise policy._exceeded() from None
+                else:
+                    del pending[token]
                 raise
-            finally:
-                if entry[2] == _FIRED and not cancelled:
-                    task.uncancel()  # the call swallowed our cancellation: keep the count balanced
-                deadlines.done(entry)
+            except BaseException:
+                if pending.pop(token, None) is None:
+                    task.uncancel()  # fired, but the call swallowed our cancellation: keep the count balanced
+                raise
+            if pending.pop(token, None) is None:
+                task.uncancel()  # fired, but the call swallowed our cancellation
+            return result
 
         return limited
 
@@ -130,8 +209,28 @@ class Timeout(Policy):
         self._last = (loop, deadlines)
         return deadlines
 
-    def __enter__(self) -> None:
-        raise TypeError("Timeout cannot interrupt a blocking with-block: decorate the function or use .call()")
+    def __enter__(self) -> Timeout:
+        """Start a ``SIGALRM`` deadline for the block (main thread only; ``RuntimeError`` elsewhere)."""
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and asyncio.events._get_running_loop() is not None:
+            # the signal would interrupt whichever task (or the event loop itself) runs at the deadline
+            raise TypeError("inside a coroutine use `async with Timeout(...)`, not `with`")
+        _SYNC_BLOCKS.append((self, ALARM.enter(self.name, self.seconds)))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for i in range(len(_SYNC_BLOCKS) - 1, -1, -1):
+            if _SYNC_BLOCKS[i][0] is self:
+                entry = _SYNC_BLOCKS[i][1]
+                del _SYNC_BLOCKS[i : None if fired(entry) else i + 1]  # see _alarm.forget: leftovers above go too
+                break
+        else:  # pragma: no cover - __exit__ without __enter__
+            return
+        ALARM.leave(entry)
+        if isinstance(exc, TimeoutExceeded) and fired(entry):
+            self._exceeded()
 
     async def __aenter__(self) -> Timeout:
         import asyncio  # noqa: PLC0415
@@ -166,41 +265,51 @@ _PENDING, _DONE, _FIRED = 0, 1, 2
 class _Deadlines:
     """The in-flight async calls of one ``Timeout`` on one event loop, oldest first.
 
-    Every call of a policy has the same duration, so deadlines arrive in order and a FIFO queue
-    with ONE timer (armed for the oldest pending deadline) replaces a timer per call: a call
-    costs an append and a flag, not a heap insertion and a cancellation.
+    Every call of a policy has the same duration, so deadlines arrive in order: an insertion-ordered
+    dict of ``token -> (deadline, task)`` with ONE timer (armed for the oldest pending deadline)
+    replaces a timer per call. A call costs a dict insertion and a pop, not a heap insertion and a
+    cancellation; ``expire`` takes the tokens of the calls it cancels out of the dict, which is how
+    a call learns that its deadline fired. (``Timeout._wrap_async`` inlines the registration.)
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        import asyncio  # noqa: PLC0415
+
         self.loop = weakref.proxy(loop)  # a strong reference would keep the WeakKeyDictionary entry alive
         self.seconds = seconds
-        self.queue: collections.deque[list[Any]] = collections.deque()  # [deadline, task, status, cancelling]
+        self.pending: dict[int, tuple[float, asyncio.Task[Any]]] = {}
+        self.next_token = itertools.count().__next__
         self.armed = False  # a timer is scheduled (its handle is not kept: it references the loop)
+        # the stdlib loops' time() is time.monotonic(): read it without two method calls
+        self.time: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else self.loop.time
+        )
 
-    def register(self, task: asyncio.Task[Any]) -> list[Any]:
-        entry: list[Any] = [self.loop.time() + self.seconds, task, _PENDING, task.cancelling()]
-        self.queue.append(entry)
-        if not self.armed:
-            self.loop.call_at(entry[0], self.expire)
+    def arm(self) -> None:
+        """Schedule ``expire`` for the oldest pending deadline."""
+        for deadline, _ in self.pending.values():
+            self.loop.call_at(deadline, self.expire)
             self.armed = True
-        return entry
-
-    def done(self, entry: list[Any]) -> None:
-        entry[2] = _DONE if entry[2] == _PENDING else entry[2]
-        entry[1] = None  # drop the task reference early
-        queue = self.queue
-        while queue and queue[0][2] != _PENDING:
-            queue.popleft()
+            return
 
     def expire(self) -> None:
-        now = self.loop.time() + 1e-6  # the loop may run a timer a hair before its deadline
-        queue = self.queue
-        while queue and (queue[0][2] != _PENDING or queue[0][0] <= now):
-            entry = queue.popleft()
-            if entry[2] == _PENDING:
-                entry[2] = _FIRED
-                entry[1].cancel()
-        if queue:
-            self.loop.call_at(queue[0][0], self.expire)
-        else:
-            self.armed = False
+        now = self.time() + 1e-6  # the loop may run a timer a hair before its deadline
+        pending = self.pending
+        expired = []
+        for token, (deadline, _) in pending.items():
+            if deadline > now:
+                break
+            expired.append(token)
+        self.armed = False
+        for token in expired:
+            pending.pop(token)[1].cancel()
+        if pending:
+            self.arm()
+
+
+def _current_tasks_of(asyncio: Any) -> Callable[[Any], Any]:
+    """``current_task(loop)`` as one C call where the interpreter allows (a dict lookup on 3.11)."""
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(tasks, dict):
+        return tasks.get
+    return asyncio.current_task  # type: ignore[no-any-return]  # pragma: no cover - other interpreters

@@ -79,6 +79,7 @@ def force_state(breaker: CircuitBreaker, state: CircuitState | str) -> None:
         CircuitState.OPEN: breaker.open,
         CircuitState.FORCED_OPEN: breaker.force_open,
         CircuitState.DISABLED: breaker.disable,
+        CircuitState.METRICS_ONLY: breaker.metrics_only,
     }[state]()
 
 
