@@ -210,11 +210,13 @@ def test_benchmark_quick_smoke() -> None:
     sys.path.insert(0, str(bench))
     try:
         module = importlib.import_module("bench_aggregator")
-        tables = module.merge_table(500), module.html_table(Path(__import__("tempfile").mkdtemp()), 2_000)
+        tables = module.merge_table(500, small=200), module.html_table(Path(__import__("tempfile").mkdtemp()), 2_000)
     finally:
         sys.path.remove(str(bench))
     assert all(table.rows for table in tables)
-    assert "8 shards / 1 shard" in tables[0].render()
+    merge = tables[0].render()
+    assert "8 shards / 1 shard" in merge
+    assert merge.count("8 (plain dicts)") == 2
 
 
 def test_package_errors_exit_2(shards: Path, tmp_path: Path) -> None:

@@ -416,3 +416,65 @@ def test_ingest_benchmark_table_runs(tmp_path: Path) -> None:
     ]
     assert "Target (issue 5)" in text
     assert "the bare loop" in text
+
+
+BOUNDARY_CHARACTERS = [
+    *"\x00\x08\x09\x0a\x0b\x0c\x0d\x0e\x1f !\"#%&';<=>[\\]^\x7f",
+    "\x80",
+    "\xff",
+    "\u0100",
+    "\ud7ff",
+    "\ue000",
+    "\ufffd",
+    "\ufffe",
+    "\uffff",
+    "\U00010000",
+    "\U0010ffff",
+]
+LEGAL_BOUNDARY = [c for c in BOUNDARY_CHARACTERS if c not in '\x00\x08\x0b\x0c\x0e\x1f\ufffe\uffff"&<']
+
+
+@pytest.mark.parametrize("char", BOUNDARY_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize(
+    "where",
+    [
+        '<testcase classname="c" name="a{c}b" time="1"/>',  # the learned fixed order, childless
+        '<testcase classname="c" name="a{c}b" time="1"><failure message="m"/></testcase>',  # with children
+        "<testcase classname='c' name='a{c}b' time='1'/>",  # single quotes: the general path
+        '<testcase classname="c" name="n" time="1"><system-out>x{c}y</system-out></testcase>',  # text
+    ],
+)
+def test_character_class_boundaries_read_the_same(tmp_path: Path, char: str, where: str) -> None:
+    """The fast reader's classes of legal characters (ranges) accept exactly what expat accepts."""
+    learn = '<testcase classname="c" name="first" time="1"/>'  # teaches the order (classname, name, time)
+    path = tmp_path / "boundary.xml"
+    path.write_bytes(f'<testsuite name="s">{learn}{where.format(c=char)}</testsuite>'.encode("utf-8", "surrogatepass"))
+    assert outcome(path, "fast") == outcome(path, "expat")
+    if char in LEGAL_BOUNDARY and not (char == "'" and "'" in where):
+        assert fast_handles(path)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 4096, 61])
+def test_a_wide_character_after_latin1_chunks_switches_grammar(tmp_path: Path, chunk: int) -> None:
+    """Latin-1 chunks use the narrow (cheap to compile) grammar; the first chunk holding a
+    character above U+00FF switches to the wide one, with nothing lost at the switch."""
+
+    def cases(first: int) -> str:
+        return "".join(
+            f'<testcase classname="c" name="t{i} caf\u00e9" time="0.1"/>\n' for i in range(first, first + 300)
+        )
+
+    wide = (
+        '<testcase classname="c" name="\u6f22\u5b57 \U0001f600" time="0.2"/>\n'
+        '<testcase classname="c" name="\u0100"><failure message="\u2603">\u2603 trace</failure></testcase>\n'
+    )
+    path = tmp_path / "wide.xml"
+    path.write_text(f'<testsuite name="s">{cases(0)}{wide}{cases(300)}</testsuite>', encoding="utf-8")
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path)
+        fast = outcome(path, "fast")
+        assert fast == outcome(path, "expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+    assert isinstance(fast, TestRun)
+    assert [t.name for t in fast.tests][300:302] == ["\u6f22\u5b57 \U0001f600", "\u0100"]
+    assert len(fast.tests) == 602

@@ -25,7 +25,7 @@ from maestro_test_result_aggregator.analysis import (
 )
 from maestro_test_result_aggregator.formats import validate_ctrf
 from maestro_test_result_aggregator.formats.ctrf import ctrf_document
-from maestro_test_result_aggregator.merge import Merger, merge_results, merge_runs
+from maestro_test_result_aggregator.merge import Merger, merge_results, merge_runs, run_fingerprint
 from maestro_test_result_aggregator.model import Attempt, Environment, Status, TestResult, TestRun, Tool
 from maestro_test_result_aggregator.testing import make_result, make_run
 from tests.test_result_aggregator.strategies import results, statuses
@@ -226,3 +226,15 @@ def test_ctrf_insights_are_schema_valid() -> None:
 def test_merge_groups_exactly_by_test_id(tests: list[TestResult]) -> None:
     merged = merge_runs([TestRun(Tool("x"), [t]) for t in tests])
     assert sorted(t.test_id for t in merged.tests) == sorted({t.test_id for t in tests})
+
+
+def test_run_fingerprint_is_stable_across_versions() -> None:
+    """History stores keep these digests: a run stored by 0.2.0 must still be recognised."""
+    assert run_fingerprint(make_run(50, fail_every=7, flaky_every=5)) == "d491bd9b99a4fad2b422b1348d8a4d21"
+
+
+def test_a_suite_given_as_a_list_still_merges() -> None:
+    listed = TestResult("t", Status.FAILED, suite=["a", "b"])  # type: ignore[arg-type]
+    again = TestResult("t", Status.PASSED, suite=("a", "b"))
+    (merged,) = merge_runs([TestRun(Tool("x"), [listed]), TestRun(Tool("x"), [again])]).tests
+    assert merged.flaky

@@ -33,7 +33,7 @@ from maestro_test_result_aggregator.formats import (
     write_jsonl,
     write_junit,
 )
-from maestro_test_result_aggregator.merge import Merger, merge_runs
+from maestro_test_result_aggregator.merge import Merger, collapse_repeats, merge_runs
 from maestro_test_result_aggregator.model import (
     Attachment,
     Attempt,
@@ -86,6 +86,7 @@ __all__ = [
     "UnsafeInputError",
     "__version__",
     "cluster_failures",
+    "collapse_repeats",
     "compare",
     "flaky_across_runs",
     "flaky_over_history",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from maestro_test_result_aggregator.errors import AggregatorError
+from maestro_test_result_aggregator.merge import REPEAT_STYLES, collapse_repeats
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,11 +52,14 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
     runs = []
     bad = 0
     console = _err()
+    context = click.get_current_context(silent=True)
+    repeats = context.meta.get("maestro_repeats") if context is not None else None
     with Progress(console=console, transient=True, disable=len(files) < 5) as progress:
         task = progress.add_task("reading reports", total=len(files))
         for path in files:
             try:
-                runs.append(read_report(path))
+                run = read_report(path)
+                runs.append(collapse_repeats(run, repeats) if repeats else run)
             except AggregatorError as error:
                 bad += 1
                 console.print(f"[yellow]skipped[/] {error}", highlight=False)
@@ -117,6 +121,21 @@ def _write(run: TestRun, fmt: str, output: str | None, profile: str = "xunit2", 
 
 inputs_argument = click.argument("inputs", nargs=-1, required=True)
 strict_option = click.option("--strict", is_flag=True, help="Any unreadable input is fatal (exit 2).")
+
+
+def _remember_repeats(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta["maestro_repeats"] = value
+    return value
+
+
+repeats_option = click.option(
+    "--repeats",
+    type=click.Choice(REPEAT_STYLES),
+    expose_value=False,
+    callback=_remember_repeats,
+    help="Fold the copies a repeat plugin made (test_x[1-3]... with pytest-repeat, test_x[0]... with "
+    "flakefinder) into attempts of one test. Off by default: such names may be real parameters.",
+)
 db_option = click.option("--db", help="History store: a SQLite path or a postgresql:// URL.")
 
 
@@ -141,6 +160,7 @@ def main() -> None:
 @db_option
 @click.option("--label", help="A label for the stored run (build number, PR...).")
 @strict_option
+@repeats_option
 def ingest(inputs: tuple[str, ...], db: str | None, label: str | None, strict: bool) -> None:
     """Read INPUTS, merge them into one run and append it to the history store."""
     run = _merged(inputs, strict)
@@ -158,6 +178,7 @@ def ingest(inputs: tuple[str, ...], db: str | None, label: str | None, strict: b
 @click.option("--format", "fmt", type=click.Choice(["ctrf", "junit", "jsonl"]), default="ctrf", show_default=True)
 @click.option("--profile", type=click.Choice(["xunit2", "surefire"]), default="xunit2", show_default=True)
 @strict_option
+@repeats_option
 def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: bool) -> None:
     """Merge shards and reruns in INPUTS into one report (inputs are left untouched)."""
     run = _merged(inputs, strict)
@@ -179,6 +200,7 @@ def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: 
 @click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
 @click.option("--title", default="Test report", show_default=True)
 @strict_option
+@repeats_option
 def report(
     *,
     inputs: tuple[str, ...],
@@ -239,6 +261,7 @@ def report(
 @click.option("--window", default=20, show_default=True, help="History: the last N runs considered.")
 @click.option("--threshold", default=0.2, show_default=True, help="History: flip rate that makes a test flaky.")
 @strict_option
+@repeats_option
 def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float, strict: bool) -> None:
     """List flaky tests in INPUTS: within a run, across runs of one commit, and over history (--db)."""
     from maestro_test_result_aggregator.analysis import flaky_across_runs, flaky_within_run  # noqa: PLC0415
@@ -264,6 +287,7 @@ def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float
 @click.option("--max-duration-regression", type=float, help="Maximum % increase of test time vs --baseline.")
 @db_option
 @strict_option
+@repeats_option
 def gate(
     *,
     inputs: tuple[str, ...],
@@ -346,6 +370,7 @@ def history(db: str | None, last: int) -> None:
 @click.option("-o", "--output", required=True, help="The file to write.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "ctrf", "junit"]), default="csv", show_default=True)
 @strict_option
+@repeats_option
 def export(inputs: tuple[str, ...], output: str, fmt: str, strict: bool) -> None:
     """Export INPUTS (merged) as CSV (one row per test, via pandas), JSONL, CTRF or JUnit."""
     run = _merged(inputs, strict)

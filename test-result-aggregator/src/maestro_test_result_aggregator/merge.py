@@ -22,15 +22,25 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import replace
 from operator import attrgetter
-from typing import Final
+from typing import Final, Literal, get_args
 
 from maestro_test_result_aggregator.model import EMPTY, Attempt, Environment, TestResult, TestRun, Tool
 
-__all__ = ["Merger", "as_attempt", "merge_results", "merge_runs", "run_fingerprint"]
+__all__ = [
+    "REPEAT_STYLES",
+    "Merger",
+    "RepeatStyle",
+    "as_attempt",
+    "collapse_repeats",
+    "merge_results",
+    "merge_runs",
+    "run_fingerprint",
+]
 
 _NAME: Final = attrgetter("name")
 _STATUS: Final = attrgetter("status")
@@ -87,10 +97,11 @@ Inner = str | tuple[str, tuple[tuple[str, str], ...]]
 def _identify(results: list[TestResult]) -> tuple[list[str], list[int], list[Inner]]:
     """The identity of each result, split as ``test_id`` is built: the suite/file/class prefix
     (returned once per distinct prefix, with each result's index into that list) and the name
-    with the sorted parameters. Readers share the suite, file and class objects within a file,
-    so each prefix string is built once; no per-result key object is allocated for a result
-    without parameters (its name string is the inner key)."""
-    by_ids: dict[tuple[int, int, int], int] = {}
+    with the sorted parameters. The prefix is looked up by its values (a tuple of the three
+    fields, whose strings cache their hashes), so its text is built once per distinct prefix
+    whether or not the results share the string objects; no per-result key object is allocated
+    for a result without parameters (its name string is the inner key)."""
+    by_key: dict[tuple[tuple[str, ...], str | None, str | None], int] = {}
     by_text: dict[str, int] = {}
     texts: list[str] = []
     indexes: list[int] = []
@@ -98,15 +109,19 @@ def _identify(results: list[TestResult]) -> tuple[list[str], list[int], list[Inn
     add_index = indexes.append
     add_inner = inners.append
     for result in results:
-        marker = (id(result.suite), id(result.file), id(result.classname))
-        index = by_ids.get(marker)
+        key = (result.suite, result.file, result.classname)
+        try:
+            index = by_key.get(key)
+        except TypeError:  # a suite given as a list: not hashable, same identity as the tuple
+            key = (tuple(result.suite), result.file, result.classname)
+            index = by_key.get(key)
         if index is None:
             text = "\x1e".join(result.suite) + f"\x1f{result.file or ''}\x1f{result.classname or ''}"
             index = by_text.get(text)
             if index is None:
                 index = by_text[text] = len(texts)
                 texts.append(text)
-            by_ids[marker] = index
+            by_key[key] = index
         add_index(index)
         parameters = result.parameters
         add_inner((result.name, tuple(sorted(parameters.items()))) if parameters else result.name)
@@ -132,13 +147,138 @@ def run_fingerprint(run: TestRun, identity: tuple[list[str], list[int], list[Inn
     return digest.hexdigest()
 
 
+RepeatStyle = Literal["pytest-repeat", "flakefinder"]
+"""How a plugin that runs each test several times names the copies (see ``collapse_repeats``)."""
+
+REPEAT_STYLES: Final[tuple[str, ...]] = get_args(RepeatStyle)
+"""The repeat-naming styles ``collapse_repeats`` recognises."""
+
+# pytest-repeat (``--count N`` / ``@pytest.mark.repeat(N)``) parametrizes last (trylast), with
+# ids "<i>-<N>", i from 1: ``test_x[2-5]``, ``test_x[param-2-5]``.
+_PYTEST_REPEAT: Final = re.compile(r"(?s)(?P<base>.*?)\[(?:(?P<rest>.*)-)?(?P<number>[0-9]+)-(?P<count>[0-9]+)\]")
+# pytest-flakefinder (``--flake-finder --flake-runs N``) parametrizes first (tryfirst), with ids
+# "<i>", i from 0: ``test_x[3]``, ``test_x[3-param]``.
+_FLAKEFINDER: Final = re.compile(r"(?s)(?P<base>.*?)\[(?P<number>[0-9]+)(?:-(?P<rest>.*))?\]")
+
+
+def _repeat_of(name: str, style: RepeatStyle) -> tuple[str, int, int] | None:
+    """(base name, repetition number, declared count or 0) when ``name`` carries ``style``'s
+    repetition id; None otherwise."""
+    if not name.endswith("]"):
+        return None
+    if style == "pytest-repeat":
+        match = _PYTEST_REPEAT.fullmatch(name)
+        if match is None:
+            return None
+        number, count = int(match["number"]), int(match["count"])
+    else:
+        match = _FLAKEFINDER.fullmatch(name)
+        if match is None:
+            return None
+        number, count = int(match["number"]), 0
+    rest = match["rest"]
+    return (f"{match['base']}[{rest}]" if rest else match["base"]), number, count
+
+
+def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
+    """Fold the copies a repeat plugin made of each test into one result with every repetition
+    as an attempt (in repetition order; the last repetition is the final outcome).
+
+    A repeat counter and a real parameter look alike (``test_x[1-3]`` is also what
+    ``@pytest.mark.parametrize("a,b", [(1, 3)])`` produces), so nothing is folded unless you name
+    the plugin that made the copies:
+
+    - ``"pytest-repeat"`` (``--count N`` or ``@pytest.mark.repeat(N)``): the id ends with
+      ``<i>-<N>``, ``1 <= i <= N``: ``test_x[2-3]`` and ``test_x[a-2-3]`` are repetition 2 of
+      ``test_x`` and ``test_x[a]``.
+    - ``"flakefinder"`` (pytest-flakefinder's ``--flake-finder``): the id starts with ``<i>``,
+      ``i >= 0``: ``test_x[0]`` and ``test_x[0-a]`` are repetition 0 of ``test_x`` and
+      ``test_x[a]``.
+
+    Only groups of two or more copies with distinct repetition numbers are folded (with
+    pytest-repeat, all sharing one ``N`` with every number in ``1..N``); any group that breaks
+    the pattern is left as it is (its names are then taken to be real parameters).
+    Results that already hold attempts (reruns of one repetition) keep them, in place. Returns a
+    new run; ``run`` is not modified.
+
+    Raises:
+        ValueError: ``style`` is not one of ``REPEAT_STYLES``.
+
+    Example:
+        >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+        >>> copies = [TestResult(f"test_x[{i}-3]", Status.FAILED if i == 2 else Status.PASSED) for i in (1, 2, 3)]
+        >>> folded = collapse_repeats(TestRun(Tool("pytest"), copies), "pytest-repeat")
+        >>> [(t.name, t.status.value, t.flaky, len(t.attempts)) for t in folded.tests]
+        [('test_x', 'passed', True, 3)]
+    """
+    if style not in REPEAT_STYLES:
+        raise ValueError(f"style must be one of {', '.join(REPEAT_STYLES)}, got {style!r}")
+    groups: dict[tuple[object, ...], list[tuple[int, int, int]]] = {}
+    bases: list[str | None] = []
+    for position, result in enumerate(run.tests):
+        found = _repeat_of(result.name, style)
+        if found is None:
+            bases.append(None)
+            continue
+        base, number, count = found
+        bases.append(base)
+        key = (tuple(result.suite), result.file, result.classname, base, tuple(sorted(result.parameters.items())))
+        groups.setdefault(key, []).append((number, count, position))
+    folded: dict[int, TestResult] = {}  # first position of a group -> the folded result
+    dropped: set[int] = set()
+    for members in groups.values():
+        numbers = {number for number, _, _ in members}
+        counts = {count for _, count, _ in members}
+        if len(members) < 2 or len(numbers) != len(members):
+            continue
+        if style == "pytest-repeat" and (len(counts) != 1 or not numbers <= set(range(1, next(iter(counts)) + 1))):
+            continue  # one count N, every number in 1..N (so at most N copies)
+        members.sort()
+        attempts: list[Attempt] = []
+        for _, _, position in members:
+            result = run.tests[position]
+            attempts.extend(result.attempts or (as_attempt(result),))
+        last = run.tests[members[-1][2]]
+        final = attempts[-1]
+        first_position = min(position for _, _, position in members)
+        folded[first_position] = replace(
+            last,
+            name=bases[members[-1][2]] or last.name,
+            status=final.status,
+            duration=final.duration,
+            raw_status=final.raw_status,
+            message=final.message,
+            trace=final.trace,
+            stdout=final.stdout,
+            stderr=final.stderr,
+            attachments=final.attachments,
+            start=final.start,
+            attempts=tuple(attempts),
+        )
+        dropped.update(position for _, _, position in members if position != first_position)
+    if not folded:
+        return replace(run, tests=list(run.tests))
+    tests = [folded.get(position, result) for position, result in enumerate(run.tests) if position not in dropped]
+    return replace(run, tests=tests)
+
+
 class Merger:
     """Incremental merge: ``add`` runs one by one (each in O(its results)), then ``result()``.
 
     Holds one entry per distinct test, so memory is bounded by the merged run, not the inputs.
+
+    Args:
+        repeats: fold each run's repeat-plugin copies first (``collapse_repeats``); ``None``
+            (default) leaves names as they are.
+
+    Raises:
+        ValueError: ``repeats`` is not ``None`` or one of ``REPEAT_STYLES``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, repeats: RepeatStyle | None = None) -> None:
+        if repeats is not None and repeats not in REPEAT_STYLES:
+            raise ValueError(f"repeats must be None or one of {', '.join(REPEAT_STYLES)}, got {repeats!r}")
+        self._repeats: RepeatStyle | None = repeats
         # prefix (suite, file, class) -> name (+ parameters) -> result: see ``_identify``.
         self._tests: dict[str, dict[Inner, TestResult]] = {}
         self._seen: set[str] = set()
@@ -156,6 +296,8 @@ class Merger:
 
     def add(self, run: TestRun) -> bool:
         """Merge ``run``; returns ``False`` (and changes nothing) when it was already merged."""
+        if self._repeats is not None:
+            run = collapse_repeats(run, self._repeats)
         identity = _identify(run.tests)
         fingerprint = run_fingerprint(run, identity)
         if fingerprint in self._seen:
@@ -178,8 +320,9 @@ class Merger:
         buckets = [self._tests.setdefault(text, {}) for text in texts]
         for index, inner, result in zip(indexes, inners, run.tests, strict=True):
             bucket = buckets[index]
-            existing = bucket.get(inner)
-            bucket[inner] = result if existing is None else merge_results(existing, result)
+            existing = bucket.setdefault(inner, result)  # one dict operation for a new test
+            if existing is not result:
+                bucket[inner] = merge_results(existing, result)
         return True
 
     def result(self) -> TestRun:
@@ -204,9 +347,10 @@ class Merger:
         )
 
 
-def merge_runs(runs: Iterable[TestRun]) -> TestRun:
-    """Merge shards and reruns (see the module docs); linear in the total number of results."""
-    merger = Merger()
+def merge_runs(runs: Iterable[TestRun], *, repeats: RepeatStyle | None = None) -> TestRun:
+    """Merge shards and reruns (see the module docs); linear in the total number of results.
+    ``repeats`` names the repeat plugin whose copies to fold into attempts (``collapse_repeats``)."""
+    merger = Merger(repeats=repeats)
     for run in runs:
         merger.add(run)
     return merger.result()

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError, SchemaValidationError
+from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._schema import ctrf_schema, schema_errors
 from maestro_test_result_aggregator.model import (
     EMPTY,
@@ -485,37 +486,46 @@ def run_from_ctrf(document: Mapping[str, Any], *, source: str = "document") -> T
 
 
 def read_ctrf(path: str | os.PathLike[str]) -> TestRun:
-    """Read a CTRF JSON file.
+    """Read a CTRF JSON file, streaming: each test object is decoded and converted on its own,
+    so memory stays bounded by the largest test, not the file.
 
     Raises:
         ReportParseError: the file is not JSON (with line and column) or not CTRF.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as stream:
-            # Each test object becomes a TestResult the moment the decoder finishes it, so the
-            # parsed dicts of the whole document never exist at once (about half the memory).
-            document = json.load(stream, object_hook=_test_hook)
-    except json.JSONDecodeError as error:
-        raise ReportParseError(source, f"not JSON: {error.msg}", line=error.lineno, column=error.colno) from None
-    except UnicodeDecodeError as error:
-        raise ReportParseError(source, f"not UTF-8 text: {error.reason} at byte {error.start}") from None
-    if not isinstance(document, dict):
-        raise ReportParseError(source, "not CTRF: the document is not a JSON object")
+    with open(source, "rb") as stream:
+        reader = JsonStream(stream, source)
+        if reader.peek() != "{":
+            if reader.peek():
+                raise ReportParseError(source, "not CTRF: the document is not a JSON object")
+            raise reader.error("not JSON: expecting value")
+        document: dict[str, Any] = {}
+        for key in reader.object():
+            if key == "results" and reader.peek() == "{":
+                document[key] = _read_results(reader)
+            else:
+                document[key] = reader.value()
+        reader.end()
     return run_from_ctrf(document, source=source)
 
 
-def _test_hook(record: dict[str, Any]) -> Any:
-    """``object_hook``: a CTRF test object (name, status, duration, no attempt number) becomes
-    a ``TestResult``; anything else, or a test that does not convert, stays a dict."""
-    if (
-        "duration" in record
-        and "attempt" not in record
-        and isinstance(record.get("name"), str)
-        and record.get("status") in _STATUSES
-    ):
-        try:
-            return _result_in(record)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            return record  # run_from_ctrf reports it with its index
-    return record
+def _read_results(reader: JsonStream) -> dict[str, Any]:
+    """The ``results`` object, its ``tests`` converted one by one as they stream past."""
+    results: dict[str, Any] = {}
+    for key in reader.object():
+        if key == "tests" and reader.peek() == "[":
+            tests: list[Any] = []
+            append = tests.append
+            for index in reader.array():
+                record = reader.value()
+                if isinstance(record, dict):
+                    try:
+                        append(_result_in(record))
+                    except (TypeError, ValueError, AttributeError, KeyError) as error:
+                        raise reader.error(f"bad test at results.tests[{index}]: {error}") from None
+                else:
+                    append(record)  # run_from_ctrf reports it with its index
+            results[key] = tests
+        else:
+            results[key] = reader.value()
+    return results

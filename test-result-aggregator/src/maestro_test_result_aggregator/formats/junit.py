@@ -36,6 +36,7 @@ import os
 import pyexpat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import IO, Any, Final, Literal
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
@@ -494,9 +495,14 @@ def _as_attempt(result: TestResult) -> Attempt:
     )
 
 
+_NAME: Final = attrgetter("name")
+
+
 def collapse_repeats(tests: list[TestResult]) -> list[TestResult]:
     """Sibling ``<testcase>`` elements repeating one test (same suite, class, name and file; how
     some tools write retries) become one result whose ``attempts`` hold every run in order."""
+    if len(set(map(_NAME, tests))) == len(tests):
+        return tests  # no name twice (the usual case): one C-level pass instead of a key per test
     index: dict[tuple[Any, ...], int] = {}
     kept: list[TestResult] = []
     repeated = False

@@ -47,13 +47,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
+from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -117,41 +117,91 @@ def _attempt(record: Mapping[str, Any], limit: int) -> Attempt:
     )
 
 
+def _spec_results(spec: Mapping[str, Any], here: tuple[str, ...], file: Any, limit: int) -> Iterator[TestResult]:
+    """The results of one spec (one per project), in a suite at path ``here`` of file ``file``."""
+    for test in spec.get("tests") or ():
+        tries = [_attempt(r, limit) for r in test.get("results") or ()]
+        if not tries:
+            tries = [Attempt(Status.SKIPPED, raw_status="skipped")]
+        if test.get("status") == "skipped" and tries[-1].status is not Status.FAILED:
+            tries[-1] = Attempt(Status.SKIPPED, raw_status="skipped", duration=tries[-1].duration)
+        final = tries[-1]
+        project = test.get("projectName") or test.get("projectId")
+        tags = tuple(str(t) for t in spec.get("tags") or ())
+        annotations = test.get("annotations") or ()
+        yield TestResult(
+            name=str(spec.get("title", "")),
+            status=final.status,
+            duration=final.duration,
+            suite=here,
+            file=spec.get("file") or file,
+            line=spec.get("line"),
+            parameters={"project": str(project)} if project else EMPTY,
+            raw_status=final.raw_status,
+            message=final.message,
+            trace=final.trace,
+            stdout=final.stdout,
+            stderr=final.stderr,
+            tags=tags,
+            attachments=final.attachments,
+            attempts=tuple(tries) if len(tries) > 1 else (),
+            start=final.start,
+            extra={"annotations": list(annotations)} if annotations else EMPTY,
+        )
+
+
+def _here(path: tuple[str, ...], title: Any) -> tuple[str, ...]:
+    title = str(title if title is not None else "")
+    return (*path, title) if title else path
+
+
 def _walk(suite: Mapping[str, Any], path: tuple[str, ...], limit: int) -> Iterator[TestResult]:
-    title = str(suite.get("title", ""))
-    here = (*path, title) if title else path
+    here = _here(path, suite.get("title", ""))
     for spec in suite.get("specs") or ():
-        for test in spec.get("tests") or ():
-            tries = [_attempt(r, limit) for r in test.get("results") or ()]
-            if not tries:
-                tries = [Attempt(Status.SKIPPED, raw_status="skipped")]
-            if test.get("status") == "skipped" and tries[-1].status is not Status.FAILED:
-                tries[-1] = Attempt(Status.SKIPPED, raw_status="skipped", duration=tries[-1].duration)
-            final = tries[-1]
-            project = test.get("projectName") or test.get("projectId")
-            tags = tuple(str(t) for t in spec.get("tags") or ())
-            annotations = test.get("annotations") or ()
-            yield TestResult(
-                name=str(spec.get("title", "")),
-                status=final.status,
-                duration=final.duration,
-                suite=here,
-                file=spec.get("file") or suite.get("file"),
-                line=spec.get("line"),
-                parameters={"project": str(project)} if project else EMPTY,
-                raw_status=final.raw_status,
-                message=final.message,
-                trace=final.trace,
-                stdout=final.stdout,
-                stderr=final.stderr,
-                tags=tags,
-                attachments=final.attachments,
-                attempts=tuple(tries) if len(tries) > 1 else (),
-                start=final.start,
-                extra={"annotations": list(annotations)} if annotations else EMPTY,
-            )
+        yield from _spec_results(spec, here, suite.get("file"), limit)
     for child in suite.get("suites") or ():
         yield from _walk(child, here, limit)
+
+
+def _stream_suite(  # noqa: PLR0912 - one branch per key and key order
+    reader: JsonStream, path: tuple[str, ...], limit: int, out: list[TestResult]
+) -> None:
+    """One suite object read from ``reader``, its results added to ``out`` in ``_walk``'s order.
+
+    Playwright writes ``title`` and ``file`` before ``specs`` and ``suites``: then each spec is
+    decoded and converted on its own and child suites are streamed recursively (memory bounded
+    by the largest spec). In any other key order the specs (or child suites) that arrive before
+    the suite's title and file are kept until the suite ends, so the results are the same."""
+    fields: dict[str, Any] = {}
+    spec_at = len(out)  # where this suite's spec results go: before its child suites' results
+    pending_specs: list[Any] = []
+    pending_suites: list[Any] = []
+    for key in reader.object():
+        if key == "specs" and reader.peek() == "[":
+            for _ in reader.array():
+                spec = reader.value()
+                if "title" in fields and "file" in fields:
+                    results = list(_spec_results(spec, _here(path, fields["title"]), fields["file"], limit))
+                    out[spec_at:spec_at] = results
+                    spec_at += len(results)
+                else:
+                    pending_specs.append(spec)
+        elif key == "suites" and reader.peek() == "[":
+            for _ in reader.array():
+                if "title" in fields and not pending_specs and reader.peek() == "{":
+                    _stream_suite(reader, _here(path, fields["title"]), limit, out)
+                else:
+                    pending_suites.append(reader.value())
+        elif key in ("title", "file"):
+            fields[key] = reader.value()
+        else:
+            reader.skip()
+    here = _here(path, fields.get("title", ""))
+    if pending_specs:
+        results = [r for spec in pending_specs for r in _spec_results(spec, here, fields.get("file"), limit)]
+        out[spec_at:spec_at] = results
+    for child in pending_suites:
+        out.extend(_walk(child, here, limit))
 
 
 def run_from_playwright(
@@ -183,17 +233,37 @@ def run_from_playwright(
 
 
 def read_playwright_json(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
-    """Read a Playwright JSON reporter file.
+    """Read a Playwright JSON reporter file, streaming: suites are walked as they arrive and each
+    spec is decoded on its own, so memory stays bounded by the largest spec, not the file.
 
     Raises:
         ReportParseError: not JSON (line and column) or not a Playwright report.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as stream:
-            document = json.load(stream)
-    except json.JSONDecodeError as error:
-        raise ReportParseError(source, f"not JSON: {error.msg}", line=error.lineno, column=error.colno) from None
-    if not isinstance(document, dict):
-        raise ReportParseError(source, "not a Playwright JSON report")
-    return run_from_playwright(document, source=source, text_limit=text_limit)
+    header: dict[str, Any] = {}
+    tests: list[TestResult] = []
+    with open(source, "rb") as stream:
+        reader = JsonStream(stream, source)
+        if reader.peek() != "{":
+            if reader.peek():
+                raise ReportParseError(source, "not a Playwright JSON report")
+            raise reader.error("not JSON: expecting value")
+        for key in reader.object():
+            if key == "suites" and reader.peek() == "[":
+                header[key] = []
+                for _ in reader.array():
+                    try:
+                        if reader.peek() == "{":
+                            _stream_suite(reader, (), text_limit, tests)
+                        else:
+                            tests.extend(_walk(reader.value(), (), text_limit))
+                    except (TypeError, ValueError, AttributeError) as error:
+                        raise reader.error(f"bad Playwright report: {error!r}") from None
+            elif key in ("config", "stats", "suites"):
+                header[key] = reader.value()
+            else:
+                reader.skip()
+        reader.end()
+    run = run_from_playwright(header, source=source, text_limit=text_limit)
+    run.tests.extend(tests)
+    return run

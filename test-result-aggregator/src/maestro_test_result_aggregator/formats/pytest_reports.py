@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
+from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -304,30 +305,45 @@ def _json_report_test(record: Mapping[str, Any], limit: int) -> TestResult:
 
 
 def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
-    """Read a ``pytest-json-report`` document.
+    """Read a ``pytest-json-report`` document, streaming: each ``tests[]`` entry is decoded and
+    converted on its own and ``collectors``/``warnings`` are skipped element by element, so
+    memory stays bounded by the largest test, not the file.
 
     Raises:
         ReportParseError: not JSON (line and column) or not a pytest-json-report document.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as stream:
-            document = json.load(stream)
-    except json.JSONDecodeError as error:
-        raise ReportParseError(source, f"not JSON: {error.msg}", line=error.lineno, column=error.colno) from None
-    if not isinstance(document, dict) or not isinstance(document.get("tests"), list):
+    tests: list[TestResult] | None = None
+    header: dict[str, Any] = {}
+    with open(source, "rb") as stream:
+        reader = JsonStream(stream, source)
+        if reader.peek() != "{":
+            if reader.peek():
+                raise ReportParseError(source, "not a pytest-json-report document (no 'tests' list)")
+            raise reader.error("not JSON: expecting value")
+        for key in reader.object():
+            if key == "tests" and reader.peek() == "[":
+                tests = []
+                for index in reader.array():
+                    record = reader.value()
+                    try:
+                        tests.append(_json_report_test(record, text_limit))
+                    except (KeyError, TypeError, ValueError, AttributeError) as error:
+                        raise reader.error(f"bad test at tests[{index}]: {error!r}") from None
+            elif key in ("created", "duration", "environment"):
+                header[key] = reader.value()
+            else:
+                reader.skip()
+        reader.end()
+    if tests is None:
         raise ReportParseError(source, "not a pytest-json-report document (no 'tests' list)")
-    environment = document.get("environment") or {}
-    created = document.get("created")
+    environment = header.get("environment") or {}
+    created = header.get("created")
     run = TestRun(
         tool=Tool("pytest", environment.get("pytest") if isinstance(environment, dict) else None),
         start=float(created) if isinstance(created, int | float) else None,
+        tests=tests,
     )
-    if run.start is not None and isinstance(document.get("duration"), int | float):
-        run.stop = run.start + float(document["duration"])
-    for index, record in enumerate(document["tests"]):
-        try:
-            run.tests.append(_json_report_test(record, text_limit))
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ReportParseError(source, f"bad test at tests[{index}]: {error!r}") from None
+    if run.start is not None and isinstance(header.get("duration"), int | float):
+        run.stop = run.start + float(header["duration"])
     return run
