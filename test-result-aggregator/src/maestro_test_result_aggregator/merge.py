@@ -204,7 +204,7 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
     Raises:
         ValueError: ``style`` is not one of ``REPEAT_STYLES``.
 
-    Example:
+    Examples:
         >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
         >>> copies = [TestResult(f"test_x[{i}-3]", Status.FAILED if i == 2 else Status.PASSED) for i in (1, 2, 3)]
         >>> folded = collapse_repeats(TestRun(Tool("pytest"), copies), "pytest-repeat")
