@@ -27,7 +27,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import replace
 from operator import attrgetter
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from maestro_test_result_aggregator.model import EMPTY, Attempt, Environment, TestResult, TestRun, Tool
 
@@ -74,8 +74,13 @@ def merge_results(first: TestResult, second: TestResult) -> TestResult:
     attempts = [*ours, *new]
     if all(a.start is not None for a in attempts):
         attempts.sort(key=lambda a: a.start or 0.0)
+    base = second if attempts[-1] in theirs else first
+    return _with_attempts(base, attempts)
+
+
+def _with_attempts(base: TestResult, attempts: list[Attempt], **changes: Any) -> TestResult:
+    """``base`` holding ``attempts``, its outcome fields taken from the last (final) attempt."""
     final = attempts[-1]
-    base = second if final in theirs else first
     return replace(
         base,
         status=final.status,
@@ -88,6 +93,7 @@ def merge_results(first: TestResult, second: TestResult) -> TestResult:
         attachments=final.attachments,
         start=final.start,
         attempts=tuple(attempts),
+        **changes,
     )
 
 
@@ -239,22 +245,8 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
             result = run.tests[position]
             attempts.extend(result.attempts or (as_attempt(result),))
         last = run.tests[members[-1][2]]
-        final = attempts[-1]
         first_position = min(position for _, _, position in members)
-        folded[first_position] = replace(
-            last,
-            name=bases[members[-1][2]] or last.name,
-            status=final.status,
-            duration=final.duration,
-            raw_status=final.raw_status,
-            message=final.message,
-            trace=final.trace,
-            stdout=final.stdout,
-            stderr=final.stderr,
-            attachments=final.attachments,
-            start=final.start,
-            attempts=tuple(attempts),
-        )
+        folded[first_position] = _with_attempts(last, attempts, name=bases[members[-1][2]] or last.name)
         dropped.update(position for _, _, position in members if position != first_position)
     if not folded:
         return replace(run, tests=list(run.tests))

@@ -107,6 +107,15 @@ class JsonStream:
             if not self._fill(self._chunk):
                 return ""
 
+    def document(self, not_ours: str) -> Iterator[str]:
+        """Enter the top-level object (``object``); a document that is another JSON value is
+        refused with ``not_ours``, an empty or non-JSON one with the position."""
+        if self.peek() != "{":
+            if self.peek():
+                raise ReportParseError(self.source, not_ours)
+            raise self.error("not JSON: expecting value")
+        return self.object()
+
     def _expect(self, char: str, what: str) -> None:
         if self.peek() != char:
             raise self.error(f"not JSON: expecting {what}")

@@ -495,12 +495,8 @@ def read_ctrf(path: str | os.PathLike[str]) -> TestRun:
     source = os.fspath(path)
     with open(source, "rb") as stream:
         reader = JsonStream(stream, source)
-        if reader.peek() != "{":
-            if reader.peek():
-                raise ReportParseError(source, "not CTRF: the document is not a JSON object")
-            raise reader.error("not JSON: expecting value")
         document: dict[str, Any] = {}
-        for key in reader.object():
+        for key in reader.document("not CTRF: the document is not a JSON object"):
             if key == "results" and reader.peek() == "{":
                 document[key] = _read_results(reader)
             else:

@@ -244,11 +244,7 @@ def read_playwright_json(path: str | os.PathLike[str], *, text_limit: int = DEFA
     tests: list[TestResult] = []
     with open(source, "rb") as stream:
         reader = JsonStream(stream, source)
-        if reader.peek() != "{":
-            if reader.peek():
-                raise ReportParseError(source, "not a Playwright JSON report")
-            raise reader.error("not JSON: expecting value")
-        for key in reader.object():
+        for key in reader.document("not a Playwright JSON report"):
             if key == "suites" and reader.peek() == "[":
                 header[key] = []
                 for _ in reader.array():

@@ -317,11 +317,7 @@ def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = D
     header: dict[str, Any] = {}
     with open(source, "rb") as stream:
         reader = JsonStream(stream, source)
-        if reader.peek() != "{":
-            if reader.peek():
-                raise ReportParseError(source, "not a pytest-json-report document (no 'tests' list)")
-            raise reader.error("not JSON: expecting value")
-        for key in reader.object():
+        for key in reader.document("not a pytest-json-report document (no 'tests' list)"):
             if key == "tests" and reader.peek() == "[":
                 tests = []
                 for index in reader.array():
