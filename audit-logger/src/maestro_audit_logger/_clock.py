@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import threading
 import time
+from collections.abc import Iterator
 
 # (second, "YYYY-MM-DDTHH:MM:SS"): one tuple, replaced whole, so threads never see half of it.
 _second_prefix: tuple[int, str] = (-1, "")
@@ -43,25 +46,49 @@ def ns_from_iso(text: str) -> int:
 # Event ids must be unique, not secret: a generator seeded from os.urandom (and reseeded in a
 # forked child) avoids a system call per event.
 _random = random.Random(os.urandom(32))  # noqa: S311 - unique ids, not secrets
-os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(32)))
 _getrandbits = _random.getrandbits
-# (millisecond, "tttttttt-tttt-7"): the time-derived prefix of the ids of one millisecond.
-_ms_prefix: tuple[int, str] = (-1, "")
+# The current millisecond's ids (RFC 9562, section 6.2, method 1, a fixed-length dedicated
+# counter): (millisecond, "tttttttt-tttt-7aaa-vbbb-", counter). The first id of a millisecond
+# draws 74 random bits: rand_a and the top 14 bits of rand_b go into the cached prefix, the low
+# 48 bits of rand_b seed the counter (its top bit cleared, so it cannot overflow in practice:
+# 2**47 ids per millisecond). Later ids of that millisecond only take the next counter value
+# (`next()` on an itertools.count is atomic, so threads never share an id), which makes ids
+# strictly increasing within a millisecond and costs one formatting operation per id.
+_ms_state: tuple[int, str, Iterator[int]] = (-1, "", itertools.count())
+_ms_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _ms_state  # noqa: PLW0603 - a one-entry cache
+    _random.seed(os.urandom(32))
+    _ms_state = (-1, "", itertools.count())  # the child must not continue the parent's counter
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _random_suffix(ms: int) -> tuple[str, int]:
+    # ("tttttttt-tttt-7aaa-vbbb-", the 47 random low bits of rand_b).
+    rand = _getrandbits(74)
+    h = "%012x" % ms  # noqa: UP031
+    prefix = "%s-%s-7%03x-%04x-" % (h[:8], h[8:], rand >> 62, 0x8000 | ((rand >> 48) & 0x3FFF))  # noqa: UP031
+    return prefix, rand & 0x7FFFFFFFFFFF
 
 
 def uuid7(ns: int | None = None) -> str:
-    """A UUIDv7 (RFC 9562) string: 48-bit Unix milliseconds, version 7, 74 random bits."""
-    global _ms_prefix  # noqa: PLW0603 - a one-entry cache
+    """A UUIDv7 (RFC 9562) string: 48-bit Unix milliseconds, version 7, 74 bits that are random
+    for a millisecond's first id and count up from there (monotonic within the millisecond)."""
+    global _ms_state  # noqa: PLW0603 - a one-entry cache
     ms = ((time.time_ns() if ns is None else ns) // 1_000_000) & 0xFFFFFFFFFFFF
-    cached = _ms_prefix
-    if cached[0] != ms:
-        h = "%012x" % ms  # noqa: UP031
-        cached = _ms_prefix = (ms, f"{h[:8]}-{h[8:]}-7")
-    rand = _getrandbits(74)
-    # rand_a (12 bits), then the variant bits 10 with the 62 bits of rand_b.
-    return "%s%03x-%04x-%012x" % (  # noqa: UP031 - one formatting op is the fastest here
-        cached[1],
-        rand >> 62,
-        0x8000 | ((rand >> 48) & 0x3FFF),
-        rand & 0xFFFFFFFFFFFF,
-    )
+    state = _ms_state
+    if state[0] == ms:
+        return state[1] + "%012x" % next(state[2])  # noqa: UP031 - faster than an f-string here
+    with _ms_lock:
+        state = _ms_state
+        if state[0] < ms:  # a new millisecond: one random draw, a fresh counter
+            prefix, start = _random_suffix(ms)
+            state = _ms_state = (ms, prefix, itertools.count(start))
+        elif state[0] > ms:  # an older time (another thread moved on, or a given past time)
+            prefix, low = _random_suffix(ms)
+            return prefix + "%012x" % low  # noqa: UP031
+    return state[1] + "%012x" % next(state[2])  # noqa: UP031

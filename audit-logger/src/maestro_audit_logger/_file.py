@@ -153,6 +153,7 @@ class JsonlFileSink(Sink):
         self._rotating = rotate_bytes is not None or rotate_interval_s is not None or seal_on_close
         self._repaired: tuple[int, bytes] | None = None
         super().__init__(writer_id=writer_id)
+        self._lines_only = type(self)._store is JsonlFileSink._store
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if repair_on_open:
             self._repaired = repair_torn_tail(self.path)
@@ -224,7 +225,10 @@ class JsonlFileSink(Sink):
         self._prev_digest = prev
 
     def _store(self, records: list[Record]) -> None:
-        data = b"".join([r.line for r in records])
+        self._store_lines([r.line for r in records])
+
+    def _store_lines(self, lines: list[bytes]) -> None:
+        data = b"".join(lines)
         if self.rotate_bytes is not None or self.rotate_interval_s is not None:
             size = os.fstat(self._fd).st_size
             if size and self._should_rotate(size, len(data)):
@@ -411,9 +415,13 @@ class StreamSink(Sink):
             raise AuditConfigError(f"stream must be 'stdout', 'stderr' or a file object, got {stream!r}")
         self._write_lock = threading.Lock()
         super().__init__(writer_id=writer_id)
+        self._lines_only = type(self)._store is StreamSink._store
 
     def _store(self, records: list[Record]) -> None:
-        data = b"".join([r.line for r in records])
+        self._store_lines([r.line for r in records])
+
+    def _store_lines(self, lines: list[bytes]) -> None:
+        data = b"".join(lines)
         with self._write_lock:
             _write_all(self._fd, data)
 

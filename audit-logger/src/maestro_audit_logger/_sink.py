@@ -92,6 +92,9 @@ class Sink(ABC):
 
     #: The exceptions of the underlying store that count as a sink failure.
     failure_types: tuple[type[BaseException], ...] = (OSError,)
+    #: True when the store needs only the stored lines (`_store_lines`): the chain then builds
+    #: no `Record` per event (files and streams; a subclass overriding `_store` turns it off).
+    _lines_only = False
 
     def __init__(self, *, writer_id: str | None = None) -> None:
         if writer_id is not None and not valid_writer(writer_id):
@@ -99,6 +102,7 @@ class Sink(ABC):
         self._fixed_writer = writer_id
         self._internal: list[bytes] = []
         self._durability: Durability = flush()
+        self._set_hold()
         self._policy: FailurePolicy = FailClosed()
         self._spool: Spool | None = None
         self.stats = SinkStats()
@@ -131,6 +135,7 @@ class Sink(ABC):
             if not isinstance(durability, Durability):
                 raise AuditConfigError("durability must come from buffered(), flush(), group_commit() or fsync_each()")
             self._durability = durability
+            self._set_hold()
         if failure_policy is not None:
             if not isinstance(failure_policy, FailClosed | FailOpen):
                 raise AuditConfigError("failure_policy must be FailClosed() or FailOpen(spool_path)")
@@ -142,6 +147,15 @@ class Sink(ABC):
                 if pending:
                     self._spooling = True
                     self._next_retry = 0.0
+
+    def _set_hold(self) -> None:
+        # What `emit_one` reads per event, flattened: group commit or not, and (buffered only)
+        # how many events and bytes are held before a write (0 and 0: write at once).
+        d = self._durability
+        self._group = d.kind == "group_commit"
+        buffered = d.kind == "buffered"
+        self._hold_n = d.max_batch if buffered else 0
+        self._hold_bytes = d.buffer_bytes if buffered else 0
 
     @property
     def durability(self) -> Durability:
@@ -175,8 +189,7 @@ class Sink(ABC):
 
     def emit_one(self, body: bytes) -> None:
         """`emit` for one event body (the logger's hot path)."""
-        d = self._durability
-        if d.kind == "group_commit":
+        if self._group:
             self._emit_group((body,))
             return
         with self._mutex:  # the condition's lock
@@ -185,8 +198,10 @@ class Sink(ABC):
             batch = self._batch
             bodies = batch.bodies
             bodies.append(body)
-            batch.nbytes += len(body)
-            if d.kind == "buffered" and ((len(bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy):
+            nbytes = batch.nbytes = batch.nbytes + len(body)
+            # Buffered: hold until max_batch events or buffer_bytes (or while another thread
+            # writes: it will take this batch next). Other modes: _hold_n is 0, write now.
+            if (len(bodies) < self._hold_n and nbytes < self._hold_bytes) or (self._hold_n and self._busy):
                 return
             self._drive(batch)
         if batch.error is not None:
@@ -464,6 +479,29 @@ class Sink(ABC):
             prev_s = digest
         return out
 
+    def _chain_lines(self, bodies: list[bytes]) -> tuple[list[bytes], str]:
+        # `_chain` for stores that need only the stored lines: the same bytes, no `Record`.
+        import hashlib  # noqa: PLC0415 - a dict lookup after the first batch; keeps the import lean
+
+        head = b'{"prev":"%s","seq":%d,"writer":"' + self.writer_id.encode().replace(b"%", b"%%") + b'",%s'
+        seq = self._seq
+        digest = self._prev
+        prev = digest.encode()
+        sha = hashlib.sha256
+        out: list[bytes] = []
+        append = out.append
+        for event_body in bodies:
+            body = head % (prev, seq, event_body[1:])
+            digest = sha(body).hexdigest()
+            prev = digest.encode()
+            append(b'%s,"hash":"%s"}\n' % (body[:-1], prev))
+            seq += 1
+        return out, digest
+
+    def _store_lines(self, lines: list[bytes]) -> None:
+        """Store chained lines all-or-nothing (only called when `_lines_only` is set)."""
+        raise NotImplementedError
+
     def _write_chained(self, bodies: list[bytes], *, sync: bool) -> None:
         """Chain and store ``bodies``; the chain advances only over what was stored."""
         if self._internal:
@@ -478,15 +516,24 @@ class Sink(ABC):
                 except _StoreFailed as failed:
                     raise _StoreFailed(bodies[i:], failed.cause) from failed.cause
             return
-        records = self._chain(bodies)
-        try:
-            self._store(records)
-        except self.failure_types as exc:
-            raise _StoreFailed(bodies, exc) from exc
-        last = records[-1]
-        self._seq = last.seq + 1
-        self._prev = last.hash
-        self.stats.written += len(records)
+        if self._lines_only:
+            lines, last_hash = self._chain_lines(bodies)
+            try:
+                self._store_lines(lines)
+            except self.failure_types as exc:
+                raise _StoreFailed(bodies, exc) from exc
+            self._seq += len(lines)
+            self._prev = last_hash
+        else:
+            records = self._chain(bodies)
+            try:
+                self._store(records)
+            except self.failure_types as exc:
+                raise _StoreFailed(bodies, exc) from exc
+            last = records[-1]
+            self._seq = last.seq + 1
+            self._prev = last.hash
+        self.stats.written += len(bodies)
         if sync:
             try:
                 self._sync()

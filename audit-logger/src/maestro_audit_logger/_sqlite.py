@@ -21,6 +21,9 @@ from maestro_audit_logger._db import (
 from maestro_audit_logger._errors import AuditConfigError
 from maestro_audit_logger._sink import Record, Sink
 
+#: The page size of a database this sink creates (SQLite's default is 4096).
+PAGE_SIZE = 16384
+
 if TYPE_CHECKING:
     from maestro_audit_logger._signing import Signer
 
@@ -91,6 +94,10 @@ class SqliteSink(Sink):
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        # 16 KiB pages for a new database (a no-op on an existing one): ~5 rows of ~600 bytes
+        # fit a 4 KiB page, so each transaction splits and rewrites far more pages (measured:
+        # 13-28% less CPU per row with the four indexes, user and system time together).
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode=WAL")
         create_schema(conn, self.table)
         if self.checkpoint:
