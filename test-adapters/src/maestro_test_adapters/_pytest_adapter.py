@@ -17,14 +17,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from maestro_test_adapters._adapter import Availability, Target
 from maestro_test_adapters._options import RunOptions
 from maestro_test_adapters._outputs import append_results, set_run_error, write_reports
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._tail import LineTail, read_inflight, results_in
-from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
+from maestro_test_adapters.errors import _TIMEOUT_MARK, InvalidOptionError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
 
 __all__ = ["PytestAdapter"]
@@ -63,10 +63,6 @@ class _Watcher:
                 self._options.on_result(result)
 
 
-TIMEOUT_MARK: Final = "maestro: timed out"
-"""How the in-process timeout's ``KeyboardInterrupt`` begins (the reporter tells it from Ctrl-C)."""
-
-
 class _Alarm:
     """A timeout for an in-process run: ``SIGALRM`` raises ``KeyboardInterrupt`` in the test that
     is running, which pytest turns into an orderly stop (teardowns run, the report is closed).
@@ -82,7 +78,7 @@ class _Alarm:
 
     def _ring(self, signum: int, frame: object) -> None:
         self.rang = True
-        raise KeyboardInterrupt(f"{TIMEOUT_MARK} after {self.timeout:g} s")
+        raise KeyboardInterrupt(f"{_TIMEOUT_MARK} after {self.timeout:g} s")
 
     def __enter__(self) -> _Alarm:
         if self.timeout is not None:

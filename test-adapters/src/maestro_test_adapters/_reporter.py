@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import pytest
 
-from maestro_test_adapters._pytest_adapter import TIMEOUT_MARK
+from maestro_test_adapters.errors import _TIMEOUT_MARK
 from maestro_test_adapters.pytest_plugin import _META, ATTACHMENT_PROPERTY
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
@@ -254,9 +254,9 @@ class MaestroReporter:
         self.written += 1
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        """Tell the in-process timeout (``TIMEOUT_MARK``) apart from a user's Ctrl-C."""
+        """Tell the in-process timeout (``_TIMEOUT_MARK``) apart from a user's Ctrl-C."""
         reason = str(excinfo.value)
-        if reason.startswith(TIMEOUT_MARK):
+        if reason.startswith(_TIMEOUT_MARK):
             self.timed_out = reason.removeprefix("maestro: ")
 
     @pytest.hookimpl(trylast=True)
