@@ -478,3 +478,96 @@ def test_a_wide_character_after_latin1_chunks_switches_grammar(tmp_path: Path, c
     assert isinstance(fast, TestRun)
     assert [t.name for t in fast.tests][300:302] == ["\u6f22\u5b57 \U0001f600", "\u0100"]
     assert len(fast.tests) == 602
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 997, 61])
+def test_runs_of_childless_testcases_across_chunks_share_class_and_file_strings(tmp_path: Path, chunk: int) -> None:
+    """Consecutive testcases mostly repeat the class and file of the one before (the fast path
+    compares with it before hashing): values that change, come back, or go missing, across
+    suites and chunk boundaries, read as expat reads them, and equal values are one object."""
+    cases = []
+    for i in range(400):
+        klass = ("pkg.A", "pkg.B", "pkg.A", "pkg.C")[i // 7 % 4]
+        file = f' file="tests/{klass}.py"' if i % 13 else ""
+        failure = '<failure message="m">tb</failure>' if i % 50 == 49 else ""
+        cases.append(
+            f'<testcase classname="{klass}" name="t{i}" time="0.{i % 10}"{file} line="{i}">{failure}</testcase>'
+        )
+    suites = "".join(
+        f'<testsuite name="s{n}">\n' + "\n".join(cases[n * 100 : n * 100 + 100]) + "</testsuite>" for n in range(4)
+    )
+    path = tmp_path / "runs.xml"
+    path.write_text(f"<testsuites>{suites}</testsuites>")
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path)
+        fast = read_junit(path)
+        assert fast == read_junit(path, engine="expat")
+        assert streamed(path, "fast") == streamed(path, "expat")
+    tests = fast.tests
+    assert [t.name for t in tests] == [f"t{i}" for i in range(400)]
+    assert [t.file for t in tests[:14]] == [None] + ["tests/pkg.A.py"] * 6 + ["tests/pkg.B.py"] * 6 + [None]
+    by_value: dict[object, object] = {}
+    for result in tests:
+        for value in (result.classname, result.file):
+            assert by_value.setdefault(value, value) is value  # one object per distinct value
+
+
+@pytest.mark.parametrize("line", ["\u00b2", "\u0661\u0662", " 12 ", "", "x1", "9" * 5000])
+def test_odd_line_numbers_read_the_same_and_never_raise(tmp_path: Path, line: str) -> None:
+    """``int`` takes some digits (Arabic-Indic) and refuses others ``str.isdigit`` accepts
+    ("²"): the readers used to raise ValueError on the latter; now it is no line (None)."""
+    path = tmp_path / "line.xml"
+    body = "".join(f'<testcase classname="c" name="t{i}" line="{line}"/>' for i in range(3))
+    path.write_text(f'<testsuite name="s">{body}<testcase name="u" line="{line}"/></testsuite>', encoding="utf-8")
+    fast = read_junit(path)
+    assert fast == read_junit(path, engine="expat")
+    stripped = line.strip()
+    expected = int(stripped) if stripped.isdecimal() and len(stripped) < 4000 else None
+    assert [t.line for t in fast.tests] == [expected] * 4
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("a &quot;b&quot; &apos;c&apos;", "a \"b\" 'c'"),
+        ("&amp;lt; stays escaped once: &amp;amp;", "&lt; stays escaped once: &amp;"),
+        ("&lt;&gt;&amp;", "<>&"),
+        ("&#65;&#x42; and &quot;", 'AB and "'),
+        ("cr &#13; kept, raw\r\nand\rnormalised", "cr \r kept, raw\nand\nnormalised"),
+        ("&amp;#65; is not a reference", "&#65; is not a reference"),
+    ],
+)
+@pytest.mark.parametrize("chunk", [1 << 20, 7])
+def test_text_with_references_is_one_token_and_reads_as_expat_reads_it(
+    tmp_path: Path, raw: str, text: str, chunk: int
+) -> None:
+    """Character data and its references are one token (one regex match, resolved in Python):
+    a traceback full of quotes costs one match, not one per quote."""
+    path = tmp_path / "refs.xml"
+    path.write_bytes(
+        (
+            '<testsuite name="s">\n  <testcase classname="c" name="t">\n    '
+            f'<failure message="m">{raw}</failure>\n    <system-out>{raw}</system-out>\n  </testcase>\n</testsuite>'
+        ).encode()
+    )
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path)
+        fast = read_junit(path)
+        assert fast == read_junit(path, engine="expat")
+    (result,) = fast.tests
+    assert (result.trace, result.stdout) == (text, text)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 5, 13])
+def test_whitespace_before_a_tag_is_kept_where_text_is_collected(tmp_path: Path, chunk: int) -> None:
+    """Whitespace before a start or end tag is one token with the tag: it must still reach the
+    collected text (whitespace-only output and trace), line ends normalised, as expat gives it."""
+    path = tmp_path / "ws.xml"
+    case = '<failure message="m">\r\n  \t</failure>\n  <system-out>  \r\n </system-out><system-err>\n</system-err>'
+    path.write_bytes(f'<testsuite name="s">\n <testcase name="t">\n  {case}\n </testcase>\n</testsuite>\n'.encode())
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        assert fast_handles(path)
+        fast = read_junit(path)
+        assert fast == read_junit(path, engine="expat")
+    (result,) = fast.tests
+    assert (result.trace, result.stdout, result.stderr) == (None, "  \n ", "\n")  # a blank trace is no trace

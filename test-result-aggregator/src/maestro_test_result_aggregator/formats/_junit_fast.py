@@ -7,11 +7,13 @@ malformed input (expat then raises its precise ``ReportParseError`` with line an
 expat accepts a construct this tokenizer is too strict for, its result is used).
 
 How: the file is read in 1 MiB chunks, decoded strictly as UTF-8 and scanned with one master
-pattern whose alternatives cover every XML construct (text, character references, start/empty
-tags, end tags, comments, CDATA sections, processing instructions). Matches are taken with
-``scanner.match``, so tokens are contiguous by construction; a position where nothing matches is
-either an incomplete token at the end of a chunk (carried into the next one, up to
-``_MAX_CARRY`` characters) or malformed input (fallback). A tag stack checks nesting.
+pattern whose alternatives cover every XML construct (character data with its references,
+start/empty tags and end tags each with the whitespace before them, comments, CDATA sections,
+processing instructions): few tokens, since every token costs a regex match and a Python
+dispatch. Matches are taken with ``scanner.match``, so tokens are contiguous by construction; a
+position where nothing matches is either an incomplete token at the end of a chunk (carried into
+the next one, up to ``_MAX_CARRY`` characters) or malformed input (fallback). A tag stack checks
+nesting.
 
 The first alternative matches a whole childless ``<testcase .../>`` (or ``<testcase ...>
 </testcase>``) with its usual attributes captured in groups: the common passing test costs one
@@ -35,7 +37,7 @@ from typing import IO, Any, Final
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.model import Status, TestResult
 
-__all__ = ["Events", "Fallback", "parse_time", "parse_timestamp", "scan"]
+__all__ = ["Events", "Fallback", "parse_line", "parse_time", "parse_timestamp", "scan"]
 
 _CHUNK: Final = 1 << 20
 _MAX_CARRY: Final = 8 << 20
@@ -80,14 +82,16 @@ def _general(wide: bool) -> str:
     """The alternatives for every other token."""
     high = _WIDE if wide else ""
     return (
-        # character data (no reference, no lone CR at a chunk end, no "]]>")
-        f"|(?P<text>(?:[\\t\\n -%'-;=-\\x5c\\x5e-\\xff{high}]++|\\r\\n|\\r(?=[^\\n])|\\](?=[^\\]]|\\][^>]))+)"
-        # start or empty tag
-        f"|<(?P<tag>{_NAME})(?P<attrs>(?:{_WS}+{_NAME}{_WS}*={_WS}*"
+        # start or empty tag, with the whitespace before it (one token instead of two)
+        f"|(?P<lead>{_WS}*+)<(?P<tag>{_NAME})(?P<attrs>(?:{_WS}+{_NAME}{_WS}*={_WS}*"
         f"(?:\"[\\t\\n\\r !#-;=-\\xff{high}]*+\"|'[\\t\\n\\r -&(-;=-\\xff{high}]*+'))*)"
         f"{_WS}*(?P<empty>/?)>"
-        f"|</(?P<end>{_NAME}){_WS}*>"
-        "|&(?P<ref>lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);"
+        # end tag, with the whitespace before it
+        f"|(?P<endlead>{_WS}*+)</(?P<end>{_NAME}){_WS}*>"
+        # character data with its references (no lone CR at a chunk end, no "]]>"): one token
+        # for a whole traceback with quotes in it, the references resolved in Python
+        f"|(?P<text>(?:[\\t\\n -%'-;=-\\x5c\\x5e-\\xff{high}]++|\\r\\n|\\r(?=[^\\n])|\\](?=[^\\]]|\\][^>])"
+        "|&(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)+)"
         f"|(?P<comment><!--(?:[^-{_ILL}]|-[^-{_ILL}])*-->)"
         f"|<!\\[CDATA\\[(?P<cdata>[^{_ILL}]*?)\\]\\]>"
         f"|(?P<pi><\\?(?P<target>{_NAME})(?:{_WS}[^{_ILL}]*?)?\\?>)"
@@ -109,14 +113,15 @@ class _Grammar:
         "cdata",
         "empty",
         "end",
+        "endlead",
         "fixed",
         "fixed_get",
+        "lead",
         "open",
         "open_groups",
         "order",
         "pattern",
         "pi",
-        "ref",
         "scanner",
         "tag",
         "target",
@@ -152,7 +157,8 @@ class _Grammar:
         self.attrs = groups["attrs"]
         self.empty = groups["empty"]
         self.end = groups["end"]
-        self.ref = groups["ref"]
+        self.lead = groups["lead"]
+        self.endlead = groups["endlead"]
         self.cdata = groups["cdata"]
         self.target = groups["target"]
         self.pi = groups["pi"]
@@ -238,6 +244,17 @@ def _value(raw: str) -> str:
     return raw
 
 
+def _references(text: str) -> str:
+    """Character data (as the master pattern's ``text`` token matched it: every ``&`` starts a
+    well-formed reference) with its references replaced. The five predefined entities by
+    ``str.replace`` (``&amp;`` last, so ``&amp;lt;`` stays ``&lt;``); numeric references by
+    ``_resolve``, which refuses one naming no legal XML character (``Fallback``)."""
+    if "&#" in text:
+        return _REF.sub(_resolve, text)
+    text = text.replace("&quot;", '"').replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">")
+    return text.replace("&amp;", "&")
+
+
 def _attributes(text: str) -> dict[str, str]:
     found = _ATTR.findall(text)
     attrs = {name: _value(double or single) for name, double, single in found}
@@ -279,15 +296,15 @@ class _Scanner:
         else:
             stack.append(name)
 
-    def data(self, text: str, *, literal: bool = False) -> None:
-        """Character data (line ends normalised unless ``literal``: a character reference)."""
+    def data(self, text: str) -> None:
+        """Character data without references (line ends normalised)."""
         if not self.stack:
             if text.strip(_XML_WS):
                 raise Fallback  # text outside the root element
             return
         handler = self.events.CharacterDataHandler
         if handler is not None and text:
-            handler(text if literal else _text(text))
+            handler(_text(text))
 
     def learn(self, order: tuple[str, ...]) -> bool:
         """Specialise the grammar for a testcase attribute order; False when nothing changes."""
@@ -328,6 +345,7 @@ class _Scanner:
         fast_ok = bool(stack) and events.StartElementHandler is fast_start
         primed = False
         suite: tuple[str, ...] = ()
+        last_file = last_class = None
         match = None
         for match in iter(grammar.scanner(buffer, position).match, None):
             kind = match.lastindex
@@ -341,8 +359,15 @@ class _Scanner:
                     primed = True
                     suite = reader.suite_tuple
                 # Class and file names repeat: share one string object each (None maps to None).
-                file = intern(file, file)
-                classname = intern(classname, classname)
+                # Mostly the previous testcase's: an equality test costs less than hashing.
+                if file == last_file:
+                    file = last_file
+                else:
+                    file = last_file = intern(file, file)
+                if classname == last_class:
+                    classname = last_class
+                else:
+                    classname = last_class = intern(classname, classname)
                 duration = known_time(time)  # an absent time (None) is a key too: 0.0
                 try:
                     if duration is None:
@@ -373,13 +398,22 @@ class _Scanner:
                     self.data(token[:at])
                 self.start("testcase", {n: v for n, v in zip(_FAST_NAMES, values, strict=True) if v is not None}, True)
             elif kind == grammar.text:
-                if stack:
-                    handler = events.CharacterDataHandler
-                    if handler is not None:
-                        handler(_text(match[kind]))
-                elif match[kind].strip(_XML_WS):
-                    raise Fallback
+                data = match[kind]
+                if not stack:
+                    if data.strip(_XML_WS):
+                        raise Fallback  # text or a reference outside the root element
+                    continue
+                if "\r" in data:
+                    data = data.replace("\r\n", "\n").replace("\r", "\n")  # before references: "&#13;" stays
+                if "&" in data:
+                    data = _references(data)
+                handler = events.CharacterDataHandler
+                if handler is not None:
+                    handler(data)
             elif kind == grammar.empty:
+                lead = match[grammar.lead]
+                if lead:
+                    self.data(lead)
                 attributes = match[grammar.attrs]
                 tag = match[grammar.tag]
                 attrs = _attributes(attributes) if attributes else {}
@@ -387,6 +421,9 @@ class _Scanner:
                 if tag == "testcase" and self.learn(tuple(attrs)):
                     return match.end(), True
             elif kind == grammar.end:
+                lead = match[grammar.endlead]
+                if lead:
+                    self.data(lead)
                 tag = match[kind]
                 if not stack or stack.pop() != tag:
                     raise Fallback  # mismatched or unbalanced end tag: expat says where
@@ -395,10 +432,6 @@ class _Scanner:
                     handler_end(tag)
                 if not stack:
                     self.root_done = True
-            elif kind == grammar.ref:
-                if not stack:
-                    raise Fallback
-                self.data(_char(match[kind]), literal=True)
             elif kind == grammar.cdata:
                 if not stack:
                     raise Fallback
@@ -447,8 +480,19 @@ def _slow_case(  # noqa: PLR0917 - the fast path's locals, as they are
         reader.suite_tuple,
         file,
         classname,
-        int(line) if line and line.strip().isdigit() else None,
+        parse_line(line),
     )
+
+
+def parse_line(value: str | None) -> int | None:
+    """A JUnit ``line`` attribute as an int; None when absent, empty or not a number (``int``
+    refuses some characters ``str.isdigit`` accepts, such as "²": those are not numbers either)."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def _prolog(buffer: str) -> int:

@@ -40,7 +40,7 @@ from operator import attrgetter
 from typing import IO, Any, Final, Literal
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
-from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, scan
+from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
@@ -250,7 +250,7 @@ class _Reader:
                     reader.suite_tuple,
                     file,
                     classname,
-                    int(line) if line and line.strip().isdigit() else None,
+                    parse_line(line),
                 )
             if "timestamp" in attrs:
                 result.start = _timestamp(attrs["timestamp"])
