@@ -21,10 +21,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
+import operator
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from operator import attrgetter
 from typing import Any, Final, Literal, get_args
@@ -81,20 +84,44 @@ def merge_results(first: TestResult, second: TestResult) -> TestResult:
 def _with_attempts(base: TestResult, attempts: list[Attempt], **changes: Any) -> TestResult:
     """``base`` holding ``attempts``, its outcome fields taken from the last (final) attempt."""
     final = attempts[-1]
-    return replace(
-        base,
-        status=final.status,
-        duration=final.duration,
-        raw_status=final.raw_status,
-        message=final.message,
-        trace=final.trace,
-        stdout=final.stdout,
-        stderr=final.stderr,
-        attachments=final.attachments,
-        start=final.start,
-        attempts=tuple(attempts),
-        **changes,
+    if changes:
+        return replace(base, **_outcome(final), attempts=tuple(attempts), **changes)
+    # What ``replace`` gives, built directly (``replace`` costs ~5x more: it walks the fields in
+    # Python); a test checks that every field of ``TestResult`` is carried over.
+    return TestResult(
+        base.name,
+        final.status,
+        final.duration,
+        base.suite,
+        base.file,
+        base.classname,
+        base.line,
+        base.parameters,
+        final.raw_status,
+        final.message,
+        final.trace,
+        final.stdout,
+        final.stderr,
+        base.tags,
+        final.attachments,
+        tuple(attempts),
+        final.start,
+        base.extra,
     )
+
+
+def _outcome(final: Attempt) -> dict[str, Any]:
+    return {
+        "status": final.status,
+        "duration": final.duration,
+        "raw_status": final.raw_status,
+        "message": final.message,
+        "trace": final.trace,
+        "stdout": final.stdout,
+        "stderr": final.stderr,
+        "attachments": final.attachments,
+        "start": final.start,
+    }
 
 
 Inner = str | tuple[str, tuple[tuple[str, str], ...]]
@@ -254,10 +281,78 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
     return replace(run, tests=tests)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Automatic cyclic garbage collection off for the block, the caller's setting restored
+    after it (even on error). A merge allocates only acyclic objects (results, attempts, tuples),
+    yet every allocation counts towards the next collection, and each full collection walks
+    every live object: the inputs and the merged run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Merging:
+    """A test met more than once by a ``Merger``: what ``merge_results`` would give after each
+    copy, kept mutable. ``merge_results`` rebuilds the whole result and its set of known attempts
+    for every copy (O(k) per copy, O(k**2) for a test run k times); this costs O(the copy's own
+    attempts) per copy, and the result is built once, by ``result()``."""
+
+    __slots__ = ("attempts", "base", "changed", "known", "ordered", "timed")
+
+    def __init__(self, first: TestResult) -> None:
+        self.base = first  # gives the fields attempts do not (name, suite, file, tags...)
+        self.attempts: list[Attempt] = list(first.attempts or (as_attempt(first),))
+        self.known = set(self.attempts)
+        self.timed = all(a.start is not None for a in self.attempts)
+        self.changed = False  # False: merging added nothing, the result is ``first`` itself
+        self.ordered = False  # ``attempts`` is known to be in start order (no NaN start either)
+
+    def add(self, result: TestResult) -> None:
+        """``merge_results(<the result so far>, result)``, in place."""
+        theirs = result.attempts or (as_attempt(result),)
+        known = self.known
+        new = [a for a in theirs if a not in known]
+        if not new:
+            return
+        attempts = self.attempts
+        if self.timed and all(a.start is not None for a in new):
+            # Sorted by start, as ``merge_results`` sorts: the list already is, so sort only
+            # when the new attempts do not simply continue it (a sort calls the key per item).
+            # (A NaN start compares false: the list is then sorted every time, as merge_results does.)
+            keys = [_start_or_zero(attempts[-1]), *map(_start_or_zero, new)]
+            attempts.extend(new)
+            if not (self.ordered and all(map(operator.le, keys, keys[1:]))):
+                attempts.sort(key=_start_or_zero)  # always at the first merge: ``first`` may be unsorted
+                self.ordered = all(a.start == a.start for a in attempts)  # sorted, and no NaN start
+        else:
+            self.timed = False
+            attempts.extend(new)
+        known.update(new)
+        if attempts[-1] in theirs:
+            self.base = result
+        self.changed = True
+
+    def result(self) -> TestResult:
+        return _with_attempts(self.base, self.attempts) if self.changed else self.base
+
+
+def _start_or_zero(attempt: Attempt) -> float:
+    return attempt.start or 0.0
+
+
 class Merger:
     """Incremental merge: ``add`` runs one by one (each in O(its results)), then ``result()``.
 
     Holds one entry per distinct test, so memory is bounded by the merged run, not the inputs.
+    A test seen k times costs O(k) in all (its attempts are gathered in place, the merged result
+    built once). ``add`` pauses automatic cyclic garbage collection while it runs and restores
+    the caller's setting (as ``read_junit`` does): it allocates nothing cyclic, and collections
+    triggered by its allocations would walk every live result again and again.
 
     Args:
         repeats: fold each run's repeat-plugin copies first (``collapse_repeats``); ``None``
@@ -272,7 +367,7 @@ class Merger:
             raise ValueError(f"repeats must be None or one of {', '.join(REPEAT_STYLES)}, got {repeats!r}")
         self._repeats: RepeatStyle | None = repeats
         # prefix (suite, file, class) -> name (+ parameters) -> result: see ``_identify``.
-        self._tests: dict[str, dict[Inner, TestResult]] = {}
+        self._tests: dict[str, dict[Inner, TestResult | _Merging]] = {}
         self._seen: set[str] = set()
         self._tools: set[Tool] = set()
         self._commits: set[str | None] = set()
@@ -288,6 +383,10 @@ class Merger:
 
     def add(self, run: TestRun) -> bool:
         """Merge ``run``; returns ``False`` (and changes nothing) when it was already merged."""
+        with _gc_paused():
+            return self._add(run)
+
+    def _add(self, run: TestRun) -> bool:
         if self._repeats is not None:
             run = collapse_repeats(run, self._repeats)
         identity = _identify(run.tests)
@@ -314,11 +413,17 @@ class Merger:
             bucket = buckets[index]
             existing = bucket.setdefault(inner, result)  # one dict operation for a new test
             if existing is not result:
-                bucket[inner] = merge_results(existing, result)
+                if not isinstance(existing, _Merging):
+                    existing = bucket[inner] = _Merging(existing)
+                existing.add(result)
         return True
 
     def result(self) -> TestRun:
         """The merged run (a new ``TestRun``; inputs untouched)."""
+        with _gc_paused():
+            return self._result()
+
+    def _result(self) -> TestRun:
 
         def only(values: set[str | None]) -> str | None:
             return next(iter(values)) if len(values) == 1 else None
@@ -329,7 +434,11 @@ class Merger:
             tool = Tool(names.pop()) if len(names) == 1 else Tool("merged")
         return TestRun(
             tool=tool,
-            tests=[result for bucket in self._tests.values() for result in bucket.values()],
+            tests=[
+                result.result() if isinstance(result, _Merging) else result
+                for bucket in self._tests.values()
+                for result in bucket.values()
+            ],
             environment=Environment(
                 commit=only(self._commits), branch=only(self._branches), build_url=only(self._build_urls)
             ),
