@@ -228,8 +228,30 @@ def test_sqlite_checkpoint_detects_deleted_last_rows_and_a_rechained_history(tmp
     conn.execute("DELETE FROM audit_events_heads")
     conn.commit()
     conn.close()
-    assert verify(db, keys=KEYS).ok  # without a requirement, an emptied table goes unseen
+    # An emptied checkpoint table next to rows is reported even without --require-checkpoint.
+    emptied = verify(db, keys=KEYS)
+    assert [(p.kind, p.file) for p in emptied.problems] == [("checkpoint", "audit_events_heads")]
+    assert "empty while 1 writer(s) have rows" in emptied.problems[0].message
     assert [p.kind for p in verify(db, require_checkpoint=True).problems] == ["checkpoint"]
+
+
+def test_sqlite_checkpoint_table_is_created_with_the_first_rows(tmp_path: Path) -> None:
+    # A checkpointing sink that never writes leaves no (empty) table behind, so writers without
+    # checkpoints sharing the database do not look like an emptied checkpoint table.
+    import sqlite3
+
+    from maestro_audit_logger import SqliteSink
+
+    db = tmp_path / "audit.db"
+    AuditLogger(SqliteSink(db, signer=HmacSigner(KEY, "k1"), writer_id="idle"), service="svc").close()
+    fill_db(SqliteSink(db, writer_id="plain"))
+    with sqlite3.connect(db) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "audit_events_heads" not in names
+    assert verify(db, keys=KEYS).ok
+    fill_db(SqliteSink(db, signer=HmacSigner(KEY, "k1"), writer_id="signed"), n=3)
+    report = verify(db, keys=KEYS, require_checkpoint=True)
+    assert report.ok, report.problems
 
 
 def test_sqlite_checkpoint_detects_a_rechained_history(tmp_path: Path) -> None:

@@ -124,8 +124,9 @@ class PostgresSink(Sink):
         conn = psycopg.connect(self.dsn, connect_timeout=max(1, int(self.connect_timeout)))
         try:
             create_schema(conn, self.table)
-            if self.checkpoint:
-                create_heads(conn, self.table)
+            # The checkpoint table is created by the first transaction that stores rows (with
+            # its first entry), so it never exists empty unless its entries were deleted.
+            self._heads_ready = False
             conn.execute(f"SET synchronous_commit = {'on' if self._durability.syncs else 'off'}")
             conn.commit()
         except BaseException:
@@ -149,8 +150,12 @@ class PostgresSink(Sink):
             with conn.cursor() as cur, cur.copy(self._copy) as copy:
                 copy.write(copy_text(records))
             if self.checkpoint and records:
+                if not self._heads_ready:
+                    create_heads(conn, self.table)
                 conn.execute(self._upsert_head, head_row(self.table, records, self.signer))
             conn.commit()
+            if self.checkpoint:
+                self._heads_ready = True
         except BaseException:
             try:
                 conn.rollback()

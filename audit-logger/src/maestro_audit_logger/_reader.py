@@ -128,6 +128,60 @@ def database_rows(
         conn2.close()
 
 
+def database_chunks(
+    source: str, *, size: int, progress: Callable[[int], None] | None = None, table: str = DEFAULT_TABLE
+) -> Iterator[tuple[list[int], list[bytes]]]:
+    """`database_rows` in chunks of up to ``size`` rows: (row ids, stored lines), fetched with
+    ``fetchmany`` (for verify's bulk path)."""
+    check_table(table)
+    sql = f"SELECT id, record FROM {table} ORDER BY id"  # noqa: S608
+    done = 0
+    if source.startswith(("postgresql://", "postgres://")):
+        from maestro_audit_logger._postgres import _psycopg
+
+        psycopg = _psycopg()
+        try:
+            conn = psycopg.connect(source, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+        try:
+            with conn.cursor(name="maestro_audit_verify") as cur:
+                try:
+                    cur.execute(sql)
+                    while rows := cur.fetchmany(size):
+                        done += len(rows)
+                        if progress is not None:
+                            progress(done)
+                        yield [r[0] for r in rows], [r[1].encode() for r in rows]
+                except psycopg.errors.UndefinedTable:
+                    raise AuditReadError(f"the database has no {table} table: not an audit store") from None
+        finally:
+            conn.close()
+        return
+    import sqlite3
+
+    path = _sqlite_path(source)
+    if not Path(path).is_file():
+        raise AuditReadError(f"{path} does not exist")
+    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        try:
+            # The stored text as bytes straight from SQLite (no str decode and encode per row),
+            # when the database stores text as UTF-8 (the default; CAST would give UTF-16 bytes).
+            utf8 = conn2.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+            column = "CAST(record AS BLOB)" if utf8 else "record"
+            cur2 = conn2.execute(f"SELECT id, {column} FROM {table} ORDER BY id")  # noqa: S608
+        except sqlite3.DatabaseError as exc:
+            raise AuditReadError(f"{path} is not an audit database: {exc}") from None
+        while rows2 := cur2.fetchmany(size):
+            done += len(rows2)
+            if progress is not None:
+                progress(done)
+            yield [r[0] for r in rows2], [r[1] if utf8 else r[1].encode() for r in rows2]
+    finally:
+        conn2.close()
+
+
 class AuditReader:
     """Streams stored events, filtered, from a JSONL file (with its sealed segments), a
     directory, a SQLite database (``sqlite://PATH`` or a ``.db``/``.sqlite`` file) or a

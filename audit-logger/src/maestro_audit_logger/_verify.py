@@ -362,6 +362,24 @@ def _scan_chunks(
         i += len(chunk)
 
 
+def _scan_rows(ids: list[int], lines: list[bytes], where: str, chains: _Chains, scratch: dict[str, list[int]]) -> None:
+    """`_scan_chunks` for database rows, numbered by row id: a chunk whose ids are consecutive
+    (the usual case) goes through `_bulk`; anything else through the per-line path."""
+    i = 0
+    total = len(lines)
+    while i < total:
+        if ids[total - 1] - ids[i] == total - 1 - i:
+            got = _bulk(lines[i:] if i else lines, ids[i], where, chains, scratch)
+            if got is not None and got is not _UNKNOWN:
+                return
+            if got is _UNKNOWN:  # the writer's first record here: check it alone, then try bulk again
+                _scan_lines(((ids[i], lines[i]),), where, chains)
+                i += 1
+                continue
+        _scan_lines(zip(ids[i:], lines[i:], strict=True), where, chains)
+        return
+
+
 def _scan_lines(
     numbered: Iterable[tuple[int, bytes]], where: str, chains: _Chains
 ) -> tuple[list[str], dict[str, list[int]]]:
@@ -640,14 +658,16 @@ def verify(
     """
     text = os.fspath(source)
     if text.startswith(("postgresql://", "postgres://", "sqlite://")) or text.endswith((".db", ".sqlite", ".sqlite3")):
-        from maestro_audit_logger._reader import database_heads, database_rows
+        from maestro_audit_logger._reader import database_chunks, database_heads
 
         report = VerifyReport(text)
         chains = _Chains(report, max_problems)
         table = "audit_events"
         # The checkpoints first: they are committed with the rows they name.
         heads = database_heads(text, table=table)
-        _scan_lines(((row_id, line) for table, row_id, line in database_rows(text, progress=progress)), table, chains)
+        scratch: dict[str, list[int]] = {}
+        for ids, lines in database_chunks(text, size=_CHUNK, progress=progress, table=table):
+            _scan_rows(ids, lines, table, chains, scratch)
         _check_database_heads(heads, table, chains, keys, require_signatures, required=require_checkpoint)
         report.writers = len(chains.state)
         return report
@@ -852,7 +872,21 @@ def _check_database_heads(
 
     name = heads_table(table)
     if not raw:
-        if required:
+        if raw is not None and chains.state:
+            # Sinks create the table in the transaction that stores their first rows and entry,
+            # so an empty table next to rows means its entries were deleted.
+            chains.add(
+                Problem(
+                    "checkpoint",
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"the checkpoint table is empty while {len(chains.state)} writer(s) have rows: "
+                    "its signed entries were deleted",
+                )
+            )
+        elif required:
             chains.add(Problem("checkpoint", name, None, None, None, "the checkpoint table is missing or empty"))
         return
     entries = parse_heads("\n".join(raw).encode())
