@@ -534,7 +534,7 @@ class AuditLogger:
             body = dumps(record)  # raises AuditEventError naming the field
         if len(body) > core.body_limit:
             _too_large(len(body), core.max_record_bytes)
-        core.emit_one(body)
+        core.emit_one(body, record)
         return event_id
 
     async def arecord(

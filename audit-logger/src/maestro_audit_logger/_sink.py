@@ -4,6 +4,14 @@ every sink. A concrete sink only stores chained lines (`_store`) and makes them 
 Concurrency: appenders add event bodies to the current batch under one condition lock; one
 writer at a time (the "leader") takes the batch, chains it and stores it outside the lock, so
 threads never fork the chain and later events wait only for the fsync that covers them.
+
+Background writer (``buffered`` mode of a sink with ``_background = True``: ``SqliteSink(background=True)``): a full
+batch is handed to one writer thread per sink while ``record`` keeps filling the next one
+(double buffering), so a store that releases the GIL (``sqlite3_step``) runs in parallel with
+the caller. At most one batch is in flight and one is filling: a caller that fills a batch while
+the previous one is still being written waits for it (back-pressure by blocking, never by
+dropping). A failed background write keeps its events (first in the next batch) and its
+`AuditWriteError` is raised by the next ``record``/``flush``/``close``.
 """
 
 from __future__ import annotations
@@ -95,6 +103,9 @@ class Sink(ABC):
     #: True when the store needs only the stored lines (`_store_lines`): the chain then builds
     #: no `Record` per event (files and streams; a subclass overriding `_store` turns it off).
     _lines_only = False
+    #: True when ``buffered`` batches are written by a background writer thread (stores that
+    #: release the GIL while they work, like SQLite's ``sqlite3_step``).
+    _background = False
 
     def __init__(self, *, writer_id: str | None = None) -> None:
         if writer_id is not None and not valid_writer(writer_id):
@@ -127,6 +138,15 @@ class Sink(ABC):
         self._closed = False
         self._spooling = False
         self._next_retry = 0.0
+        # Background writer (buffered mode only): the batch handed to it, its error waiting to be
+        # raised by the next caller, and the thread (started on the first hand-off, so a forked
+        # child starts its own).
+        self._bg_cond = threading.Condition(self._mutex)
+        self._bg_take: _Batch | None = None
+        self._bg_error: AuditWriteError | None = None
+        self._bg_stop = False
+        self._bg_thread: threading.Thread | None = None
+        self._set_hold()
 
     # -- configuration ------------------------------------------------------------------
     def configure(self, *, durability: Durability | None = None, failure_policy: FailurePolicy | None = None) -> None:
@@ -154,8 +174,14 @@ class Sink(ABC):
         d = self._durability
         self._group = d.kind == "group_commit"
         buffered = d.kind == "buffered"
+        self._bg = buffered and self._background
         self._hold_n = d.max_batch if buffered else 0
         self._hold_bytes = d.buffer_bytes if buffered else 0
+        # Buffered without a background writer: while another thread writes, keep filling (it
+        # takes this batch next). With one: a full batch waits for the writer (back-pressure).
+        self._hold_busy = buffered and not self._bg
+        if getattr(self, "_bg_error", None) is not None:
+            self._hold_n = 0  # a background error waits: the next emit takes the slow path
 
     @property
     def durability(self) -> Durability:
@@ -180,15 +206,23 @@ class Sink(ABC):
             batch.bodies.extend(bodies)
             batch.nbytes += sum(map(len, bodies))
             if d.kind == "buffered" and (
-                (len(batch.bodies) < d.max_batch and batch.nbytes < d.buffer_bytes) or self._busy
+                (len(batch.bodies) < self._hold_n and batch.nbytes < self._hold_bytes)
+                or (self._hold_busy and self._busy)
             ):
+                return
+            if self._bg:
+                self._hand_off(batch, bodies)
                 return
             self._drive(batch)
         if batch.error is not None:
             raise batch.error
 
-    def emit_one(self, body: bytes) -> None:
-        """`emit` for one event body (the logger's hot path)."""
+    def emit_one(self, body: bytes, fields: dict[str, Any] | None = None) -> None:
+        """`emit` for one event body (the logger's hot path).
+
+        ``fields`` is the record ``body`` was serialised from (redacted): a sink that needs
+        column values (SQLite) may keep it instead of parsing the body again; others ignore it.
+        """
         if self._group:
             self._emit_group((body,))
             return
@@ -199,13 +233,93 @@ class Sink(ABC):
             bodies = batch.bodies
             bodies.append(body)
             nbytes = batch.nbytes = batch.nbytes + len(body)
-            # Buffered: hold until max_batch events or buffer_bytes (or while another thread
-            # writes: it will take this batch next). Other modes: _hold_n is 0, write now.
-            if (len(bodies) < self._hold_n and nbytes < self._hold_bytes) or (self._hold_n and self._busy):
+            # Buffered: hold until max_batch events or buffer_bytes (or, without a background
+            # writer, while another thread writes: it takes this batch next). Other modes:
+            # _hold_n is 0, write now.
+            if (len(bodies) < self._hold_n and nbytes < self._hold_bytes) or (self._hold_busy and self._busy):
+                return
+            if self._bg:
+                self._hand_off(batch, (body,))
                 return
             self._drive(batch)
         if batch.error is not None:
             raise batch.error
+
+    # -- the background writer (buffered mode of a `_background` sink) --------------------
+    def _hand_off(self, batch: _Batch, added: list[bytes] | tuple[bytes, ...]) -> None:
+        # Called with the lock held after ``added`` joined ``batch`` and made it full.
+        if self._bg_error is not None:
+            # A background write failed: refuse this event (fail-closed) and report it once;
+            # the failed events stay first in the batch and are retried by the next write.
+            del batch.bodies[len(batch.bodies) - len(added) :]
+            batch.nbytes -= sum(map(len, added))
+            raise self._take_bg_error()
+        while self._busy:  # back-pressure: one batch in flight, one filling
+            self._cond.wait()
+        if self._batch is not batch or not batch.bodies:
+            return  # flush() or close() took it while we waited
+        self._batch = _Batch()
+        self._busy = True  # the writer owns the store until it calls _release_busy
+        self._bg_take = batch
+        if self._bg_thread is None:
+            self._bg_stop = False
+            thread = threading.Thread(target=self._bg_run, name=f"maestro-audit-writer-{id(self):x}", daemon=True)
+            self._bg_thread = thread
+            thread.start()
+        self._bg_cond.notify()
+
+    def _take_bg_error(self) -> AuditWriteError:
+        # With the lock held: the pending background error, cleared (raised exactly once).
+        error = self._bg_error
+        assert error is not None  # noqa: S101
+        self._bg_error = None
+        self._set_hold()
+        return error
+
+    def _bg_run(self) -> None:
+        # The writer thread: deliver each handed-off batch outside the lock, then hand the store back.
+        mutex = self._mutex
+        while True:
+            with mutex:
+                while self._bg_take is None and not self._bg_stop:
+                    self._bg_cond.wait()
+                take = self._bg_take
+                self._bg_take = None
+                if take is None:
+                    return
+            error: BaseException | None = None
+            try:
+                self._deliver(take.bodies, sync=False)
+            except BaseException as exc:  # reported to the next caller, never lost
+                error = exc
+            with mutex:
+                if error is not None:
+                    # The events were acknowledged (buffered): keep them, first in the next batch.
+                    self._batch.bodies[:0] = take.bodies
+                    self._batch.nbytes += take.nbytes
+                    message = f"{error} ({len(take.bodies)} buffered events kept for retry)"
+                    wrapped = AuditWriteError(
+                        message if isinstance(error, AuditWriteError) else f"audit sink failed: {message}"
+                    )
+                    wrapped.__cause__ = error.__cause__ if isinstance(error, AuditWriteError) else error
+                    self._bg_error = wrapped
+                    self._hold_n = 0  # the next emit takes the slow path and raises it
+                self._release_busy()
+
+    def _wait_idle(self) -> None:
+        # With the lock held: wait until nobody owns the store.
+        while self._busy:
+            self._cond.wait()
+
+    def _stop_bg(self) -> None:
+        # Stop and join the writer thread (the caller has drained it; called without the lock).
+        with self._mutex:
+            thread = self._bg_thread
+            self._bg_thread = None
+            self._bg_stop = True
+            self._bg_cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     def _emit_group(self, bodies: list[bytes] | tuple[bytes, ...]) -> None:
         # Group commit, a leader/follower protocol: returns once the fsync covering ``bodies``
@@ -355,8 +469,17 @@ class Sink(ABC):
                 self._release_busy()
 
     def flush(self) -> None:
-        """Write (and, in durable modes, sync) everything held in memory."""
+        """Write (and, in durable modes, sync) everything held in memory.
+
+        Raises:
+            AuditWriteError: the write failed under fail-closed (also a failed background write
+                since the last call; its events stay held and the next flush retries them).
+        """
         with self._cond:
+            if self._bg:
+                self._wait_idle()  # the batch in flight goes first
+                if self._bg_error is not None:
+                    raise self._take_bg_error()
             batch = self._batch
             if batch.bodies:
                 self._drive(batch)
@@ -376,6 +499,8 @@ class Sink(ABC):
             if self._closed:
                 return
             self._closed = True  # from here on, emit() refuses new events
+            self._wait_idle()  # a background write in flight goes first
+            bg_error, self._bg_error = self._bg_error, None
             batch = self._batch
             if batch.bodies:
                 self._drive(batch)
@@ -389,9 +514,12 @@ class Sink(ABC):
         finally:
             with self._cond:
                 self._release_busy()
+            self._stop_bg()
             self._close_store()
         if batch.error is not None:
             raise batch.error
+        if bg_error is not None:
+            raise bg_error
 
     # -- delivery with the failure policy (one leader at a time) -------------------------
     def _deliver(self, bodies: list[bytes], *, sync: bool) -> None:
