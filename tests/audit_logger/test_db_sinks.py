@@ -24,9 +24,13 @@ from maestro_audit_logger import (
     PostgresSink,
     SqliteSink,
     Target,
+    buffered,
     group_commit,
     verify,
 )
+from maestro_audit_logger._canonical import dumps
+from maestro_audit_logger._db import COLUMNS, row
+from maestro_audit_logger._sink import Record
 from maestro_devtools.servers import start_server
 from tests.fixtures import binaries
 from tests.fixtures.pg_cluster import SUPERUSER, make_base_dir, new_cluster
@@ -249,3 +253,26 @@ def test_postgres_describe_hides_the_dsn(postgres_dsn: str) -> None:
         assert sink.describe()["kind"] == "postgresql"
     finally:
         sink.close()
+
+
+def test_postgres_columns_from_record_dicts_equal_those_parsed_from_the_stored_line(postgres_dsn: str) -> None:
+    # The sink fills the indexed columns from the record dict `record` built; replayed events
+    # (`emit`, the spool) have only their body, parsed. Both must give the same row.
+    audit = AuditLogger(PostgresSink(postgres_dsn), service="svc", durability=buffered(max_batch=4))
+    fill(audit, 6)
+    audit.close()
+    sink = PostgresSink(postgres_dsn, writer_id="w/2/replayed")
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        bodies = [r[0] for r in conn.execute("SELECT record FROM audit_events ORDER BY id").fetchall()]
+    chain = ("prev", "seq", "writer", "hash")
+    sink.emit([dumps({k: v for k, v in orjson.loads(b).items() if k not in chain}) for b in bodies])
+    sink.close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        stored = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_events ORDER BY id").fetchall()  # noqa: S608
+    assert len(stored) == 12
+    for r in stored:
+        line = r[-1].encode()
+        d = orjson.loads(line)
+        rec = Record(line[: line.rindex(b',"hash"')] + b"}", line + b"\n", d["hash"], d["writer"], d["seq"], d["prev"])
+        assert row(rec) == r
+    assert verify(postgres_dsn).ok

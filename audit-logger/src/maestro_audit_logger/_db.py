@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record
+from maestro_audit_logger._sink import Record, Sink
 
 DEFAULT_TABLE = "audit_events"
 COLUMNS = (
@@ -32,6 +32,44 @@ COLUMNS = (
 #: ``show EVENT_ID``); outcome and tenant are low-cardinality and filtered alongside these.
 INDEXED = ("time", "action", "actor_id", "event_id")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_emit_one = Sink.emit_one
+# Record dicts kept for events not yet stored (more means failed or spooled writes left some
+# behind; clearing them only costs parsing those bodies again).
+_FIELDS_LIMIT = 1 << 14
+
+
+class KeepsRecordFields(Sink):
+    """A database sink that fills its columns from each event's record dict (handed over by
+    ``emit_one``) instead of parsing the stored body again. Events without one (replayed from
+    the spool, given to ``emit``) are parsed from their body."""
+
+    def __init__(self, *, writer_id: str | None = None) -> None:
+        self._fields: dict[bytes, dict[str, Any]] = {}
+        self._chained_from: tuple[list[bytes], list[Record]] = ([], [])
+        super().__init__(writer_id=writer_id)
+
+    def emit_one(self, body: bytes, fields: dict[str, Any] | None = None) -> None:
+        """`Sink.emit_one`, keeping ``fields`` (the record dict) to fill the columns from it."""
+        if fields is not None:
+            self._fields[body] = fields  # keyed by content: an equal body has equal columns
+        _emit_one(self, body)  # not super(): this runs once per event
+
+    def _chain(self, bodies: list[bytes]) -> list[Record]:
+        records = super()._chain(bodies)
+        self._chained_from = (bodies, records)  # `_store` looks their record dicts up
+        return records
+
+    def _take_fields(self, records: list[Record]) -> list[dict[str, Any] | None]:
+        """The record dict of each of ``records`` (None where ``emit_one`` kept none)."""
+        bodies, chained = self._chained_from
+        self._chained_from = ([], [])
+        if chained is not records:  # not the records `_chain` just built from these bodies
+            return [None] * len(records)
+        pop = self._fields.pop
+        found = [pop(body, None) for body in bodies]
+        if len(self._fields) > _FIELDS_LIMIT:  # left by failed writes (retried from their bodies)
+            self._fields.clear()
+        return found
 
 
 def check_table(table: str) -> str:

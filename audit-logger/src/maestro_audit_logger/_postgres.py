@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
     INDEXED,
+    KeepsRecordFields,
     check_signer,
     check_table,
     head_row,
@@ -17,7 +19,7 @@ from maestro_audit_logger._db import (
     row,
 )
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record, Sink
+from maestro_audit_logger._sink import Record
 
 if TYPE_CHECKING:
     from maestro_audit_logger._signing import Signer
@@ -40,12 +42,13 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def copy_text(records: list[Record]) -> bytes:
+def copy_text(records: list[Record], fields: Sequence[dict[str, Any] | None] | None = None) -> bytes:
     """The rows of ``records`` in COPY's text format: one ``write()`` per batch instead of one
-    call per row. Values are escaped only when they hold a backslash, tab or line break."""
+    call per row. Values are escaped only when they hold a backslash, tab or line break.
+    ``fields``: each record's record dict where known (saves parsing its body)."""
     lines = []
-    for r in records:
-        values = row(r)
+    for r, d in zip(records, fields or [None] * len(records), strict=True):
+        values = row(r, d)
         nulls = values.count(None)
         line = "\t".join(["\\N" if v is None else v if type(v) is str else str(v) for v in values])
         if line.count("\\") != nulls or line.count("\t") != _NCOLS - 1 or "\n" in line or "\r" in line:
@@ -72,7 +75,7 @@ def create_heads(conn: Any, table: str) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {heads_table(table)} (writer TEXT PRIMARY KEY, entry TEXT NOT NULL)")
 
 
-class PostgresSink(Sink):
+class PostgresSink(KeepsRecordFields):
     """Stores events in PostgreSQL with ``COPY``, one transaction per batch, chained per writer.
 
     Durable modes commit with ``synchronous_commit=on`` (the commit waits for the WAL flush);
@@ -148,7 +151,7 @@ class PostgresSink(Sink):
         conn = self._conn
         try:
             with conn.cursor() as cur, cur.copy(self._copy) as copy:
-                copy.write(copy_text(records))
+                copy.write(copy_text(records, self._take_fields(records)))
             if self.checkpoint and records:
                 if not self._heads_ready:
                     create_heads(conn, self.table)

@@ -12,6 +12,7 @@ from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
     INDEXED,
+    KeepsRecordFields,
     check_signer,
     check_table,
     head_row,
@@ -20,16 +21,12 @@ from maestro_audit_logger._db import (
     targets_text,
 )
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record, Sink
+from maestro_audit_logger._sink import Record
 
 #: The page size of a database this sink creates (SQLite's default is 4096).
 PAGE_SIZE = 16384
 #: The most rows one multi-row ``INSERT`` carries (fewer when SQLite's variable limit is lower).
 MAX_ROWS_PER_INSERT = 4096
-_emit_one = Sink.emit_one
-# Record dicts kept for events not yet stored (more means failed or spooled writes left some
-# behind; clearing them only costs parsing those bodies again).
-_FIELDS_LIMIT = 1 << 14
 
 if TYPE_CHECKING:
     from maestro_audit_logger._signing import Signer
@@ -54,7 +51,7 @@ def create_heads(conn: sqlite3.Connection, table: str) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {heads_table(table)} (writer TEXT PRIMARY KEY, entry TEXT NOT NULL)")
 
 
-class SqliteSink(Sink):
+class SqliteSink(KeepsRecordFields):
     """Stores events in a SQLite database (WAL mode), one row per event, hash-chained per writer.
 
     Each batch is one transaction, inserted with one multi-row ``INSERT`` (up to
@@ -105,8 +102,6 @@ class SqliteSink(Sink):
             raise AuditConfigError(f"background must be True or False, got {background!r}")
         self._background = background
         self._conn: sqlite3.Connection | None = None
-        self._fields: dict[bytes, dict[str, Any]] = {}
-        self._chained_from: tuple[list[bytes], list[Record]] = ([], [])
         super().__init__(writer_id=writer_id)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connect()
@@ -144,30 +139,12 @@ class SqliteSink(Sink):
         super().configure(**kwargs)
         self._apply_sync_mode()
 
-    def emit_one(self, body: bytes, fields: dict[str, Any] | None = None) -> None:
-        """`Sink.emit_one`, keeping ``fields`` (the record dict) to fill the columns from it."""
-        if fields is not None:
-            self._fields[body] = fields  # keyed by content: an equal body has equal columns
-        _emit_one(self, body)  # not super(): this runs once per event
-
-    def _chain(self, bodies: list[bytes]) -> list[Record]:
-        records = super()._chain(bodies)
-        self._chained_from = (bodies, records)  # `_store` looks their record dicts up, one per record
-        return records
-
     def _values(self, records: list[Record]) -> list[Any]:
-        # The flat column values of ``records`` (as `row` gives them), from the record dicts
-        # `emit_one` kept; an event without one (replayed from the spool, from `emit`) has its
-        # body parsed. Inlined: this runs once per event, in the background writer.
-        bodies, chained = self._chained_from
-        self._chained_from = ([], [])
-        if chained is not records:  # not the records `_chain` just built from these bodies
-            bodies = [b""] * len(records)
-        pop = self._fields.pop
+        # The flat column values of ``records`` (as `row` gives them), from their record dicts
+        # where kept. Inlined: this runs once per event, in the background writer.
         out: list[Any] = []
         extend = out.extend
-        for record, body in zip(records, bodies, strict=True):
-            d = pop(body, None)
+        for record, d in zip(records, self._take_fields(records), strict=True):
             if d is None:
                 extend(row(record))
                 continue
@@ -186,8 +163,6 @@ class SqliteSink(Sink):
                 actor.get("id") if actor else None, text, get("tenant"), get("service"), get("request_id"),
                 record.writer, record.seq, record.hash, record.line[:-1].decode(),
             ))  # fmt: skip
-        if len(self._fields) > _FIELDS_LIMIT:  # left by failed writes (their events are retried from bodies)
-            self._fields.clear()
         return out
 
     def _store(self, records: list[Record]) -> None:
