@@ -86,55 +86,24 @@ def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | No
 def database_rows(
     source: str, *, progress: Callable[[int], None] | None = None, table: str = DEFAULT_TABLE, after: int = -1
 ) -> Iterator[tuple[str, int, bytes]]:
-    """(table, row id, stored line) of every row in insertion order (for verify)."""
-    check_table(table)
-    if source.startswith(("postgresql://", "postgres://")):
-        from maestro_audit_logger._postgres import _psycopg
-
-        psycopg = _psycopg()
-        try:
-            conn = psycopg.connect(source, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
-        try:
-            with conn.cursor(name="maestro_audit_verify") as cur:
-                try:
-                    cur.execute(f"SELECT id, record FROM {table} WHERE id > %s ORDER BY id", (after,))  # noqa: S608
-                    for n, (row_id, record) in enumerate(cur, 1):
-                        if progress is not None and n % 10000 == 0:
-                            progress(n)
-                        yield table, row_id, record.encode()
-                except psycopg.errors.UndefinedTable:
-                    raise AuditReadError(f"the database has no {table} table: not an audit store") from None
-        finally:
-            conn.close()
-        return
-    import sqlite3
-
-    path = _sqlite_path(source)
-    if not Path(path).is_file():
-        raise AuditReadError(f"{path} does not exist")
-    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        try:
-            cur2 = conn2.execute(f"SELECT id, record FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
-        except sqlite3.DatabaseError as exc:
-            raise AuditReadError(f"{path} is not an audit database: {exc}") from None
-        for n, (row_id, record) in enumerate(cur2, 1):
-            if progress is not None and n % 10000 == 0:
-                progress(n)
-            yield table, row_id, record.encode()
-    finally:
-        conn2.close()
+    """(table, row id, stored line) of every row after row id ``after``, in insertion order."""
+    for ids, lines in database_chunks(source, size=1024, progress=progress, table=table, after=after):
+        for row_id, line in zip(ids, lines, strict=True):
+            yield table, row_id, line
 
 
 def database_chunks(
-    source: str, *, size: int, progress: Callable[[int], None] | None = None, table: str = DEFAULT_TABLE
+    source: str,
+    *,
+    size: int,
+    progress: Callable[[int], None] | None = None,
+    table: str = DEFAULT_TABLE,
+    after: int = -1,
 ) -> Iterator[tuple[list[int], list[bytes]]]:
-    """`database_rows` in chunks of up to ``size`` rows: (row ids, stored lines), fetched with
-    ``fetchmany`` (for verify's bulk path)."""
+    """The rows after row id ``after`` in insertion order, in chunks of up to ``size`` rows:
+    (row ids, stored lines), fetched with ``fetchmany``; ``progress`` gets the rows read so far."""
     check_table(table)
-    sql = f"SELECT id, record FROM {table} ORDER BY id"  # noqa: S608
+    pg_sql = f"SELECT id, record FROM {table} WHERE id > %s ORDER BY id"  # noqa: S608
     done = 0
     if source.startswith(("postgresql://", "postgres://")):
         from maestro_audit_logger._postgres import _psycopg
@@ -147,7 +116,7 @@ def database_chunks(
         try:
             with conn.cursor(name="maestro_audit_verify") as cur:
                 try:
-                    cur.execute(sql)
+                    cur.execute(pg_sql, (after,))
                     while rows := cur.fetchmany(size):
                         done += len(rows)
                         if progress is not None:
@@ -170,7 +139,7 @@ def database_chunks(
             # when the database stores text as UTF-8 (the default; CAST would give UTF-16 bytes).
             utf8 = conn2.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
             column = "CAST(record AS BLOB)" if utf8 else "record"
-            cur2 = conn2.execute(f"SELECT id, {column} FROM {table} ORDER BY id")  # noqa: S608
+            cur2 = conn2.execute(f"SELECT id, {column} FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
         except sqlite3.DatabaseError as exc:
             raise AuditReadError(f"{path} is not an audit database: {exc}") from None
         while rows2 := cur2.fetchmany(size):
