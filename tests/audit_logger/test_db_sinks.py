@@ -3,12 +3,14 @@ indexed queries, and PostgreSQL stopped and restarted mid-run under fail-open.""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psycopg
@@ -276,3 +278,34 @@ def test_postgres_columns_from_record_dicts_equal_those_parsed_from_the_stored_l
         rec = Record(line[: line.rindex(b',"hash"')] + b"}", line + b"\n", d["hash"], d["writer"], d["seq"], d["prev"])
         assert row(rec) == r
     assert verify(postgres_dsn).ok
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_forked_child_writes_through_its_own_connection(kind: str, tmp_path: Path, request: Any) -> None:
+    # The child must neither use nor close the parent's connection: closing a PostgreSQL one
+    # would end the parent's session; SQLite forbids using one across fork.
+    source = str(tmp_path / "a.db") if kind == "sqlite" else request.getfixturevalue("postgres_dsn")
+    sink = SqliteSink(source) if kind == "sqlite" else PostgresSink(source)
+    audit = AuditLogger(sink, service="svc")
+    fill(audit, 3)  # the parent's connection is open and used
+    parent_conn = sink._conn
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            fill(audit, 4)
+            own = sink._conn not in (None, parent_conn)  # wrote through its own connection
+            audit.close()  # closes the child's connection, not the parent's
+            code = 0 if own else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sink._conn is parent_conn
+    fill(audit, 2)  # the parent's connection still works after the child closed its sink
+    audit.close()
+    records = list(AuditReader(source).records())
+    assert len(records) == 9
+    assert len({r["writer"] for r in records}) == 2  # the child chained under its own writer id
+    assert verify(source).ok

@@ -38,15 +38,27 @@ _emit_one = Sink.emit_one
 _FIELDS_LIMIT = 1 << 14
 
 
-class KeepsRecordFields(Sink):
-    """A database sink that fills its columns from each event's record dict (handed over by
-    ``emit_one``) instead of parsing the stored body again. Events without one (replayed from
-    the spool, given to ``emit``) are parsed from their body."""
+# Connections inherited across ``fork``: a child must neither use nor close them (closing a
+# PostgreSQL connection would end the parent's session on the shared socket; SQLite forbids
+# using a connection opened before the fork). Kept referenced so they are never finalised here.
+_inherited: list[Any] = []
 
-    def __init__(self, *, writer_id: str | None = None) -> None:
+
+class DatabaseSink(Sink):
+    """What the SQLite and PostgreSQL sinks share beyond `Sink`: columns filled from each event's
+    record dict (handed over by ``emit_one``) instead of parsing the stored body again (events
+    replayed from the spool or given to ``emit`` are parsed from their body), and a connection
+    of their own in a forked child (opened by its first write)."""
+
+    _conn: Any = None
+
+    def _reset_after_fork(self) -> None:
+        super()._reset_after_fork()
         self._fields: dict[bytes, dict[str, Any]] = {}
         self._chained_from: tuple[list[bytes], list[Record]] = ([], [])
-        super().__init__(writer_id=writer_id)
+        if self._conn is not None:  # in a forked child: the parent's connection
+            _inherited.append(self._conn)
+            self._conn = None
 
     def emit_one(self, body: bytes, fields: dict[str, Any] | None = None) -> None:
         """`Sink.emit_one`, keeping ``fields`` (the record dict) to fill the columns from it."""

@@ -11,7 +11,7 @@ from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
     INDEXED,
-    KeepsRecordFields,
+    DatabaseSink,
     check_signer,
     check_table,
     head_row,
@@ -75,7 +75,7 @@ def create_heads(conn: Any, table: str) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {heads_table(table)} (writer TEXT PRIMARY KEY, entry TEXT NOT NULL)")
 
 
-class PostgresSink(KeepsRecordFields):
+class PostgresSink(DatabaseSink):
     """Stores events in PostgreSQL with ``COPY``, one transaction per batch, chained per writer.
 
     Durable modes commit with ``synchronous_commit=on`` (the commit waits for the WAL flush);

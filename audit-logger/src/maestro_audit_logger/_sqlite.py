@@ -12,7 +12,7 @@ from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
     INDEXED,
-    KeepsRecordFields,
+    DatabaseSink,
     check_signer,
     check_table,
     head_row,
@@ -51,7 +51,7 @@ def create_heads(conn: sqlite3.Connection, table: str) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {heads_table(table)} (writer TEXT PRIMARY KEY, entry TEXT NOT NULL)")
 
 
-class SqliteSink(KeepsRecordFields):
+class SqliteSink(DatabaseSink):
     """Stores events in a SQLite database (WAL mode), one row per event, hash-chained per writer.
 
     Each batch is one transaction, inserted with one multi-row ``INSERT`` (up to
