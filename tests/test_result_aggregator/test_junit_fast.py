@@ -571,3 +571,27 @@ def test_whitespace_before_a_tag_is_kept_where_text_is_collected(tmp_path: Path,
         assert fast == read_junit(path, engine="expat")
     (result,) = fast.tests
     assert (result.trace, result.stdout, result.stderr) == (None, "  \n ", "\n")  # a blank trace is no trace
+
+
+MARKUP_IN_TEXT = """<testsuite name="s">
+  <testcase name="t" classname="c">
+    <flakyFailure message="first"><stackTrace>at <b>Foo</b>.bar</stackTrace>
+      <system-out>a<i>b</i>c</system-out></flakyFailure>
+    <failure message="m">x <i>y</i> z</failure>
+    <system-out>before <b>bold <u>under</u></b> after</system-out>
+  </testcase>
+</testsuite>
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "expat"])
+def test_markup_inside_text_elements_keeps_all_of_their_text(tmp_path: Path, engine: str) -> None:
+    # The JUnit schema has no child elements inside these, but tools write them: dropping the
+    # text (it used to end collection at the first nested end tag) would lose output silently.
+    path = tmp_path / "markup.xml"
+    path.write_text(MARKUP_IN_TEXT, encoding="utf-8")
+    (test,) = read_junit(path, engine=engine).tests
+    assert test.stdout == "before bold under after"
+    assert test.trace == "x y z"
+    first = test.attempts[0]
+    assert (first.message, first.trace, first.stdout) == ("first", "at Foo.bar", "abc")

@@ -121,6 +121,7 @@ class _Reader:
         "attempt",
         "attempts",
         "case_open",
+        "collect_depth",
         "collector",
         "current",
         "depth",
@@ -169,6 +170,7 @@ class _Reader:
         self.start: float | None = None
         self.tool: str | None = None
         self.collector: BoundedText | None = None
+        self.collect_depth = 0
         self._reset_case()
         self.fast_start = self.fast_handler()
 
@@ -190,6 +192,7 @@ class _Reader:
     # -- text collection ----------------------------------------------------------------
     def _collect(self) -> None:
         self.collector = BoundedText(self.limit)
+        self.collect_depth = self.depth  # the text element's own depth: markup inside it is kept
         self.parser.CharacterDataHandler = self.collector.add
 
     def _collected(self) -> str:
@@ -310,6 +313,8 @@ class _Reader:
     # -- the full path, inside a testcase with children ---------------------------------
     def start_in_case(self, name: str, attrs: dict[str, str]) -> None:  # noqa: PLR0912 - the dialect switch
         self.depth += 1
+        if self.collector is not None:
+            return  # markup inside a text element (``<b>`` in ``<system-out>``): its text is kept
         if self.attempt is not None:
             if name in _TEXT_CHILDREN:
                 self._collect()
@@ -350,11 +355,14 @@ class _Reader:
                     self.properties = {}
                 self.properties[key] = value
 
-    def end_in_case(self, name: str) -> None:
+    def end_in_case(self, name: str) -> None:  # noqa: PLR0912 - one branch per text element
         if self.depth == 0:  # </testcase>
             self._finish_case()
             return
+        nested = self.collector is not None and self.depth != self.collect_depth
         self.depth -= 1
+        if nested:
+            return  # the end of markup inside a text element
         attempt = self.attempt
         if attempt is not None:
             if name in _ATTEMPTS:
