@@ -84,7 +84,10 @@ def test_two_breakers_share_state_and_namespace_isolates(client: redis.Redis) ->
 
 
 def test_one_round_trip_per_guarded_call(client: redis.Redis) -> None:
-    breaker = shared(client, window=CountWindow(10, minimum_calls=5))
+    # A long flush delay: on a loaded machine a 50 ms gap between two calls would let the
+    # background flush send a deferred outcome on its own round trip, an extra EVALSHA.
+    storage = RedisStorage(client, flush_delay=60)
+    breaker = CircuitBreaker("svc", storage=storage, window=CountWindow(10, minimum_calls=5))
     breaker.call(lambda: None)  # loads the script
     before = evalsha_calls(client)
     for _ in range(20):
