@@ -147,3 +147,14 @@ def test_jsonl_stream_survives_a_crash_and_rejects_garbage(tmp_path: Path) -> No
     foreign.write_text('{"hello": 1}\n')
     with pytest.raises(ReportParseError, match="not a maestro-results JSONL file"):
         read_jsonl(foreign)
+
+
+def test_an_attempts_outcome_names_every_field_and_builds_a_result() -> None:
+    attempt = Attempt(
+        Status.FAILED, 1.5, "error", "boom", "trace", 10.0, "out", "err", (Attachment("shot", "image/png", "a.png"),)
+    )
+    outcome = attempt.outcome()
+    assert Attempt(**outcome) == attempt  # every field, by name
+    result = TestResult("t", **outcome)
+    assert (result.status, result.raw_status, result.message, result.start) == (Status.FAILED, "error", "boom", 10.0)
+    assert result.attachments == attempt.attachments

@@ -85,7 +85,7 @@ def _with_attempts(base: TestResult, attempts: list[Attempt], **changes: Any) ->
     """``base`` holding ``attempts``, its outcome fields taken from the last (final) attempt."""
     final = attempts[-1]
     if changes:
-        return replace(base, **_outcome(final), attempts=tuple(attempts), **changes)
+        return replace(base, **final.outcome(), attempts=tuple(attempts), **changes)
     # What ``replace`` gives, built directly (``replace`` costs ~5x more: it walks the fields in
     # Python); a test checks that every field of ``TestResult`` is carried over.
     return TestResult(
@@ -108,20 +108,6 @@ def _with_attempts(base: TestResult, attempts: list[Attempt], **changes: Any) ->
         final.start,
         base.extra,
     )
-
-
-def _outcome(final: Attempt) -> dict[str, Any]:
-    return {
-        "status": final.status,
-        "duration": final.duration,
-        "raw_status": final.raw_status,
-        "message": final.message,
-        "trace": final.trace,
-        "stdout": final.stdout,
-        "stderr": final.stderr,
-        "attachments": final.attachments,
-        "start": final.start,
-    }
 
 
 Inner = str | tuple[str, tuple[tuple[str, str], ...]]

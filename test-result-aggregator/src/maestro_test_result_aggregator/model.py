@@ -111,6 +111,14 @@ class Attempt:
     stderr: str | None = None
     attachments: tuple[Attachment, ...] = ()
 
+    def outcome(self) -> dict[str, Any]:
+        """This attempt's fields by name: the outcome a `TestResult` takes from its final
+        attempt, as in ``TestResult(name, **final.outcome(), attempts=tuple(attempts))``."""
+        return {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
+
+
+_ATTEMPT_FIELDS: Final = tuple(Attempt.__dataclass_fields__)
+
 
 def make_test_id(
     suite: Iterable[str],

@@ -131,21 +131,13 @@ def _spec_results(spec: Mapping[str, Any], here: tuple[str, ...], file: Any, lim
         annotations = test.get("annotations") or ()
         yield TestResult(
             name=str(spec.get("title", "")),
-            status=final.status,
-            duration=final.duration,
+            **final.outcome(),
             suite=here,
             file=spec.get("file") or file,
             line=spec.get("line"),
             parameters={"project": str(project)} if project else EMPTY,
-            raw_status=final.raw_status,
-            message=final.message,
-            trace=final.trace,
-            stdout=final.stdout,
-            stderr=final.stderr,
             tags=tags,
-            attachments=final.attachments,
             attempts=tuple(tries) if len(tries) > 1 else (),
-            start=final.start,
             extra={"annotations": list(annotations)} if annotations else EMPTY,
         )
 

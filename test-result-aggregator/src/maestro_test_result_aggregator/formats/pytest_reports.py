@@ -170,19 +170,12 @@ def _result(nodeid: str, attempts: list[Attempt], info: Mapping[str, Any]) -> Te
         tags = tuple(sorted(k for k, v in keywords.items() if v == 1 and k not in own and not k.startswith("_")))
     return TestResult(
         name=name,
-        status=final.status,
-        duration=final.duration,
+        **final.outcome(),
         file=file,
         classname=classname,
         line=line,
-        raw_status=final.raw_status,
-        message=final.message,
-        trace=final.trace,
-        stdout=final.stdout,
-        stderr=final.stderr,
         tags=tags,
         attempts=tuple(attempts) if len(attempts) > 1 else (),
-        start=final.start,
     )
 
 
