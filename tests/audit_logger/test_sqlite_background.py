@@ -89,13 +89,13 @@ def test_full_batches_are_written_by_one_background_thread_with_identical_rows(t
     sink = SqliteSink(db, writer_id="w/1/bg", background=True)
     audit = AuditLogger(sink, service="svc", durability=buffered(max_batch=BATCH))
     stores: list[str] = []
-    original = sink._store
+    original = sink._store_payload
 
-    def store(records: list[Record]) -> None:
+    def store(records: list[Record], values: list[Any]) -> None:
         stores.append(threading.current_thread().name)
-        original(records)
+        original(records, values)
 
-    sink._store = store  # type: ignore[method-assign]
+    sink._store_payload = store  # type: ignore[method-assign]
     ids = [record(audit, i) for i in range(5 * BATCH + 3)]
     wait_for(lambda: len(stores) == 5 and not sink._busy)
     assert len(rows(db)) == 5 * BATCH  # written before close: the background thread did it
@@ -215,13 +215,13 @@ def test_back_pressure_one_batch_in_flight_and_one_filling(tmp_path: Path) -> No
     sink = SqliteSink(db, background=True)
     audit = AuditLogger(sink, service="svc", durability=buffered(max_batch=BATCH))
     release = threading.Event()
-    original = sink._store
+    original = sink._store_payload
 
-    def slow_store(records: list[Record]) -> None:
+    def slow_store(records: list[Record], values: list[Any]) -> None:
         release.wait(10)
-        original(records)
+        original(records, values)
 
-    sink._store = slow_store  # type: ignore[method-assign]
+    sink._store_payload = slow_store  # type: ignore[method-assign]
     done = threading.Event()
 
     def produce() -> None:

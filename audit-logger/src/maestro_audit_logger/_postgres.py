@@ -91,7 +91,18 @@ class PostgresSink(DatabaseSink):
         checkpoint: keep ``<table>_heads``: each writer's last row (seq and hash), signed with
             ``signer`` and updated in the same transaction as the rows, so `verify` detects rows
             deleted from the end and a re-chained history. Default: on when ``signer`` is given.
+        background: in ``buffered`` mode, a writer thread sends full batches to the server and
+            waits for their commit while ``record`` fills the next batch. The thread that fills
+            a batch chains it and builds its COPY text (Python work); the writer only waits on
+            the server, without the GIL, so the server's work overlaps the caller's. At most
+            one batch is in flight and one filling; a failed write keeps its events for the
+            next write and raises `AuditWriteError` from the next ``record``, ``flush`` or
+            ``close`` (fail-closed) or spools them (fail-open), as `SqliteSink` does.
     """
+
+    #: With ``background=True``, the caller chains and builds the COPY text (`_payload`) and the
+    #: writer thread only stores it (`_store_payload`): see `Sink._hand_off`.
+    _prepares = True
 
     def __init__(
         self,
@@ -102,6 +113,7 @@ class PostgresSink(DatabaseSink):
         writer_id: str | None = None,
         signer: Signer | None = None,
         checkpoint: bool | None = None,
+        background: bool = False,
     ) -> None:
         psycopg = _psycopg()
         if not isinstance(dsn, str) or not dsn:
@@ -113,6 +125,9 @@ class PostgresSink(DatabaseSink):
         self.dsn = dsn
         self.table = check_table(table)
         self.connect_timeout = connect_timeout
+        if not isinstance(background, bool):
+            raise AuditConfigError(f"background must be True or False, got {background!r}")
+        self._background = background
         self._conn: Any = None
         super().__init__(writer_id=writer_id)
         self._copy = f"COPY {self.table} ({', '.join(COLUMNS)}) FROM STDIN"
@@ -145,13 +160,19 @@ class PostgresSink(DatabaseSink):
             self._conn.commit()
 
     def _store(self, records: list[Record]) -> None:
+        self._store_payload(records, self._payload(records))
+
+    def _payload(self, records: list[Record]) -> bytes:
+        return copy_text(records, self._take_fields(records))
+
+    def _store_payload(self, records: list[Record], data: bytes) -> None:
         if self._conn is None or self._conn.closed:
             self._conn = None
             self._connect()
         conn = self._conn
         try:
             with conn.cursor() as cur, cur.copy(self._copy) as copy:
-                copy.write(copy_text(records, self._take_fields(records)))
+                copy.write(data)
             if self.checkpoint and records:
                 if not self._heads_ready:
                     create_heads(conn, self.table)

@@ -5,13 +5,16 @@ Concurrency: appenders add event bodies to the current batch under one condition
 writer at a time (the "leader") takes the batch, chains it and stores it outside the lock, so
 threads never fork the chain and later events wait only for the fsync that covers them.
 
-Background writer (``buffered`` mode of a sink with ``_background = True``: ``SqliteSink(background=True)``): a full
-batch is handed to one writer thread per sink while ``record`` keeps filling the next one
-(double buffering), so a store that releases the GIL (``sqlite3_step``) runs in parallel with
-the caller. At most one batch is in flight and one is filling: a caller that fills a batch while
-the previous one is still being written waits for it (back-pressure by blocking, never by
-dropping). A failed background write keeps its events (first in the next batch) and its
-`AuditWriteError` is raised by the next ``record``/``flush``/``close``.
+Background writer (``buffered`` mode of a sink with ``_background = True``: ``SqliteSink(background=True)``,
+``PostgresSink(background=True)``): a full batch is handed to one writer thread per sink while
+``record`` keeps filling the next one (double buffering), so a store that releases the GIL
+(``sqlite3_step``, waiting for PostgreSQL) runs in parallel with the caller. A sink with
+``_prepares`` (PostgreSQL) has the handing thread chain the batch and build its payload, so the
+writer thread holds the GIL for almost nothing. At most one batch is in flight and one is
+filling: a caller that fills a batch while the previous one is still being written waits for it
+(back-pressure by blocking, never by dropping). A failed background write keeps its events
+(first in the next batch) and its `AuditWriteError` is raised by the next
+``record``/``flush``/``close``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import time
 import weakref
 from _thread import allocate_lock
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from maestro_audit_logger._canonical import GENESIS, valid_writer
@@ -77,6 +82,19 @@ class _Batch:
     waiters: list[Any] = field(default_factory=list)
     # Group commit: writers that appended to this batch (subtracted from `Sink._inflight` when done).
     writers: int = 0
+    # Background writer: the batch chained and turned into the store's payload by the thread
+    # that handed it off (`Sink._prepare`), so the writer thread only stores it.
+    prepared: _Prepared | None = None
+
+
+class _Prepared(NamedTuple):
+    """A batch chained from the sink's state (seq, prev) into records and the store's payload."""
+
+    bodies: list[bytes]
+    seq: int
+    prev: str
+    records: list[Record]
+    payload: Any
 
 
 def _finished(batch: _Batch) -> bool:
@@ -106,6 +124,10 @@ class Sink(ABC):
     #: True when ``buffered`` batches are written by a background writer thread (stores that
     #: release the GIL while they work, like SQLite's ``sqlite3_step``).
     _background = False
+    #: True when the store splits into `_payload` (Python work: column values, COPY text) and
+    #: `_store_payload` (the database's work, without the GIL): a background writer then gets
+    #: the batch chained and prepared by the thread that filled it, and only stores it.
+    _prepares = False
 
     def __init__(self, *, writer_id: str | None = None) -> None:
         if writer_id is not None and not valid_writer(writer_id):
@@ -260,13 +282,27 @@ class Sink(ABC):
             return  # flush() or close() took it while we waited
         self._batch = _Batch()
         self._busy = True  # the writer owns the store until it calls _release_busy
-        self._bg_take = batch
-        if self._bg_thread is None:
-            self._bg_stop = False
-            thread = threading.Thread(target=self._bg_run, name=f"maestro-audit-writer-{id(self):x}", daemon=True)
-            self._bg_thread = thread
-            thread.start()
-        self._bg_cond.notify()
+        try:
+            if self._prepares and not self._spooling and not self._internal:
+                # Chain and prepare here, outside the lock (other threads keep filling the next
+                # batch): the writer thread then spends its time in the database, without the
+                # GIL, while this thread records. The chain state is final: the previous batch
+                # is written (we waited for it above) and nobody else writes while we are busy.
+                self._mutex.release()
+                try:
+                    batch.prepared = self._prepare(batch.bodies)
+                except Exception:  # the writer chains it again and reports what fails
+                    batch.prepared = None
+                finally:
+                    self._mutex.acquire()
+        finally:
+            self._bg_take = batch  # handed off even if interrupted: never dropped, never left busy
+            if self._bg_thread is None:
+                self._bg_stop = False
+                thread = threading.Thread(target=self._bg_run, name=f"maestro-audit-writer-{id(self):x}", daemon=True)
+                self._bg_thread = thread
+                thread.start()
+            self._bg_cond.notify()
 
     def _take_bg_error(self) -> AuditWriteError:
         # With the lock held: the pending background error, cleared (raised exactly once).
@@ -289,7 +325,7 @@ class Sink(ABC):
                     return
             error: BaseException | None = None
             try:
-                self._deliver(take.bodies, sync=False)
+                self._deliver(take.bodies, sync=False, prepared=take.prepared)
             except BaseException as exc:  # reported to the next caller, never lost
                 error = exc
             with mutex:
@@ -522,14 +558,14 @@ class Sink(ABC):
             raise bg_error
 
     # -- delivery with the failure policy (one leader at a time) -------------------------
-    def _deliver(self, bodies: list[bytes], *, sync: bool) -> None:
+    def _deliver(self, bodies: list[bytes], *, sync: bool, prepared: _Prepared | None = None) -> None:
         if not bodies:
             return
         if self._spooling and not self._try_replay():
             self._to_spool(bodies, sync=sync)
             return
         try:
-            self._write_chained(bodies, sync=sync)
+            self._write_chained(bodies, sync=sync, prepared=prepared)
         except _StoreFailed as failed:
             self.stats.failures += 1
             self.stats.last_error = repr(failed.cause)
@@ -630,8 +666,27 @@ class Sink(ABC):
         """Store chained lines all-or-nothing (only called when `_lines_only` is set)."""
         raise NotImplementedError
 
-    def _write_chained(self, bodies: list[bytes], *, sync: bool) -> None:
-        """Chain and store ``bodies``; the chain advances only over what was stored."""
+    def _prepare(self, bodies: list[bytes]) -> _Prepared:
+        """``bodies`` chained from the current state, with the store's payload (`_prepares`)."""
+        seq, prev = self._seq, self._prev
+        records = self._chain(bodies)
+        return _Prepared(bodies, seq, prev, records, self._payload(records))
+
+    def _chained_store(
+        self, bodies: list[bytes], prepared: _Prepared | None
+    ) -> tuple[list[Record], Callable[[], None]]:
+        """``bodies`` chained, and the call that stores them: from ``prepared`` when it was
+        chained from the current state for exactly these bodies."""
+        if prepared is not None and prepared.bodies is bodies and prepared[1:3] == (self._seq, self._prev):
+            return prepared.records, partial(self._store_payload, prepared.records, prepared.payload)
+        records = self._chain(bodies)
+        return records, partial(self._store, records)
+
+    def _write_chained(self, bodies: list[bytes], *, sync: bool, prepared: _Prepared | None = None) -> None:
+        """Chain and store ``bodies``; the chain advances only over what was stored.
+
+        ``prepared`` (see `_prepare`) is used when it was chained from the current state for
+        exactly these bodies; otherwise (a replay or an internal event came first) it is ignored."""
         if self._internal:
             bodies = self._internal + bodies
             self._internal = []
@@ -653,9 +708,9 @@ class Sink(ABC):
             self._seq += len(lines)
             self._prev = last_hash
         else:
-            records = self._chain(bodies)
+            records, store = self._chained_store(bodies, prepared)
             try:
-                self._store(records)
+                store()
             except self.failure_types as exc:
                 raise _StoreFailed(bodies, exc) from exc
             last = records[-1]
@@ -674,6 +729,14 @@ class Sink(ABC):
     @abstractmethod
     def _store(self, records: list[Record]) -> None:
         """Store ``records`` all-or-nothing (raise one of `failure_types` on failure)."""
+
+    def _payload(self, records: list[Record]) -> Any:
+        """What `_store_payload` stores for ``records`` (sinks with `_prepares`)."""
+        raise NotImplementedError
+
+    def _store_payload(self, records: list[Record], payload: Any) -> None:
+        """Store ``records`` given their `_payload`, all-or-nothing (sinks with `_prepares`)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _sync(self) -> None:

@@ -166,6 +166,12 @@ class SqliteSink(DatabaseSink):
         return out
 
     def _store(self, records: list[Record]) -> None:
+        self._store_payload(records, self._values(records))
+
+    def _payload(self, records: list[Record]) -> list[Any]:
+        return self._values(records)
+
+    def _store_payload(self, records: list[Record], values: list[Any]) -> None:
         if self._conn is None:
             self._connect()
         conn = self._conn
@@ -173,7 +179,6 @@ class SqliteSink(DatabaseSink):
         # One multi-row INSERT per chunk rather than `executemany`: one `sqlite3_step` (which
         # runs without the GIL) inserts the whole chunk, where `executemany` releases and
         # re-takes the GIL for every row and a background writer would wait for it each time.
-        values = self._values(records)
         n, step, width = len(records), self._rows_per_insert, len(COLUMNS)
         if n <= step and not self.checkpoint:
             # One statement: atomic on its own (autocommit), so no BEGIN/COMMIT round trips.
