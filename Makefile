@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RELEASE := $(BIN)/python -m maestro_devtools.release
+# C source compiled in place by the editable install (test-result-aggregator/hatch_build.py)
+SPEEDUPS := test-result-aggregator/src/maestro_test_result_aggregator/formats/_junit_speedups.c
 PYTEST_ARGS ?= -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
@@ -23,7 +25,8 @@ help:
 	@echo "or NEXUS_REPOSITORY (a ~/.pypirc section), or keyring. Without NEXUS_URL: the embedded index in .index/."
 	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
 
-$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml requirements-dev.txt
+$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml requirements-dev.txt \
+		$(SPEEDUPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _table import Table, ratio
 
-from maestro_test_result_aggregator.formats import read_junit
+from maestro_test_result_aggregator.formats import _junit_fast, read_junit
 from maestro_test_result_aggregator.html import write_html
 from maestro_test_result_aggregator.merge import merge_runs
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
@@ -61,6 +61,16 @@ def generate_junit(path: Path, cases: int, *, per_suite: int = 100, fail_every: 
                 out.write("</testcase>\n")
             out.write("  </testsuite>\n")
         out.write("</testsuites>\n")
+
+
+def _without_accelerator(fn: Callable[[], object]) -> object:
+    """``fn()`` with the fast reader's C accelerator switched off (its pure-Python path)."""
+    saved = _junit_fast._speedups
+    _junit_fast._speedups = None
+    try:
+        return fn()
+    finally:
+        _junit_fast._speedups = saved
 
 
 def cpu(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -179,6 +189,7 @@ def ingest_table(directory: Path, cases: int, quick: bool) -> Table:
     core = cpu_interleaved(
         {
             "fast": lambda: read_junit(path),
+            "pure": lambda: _without_accelerator(lambda: read_junit(path)),
             "expat": lambda: read_junit(path, engine="expat"),
             "bare": lambda: etree_bare(path),
             "results": lambda: etree_results(path),
@@ -198,8 +209,10 @@ def ingest_table(directory: Path, cases: int, quick: bool) -> Table:
         f"({rate:,.0f}/s, {versus_bare:.2f}x the bare loop, {core['results'] / ours:.2f}x ElementTree building "
         "the same results).",
     )
-    table.add("maestro read_junit (fast reader, default)", f"{ours:.3f}", f"{rate:,.0f}", "1.00x")
+    accelerated = "with its C accelerator" if _junit_fast._speedups is not None else "NO C accelerator built"
+    table.add(f"maestro read_junit (fast reader, {accelerated})", f"{ours:.3f}", f"{rate:,.0f}", "1.00x")
     labels = {
+        "pure": "maestro read_junit, pure Python (no accelerator)",
         "expat": "maestro read_junit(engine='expat')",
         "results": "stdlib ET iterparse, same results built",
         "bare": "stdlib ET iterparse, bare loop (count only)",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -20,10 +22,30 @@ from hypothesis import strategies as st
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
 from maestro_test_result_aggregator.formats import _junit_fast, iter_junit, junit, read_junit
-from maestro_test_result_aggregator.model import TestRun
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 
 DATA = Path(__file__).parent / "data"
 JUNIT_FIXTURES = sorted(path.name for path in DATA.glob("*.xml"))
+SPEEDUPS = _junit_fast._speedups  # the C accelerator module, None where it was not built
+ACCELERATOR = None if SPEEDUPS is None else SPEEDUPS.scan_testcases
+
+
+def accelerator_or_skip() -> None:
+    """Skip (or, where CI requires it, fail) when the C accelerator was not built."""
+    if ACCELERATOR is None:
+        if os.environ.get("MAESTRO_REQUIRE_SPEEDUPS") == "1":
+            pytest.fail("MAESTRO_REQUIRE_SPEEDUPS=1 but the JUnit reader's C accelerator is not built")
+        pytest.skip("the JUnit reader's C accelerator is not built here (no C compiler when installed)")
+
+
+@pytest.fixture(scope="module", autouse=True, params=["C accelerator", "pure Python"])
+def tokenizer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs twice: the fast reader with its C accelerator and without it."""
+    if request.param == "C accelerator":
+        accelerator_or_skip()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_junit_fast, "_speedups", SPEEDUPS if request.param == "C accelerator" else None)
+        yield request.param
 
 
 def outcome(path: Path, engine: str) -> TestRun | tuple[type[BaseException], str, int | None, int | None]:
@@ -595,3 +617,112 @@ def test_markup_inside_text_elements_keeps_all_of_their_text(tmp_path: Path, eng
     assert test.trace == "x y z"
     first = test.attempts[0]
     assert (first.message, first.trace, first.stdout) == ("first", "at Foo.bar", "abc")
+
+
+# ----------------------------------------------------------------------- the C accelerator
+
+PLAIN_VALUE = st.text(
+    st.one_of(
+        st.sampled_from(list("<>&\"' \t\n\r=/;#x-\ufffe\uffff")),
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    ),
+    max_size=8,
+)
+CASE_NAMES = ["name", "classname", "time", "file", "line", "timestamp", "message", "names"]
+
+
+@st.composite
+def childless_runs(draw: st.DrawFn) -> str:
+    """Runs of testcase elements, mostly childless and plain, with every way to spoil one."""
+    out = []
+    for _ in range(draw(st.integers(0, 5))):
+        attrs = []
+        for name in draw(st.lists(st.sampled_from(CASE_NAMES), max_size=4)):  # duplicates allowed
+            equals = draw(st.sampled_from(['="', '="', '="', " ='", "='"]))
+            space = draw(st.sampled_from([" ", "\n", "\t ", ""]))
+            attrs.append(space + name + equals + draw(PLAIN_VALUE) + '"')
+        end = draw(st.sampled_from(["/>", "/>", "></testcase>", ">\n </testcase>", " />", ">", "></testcase >", "/"]))
+        out.append(draw(WS) + "<testcase" + "".join(attrs) + draw(WS.filter(lambda w: w != "\r")) + end)
+    return "".join(out) + draw(st.sampled_from(["", "<", "<testcase", " ", "</testsuite>"]))
+
+
+def pattern_run(text: str, position: int) -> tuple[list[tuple[str | None, ...]], int]:
+    """What the C scanner must return: the pure-Python grammar's childless-testcase matches."""
+    grammar = _junit_fast._grammar((), True)
+    cases = []
+    while (match := grammar.pattern.match(text, position)) is not None and match.lastindex == grammar.any:
+        cases.append(tuple(grammar.any_get(match)))
+        position = match.end()
+    return cases, position
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=childless_runs(), start=st.integers(0, 3))
+def test_accelerator_reads_exactly_what_the_pattern_reads(text: str, start: int) -> None:
+    accelerator_or_skip()
+    assert ACCELERATOR is not None
+    start = min(start, len(text))
+    assert ACCELERATOR(text, start) == pattern_run(text, start)
+
+
+def test_accelerator_refuses_bad_arguments_and_stops_at_the_buffer_end() -> None:
+    accelerator_or_skip()
+    assert ACCELERATOR is not None
+    case = '<testcase name="a" time="0.1"/>'
+    assert ACCELERATOR(case * 3, 0) == ([("a", None, "0.1", None, None, None)] * 3, 3 * len(case))
+    assert ACCELERATOR(case + case[:-1], 0) == ([("a", None, "0.1", None, None, None)], len(case))  # cut off
+    assert ACCELERATOR("", 0) == ([], 0)
+    with pytest.raises(ValueError, match="outside"):
+        ACCELERATOR(case, len(case) + 1)
+    with pytest.raises(TypeError):
+        ACCELERATOR(case.encode(), 0)  # type: ignore[arg-type]
+
+
+def test_the_accelerator_is_what_read_junit_uses_here(tmp_path: Path, tokenizer: str) -> None:
+    # A long run of passing tests is built by one accelerator call per run (or by the pattern alone).
+    path = tmp_path / "run.xml"
+    first, second = ("".join(f'<testcase classname="c" name="{p}{i}" time="0.{i}"/>' for i in range(50)) for p in "tu")
+    path.write_text(f'<testsuite name="s">{first}<testcase name="f"><failure/></testcase>{second}</testsuite>')
+    built: list[int] = []
+    real = _junit_fast._speedups
+
+    class Counting:
+        scan_testcases = None
+
+        @staticmethod
+        def build_testcases(buffer: str, position: int, tests: list[TestResult], *rest: object) -> int:
+            assert real is not None
+            before = len(tests)
+            end = real.build_testcases(buffer, position, tests, *rest)
+            built.append(len(tests) - before)
+            return int(end)
+
+    with mock.patch.object(_junit_fast, "_speedups", Counting if real is not None else None):
+        run = read_junit(path)
+    assert [r.name for r in run.tests] == [f"t{i}" for i in range(50)] + ["f"] + [f"u{i}" for i in range(50)]
+    assert built == ([50, 50] if tokenizer == "C accelerator" else [])
+
+
+@pytest.mark.parametrize(
+    ("attributes", "built"),
+    [
+        ('name="a" time="0.5" line="3"', 1),
+        ('name="a" time="1,5"', 0),  # float() refuses it: the Python reader parses it
+        ('name="a" line="x"', 0),  # int() refuses it
+        ('name="a" timestamp="2024-01-01T00:00:00Z"', 0),  # a start time: the Python reader's
+        ('name="a" line="\u0661\u0662" time=" 2 "', 1),  # what float() and int() accept, C accepts
+    ],
+)
+def test_accelerator_leaves_what_python_converts_differently_to_python(
+    tmp_path: Path, attributes: str, built: int
+) -> None:
+    accelerator_or_skip()
+    assert SPEEDUPS is not None
+    text = f"<testcase {attributes}/>"
+    tests: list[TestResult] = []
+    times: dict[object, float] = {None: 0.0}
+    end = SPEEDUPS.build_testcases(text, 0, tests, {}, times, TestResult, Status.PASSED, ("s",))
+    assert (len(tests), end) == (built, len(text) if built else 0)
+    path = tmp_path / "one.xml"
+    path.write_text(f'<testsuite name="s">{text}</testsuite>')
+    assert read_junit(path) == read_junit(path, engine="expat")

@@ -98,6 +98,19 @@ def _general(wide: bool) -> str:
     )
 
 
+def _load_speedups() -> Any:
+    """The C accelerator module (built with the wheel where a C compiler was found); None
+    without it (the pure-Python path reads the same files the same way, more slowly)."""
+    try:
+        from maestro_test_result_aggregator.formats import _junit_speedups  # noqa: PLC0415
+    except ImportError:
+        return None
+    return _junit_speedups
+
+
+_speedups = _load_speedups()
+
+
 _MAX_SWITCHES: Final = 16
 """Attribute orders learned per file before the reader stops specialising."""
 
@@ -336,13 +349,16 @@ class _Scanner:
         any_fast = grammar.any
         fast_start = reader.fast_start
         ends: list[str] = reader.ends
-        append = reader.tests.append
-        intern = reader.strings.setdefault
+        tests = reader.tests
+        append = tests.append
+        strings = reader.strings
+        intern = strings.setdefault
         times: dict[str, float] = reader.times
         known_time = times.get
         passed = Status.PASSED
         make = TestResult
         fast_ok = bool(stack) and events.StartElementHandler is fast_start
+        build = None if _speedups is None else _speedups.build_testcases
         primed = False
         suite: tuple[str, ...] = ()
         last_file = last_class = None
@@ -350,7 +366,6 @@ class _Scanner:
         for match in iter(grammar.scanner(buffer, position).match, None):
             kind = match.lastindex
             if kind == fixed and fast_ok:
-                name, classname, time, file, line, stamp = fixed_get(match)
                 if not primed:
                     if len(ends) != 1 or ends[0] != "testcase":
                         if ends:
@@ -358,6 +373,15 @@ class _Scanner:
                         ends.append("testcase")
                     primed = True
                     suite = reader.suite_tuple
+                if build is not None:
+                    # The C accelerator builds the results of this childless testcase and of
+                    # those right after it, as the code below would (the scan restarts after them).
+                    end = build(buffer, match.start(), tests, strings, times, make, passed, suite)
+                    if end != match.start():
+                        if end != match.end():
+                            return end, True
+                        continue
+                name, classname, time, file, line, stamp = fixed_get(match)
                 # Class and file names repeat: share one string object each (None maps to None).
                 # Mostly the previous testcase's: an equality test costs less than hashing.
                 if file == last_file:

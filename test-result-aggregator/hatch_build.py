@@ -1,0 +1,87 @@
+"""Build hook: compile the optional C accelerator of the JUnit reader into the wheel.
+
+Where the C compiler Python was built with (or the one ``CC`` names) is available, the wheel
+carries ``formats/_junit_speedups`` and is tagged for this interpreter and platform; where it is
+not (or with ``MAESTRO_PURE_PYTHON=1``), the build prints why and makes the pure-Python wheel,
+which reads the same files more slowly. ``MAESTRO_REQUIRE_SPEEDUPS=1`` turns a failed compile into a
+build error (CI sets it, so a broken accelerator cannot pass unnoticed). An editable install
+compiles the extension next to its source, where the import finds it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+SOURCE = Path("src/maestro_test_result_aggregator/formats/_junit_speedups.c")
+
+
+def _compile(source: Path, target: Path) -> str | None:
+    """Compile ``source`` into the extension module ``target``; None, or why it failed."""
+    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC")  # CC overrides, as for setuptools
+    include = sysconfig.get_paths()["include"]
+    if not compiler or os.name != "posix":
+        return "no C compiler configured for this Python"
+    if not (Path(include) / "Python.h").is_file():
+        return f"no Python headers in {include}"
+    command = [
+        *shlex.split(compiler),
+        *shlex.split(sysconfig.get_config_var("CCSHARED") or "-fPIC"),
+        "-O2",
+        "-Wall",
+        "-Werror",
+        f"-I{include}",
+        "-shared",
+        str(source),
+        "-o",
+        str(target),
+    ]
+    if sys.platform == "darwin":
+        command[-2:-2] = ["-undefined", "dynamic_lookup"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        return f"{command[0]}: {exc}"
+    if done.returncode != 0:
+        return (done.stderr or done.stdout).strip()[-2000:] or f"{command[0]} exited with {done.returncode}"
+    return None
+
+
+class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+    """Adds the compiled accelerator to the wheel (see the module docstring)."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel":
+            return
+        if os.environ.get("MAESTRO_PURE_PYTHON") == "1":
+            self.app.display_info("maestro: MAESTRO_PURE_PYTHON=1, building the pure-Python wheel")
+            return
+        root = Path(self.root)
+        source = root / SOURCE
+        name = "_junit_speedups" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+        if version == "editable":
+            target = source.with_name(name)
+            error = _compile(source, target)
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="maestro-speedups-"))
+            target = directory / name
+            error = _compile(source, target)
+        if error is not None:
+            if os.environ.get("MAESTRO_REQUIRE_SPEEDUPS") == "1":
+                raise RuntimeError(f"maestro: the C accelerator did not compile:\n{error}")
+            self.app.display_warning(f"maestro: building without the C accelerator (pure Python): {error}")
+            return
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        if version != "editable":
+            build_data["force_include"][str(target)] = f"maestro_test_result_aggregator/formats/{name}"
