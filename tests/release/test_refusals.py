@@ -105,6 +105,25 @@ def test_changed_content_under_a_published_version_is_kept_and_flagged(
     assert {p.name: p.read_bytes() for p in index.directory.iterdir()} == held
 
 
+def test_files_missing_from_a_version_published_from_other_sources_are_held_back(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory
+) -> None:
+    # E.g. a wheel with a new platform tag, built after the sources changed without a bump.
+    index = pypi_index_factory()
+    first = run_release_command(release_repo, index_env(index), "resilience", "--no-verify")
+    assert first.returncode == 0, first.output
+    (wheel,) = index.directory.glob("*.whl")
+    wheel.unlink()  # now missing from the index, while the sdist stays
+    held = {p.name: p.read_bytes() for p in index.directory.iterdir()}
+    readme = release_repo / "resilience/README.md"
+    readme.write_text(readme.read_text() + "\nA late change without a version bump.\n")
+    git(release_repo, "commit", "-qam", "change without bump")
+    second = run_release_command(release_repo, index_env(index), "resilience", "--no-verify")
+    assert second.returncode == 0, second.output
+    assert f"not uploading {wheel.name}" in second.stdout
+    assert {p.name: p.read_bytes() for p in index.directory.iterdir()} == held  # nothing mixed in
+
+
 def test_a_build_failure_uploads_nothing(release_repo: Path, pypi_index_factory: PypiIndexFactory) -> None:
     (release_repo / "test-adapters/README.md").unlink()  # the readme metadata points at it
     git(release_repo, "commit", "-qam", "break the adapters build")

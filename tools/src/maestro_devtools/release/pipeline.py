@@ -50,17 +50,29 @@ def _sha256(path: Path) -> str:
 
 
 def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> list[Path]:
-    """The built files the index lacks; warn about same-named files with other content."""
+    """The built files the index lacks; warn about same-named files with other content.
+
+    When a file of this version is on the index with other content, the missing files are held
+    back too: they were built from other sources than the published ones (a new wheel tag, say),
+    and one version must not mix the two."""
     missing = []
+    changed = []
     for path in built.files:
         held = listing.get(path.name)
         if held is None:
             missing.append(path)
         elif held.sha256 and held.sha256 != _sha256(path):
+            changed.append(path.name)
             log(
                 f"warning: {path.name} is already on the index with different content; "
                 f"the index keeps its copy (bump {built.package.key}'s version to publish a change)"
             )
+    if changed and missing:
+        log(
+            f"warning: not uploading {', '.join(p.name for p in missing)}: version {built.package.version} "
+            f"of {built.package.dist_name} is published from other sources ({', '.join(changed)} differs)"
+        )
+        return []
     return missing
 
 
