@@ -205,12 +205,17 @@ def ingest_table(directory: Path, cases: int, quick: bool) -> Table:
         ("method", "s", "testcases/s", "ours faster by"),
         note="ElementTree/lxml/pandas rows are not hardened against DOCTYPE/entities; ours refuses them at full "
         "speed.\n"
-        f"Target (issue 5): >= 200,000/s and >= 1.4x the bare ElementTree loop: {met} here "
+        + (
+            "The default row uses the reader's C accelerator (built with the package); the pure-Python row "
+            "switches it off.\n"
+            if _junit_fast._speedups is not None
+            else "The C accelerator is NOT built here: both maestro fast-reader rows are pure Python.\n"
+        )
+        + f"Target (issue 5): >= 200,000/s and >= 1.4x the bare ElementTree loop: {met} here "
         f"({rate:,.0f}/s, {versus_bare:.2f}x the bare loop, {core['results'] / ours:.2f}x ElementTree building "
         "the same results).",
     )
-    accelerated = "with its C accelerator" if _junit_fast._speedups is not None else "NO C accelerator built"
-    table.add(f"maestro read_junit (fast reader, {accelerated})", f"{ours:.3f}", f"{rate:,.0f}", "1.00x")
+    table.add("maestro read_junit (fast reader, default)", f"{ours:.3f}", f"{rate:,.0f}", "1.00x")
     labels = {
         "pure": "maestro read_junit, pure Python (no accelerator)",
         "expat": "maestro read_junit(engine='expat')",
