@@ -1,8 +1,11 @@
 """maestro-test-result-aggregator's public surface, version, typing marker and lazy optional imports."""
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -68,3 +71,98 @@ def test_ci_gets_the_accelerator() -> None:
     if os.environ.get("MAESTRO_REQUIRE_SPEEDUPS") != "1":
         pytest.skip("MAESTRO_REQUIRE_SPEEDUPS is not set (only CI requires the accelerator)")
     assert _junit_fast._speedups is not None
+
+
+@pytest.mark.slow
+def test_the_accelerator_compiles_without_warnings(tmp_path: Path) -> None:
+    compiler = sysconfig.get_config_var("CC")
+    if not compiler or shutil.which(shlex.split(compiler)[0]) is None:
+        pytest.skip("no C compiler here")
+    source = PACKAGE / "src/maestro_test_result_aggregator/formats/_junit_speedups.c"
+    done = subprocess.run(
+        [*shlex.split(compiler), "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
+         f"-I{sysconfig.get_paths()['include']}", "-shared", str(source), "-o", str(tmp_path / "speedups.so")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+SANITIZED_READ = """
+import importlib.util, sys
+from maestro_test_result_aggregator.formats import _junit_fast, read_junit
+spec = importlib.util.spec_from_file_location("maestro_test_result_aggregator.formats._junit_speedups", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+_junit_fast._speedups = module
+
+def outcome(path, engine):
+    try:
+        return read_junit(path, engine=engine)
+    except Exception as error:
+        return type(error), str(error)
+
+for path in sys.argv[2:]:
+    assert outcome(path, "fast") == outcome(path, "expat"), path
+print("read", len(sys.argv) - 2)
+"""
+
+
+def sanitizer_runtimes(compiler: str) -> list[str]:
+    found = [
+        subprocess.run(
+            [*shlex.split(compiler), f"-print-file-name={name}"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        for name in ("libasan.so", "libubsan.so")
+    ]
+    return found if all(Path(r).is_file() for r in found) else []
+
+
+@pytest.mark.slow
+def test_the_accelerator_reads_under_address_and_undefined_behaviour_sanitizers(tmp_path: Path) -> None:
+    # Untrusted input meets C here: the accelerator, built with ASan and UBSan, reads documents
+    # with every kind of testcase (plain, spoiled values, wide characters, cut off, duplicate
+    # attributes) and must agree with expat, results and errors, without a sanitizer report.
+    compiler = sysconfig.get_config_var("CC")
+    if not compiler or shutil.which(shlex.split(compiler)[0]) is None:
+        pytest.skip("no C compiler here")
+    runtimes = sanitizer_runtimes(compiler)
+    if not runtimes:
+        pytest.skip("the compiler has no ASan/UBSan runtime")
+    module = tmp_path / "speedups.so"
+    source = PACKAGE / "src/maestro_test_result_aggregator/formats/_junit_speedups.c"
+    built = subprocess.run(
+        [*shlex.split(compiler), "-fPIC", "-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+         f"-I{sysconfig.get_paths()['include']}", "-shared", str(source), "-o", str(module)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    cases = [
+        '<testcase classname="c" name="t{i}" time="0.{i}" file="f.py" line="{i}"/>',
+        '<testcase name="u{i}" time="1,5"></testcase>',
+        "<testcase name='q{i}'/>",
+        '<testcase name="w{i}\u6f22\U0001f600" line="\u0661"/>',
+        '<testcase name="d{i}" name="x"/>',
+        '<testcase name="f{i}"><failure message="m">trace &amp; more</failure></testcase>',
+        '<testcase name="s{i}" timestamp="2024-01-01T00:00:00Z" time="x"/>',
+    ]
+    paths = []
+    for n, pick in enumerate([[0] * 200, [0, 1, 2, 3, 5, 6] * 30, [0, 3, 0, 5] * 40, [0, 0, 4]]):
+        body = "".join(cases[k].format(i=i) for i, k in enumerate(pick))
+        path = tmp_path / f"doc{n}.xml"
+        path.write_text(f'<testsuites><testsuite name="s">\n  {body}\n</testsuite></testsuites>', encoding="utf-8")
+        paths.append(str(path))
+    cut = tmp_path / "cut.xml"
+    cut.write_text('<testsuite name="s"><testcase name="a" time="0.1"/><testcase name="b" ti', encoding="utf-8")
+    paths.append(str(cut))
+    env = {**os.environ, "LD_PRELOAD": " ".join(runtimes), "ASAN_OPTIONS": "detect_leaks=0", "PYTHONMALLOC": "malloc",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", SANITIZED_READ, str(module), *paths],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == f"read {len(paths)}"
+    assert "runtime error" not in done.stderr
