@@ -119,6 +119,19 @@ static Py_ssize_t parse_one(int kind, const void *data, Py_ssize_t length, Py_ss
     return i + 11;
 }
 
+/* The position argument, checked against the buffer; -1 with an exception set when invalid. */
+static Py_ssize_t position_in(PyObject *buffer, PyObject *argument) {
+    Py_ssize_t position = PyLong_AsSsize_t(argument);
+    if (position == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (position < 0 || position > PyUnicode_GET_LENGTH(buffer)) {
+        PyErr_SetString(PyExc_ValueError, "position is outside the buffer");
+        return -1;
+    }
+    return position;
+}
+
 static PyObject *scan_testcases(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
@@ -126,15 +139,11 @@ static PyObject *scan_testcases(PyObject *module, PyObject *const *args, Py_ssiz
         return NULL;
     }
     PyObject *buffer = args[0];
-    Py_ssize_t position = PyLong_AsSsize_t(args[1]);
-    if (position == -1 && PyErr_Occurred()) {
+    Py_ssize_t position = position_in(buffer, args[1]);
+    if (position < 0) {
         return NULL;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(buffer);
-    if (position < 0 || position > length) {
-        PyErr_SetString(PyExc_ValueError, "position is outside the buffer");
-        return NULL;
-    }
     int kind = PyUnicode_KIND(buffer);
     const void *data = PyUnicode_DATA(buffer);
     PyObject *cases = PyList_New(0);
@@ -263,15 +272,11 @@ static PyObject *build_testcases(PyObject *module, PyObject *const *args, Py_ssi
     }
     PyObject *buffer = args[0], *tests = args[2], *strings = args[3], *times = args[4], *make = args[5];
     PyObject *passed = args[6], *suite = args[7];
-    Py_ssize_t position = PyLong_AsSsize_t(args[1]);
-    if (position == -1 && PyErr_Occurred()) {
+    Py_ssize_t position = position_in(buffer, args[1]);
+    if (position < 0) {
         return NULL;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(buffer);
-    if (position < 0 || position > length) {
-        PyErr_SetString(PyExc_ValueError, "position is outside the buffer");
-        return NULL;
-    }
     int kind = PyUnicode_KIND(buffer);
     const void *data = PyUnicode_DATA(buffer);
     PyObject *last_class = NULL, *last_file = NULL; /* borrowed from `strings` */

@@ -49,11 +49,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> list[Path]:
-    """The built files the index lacks; warn about same-named files with other content.
+def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tuple[list[Path], list[Path]]:
+    """(the built files to upload, the missing files held back); warn about same-named files
+    with other content.
 
     When a file of this version is on the index with other content, the missing files are held
-    back too: they were built from other sources than the published ones (a new wheel tag, say),
+    back: they were built from other sources than the published ones (a new wheel tag, say),
     and one version must not mix the two."""
     missing = []
     changed = []
@@ -72,11 +73,13 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> li
             f"warning: not uploading {', '.join(p.name for p in missing)}: version {built.package.version} "
             f"of {built.package.dist_name} is published from other sources ({', '.join(changed)} differs)"
         )
-        return []
-    return missing
+        return [], missing
+    return missing, []
 
 
-def _upload_status(missing: list[Path], total: int, dry_run: bool) -> str:
+def _upload_status(missing: list[Path], total: int, dry_run: bool, held: list[Path]) -> str:
+    if held:
+        return f"held back {len(held)} of {total}"
     if not missing:
         return "already there"
     verb = "would upload" if dry_run else "uploaded"
@@ -113,8 +116,10 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     uploader = make_uploader(target, log, verbose=options.verbose)
     for built in builds:
         package = built.package
-        missing = _compare(built, listings[package.project], log)
-        row = ReleaseRow(package.dist_name, package.version, _upload_status(missing, len(built.files), options.dry_run))
+        missing, held = _compare(built, listings[package.project], log)
+        row = ReleaseRow(
+            package.dist_name, package.version, _upload_status(missing, len(built.files), options.dry_run, held)
+        )
         if missing and not options.dry_run:
             log(f"uploading {', '.join(p.name for p in missing)}")
             uploader.upload(missing)
