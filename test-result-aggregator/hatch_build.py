@@ -62,12 +62,15 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        if os.environ.get("MAESTRO_PURE_PYTHON") == "1":
-            self.app.display_info("maestro: MAESTRO_PURE_PYTHON=1, building the pure-Python wheel")
-            return
         root = Path(self.root)
         source = root / SOURCE
         name = "_junit_speedups" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+        if version == "editable":
+            # An editable install imports from the source tree: never leave an old build there.
+            source.with_name(name).unlink(missing_ok=True)
+        if os.environ.get("MAESTRO_PURE_PYTHON") == "1":
+            self.app.display_info("maestro: MAESTRO_PURE_PYTHON=1, building the pure-Python wheel")
+            return
         if version == "editable":
             target = source.with_name(name)
             error = _compile(source, target)
