@@ -26,6 +26,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from _table import Table, ratio
@@ -321,6 +322,18 @@ def merge_table(per_shard: int, small: int = 2_500) -> Table:
         dict_single = sum(alone.values()) / len(alone)
         dict_many = cpu(lambda: _dict_insert(eight))  # noqa: B023 - called before the loop moves on
         table.add("8 (plain dicts)", f"{8 * size:,}", f"{dict_many:.4f}", "-", ratio(dict_many, dict_single))
+        # Sharding by file (Playwright, Jest, Surefire forks): every suite in one shard only.
+        own = [_own_suites(run, i) for i, run in enumerate(eight)]
+        alone = cpu_interleaved({str(i): functools.partial(merge_runs, [run]) for i, run in enumerate(own)})
+        own_single = sum(alone.values()) / len(alone)
+        own_many = cpu(lambda: merge_runs(own))  # noqa: B023 - called before the loop moves on
+        table.add(
+            "8 (own suites)",
+            f"{8 * size:,}",
+            f"{own_many:.4f}",
+            f"{own_many / (8 * size) * 1e6:.2f}",
+            ratio(own_many, own_single),
+        )
     # Reruns: the same tests in every run, so every result after the first is merged into attempts.
     rerun_tests = small // 2
     reruns = {count: _reruns(rerun_tests, count) for count in (2, 8)}
@@ -342,12 +355,25 @@ def merge_table(per_shard: int, small: int = 2_500) -> Table:
         "'1 (8x the tests)' merges ONE run holding as many tests as the 8 shards: when it costs as much as '8', "
         "the excess over 8x comes from the size of the working set (CPU caches), not from sharding. "
         "'plain dicts' inserts the same names into one dict per suite and nothing else: its ratio is what CPython "
-        "dicts and the CPU caches alone do with 8x the keys. "
+        "dicts and the CPU caches alone do with 8x the keys. The shards above share their 10 suites (every suite "
+        "spans all 8 shards, so each suite's table holds 8x the tests); '8 (own suites)' gives each shard its own "
+        "suites, as sharding by file does (Playwright, Jest, Surefire forks), against the mean of those shards alone. "
         f"Automatic (cyclic) garbage collections during the measured 8-shard merges: {collections}. "
         "Reruns: the same tests in every run (each copy becomes an attempt); '8 reruns' against '2 reruns' is 4x "
         "the cases, so linear is at most ~4x."
     )
     return table
+
+
+def _own_suites(run: TestRun, shard: int) -> TestRun:
+    """``run`` with its suites, files and classes renamed for ``shard``: no suite in two shards."""
+    tests = [
+        replace(
+            r, suite=(f"shard{shard}_{r.suite[0]}",), file=f"shard{shard}/{r.file}", classname=f"s{shard}.{r.classname}"
+        )
+        for r in run.tests
+    ]
+    return replace(run, tests=tests)
 
 
 def _collections() -> int:

@@ -217,6 +217,7 @@ def test_benchmark_quick_smoke() -> None:
     merge = tables[0].render()
     assert "8 shards / 1 shard" in merge
     assert merge.count("8 (plain dicts)") == 2
+    assert [row[0] for row in tables[0].rows].count("8 (own suites)") == 2
     assert [row[0] for row in tables[0].rows].count("1 (8x the tests)") == 2
     assert [row[0] for row in tables[0].rows][-2:] == ["2 reruns", "8 reruns"]
     assert "Automatic (cyclic) garbage collections during the measured 8-shard merges: 0." in merge
