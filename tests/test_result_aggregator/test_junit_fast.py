@@ -688,8 +688,6 @@ def test_the_accelerator_is_what_read_junit_uses_here(tmp_path: Path, tokenizer:
     real = _junit_fast._speedups
 
     class Counting:
-        scan_testcases = None
-
         @staticmethod
         def build_testcases(buffer: str, position: int, tests: list[TestResult], *rest: object) -> int:
             assert real is not None

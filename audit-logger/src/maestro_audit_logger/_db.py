@@ -52,6 +52,11 @@ class DatabaseSink(Sink):
 
     _conn: Any = None
 
+    def _store(self, records: list[Record]) -> None:
+        # Both steps in the writing thread (with `_prepares`, a background writer gets the
+        # payload built by the thread that handed the batch off).
+        self._store_payload(records, self._payload(records))
+
     def _reset_after_fork(self) -> None:
         super()._reset_after_fork()
         self._fields: dict[bytes, dict[str, Any]] = {}

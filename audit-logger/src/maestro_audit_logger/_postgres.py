@@ -159,9 +159,6 @@ class PostgresSink(DatabaseSink):
             self._conn.execute(f"SET synchronous_commit = {'on' if self._durability.syncs else 'off'}")
             self._conn.commit()
 
-    def _store(self, records: list[Record]) -> None:
-        self._store_payload(records, self._payload(records))
-
     def _payload(self, records: list[Record]) -> bytes:
         return copy_text(records, self._take_fields(records))
 

@@ -139,7 +139,7 @@ class SqliteSink(DatabaseSink):
         super().configure(**kwargs)
         self._apply_sync_mode()
 
-    def _values(self, records: list[Record]) -> list[Any]:
+    def _payload(self, records: list[Record]) -> list[Any]:
         # The flat column values of ``records`` (as `row` gives them), from their record dicts
         # where kept. Inlined: this runs once per event, in the background writer.
         out: list[Any] = []
@@ -164,12 +164,6 @@ class SqliteSink(DatabaseSink):
                 record.writer, record.seq, record.hash, record.line[:-1].decode(),
             ))  # fmt: skip
         return out
-
-    def _store(self, records: list[Record]) -> None:
-        self._store_payload(records, self._values(records))
-
-    def _payload(self, records: list[Record]) -> list[Any]:
-        return self._values(records)
 
     def _store_payload(self, records: list[Record], values: list[Any]) -> None:
         if self._conn is None:
