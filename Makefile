@@ -12,7 +12,7 @@ SPEEDUPS := test-result-aggregator/src/maestro_test_result_aggregator/formats/_j
 PYTEST_ARGS ?= -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint types build release index bench docs clean \
+.PHONY: help dev lock test lint types build release index bench docs clean \
 	$(addprefix test-,$(PKGS)) $(addprefix build-,$(PKGS)) $(addprefix publish-,$(PKGS)) $(addprefix bump-,$(PKGS))
 
 ##: help                    | list the targets
@@ -25,15 +25,27 @@ help:
 	@echo "or NEXUS_REPOSITORY (a ~/.pypirc section), or keyring. Without NEXUS_URL: the embedded index in .index/."
 	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
 
-$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml requirements-dev.txt \
+# requirements/dev.in names what .venv holds; requirements/dev.lock (from `make lock`) pins it.
+LOCK := requirements/dev.lock
+LOCAL := requirements/local.txt
+UV := $(BIN)/uv
+# The packages our own folders provide: never taken from an index, never written to a lock.
+NO_EMIT := $(foreach p,maestro-resilience maestro-audit-logger maestro-test-result-aggregator maestro-test-adapters maestro-devtools,--no-emit-package $(p))
+COMPILE = $(UV) pip compile requirements/dev.in --quiet --python-version 3.11 --custom-compile-command "make lock" $(NO_EMIT)
+
+$(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml $(LOCK) $(LOCAL) \
 		$(SPEEDUPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet \
-		-e ./resilience'[otel,redis]' -e ./audit-logger'[pandas,postgres,signing]' -e ./test-result-aggregator'[pandas,postgres]' \
-		-e ./test-adapters'[playwright,production,selenium]' -e ./tools -r requirements-dev.txt
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -r $(LOCAL)
+	$(BIN)/python -m pip check
 	@touch $@
+
+##: lock                    | re-resolve requirements/dev.lock to the newest versions allowed (on purpose only)
+lock: $(STAMP)
+	$(COMPILE) --universal --generate-hashes --upgrade -o $(LOCK)
+	@echo "requirements/dev.lock refreshed: review the diff, then 'make dev test' before committing it"
 
 ##: dev                     | create .venv with all four packages (editable, all extras) and the dev tools
 dev: $(STAMP)
