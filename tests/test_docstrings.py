@@ -34,9 +34,7 @@ def _modules(package: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize(
-    "module", [name for package in sorted(PACKAGES) for name in _modules(package)]
-)
+@pytest.mark.parametrize("module", [name for package in sorted(PACKAGES) for name in _modules(package)])
 def test_docstring_examples_run(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     try:

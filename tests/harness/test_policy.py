@@ -141,3 +141,19 @@ def test_chromedriver_alone_missing_names_its_package(
     result = pytester.runpytest_inprocess("-p", "tests.fixtures.chromium", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*ChromeDriver is not installed: apt-get install -y chromium-driver*"])
+
+
+@pytest.mark.parametrize(("required", "expected"), [("1", pytest.ExitCode.TESTS_FAILED), ("0", pytest.ExitCode.OK)])
+def test_a_run_that_skips_anything_fails_when_services_are_required(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, required: str, expected: pytest.ExitCode
+) -> None:
+    """Any skip (an importorskip, a skipif, a missing interpreter) fails a CI run, not only
+    a missing server: the latest/lowest dependency runs cannot go green by skipping."""
+    monkeypatch.setenv(REQUIRE_SERVICES_ENV, required)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    pytester.makeconftest("from tests.conftest import pytest_sessionfinish  # noqa: F401")
+    pytester.makepyfile("import pytest\n\ndef test_ok(): pass\n\ndef test_gone(): pytest.importorskip('no_such_mod')\n")
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    assert result.ret == expected
+    if required == "1":
+        result.stdout.fnmatch_lines(["*SKIPPED IN CI: test_a_run_that_skips*test_gone*", "*1 test(s) skipped*"])

@@ -9,6 +9,7 @@ import tomllib
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from maestro_devtools.release import discover_packages
 from tests.release.conftest import PACKAGE_FOLDERS, REPO_ROOT
@@ -56,26 +57,73 @@ def test_packages_depend_on_each_other_by_range_never_pin() -> None:
                 assert not any(s.operator in ("==", "===") for s in requirement.specifier)
 
 
-def test_hatch_toml_matches_make_dev() -> None:
+def _locked() -> dict[str, str]:
+    """Name -> version of every requirement pinned in requirements/dev.lock."""
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^ ;\\]+)", (REPO_ROOT / "requirements/dev.lock").read_text(), re.M)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_local_requirements_install_every_package_with_all_its_extras() -> None:
+    lines = (REPO_ROOT / "requirements/local.txt").read_text().splitlines()
+    editables = {line.split()[1] for line in lines if line.startswith("-e ")}
+    for package in discover_packages(REPO_ROOT):
+        extras = f"[{','.join(sorted(package.extras))}]" if package.extras else ""
+        assert f"./{package.key}{extras}" in editables, f"requirements/local.txt lacks {package.key}{extras}"
+    assert "./tools" in editables
+
+
+def test_lock_satisfies_every_declared_requirement() -> None:
+    """An offline check that `make lock` was run after a range changed: every requirement of
+    requirements/dev.in and of each package (extras included) is pinned, inside its range."""
+    locked = _locked()
+    ours = {canonicalize_name(p.project) for p in discover_packages(REPO_ROOT)} | {"maestro-devtools"}
+    requirements = [
+        Requirement(line.split("#")[0].strip())
+        for line in (REPO_ROOT / "requirements/dev.in").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    ]
+    for folder in (*PACKAGE_FOLDERS, "tools"):
+        project = tomllib.loads((REPO_ROOT / folder / "pyproject.toml").read_text())["project"]
+        declared = [
+            *project["dependencies"],
+            *(d for ds in project.get("optional-dependencies", {}).values() for d in ds),
+        ]
+        requirements += map(Requirement, declared)
+    for requirement in requirements:
+        name = canonicalize_name(requirement.name)
+        if name in ours or (requirement.marker and not requirement.marker.evaluate()):
+            continue
+        assert name in locked, f"{requirement} is not in requirements/dev.lock: run make lock"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"requirements/dev.lock pins {name}=={locked[name]}, outside {requirement}: run make lock"
+        )
+
+
+def test_hatch_environments_install_what_make_dev_installs() -> None:
     hatch = tomllib.loads((REPO_ROOT / "hatch.toml").read_text())
     assert "project" not in hatch, "hatch.toml holds environments only"
     default = hatch["envs"]["default"]
-    members = {m["path"]: set(m.get("features", [])) for m in default["workspace"]["members"]}
-    for package in discover_packages(REPO_ROOT):
-        assert members.get(package.key) == set(package.extras), f"{package.key} not installed with all its extras"
-    assert "tools" in members
-    requirements = [
-        line.strip()
-        for line in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    assert default["dependencies"] == requirements
+    assert default["skip-install"] is True
+    assert default["dependencies"] == []
+    commands = " ".join(default["post-install-commands"])
     makefile = (REPO_ROOT / "Makefile").read_text()
-    for package in discover_packages(REPO_ROOT):
-        extras = f"'[{','.join(sorted(package.extras))}]'" if package.extras else ""
-        assert f"-e ./{package.key}{extras}" in makefile, f"make dev does not install {package.key}{extras}"
-    for env in ("lint", "types", "docs", "bench"):
-        assert env in hatch["envs"]
+    assert "LOCK := requirements/dev.lock" in makefile
+    assert "LOCAL := requirements/local.txt" in makefile
+    assert "--require-hashes --no-deps -r requirements/dev.lock" in commands
+    assert "--no-deps --no-build-isolation -r requirements/local.txt" in commands
+    locked = _locked()
+    for name in ("lint", "docs", "hatch-static-analysis", "hatch-check-code", "hatch-check-fmt"):
+        env = hatch["envs"][name]
+        for requirement in map(Requirement, env["dependencies"]):
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", f"hatch env {name} pins {requirement.name} exactly"
+            assert locked[canonicalize_name(requirement.name)] == spec.version, (
+                f"hatch env {name} has {requirement}, the lock has {locked[canonicalize_name(requirement.name)]}"
+            )
+        if name.startswith("hatch-"):
+            assert env["config-path"] == "none", f"{name} must use ruff.toml, not Hatch's default rules"
+    for env in ("lint", "docs"):
+        assert hatch["envs"][env]["detached"] is True, f"the {env} environment installs only its tools"
 
 
 def test_make_alone_prints_help_with_every_target() -> None:
@@ -84,6 +132,7 @@ def test_make_alone_prints_help_with_every_target() -> None:
     expected = {
         "help",
         "dev",
+        "lock",
         "test",
         "test-<pkg>",
         "lint",

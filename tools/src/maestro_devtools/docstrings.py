@@ -45,38 +45,46 @@ def _objects(obj: Any) -> Iterator[Any]:
             yield from _objects(member)
 
 
+def _section_problems(obj: Any) -> Iterator[str]:
+    import griffe
+
+    docstring = obj.docstring
+    if docstring is None:
+        return
+    where = f"{obj.relative_filepath}:{docstring.lineno}: {obj.path}"
+    for section in docstring.parsed:
+        title = section.title or ""
+        if section.kind is griffe.DocstringSectionKind.admonition and _EXAMPLE_TITLE.match(title):
+            yield f"{where}: section {title!r} renders as a quote; title it 'Examples:'"
+        if section.kind is griffe.DocstringSectionKind.examples and any(
+            _DIRECTIVE.search(text) for _kind, text in section.value
+        ):
+            yield f"{where}: a doctest directive would show on the page; make the example run"
+
+
+def _export_problems(root: Any, package: str) -> Iterator[str]:
+    import griffe
+
+    for name in map(str, root.exports or ()):
+        member = root.members.get(name)
+        if name.startswith("__") or member is None:
+            continue
+        target = member.final_target if isinstance(member, griffe.Alias) else member
+        where = f"{target.relative_filepath}: {package}.{name}"
+        if target.docstring is None:
+            yield f"{where} has no docstring"
+        elif not any(s.kind is griffe.DocstringSectionKind.examples for s in target.docstring.parsed):
+            yield f"{where} has no 'Examples:' section"
+
+
 def problems(package: str, source: str, *, require_examples: bool = True) -> list[str]:
     """Every docstring problem in ``package`` (imported from ``source``), one line each."""
     import griffe
 
     root = griffe.load(package, search_paths=[source], docstring_parser=griffe.Parser.google)
-    found: list[str] = []
-    for obj in _objects(root):
-        docstring = obj.docstring
-        if docstring is None:
-            continue
-        where = f"{obj.relative_filepath}:{docstring.lineno}: {obj.path}"
-        for section in docstring.parsed:
-            title = section.title or ""
-            if section.kind is griffe.DocstringSectionKind.admonition and _EXAMPLE_TITLE.match(title):
-                found.append(f"{where}: section {title!r} renders as a quote; title it 'Examples:'")
-            if section.kind is griffe.DocstringSectionKind.examples:
-                for _kind, text in section.value:
-                    if _DIRECTIVE.search(text):
-                        found.append(f"{where}: a doctest directive would show on the page; make the example run")
+    found = [line for obj in _objects(root) for line in _section_problems(obj)]
     if require_examples:
-        for name in root.exports or ():
-            if str(name).startswith("__"):
-                continue
-            member = root.members.get(str(name))
-            if member is None:
-                continue
-            target = member.final_target if member.is_alias else member
-            docstring = target.docstring
-            if docstring is None:
-                found.append(f"{target.relative_filepath}: {package}.{name} has no docstring")
-            elif not any(s.kind is griffe.DocstringSectionKind.examples for s in docstring.parsed):
-                found.append(f"{target.relative_filepath}:{docstring.lineno}: {package}.{name} has no 'Examples:' section")
+        found.extend(_export_problems(root, package))
     return found
 
 
