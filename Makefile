@@ -12,7 +12,7 @@ SPEEDUPS := test-result-aggregator/src/maestro_test_result_aggregator/formats/_j
 PYTEST_ARGS ?= -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help dev lock test lint types build release index bench docs clean \
+.PHONY: help dev lock test test-latest test-lowest venv-latest venv-lowest test-under-load lint types build release index bench docs clean \
 	$(addprefix test-,$(PKGS)) $(addprefix build-,$(PKGS)) $(addprefix publish-,$(PKGS)) $(addprefix bump-,$(PKGS))
 
 ##: help                    | list the targets
@@ -53,6 +53,32 @@ dev: $(STAMP)
 ##: test                    | run the whole shared test suite (in parallel: PYTEST_ARGS="-n auto --dist loadfile")
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+##: test-latest             | the suite in random order on the newest versions the ranges allow (not the lock)
+##: test-lowest             | the suite in random order on the lowest versions each pyproject declares
+# Users install our ranges, not our lock: these resolve requirements/dev.in afresh into
+# .venv-latest / .venv-lowest (uv's --resolution highest / lowest-direct) and run everything there.
+test-latest: RESOLUTION := highest
+test-lowest: RESOLUTION := lowest-direct
+test-latest test-lowest: test-%: venv-%
+	.venv-$*/bin/python -m pytest $(PYTEST_ARGS) -p randomly $(RANGE_PYTEST_ARGS)
+
+venv-latest: RESOLUTION := highest
+venv-lowest: RESOLUTION := lowest-direct
+venv-latest venv-lowest: venv-%: $(STAMP)
+	$(PYTHON) -m venv --clear .venv-$*
+	$(COMPILE) --resolution $(RESOLUTION) -o .venv-$*/requirements.txt
+	.venv-$*/bin/python -m pip install --quiet --no-deps -r .venv-$*/requirements.txt
+	.venv-$*/bin/python -m pip install --quiet --no-deps --no-build-isolation -r $(LOCAL)
+	.venv-$*/bin/python -m pip check
+	@grep -oE '^[a-z0-9_.-]+==[^ ;]+' .venv-$*/requirements.txt | sort > .venv-$*/pins.txt
+	@echo "$*: versions that differ from requirements/dev.lock (a failure below is about one of these):"
+	@grep -oE '^[a-z0-9_.-]+==[^ ;]+' $(LOCK) | sort -u | comm -13 - .venv-$*/pins.txt | tr '\n' ' '; echo
+
+##: test-under-load         | the timing-sensitive tests (marker 'timing') LOAD_ROUNDS times while busy loops load every core
+LOAD_ROUNDS ?= 3
+test-under-load: $(STAMP)
+	$(BIN)/python -m maestro_devtools.load --rounds $(LOAD_ROUNDS) -- $(BIN)/python -m pytest $(PYTEST_ARGS) -p randomly -m timing
 
 ##: test-<pkg>              | run one package's tests
 $(addprefix test-,$(PKGS)): test-%: $(STAMP)
@@ -96,11 +122,12 @@ $(addprefix bump-,$(PKGS)): bump-%: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-##: docs                    | build the docs site into site/ (strict: warnings fail)
+##: docs                    | check the docstrings render, then build the docs site into site/ (strict: warnings fail)
 docs: $(STAMP)
+	$(BIN)/python -m maestro_devtools.docstrings
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ##: clean                   | remove build output, caches and the docs site (keeps .venv and .index)
 clean:
-	rm -rf dist site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist site .venv-latest .venv-lowest .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
