@@ -150,3 +150,33 @@ def test_make_alone_prints_help_with_every_target() -> None:
     assert expected <= listed
     for folder in PACKAGE_FOLDERS:
         assert folder in result.stdout
+
+
+def _floor(requirement: Requirement) -> str | None:
+    floors = [s.version for s in requirement.specifier if s.operator in (">=", "==", "~=")]
+    return floors[0] if len(floors) == 1 else None
+
+
+def test_a_shared_dependency_has_one_floor_so_the_lowest_run_tests_it() -> None:
+    """`make test-lowest` installs everything in one environment, at the highest of the floors
+    declared for each dependency: a package declaring a lower floor than another for the same
+    dependency would claim a version that no run ever tests."""
+    declared: dict[str, dict[str, str]] = {}
+    sources = {folder: REPO_ROOT / folder / "pyproject.toml" for folder in (*PACKAGE_FOLDERS, "tools")}
+    for source, path in sources.items():
+        data = tomllib.loads(path.read_text())
+        project = data["project"]
+        lines = [*project["dependencies"], *data["build-system"]["requires"]]
+        lines += [d for ds in project.get("optional-dependencies", {}).values() for d in ds]
+        for requirement in map(Requirement, lines):
+            floor = _floor(requirement)
+            if floor is not None:
+                declared.setdefault(canonicalize_name(requirement.name), {})[source] = floor
+    for line in (REPO_ROOT / "requirements/dev.in").read_text().splitlines():
+        if line.strip() and not line.startswith(("#", "-")):
+            requirement = Requirement(line.split("#")[0].strip())
+            name = canonicalize_name(requirement.name)
+            if name in declared and (floor := _floor(requirement)) is not None:
+                declared[name]["requirements/dev.in"] = floor
+    differing = {name: floors for name, floors in declared.items() if len(set(floors.values())) > 1}
+    assert differing == {}, f"align these floors (the lowest run tests only the highest): {differing}"
