@@ -68,8 +68,8 @@ venv-lowest: RESOLUTION := lowest-direct
 venv-latest venv-lowest: venv-%: $(STAMP)
 	$(PYTHON) -m venv --clear .venv-$*
 	$(COMPILE) --resolution $(RESOLUTION) -o .venv-$*/requirements.txt
-	.venv-$*/bin/python -m pip install --quiet --no-deps -r .venv-$*/requirements.txt
-	.venv-$*/bin/python -m pip install --quiet --no-deps --no-build-isolation -r $(LOCAL)
+	$(UV) pip install --quiet --python .venv-$*/bin/python --no-deps -r .venv-$*/requirements.txt
+	$(UV) pip install --quiet --python .venv-$*/bin/python --no-deps --no-build-isolation -r $(LOCAL)
 	.venv-$*/bin/python -m pip check
 	@grep -oE '^[a-z0-9_.-]+==[^ ;]+' .venv-$*/requirements.txt | sort > .venv-$*/pins.txt
 	@echo "$*: versions that differ from requirements/dev.lock (a failure below is about one of these):"
