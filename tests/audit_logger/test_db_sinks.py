@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +35,13 @@ from maestro_audit_logger import (
 from maestro_audit_logger._canonical import dumps
 from maestro_audit_logger._db import COLUMNS, row
 from maestro_audit_logger._sink import Record
+from maestro_audit_logger._sqlite import PAGE_SIZE
 from maestro_devtools.servers import start_server
 from tests.fixtures import binaries
 from tests.fixtures.pg_cluster import SUPERUSER, make_base_dir, new_cluster
 from tests.fixtures.postgres import PostgresServer, os_user
 from tests.fixtures.services import require
+from tests.waiting import wait_until
 
 
 def fill(audit: AuditLogger, n: int = 20) -> None:
@@ -167,6 +171,14 @@ def test_postgres_copy_escapes_awkward_values_and_stores_them_exactly(postgres_d
     assert verify(postgres_dsn).ok
 
 
+def accepts_connections(dsn: str) -> bool:
+    try:
+        psycopg.connect(dsn, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
 @contextmanager
 def restartable_postgres() -> Iterator[tuple[PostgresServer, object]]:
     initdb = require(binaries.pg_binary("initdb"), "PostgreSQL (initdb)", "postgresql")
@@ -202,20 +214,12 @@ def restartable_postgres() -> Iterator[tuple[PostgresServer, object]]:
 @pytest.mark.slow
 def test_postgres_stopped_and_restarted_mid_run_loses_nothing(tmp_path: Path) -> None:
     with restartable_postgres() as (server, start):
-        import time
-
         dsn = server.dsn
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                psycopg.connect(dsn, connect_timeout=2).close()
-                break
-            except psycopg.OperationalError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        wait_until(lambda: accepts_connections(dsn), what="PostgreSQL to accept connections")
         spool = tmp_path / "spool.jsonl"
+        sink = PostgresSink(dsn, connect_timeout=1)
         audit = AuditLogger(
-            PostgresSink(dsn, connect_timeout=1),
+            sink,
             service="svc",
             durability=group_commit(),
             failure_policy=FailOpen(spool, retry_interval_s=0.05),
@@ -228,15 +232,10 @@ def test_postgres_stopped_and_restarted_mid_run_loses_nothing(tmp_path: Path) ->
         assert audit.stats.spooled == 50
         assert audit.stats.spool_pending == 50
         start(server.port)  # type: ignore[operator]
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                psycopg.connect(dsn, connect_timeout=2).close()
-                break
-            except psycopg.OperationalError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-        time.sleep(0.1)
+        wait_until(lambda: accepts_connections(dsn), what="PostgreSQL to accept connections again")
+        # The next record replays the spool once the retry interval since the last failed
+        # attempt has passed.
+        wait_until(lambda: time.monotonic() >= sink._next_retry, what="the spool's retry interval")
         for i in range(100, 120):
             audit.record("a.b", actor=Actor("u"), extra={"i": i})
         audit.close()
@@ -309,3 +308,33 @@ def test_a_forked_child_writes_through_its_own_connection(kind: str, tmp_path: P
     assert len(records) == 9
     assert len({r["writer"] for r in records}) == 2  # the child chained under its own writer id
     assert verify(source).ok
+
+
+def test_targets_column_text_for_zero_one_and_many_targets() -> None:
+    from maestro_audit_logger._db import targets_text
+
+    assert targets_text(None) == targets_text([]) == ""
+    assert targets_text([{"type": "invoice", "id": "7"}]) == "|invoice:7|"
+    assert targets_text([{"type": "invoice", "id": "7"}, {"type": "user", "id": "u"}]) == "|invoice:7|user:u|"
+
+
+# -- SQLite -----------------------------------------------------------------------------------
+def test_sqlite_sink_creates_16k_pages_and_keeps_an_existing_databases_size(tmp_path: Path) -> None:
+    new = tmp_path / "new.db"
+    with AuditLogger(SqliteSink(new), service="s") as audit:
+        audit.record("a.b", actor=Actor("u"))
+    assert sqlite3.connect(new).execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
+
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("CREATE TABLE keep (x)")
+    conn.commit()
+    conn.close()
+    with AuditLogger(SqliteSink(old), service="s") as audit:
+        for _ in range(50):
+            audit.record("a.b", actor=Actor("u"), extra={"t": time.time_ns()})
+    assert sqlite3.connect(old).execute("PRAGMA page_size").fetchone()[0] == 4096
+    report = verify(old)
+    assert report.ok
+    assert report.records == 50

@@ -1,9 +1,12 @@
-"""The JSONL sink: durability modes, group commit, rotation, sealing, retention, repair."""
+"""The JSONL sink: durability modes, rotation, sealing, retention, repair; many processes and
+threads on one file (also rotating it); a full disk under fail-closed and fail-open."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -38,79 +41,6 @@ class Clock:
     def __call__(self) -> int:
         self.ns += 1000
         return self.ns
-
-
-def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
-    audit = AuditLogger(JsonlFileSink(path), service="svc", durability=group_commit(max_delay_ms=1))
-    per_thread = 60
-
-    def work(n: int) -> None:
-        for i in range(per_thread):
-            audit.record("a.b", actor=Actor(f"t{n}"), extra={"i": i})
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stats = audit.stats
-    audit.close()
-    assert stats.written == 8 * per_thread
-    assert stats.syncs < stats.written / 2
-    records = lines(path)
-    assert [r["seq"] for r in records] == list(range(8 * per_thread))
-    for n in range(8):
-        assert [r["extra"]["i"] for r in records if r["actor"]["id"] == f"t{n}"] == list(range(per_thread))  # type: ignore[index]
-    assert verify(path).ok
-
-
-def test_group_commit_without_delay_gathers_every_thread_into_one_commit() -> None:
-    # With max_delay_ms=0 the committing leader waits (briefly) for writers whose previous
-    # commit has just returned, so 8 threads share one commit instead of alternating in two
-    # halves of 4 (the ceiling for 8 blocked threads is 8 events per commit).
-    from maestro_audit_logger.testing import MemorySink
-
-    class SlowSync(MemorySink):
-        def _sync(self) -> None:
-            time.sleep(0.02)
-
-    sink = SlowSync()
-    audit = AuditLogger(sink, service="svc", durability=group_commit())
-    per_thread = 12
-
-    def work(n: int) -> None:
-        for i in range(per_thread):
-            audit.record("a.b", actor=Actor(f"t{n}"), extra={"i": i})
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stats = audit.stats
-    audit.close()
-    assert stats.written == 8 * per_thread
-    assert stats.written / stats.syncs >= 5.5, f"{stats.written / stats.syncs:.1f} events per commit"
-    assert [orjson.loads(line)["seq"] for line in sink.lines] == list(range(8 * per_thread))
-
-
-def test_group_commit_alone_does_not_wait() -> None:
-    from maestro_audit_logger.testing import MemorySink
-
-    class SlowSync(MemorySink):
-        def _sync(self) -> None:
-            time.sleep(0.01)
-
-    audit = AuditLogger(SlowSync(), service="svc", durability=group_commit())
-    audit.record("a.b", actor=Actor("u"))  # one commit measured: the next may gather for 2.5 ms
-    started = time.monotonic()
-    for _ in range(5):
-        audit.record("a.b", actor=Actor("u"))
-    elapsed = time.monotonic() - started
-    audit.close()
-    assert audit.stats.syncs == 6
-    assert elapsed < 5 * 0.01 + 0.04  # one writer in flight: no gathering delay per commit
 
 
 def test_fsync_each_syncs_every_event(tmp_path: Path) -> None:
@@ -304,3 +234,134 @@ def test_close_racing_with_writers_loses_nothing_silently(tmp_path: Path, kind: 
     assert set(accepted) <= stored  # every acknowledged event was written
     assert len(accepted) + len(refused) > 0
     assert verify(path).ok
+
+
+# -- many processes and threads on one file, a full disk ------------------------------------
+MULTI = textwrap.dedent(
+    """
+    import sys, threading
+    from maestro_audit_logger import Actor, AuditLogger, JsonlFileSink, flush
+    path, n = sys.argv[1], int(sys.argv[2])
+    audit = AuditLogger(JsonlFileSink(path), service="svc", durability=flush())
+    def work(t):
+        for i in range(n):
+            # sizes straddle PIPE_BUF and the page size
+            audit.record("a.b", actor=Actor(f"t{t}"), extra={"i": i, "pad": "y" * (100 + (i * 997) % 9000)})
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    audit.close()
+    """
+)
+
+
+@pytest.mark.slow
+def test_four_processes_eight_threads_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    per_thread = 40
+    procs = [subprocess.Popen([sys.executable, "-c", MULTI, str(path), str(per_thread)]) for _ in range(4)]
+    for p in procs:
+        assert p.wait(60) == 0
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    records = [orjson.loads(line) for line in lines[:-1]]  # any torn line would fail to parse
+    assert len(records) == 4 * 8 * per_thread
+    writers = {r["writer"] for r in records}
+    assert len(writers) == 4
+    for w in writers:
+        assert [r["seq"] for r in records if r["writer"] == w] == list(range(8 * per_thread))
+    report = verify(path)
+    assert report.ok, report.problems[:3]
+    assert report.writers == 4
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from maestro_audit_logger import Actor, AuditLogger, AuditWriteError, FailOpen, JsonlFileSink, flush
+    path, spool, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+    limit = 20_000
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    policy = FailOpen(spool, retry_interval_s=0) if mode == "open" else None
+    audit = AuditLogger(JsonlFileSink(path), service="svc", failure_policy=policy)
+    written = 0
+    for i in range(60):  # the spool stays under the (per-file) size limit
+        try:
+            audit.record("a.b", actor=Actor("u"), extra={"i": i, "pad": "z" * 300})
+            written += 1
+        except AuditWriteError as exc:
+            print("refused", i, exc, flush=True)
+            break
+    print("stats", audit.stats.spooled, audit.stats.spool_pending, flush=True)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    for i in range(60, 63):
+        audit.record("a.b", actor=Actor("u"), extra={"i": i})
+    audit.close()
+    print("done", audit.stats.replayed, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_full_disk_fail_closed_raises_fail_open_spools_and_replays(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "audit.jsonl"
+    spool = tmp_path / "spool" / "spool.jsonl"
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(path), str(spool), mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    indexes = [r["extra"]["i"] for r in records]
+    if mode == "closed":
+        assert "refused" in out
+        refused = int(out.split("refused ")[1].split()[0])
+        assert "File too large" in out
+        assert indexes == [*range(refused), 60, 61, 62]
+    else:
+        assert "refused" not in out
+        spooled = int(out.split("stats ")[1].split()[0])
+        assert spooled > 0
+        assert f"done {spooled}" in out
+        assert indexes == list(range(63))
+    assert verify(path).ok
+
+
+ROTATING = textwrap.dedent(
+    """
+    import sys, threading
+    from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink, flush
+    path, n = sys.argv[1], int(sys.argv[2])
+    sink = JsonlFileSink(path, rotate_bytes=16384, signer=HmacSigner(b"r" * 32, "k1"))
+    audit = AuditLogger(sink, service="svc", durability=flush())
+    def work(t):
+        for i in range(n):
+            audit.record("a.b", actor=Actor(f"t{t}"), extra={"i": i, "pad": "r" * 200})
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    audit.close()
+    """
+)
+
+
+@pytest.mark.slow
+def test_several_processes_rotate_one_file_safely(tmp_path: Path) -> None:
+    from maestro_audit_logger import AuditReader, Keyring
+
+    path = tmp_path / "audit.jsonl"
+    per_thread = 60
+    procs = [subprocess.Popen([sys.executable, "-c", ROTATING, str(path), str(per_thread)]) for _ in range(4)]
+    for p in procs:
+        assert p.wait(120) == 0
+    digests = sorted(tmp_path.glob("audit.jsonl.*.digest"))
+    assert len(digests) >= 5
+    records = list(AuditReader(path).records())
+    assert len(records) == 4 * 4 * per_thread
+    assert len({r["event_id"] for r in records}) == len(records)
+    report = verify(path, keys=Keyring().add_hmac("k1", b"r" * 32), require_signatures=True)
+    assert report.ok, report.problems[:3]
+    assert report.writers == 4

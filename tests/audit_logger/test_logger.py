@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -37,6 +36,7 @@ from maestro_audit_logger import (
 )
 from maestro_audit_logger._otel import _reset_for_tests
 from maestro_audit_logger.testing import MemorySink, capture
+from tests.waiting import async_wait_until
 
 
 @pytest.fixture
@@ -279,21 +279,25 @@ async def test_arecord_writes_off_the_loop_and_aclose_drains(tmp_path: Path) -> 
 
 async def test_arecord_backpressure_raise_when_queue_is_full(sink: MemorySink) -> None:
     gate = threading.Event()
+    entered = threading.Event()
     original = sink._store
 
-    def slow_store(records: list) -> None:  # type: ignore[type-arg]
-        gate.wait(5)
+    def blocked_store(records: list) -> None:  # type: ignore[type-arg]
+        entered.set()
+        gate.wait()
         original(records)
 
-    sink._store = slow_store  # type: ignore[method-assign]
+    sink._store = blocked_store  # type: ignore[method-assign]
     audit = AuditLogger(sink, service="svc", queue_size=2, backpressure="raise")
     first = asyncio.create_task(audit.arecord("a.b", actor=Actor("u")))
-    await asyncio.sleep(0.05)  # the writer took the first event and blocks in the sink
-    pending = [asyncio.create_task(audit.arecord("a.b", actor=Actor("u"))) for _ in range(2)]
-    await asyncio.sleep(0)
-    with pytest.raises(AuditWriteError, match="queue is full"):
-        await audit.arecord("a.b", actor=Actor("u"))
-    gate.set()
+    try:
+        await async_wait_until(entered.is_set, what="the writer to take the first event and block in the sink")
+        pending = [asyncio.create_task(audit.arecord("a.b", actor=Actor("u"))) for _ in range(2)]
+        await asyncio.sleep(0)  # one loop turn: both tasks queue their event
+        with pytest.raises(AuditWriteError, match="queue is full"):
+            await audit.arecord("a.b", actor=Actor("u"))
+    finally:
+        gate.set()
     await asyncio.gather(first, *pending)
     await audit.aclose()
     assert len(sink.lines) == 3
@@ -439,7 +443,6 @@ def test_buffered_mode_holds_events_until_flush(tmp_path: Path) -> None:
     audit.flush()
     assert len(path.read_bytes().splitlines()) == 11
     audit.close()
-    time.sleep(0)
 
 
 def test_buffered_fail_closed_keeps_acknowledged_events_for_retry() -> None:

@@ -12,7 +12,8 @@ import pytest
 from maestro_audit_logger import AuditConfigError, AuditLogger, AuditWriteError, PostgresSink, buffered, verify
 from maestro_audit_logger._db import COLUMNS
 from maestro_audit_logger._sink import Record
-from tests.audit_logger.test_sqlite_background import BATCH, assert_columns_match, record, wait_for, writer_threads
+from tests.audit_logger.test_sqlite_background import BATCH, assert_columns_match, record, writer_threads
+from tests.waiting import wait_until
 
 
 def rows(dsn: str) -> list[tuple[Any, ...]]:
@@ -39,7 +40,7 @@ def test_caller_prepares_and_the_writer_thread_stores_identical_rows(postgres_ds
     sink._store_payload = spy_store  # type: ignore[method-assign]
     me = threading.current_thread().name
     ids = [record(audit, i) for i in range(4 * BATCH + 5)]
-    wait_for(lambda: len(stored_in) == 4 and not sink._busy)
+    wait_until(lambda: len(stored_in) == 4 and not sink._busy, what="four batches stored by the writer")
     assert len(rows(postgres_dsn)) == 4 * BATCH  # stored before close, by the writer thread
     assert prepared_in == [me] * 4  # COPY text built by the thread that filled each batch
     assert all(name.startswith("maestro-audit-writer") for name in stored_in)
@@ -64,10 +65,10 @@ def test_a_failed_background_write_raises_once_and_loses_nothing(postgres_dsn: s
         ctl.execute("CREATE TRIGGER inject BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION inject()")
         audit = AuditLogger(sink, service="svc", durability=buffered(max_batch=BATCH))
         ids = [record(audit, i) for i in range(BATCH)]  # one full batch: handed off and stored
-        wait_for(lambda: not sink._busy)
+        wait_until(lambda: not sink._busy, what="the writer to finish")
         ctl.execute("UPDATE ctl SET fail = true")
         ids += [record(audit, i) for i in range(BATCH, 2 * BATCH)]  # handed off: fails in the writer
-        wait_for(lambda: not sink._busy)
+        wait_until(lambda: not sink._busy, what="the writer to finish")
         with pytest.raises(AuditWriteError, match="injected failure"):
             record(audit, 2 * BATCH)  # the failure is reported to the next caller, once
         ctl.execute("UPDATE ctl SET fail = false")

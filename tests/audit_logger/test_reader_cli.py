@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from maestro_audit_logger import (
     Actor,
+    AuditConfigError,
     AuditLogger,
     AuditReader,
     AuditReadError,
@@ -24,6 +26,7 @@ from maestro_audit_logger import (
 )
 from maestro_audit_logger._export import from_ecs, from_ocsf, to_ecs, to_ocsf
 from maestro_audit_logger.cli import main
+from tests.waiting import wait_until
 
 T0 = 1_795_000_000_000_000_000
 SECOND = 1_000_000_000
@@ -207,37 +210,74 @@ def test_benchmark_quick_smoke() -> None:
 
 
 def test_follow_yields_new_records_across_rotation(tmp_path: Path) -> None:
-    import threading
-
     path = tmp_path / "audit.jsonl"
     sink = JsonlFileSink(path)
     audit = AuditLogger(sink, service="svc")
     audit.record("a.b", actor=Actor("u"), extra={"i": -1})
     seen: list[int] = []
     done = threading.Event()
+    follower = AuditReader(path).follow(poll_interval=0.01, stop=done.is_set)  # starts here
 
     def consume() -> None:
-        for r in AuditReader(path).follow(poll_interval=0.01, stop=done.is_set):
+        for r in follower:
             seen.append(r["extra"]["i"])
 
     t = threading.Thread(target=consume)
     t.start()
-    import time
+    try:
+        for i in range(3):
+            audit.record("a.b", actor=Actor("u"), extra={"i": i})
+        sink.rotate()  # whether or not the follower has read 0-2 yet
+        for i in range(3, 5):
+            audit.record("a.b", actor=Actor("u"), extra={"i": i})
+        wait_until(lambda: len(seen) >= 5, what="the follower to see five records")
+    finally:
+        done.set()
+        t.join()
+        audit.close()
+    assert seen == [0, 1, 2, 3, 4]
 
-    time.sleep(0.1)
-    for i in range(3):
+
+def test_follow_starts_where_it_is_called_not_at_the_first_next(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLogger(JsonlFileSink(path), service="svc")
+    audit.record("a.b", actor=Actor("u"), extra={"i": 0})
+    follower = AuditReader(path).follow(poll_interval=0, stop=lambda: True)
+    audit.record("a.b", actor=Actor("u"), extra={"i": 1})  # before the first next()
+    audit.close()
+    assert [r["extra"]["i"] for r in follower] == [1]
+
+
+def test_follow_reads_the_rest_of_a_rotated_file_before_the_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlFileSink(path)
+    audit = AuditLogger(sink, service="svc")
+    audit.record("a.b", actor=Actor("u"), extra={"i": 0})
+    follower = AuditReader(path).follow(poll_interval=0, stop=lambda: True, from_start=True)
+    assert next(follower)["extra"]["i"] == 0
+    for i in range(1, 3):  # appended after the follower's last read ...
         audit.record("a.b", actor=Actor("u"), extra={"i": i})
-    time.sleep(0.1)
-    sink.rotate()
+    sink.rotate()  # ... then sealed away before its next poll
     for i in range(3, 5):
         audit.record("a.b", actor=Actor("u"), extra={"i": i})
-    deadline = time.monotonic() + 5
-    while len(seen) < 5 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    done.set()
-    t.join(5)
     audit.close()
-    assert seen == [0, 1, 2, 3, 4]
+    assert [r["extra"]["i"] for r in follower] == [1, 2, 3, 4]
+
+
+def test_follow_refuses_bad_input_with_typed_errors(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLogger(JsonlFileSink(path), service="svc") as audit:
+        audit.record("a.b", actor=Actor("u"))
+    for bad in (-1, "fast", None, True):
+        with pytest.raises(AuditConfigError, match="poll_interval"):
+            AuditReader(path).follow(poll_interval=bad)  # type: ignore[arg-type]
+    follower = AuditReader(path).follow(poll_interval=0, stop=lambda: True)
+    with path.open("ab") as fh:
+        fh.write(b"not json\n")
+    with pytest.raises(AuditReadError, match=r"audit\.jsonl is not an audit log: a line is not JSON"):
+        list(follower)
+    with pytest.raises(AuditReadError, match="not a directory"):
+        AuditReader(tmp_path).follow()
 
 
 def test_follow_polls_a_database(tmp_path: Path) -> None:
@@ -255,8 +295,11 @@ def test_follow_polls_a_database(tmp_path: Path) -> None:
         return n > 1
 
     got = [r["extra"]["i"] for r in AuditReader(f"sqlite://{db}").follow(poll_interval=0.01, stop=stop)]
-    audit.close()
     assert got == [1]
+    follower = AuditReader(db).follow(poll_interval=0, stop=lambda: True)  # starts after row 1
+    audit.record("a.b", actor=Actor("u"), extra={"i": 2})  # before the first next()
+    assert [r["extra"]["i"] for r in follower] == [2]
+    audit.close()
     assert [
         r["extra"]["i"] for r in AuditReader(db).follow(poll_interval=0.01, stop=lambda: True, from_start=True)
-    ] == [0, 1]
+    ] == [0, 1, 2]

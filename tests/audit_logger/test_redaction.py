@@ -1,17 +1,25 @@
-"""Redaction: secret keys (nested, case-insensitive), changes, value patterns, PII pseudonyms."""
+"""Redaction: secret keys (nested, case-insensitive), changes, value patterns, PII pseudonyms, and
+the in-place plan `record` uses giving exactly what `redact_record` gives."""
 
 from __future__ import annotations
 
+import copy
+import os
 import string
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maestro_audit_logger import Actor, AuditConfigError, AuditLogger, NoRedaction, Redactor
+from maestro_audit_logger import Actor, AuditConfigError, AuditLogger, JsonlFileSink, NoRedaction, Redactor, Target
+from maestro_audit_logger._event import event_record
 from maestro_audit_logger._redaction import REDACTED, luhn_ok
 from maestro_audit_logger.testing import MemorySink, capture
+
+NS = 1_790_000_000_123_456_789
 
 VISA = "4111 1111 1111 1111"
 AWS = "AKIAIOSFODNN7EXAMPLE"
@@ -208,3 +216,93 @@ def test_a_subclass_overriding_redact_text_sees_every_string() -> None:
     r = Upper()
     for _ in range(2):
         assert r.redact_mapping({"a": "eur", "b": "customer-request"}) == {"a": "EUR", "b": "CUSTOMER-REQUEST"}
+
+
+# -- the in-place redaction plan of record() ---------------------------------------------
+# -- the redaction plan -----------------------------------------------------------------------
+SECRET_LOOKING = st.sampled_from(
+    [
+        "Bearer abcdefghijklmnop",
+        "4111 1111 1111 1111",
+        "4111 1111 1111 1112",
+        "AKIAIOSFODNN7EXAMPLE",
+        "password=hunter2",
+        "aws_secret_access_key=" + "A" * 40,
+        "EUR",
+        "customer-request",
+        "plain words here",
+        "",
+    ]
+)
+
+
+KEYS = st.sampled_from(
+    ["password", "Password", "TOKEN", "api_key", "email", "Email", "name", "amount", "note", "nested", "items"]
+)
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    SECRET_LOOKING,
+)
+
+
+VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(KEYS, children, max_size=4)),
+    max_leaves=20,
+)
+
+
+REDACTORS = [
+    Redactor(),
+    Redactor(pii_fields={"email", "name"}, pii_key=b"k" * 32),
+    Redactor(patterns=False, extra_secret_keys={"note"}),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    extra=st.dictionaries(KEYS, VALUES, max_size=6),
+    changes=st.none() | st.dictionaries(KEYS, st.tuples(SCALARS, SCALARS).map(list), max_size=3),
+    reason=st.none() | SECRET_LOOKING.filter(bool),
+    which=st.integers(0, len(REDACTORS) - 1),
+)
+def test_in_place_redaction_plan_gives_what_redact_record_gives(
+    extra: dict[str, Any], changes: dict[str, Any] | None, reason: str | None, which: int
+) -> None:
+    redactor = REDACTORS[which]
+    record = event_record(
+        "invoice.update", Actor("u-1", name="Ann"), Target("invoice", "1"), "success", reason, None, changes,
+        None, "info", "billing", None, None, None, None, None, extra, NS, "",
+    )  # fmt: skip
+    expected = redactor.redact_record(copy.deepcopy(record))
+    got = redactor._redact_owned(record)
+    assert got == expected
+    assert orjson.dumps(got, option=orjson.OPT_SORT_KEYS) == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS)
+
+
+def test_record_never_mutates_the_callers_extra() -> None:
+    from maestro_audit_logger.testing import capture
+
+    extra = {"password": "hunter2", "note": "Bearer abcdefghijklmnop", "items": [{"token": "t"}]}
+    before = copy.deepcopy(extra)
+    with capture() as events:
+        AuditLogger(JsonlFileSink(os.devnull), service="s").record("a.b", actor=Actor("u"), extra=extra)
+    assert extra == before
+    assert events[0]["extra"] == {"password": "[REDACTED]", "note": "[REDACTED]", "items": [{"token": "[REDACTED]"}]}
+
+
+def test_a_subclass_overriding_a_step_is_honoured_by_record(tmp_path: Path) -> None:
+    class Upper(Redactor):
+        def redact_text(self, text: str) -> str:
+            return text.upper()
+
+    audit = AuditLogger(tmp_path / "a.jsonl", service="s", redaction=Upper())
+    audit.record("a.b", actor=Actor("u"), extra={"note": "hello world"})
+    audit.close()
+    assert b'"note":"HELLO WORLD"' in (tmp_path / "a.jsonl").read_bytes()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from maestro_audit_logger import (
 )
 from maestro_audit_logger._db import COLUMNS, row
 from maestro_audit_logger._sink import Record
+from tests.waiting import wait_until
 
 BATCH = 16
 
@@ -63,13 +63,6 @@ def injector(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def assert_columns_match(stored: list[tuple[Any, ...]]) -> None:
     """Every row's columns equal those `row` parses from its stored line."""
     assert stored
@@ -97,7 +90,7 @@ def test_full_batches_are_written_by_one_background_thread_with_identical_rows(t
 
     sink._store_payload = store  # type: ignore[method-assign]
     ids = [record(audit, i) for i in range(5 * BATCH + 3)]
-    wait_for(lambda: len(stores) == 5 and not sink._busy)
+    wait_until(lambda: len(stores) == 5 and not sink._busy, what="five batches stored by the writer")
     assert len(rows(db)) == 5 * BATCH  # written before close: the background thread did it
     assert set(stores) == {n for n in stores if n.startswith("maestro-audit-writer")}
     audit.close()
@@ -138,14 +131,14 @@ def test_fail_closed_background_failure_raises_on_next_record_and_keeps_the_even
     ctl = injector(db)
     ctl.execute("UPDATE ctl SET fail = 1")
     accepted = [record(audit, i) for i in range(BATCH)]  # the last one hands the batch off
-    wait_for(lambda: sink.stats.failures == 1 and not sink._busy)
+    wait_until(lambda: sink.stats.failures == 1 and not sink._busy, what="the failed background write")
     with pytest.raises(AuditWriteError, match=r"injected failure \(16 buffered events kept for retry\)"):
         record(audit, 99)  # refused: the service can refuse the action
     ctl.execute("UPDATE ctl SET fail = 0")
     ctl.close()
     # Reported once: accepted again; the kept batch is full, so the next record hands it off again.
     accepted += [record(audit, i) for i in range(BATCH, BATCH + 3)]
-    wait_for(lambda: not sink._busy)
+    wait_until(lambda: not sink._busy, what="the writer to finish")
     assert [r[0] for r in rows(db)] == accepted[:-2]  # the retried batch, then the first new event
     audit.close()
     stored = [r[0] for r in rows(db)]
@@ -176,7 +169,7 @@ def test_fail_closed_background_failure_raises_from_close_after_draining(tmp_pat
     ctl = injector(db)
     ctl.execute("UPDATE ctl SET fail = 1")
     ids = [record(audit, i) for i in range(BATCH)]
-    wait_for(lambda: sink.stats.failures == 1 and not sink._busy)
+    wait_until(lambda: sink.stats.failures == 1 and not sink._busy, what="the failed background write")
     ctl.execute("UPDATE ctl SET fail = 0")
     ctl.close()
     with pytest.raises(AuditWriteError, match="injected failure"):
@@ -197,7 +190,7 @@ def test_fail_open_background_failure_spools_and_replays_in_order(tmp_path: Path
     ctl = injector(db)
     ctl.execute("UPDATE ctl SET fail = 1")
     ids = [record(audit, i) for i in range(2 * BATCH)]  # never raises
-    wait_for(lambda: sink.stats.spooled == 2 * BATCH and not sink._busy)
+    wait_until(lambda: sink.stats.spooled == 2 * BATCH and not sink._busy, what="both batches spooled")
     assert rows(db) == []
     ctl.execute("UPDATE ctl SET fail = 0")
     ctl.close()
@@ -217,11 +210,19 @@ def test_back_pressure_one_batch_in_flight_and_one_filling(tmp_path: Path) -> No
     release = threading.Event()
     original = sink._store_payload
 
-    def slow_store(records: list[Record], values: list[Any]) -> None:
-        release.wait(10)
+    def blocked_store(records: list[Record], values: list[Any]) -> None:
+        release.wait()  # the writer stays busy with the first batch until the test says
         original(records, values)
 
-    sink._store_payload = slow_store  # type: ignore[method-assign]
+    sink._store_payload = blocked_store  # type: ignore[method-assign]
+    blocked: list[str] = []  # threads that waited on the sink's condition (back-pressure)
+    real_wait = sink._cond.wait
+
+    def noting_wait(timeout: float | None = None) -> bool:
+        blocked.append(threading.current_thread().name)
+        return real_wait(timeout)
+
+    sink._cond.wait = noting_wait  # type: ignore[method-assign]
     done = threading.Event()
 
     def produce() -> None:
@@ -229,14 +230,16 @@ def test_back_pressure_one_batch_in_flight_and_one_filling(tmp_path: Path) -> No
             record(audit, i)
         done.set()
 
-    producer = threading.Thread(target=produce)
+    producer = threading.Thread(target=produce, name="producer")
     producer.start()
-    wait_for(lambda: len(sink._batch.bodies) == BATCH)  # the second batch is full ...
-    time.sleep(0.05)
-    assert not done.is_set()  # ... and its producer waits for the batch in flight
-    assert len(sink._batch.bodies) == BATCH  # memory: one batch in flight, one filling
-    release.set()
-    producer.join(10)
+    try:
+        # The second batch is full and its producer waits for the batch in flight ...
+        wait_until(lambda: "producer" in blocked, what="the producer to wait for the writer")
+        assert not done.is_set()
+        assert len(sink._batch.bodies) == BATCH  # ... memory: one batch in flight, one filling
+    finally:
+        release.set()
+    producer.join()
     assert done.is_set()
     audit.close()
     assert len(rows(db)) == 3 * BATCH

@@ -1,10 +1,15 @@
 """A tamper-evident, durable, structlog-native audit log with typed events, redaction and file,
 SQLite and PostgreSQL sinks.
 
-Example:
-    >>> from maestro_audit_logger import Actor, AuditLogger, Target
-    >>> audit = AuditLogger("audit.jsonl", service="billing")  # doctest: +SKIP
-    >>> audit.record("invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"))  # doctest: +SKIP
+Examples:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from maestro_audit_logger import Actor, AuditLogger, Target, verify
+    >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+    >>> with AuditLogger(path, service="billing") as audit:
+    ...     event_id = audit.record("invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"))
+    >>> verify(path).ok
+    True
 """
 
 # ruff: noqa: PLC0415  # optional and heavy modules are imported where used; wide internal signatures

@@ -21,23 +21,54 @@ STRUCTLOG_KEYS = frozenset({"request_id", "correlation_id", "tenant", "trace_id"
 
 
 def bind_audit_context(**values: Any) -> Token[Mapping[str, Any]]:
-    """Add ``values`` to the audit context of the current task/thread; returns a reset token."""
+    """Add ``values`` to the audit context of the current task/thread; returns a reset token.
+
+    Examples:
+        >>> from maestro_audit_logger import bind_audit_context, get_audit_context, reset_audit_context
+        >>> token = bind_audit_context(tenant="acme", request_id="r-1")
+        >>> dict(get_audit_context())
+        {'tenant': 'acme', 'request_id': 'r-1'}
+        >>> reset_audit_context(token)
+    """
     merged = {**_audit_context.get(), **values}
     return _audit_context.set(MappingProxyType(merged))
 
 
 def reset_audit_context(token: Token[Mapping[str, Any]]) -> None:
-    """Undo a `bind_audit_context` call."""
+    """Undo a `bind_audit_context` call.
+
+    Examples:
+        >>> from maestro_audit_logger import bind_audit_context, get_audit_context, reset_audit_context
+        >>> token = bind_audit_context(tenant="acme")
+        >>> reset_audit_context(token)
+        >>> "tenant" in get_audit_context()
+        False
+    """
     _audit_context.reset(token)
 
 
 def clear_audit_context() -> None:
-    """Forget every value in the current audit context."""
+    """Forget every value in the current audit context.
+
+    Examples:
+        >>> from maestro_audit_logger import bind_audit_context, clear_audit_context, get_audit_context
+        >>> token = bind_audit_context(tenant="acme", request_id="r-1")
+        >>> clear_audit_context()
+        >>> dict(get_audit_context())
+        {}
+    """
     _audit_context.set(_EMPTY)
 
 
 def get_audit_context() -> Mapping[str, Any]:
-    """The current audit context (read-only)."""
+    """The current audit context (read-only).
+
+    Examples:
+        >>> from maestro_audit_logger import audit_context, get_audit_context
+        >>> with audit_context(tenant="acme"):
+        ...     get_audit_context()["tenant"]
+        'acme'
+    """
     return _audit_context.get()
 
 
@@ -45,9 +76,16 @@ def get_audit_context() -> Mapping[str, Any]:
 def audit_context(**values: Any) -> Iterator[Mapping[str, Any]]:
     """Bind ``values`` for the duration of a ``with`` block (e.g. one request).
 
-    Example:
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, audit_context
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink()
+        >>> audit = AuditLogger(sink, service="billing")
         >>> with audit_context(request_id="r-1", actor=Actor("u-1")):
-        ...     pass  # every event recorded here carries request_id and actor
+        ...     event_id = audit.record("invoice.update")  # carries request_id and actor
+        >>> sink.records[0]["request_id"], sink.records[0]["actor"]["id"]
+        ('r-1', 'u-1')
+        >>> audit.close()
     """
     token = bind_audit_context(**values)
     try:

@@ -30,6 +30,13 @@ class Durability:
         max_batch: group commit: the most events per fsync; buffered: the most events held in
             memory before they are written.
         buffer_bytes: buffered only: bytes held in memory before one ``write()``.
+
+    Examples:
+        >>> from maestro_audit_logger import buffered, group_commit
+        >>> group_commit().syncs, buffered().syncs
+        (True, False)
+        >>> buffered(max_batch=256).max_batch
+        256
     """
 
     kind: DurabilityKind
@@ -60,30 +67,91 @@ def buffered(*, buffer_bytes: int = 64 * 1024, max_batch: int = 1024) -> Durabil
 
     ``close()``/``flush()`` write what is held. Records reach the OS when ``buffer_bytes`` or
     ``max_batch`` is reached.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, buffered
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink()
+        >>> audit = AuditLogger(sink, service="billing", durability=buffered(max_batch=100))
+        >>> event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> len(sink.lines)  # held in memory
+        0
+        >>> audit.flush()
+        >>> len(sink.lines)
+        1
+        >>> audit.close()
     """
     return Durability("buffered", buffer_bytes=buffer_bytes, max_batch=max_batch)
 
 
 def flush() -> Durability:
     """Every event is handed to the OS (``write()``) before ``record`` returns: survives a
-    process crash, not a power loss."""
+    process crash, not a power loss. The default.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, flush
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink()
+        >>> audit = AuditLogger(sink, service="billing", durability=flush())
+        >>> event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> len(sink.lines), audit.stats.syncs  # written, not synced
+        (1, 0)
+        >>> audit.close()
+    """
     return Durability("flush")
 
 
 def group_commit(max_delay_ms: float = 0.0, max_batch: int = 1024) -> Durability:
     """``record`` returns only after the fsync (or database commit) that covers its event;
-    concurrent writers share fsyncs. Survives power loss."""
+    concurrent writers share fsyncs. Survives power loss.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, group_commit
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing", durability=group_commit()) as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))  # returns after its fsync
+        >>> audit.stats.syncs
+        1
+    """
     return Durability("group_commit", max_delay_ms=max_delay_ms, max_batch=max_batch)
 
 
 def fsync_each() -> Durability:
-    """One fsync (or commit) per event: the slowest, simplest durable mode."""
+    """One fsync (or commit) per event: the slowest, simplest durable mode.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, fsync_each
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> audit = AuditLogger(MemorySink(), service="billing", durability=fsync_each())
+        >>> for i in range(3):
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> audit.stats.syncs
+        3
+        >>> audit.close()
+    """
     return Durability("fsync_each")
 
 
 @dataclass(frozen=True, slots=True)
 class FailClosed:
-    """On a sink failure ``record`` raises `AuditWriteError`: the service can refuse the action."""
+    """On a sink failure ``record`` raises `AuditWriteError`: the service can refuse the action.
+
+    The default policy.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, AuditWriteError, FailClosed
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink(fail=OSError(5, "I/O error"))
+        >>> audit = AuditLogger(sink, service="billing", failure_policy=FailClosed())
+        >>> try:
+        ...     audit.record("invoice.update", actor=Actor("u-1"))
+        ... except AuditWriteError:
+        ...     print("refused")
+        refused
+        >>> audit.close()
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +162,23 @@ class FailOpen:
     Args:
         spool_path: the spool file (put it on another filesystem than a file sink's).
         retry_interval_s: how often, while spooling, a write tries the sink again.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, FailOpen
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink(fail=OSError(5, "I/O error"))
+        >>> spool = Path(tempfile.mkdtemp()) / "audit.spool"
+        >>> audit = AuditLogger(sink, service="billing", failure_policy=FailOpen(spool, retry_interval_s=0))
+        >>> event_id = audit.record("invoice.update", actor=Actor("u-1"))  # spooled, no error
+        >>> audit.stats.spool_pending
+        1
+        >>> sink.fail = None  # the sink works again
+        >>> event_id = audit.record("invoice.update", actor=Actor("u-2"))
+        >>> [r["actor"]["id"] for r in sink.records]  # the spool replayed first, in order
+        ['u-1', 'u-2']
+        >>> audit.close()
     """
 
     spool_path: Path

@@ -59,6 +59,13 @@ class Actor:
         type: ``user``, ``service``, ``system``... (a lower-case word). Default ``user``.
         name: a display name (redacted/pseudonymised like any PII field if configured).
         on_behalf_of: the actor being impersonated or delegated for.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor
+        >>> Actor("u-1", name="Ann").to_dict()
+        {'id': 'u-1', 'type': 'user', 'name': 'Ann'}
+        >>> Actor("billing-worker", type="service", on_behalf_of=Actor("u-1")).to_dict()
+        {'id': 'billing-worker', 'type': 'service', 'on_behalf_of': {'id': 'u-1', 'type': 'user'}}
     """
 
     id: str
@@ -111,6 +118,11 @@ class Target:
         type: the resource kind (``invoice``, ``user``, ``bucket``...). Required.
         id: the resource identifier. Required.
         name: an optional display name.
+
+    Examples:
+        >>> from maestro_audit_logger import Target
+        >>> Target("invoice", "42").to_dict()
+        {'type': 'invoice', 'id': '42'}
     """
 
     type: str
@@ -145,6 +157,11 @@ class Source:
         ip: the client's IPv4 or IPv6 address (validated, stored normalised).
         port: the client's port, 0-65535.
         user_agent: the client's User-Agent header.
+
+    Examples:
+        >>> from maestro_audit_logger import Source
+        >>> Source(ip="2001:DB8::1", port=443, user_agent="curl/8.5").to_dict()
+        {'ip': '2001:db8::1', 'port': 443, 'user_agent': 'curl/8.5'}
     """
 
     ip: str | None = None
@@ -188,6 +205,17 @@ class Outcome:
     Args:
         status: ``success``, ``failure`` or ``unknown``.
         reason: a short explanation (an error code or message; redacted before writing).
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, Outcome
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink()
+        >>> with AuditLogger(sink, service="billing") as audit:
+        ...     event_id = audit.record(
+        ...         "invoice.pay", actor=Actor("u-1"), outcome=Outcome("failure", reason="card declined")
+        ...     )
+        >>> sink.records[0]["outcome"], sink.records[0]["reason"]
+        ('failure', 'card declined')
     """
 
     status: OutcomeStatus = "success"
@@ -245,6 +273,18 @@ class AuditEvent:
         extra: any further JSON-serialisable detail.
         time_ns: nanoseconds since the epoch (UTC); defaults to now.
         event_id: a UUIDv7; generated when absent.
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditEvent, AuditLogger, Target
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> event = AuditEvent(
+        ...     "invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"), changes={"amount": [100, 120]}
+        ... )
+        >>> event.category, event.outcome.status
+        ('invoice', 'success')
+        >>> with AuditLogger(MemorySink(), service="billing") as audit:
+        ...     audit.record(event) == event.event_id
+        True
     """
 
     action: str

@@ -111,6 +111,18 @@ class JsonlFileSink(Sink):
 
     Several processes may append to one file, with rotation too: rotations are serialised by
     a ``<path>.lock`` file and writers follow a rotation made by another process.
+
+    Examples:
+        >>> import secrets, tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink, Keyring, verify
+        >>> key = secrets.token_bytes(32)
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> sink = JsonlFileSink(path, rotate_bytes=64 * 1024 * 1024, signer=HmacSigner(key, "k1"), seal_on_close=True)
+        >>> with AuditLogger(sink, service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> verify(path, keys=Keyring().add_hmac("k1", key), require_signatures=True).ok
+        True
     """
 
     def __init__(
@@ -402,6 +414,18 @@ class StreamSink(Sink):
     Args:
         stream: ``"stdout"``, ``"stderr"`` or a binary file object with ``fileno()``.
         writer_id: this writer's chain name.
+
+    Examples:
+        ``AuditLogger("-", service=...)`` writes to stdout; any binary file works too:
+
+        >>> import tempfile
+        >>> from maestro_audit_logger import Actor, AuditLogger, StreamSink
+        >>> with tempfile.TemporaryFile() as fh:
+        ...     with AuditLogger(StreamSink(fh), service="billing") as audit:
+        ...         event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        ...     size = fh.seek(0, 2)
+        >>> size > 0
+        True
     """
 
     def __init__(self, stream: str | IO[bytes] = "stdout", *, writer_id: str | None = None) -> None:

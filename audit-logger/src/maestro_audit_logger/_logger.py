@@ -247,9 +247,26 @@ class AuditLogger:
             event has none (only if opentelemetry is installed).
         clock: nanoseconds since the epoch (injectable for tests).
 
-    Example:
-        >>> audit = AuditLogger("audit.jsonl", service="billing")  # doctest: +SKIP
-        >>> audit.record("invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"))  # doctest: +SKIP
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, Target, group_commit
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> audit = AuditLogger(path, service="billing", durability=group_commit())
+        >>> event_id = audit.record(
+        ...     "invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"), changes={"amount": [100, 120]}
+        ... )
+        >>> audit.close()
+        >>> len(path.read_bytes().splitlines())
+        1
+
+        In async code, `arecord` writes off the event loop and `aclose` drains:
+
+        ```python
+        audit = AuditLogger("audit.jsonl", service="billing", durability=group_commit())
+        await audit.arecord("invoice.update", actor=Actor("u-1"), targets=Target("invoice", "42"))
+        await audit.aclose()
+        ```
     """
 
     __slots__ = ("_context", "_core")

@@ -98,6 +98,24 @@ class PostgresSink(DatabaseSink):
             one batch is in flight and one filling; a failed write keeps its events for the
             next write and raises `AuditWriteError` from the next ``record``, ``flush`` or
             ``close`` (fail-closed) or spools them (fail-open), as `SqliteSink` does.
+
+    Examples:
+        Needs a server and the ``postgres`` extra (``pip install 'maestro-audit-logger[postgres]'``):
+
+        ```python
+        from maestro_audit_logger import Actor, AuditLogger, FailOpen, PostgresSink, group_commit, verify
+
+        dsn = "postgresql://audit@db.internal/audit"
+        audit = AuditLogger(
+            PostgresSink(dsn),
+            service="billing",
+            durability=group_commit(),
+            failure_policy=FailOpen("/var/spool/billing/audit.spool"),  # while the server is away
+        )
+        audit.record("invoice.update", actor=Actor("u-1"))
+        audit.close()
+        assert verify(dsn).ok
+        ```
     """
 
     #: With ``background=True``, the caller chains and builds the COPY text (`_payload`) and the

@@ -14,7 +14,7 @@ import orjson
 
 from maestro_audit_logger._clock import iso_from_ns
 from maestro_audit_logger._db import DEFAULT_TABLE, check_table, heads_table
-from maestro_audit_logger._errors import AuditReadError
+from maestro_audit_logger._errors import AuditConfigError, AuditReadError
 from maestro_audit_logger._segments import list_units
 
 TimeLike = str | dt.datetime | int | None
@@ -151,14 +151,47 @@ def database_chunks(
         conn2.close()
 
 
+def _rest_of_sealed(active: Path, inode: int, offset: int) -> bytes:
+    """What follows ``offset`` in the sealed segment of ``active`` that is file ``inode`` (the
+    file a follower was reading when it was rotated away); empty if it is gone."""
+    for name in reversed(list_units(active)):  # the newest segment first
+        segment = active.with_name(name)
+        try:
+            with segment.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_ino == inode:
+                    fh.seek(offset)
+                    return fh.read()
+        except FileNotFoundError:  # a digest without its segment (retention), or just pruned
+            continue
+    return b""
+
+
+def _follow_record(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise AuditReadError(f"{path} is not an audit log: a line is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise AuditReadError(f"{path} is not an audit log: a line is not a JSON object")
+    return record
+
+
 class AuditReader:
     """Streams stored events, filtered, from a JSONL file (with its sealed segments), a
     directory, a SQLite database (``sqlite://PATH`` or a ``.db``/``.sqlite`` file) or a
     ``postgresql://`` DSN.
 
-    Example:
-        >>> for record in AuditReader("audit.jsonl").query(action="invoice.*", outcome="failure"):  # doctest: +SKIP
-        ...     print(record["event_id"])
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, AuditReader
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing") as audit:
+        ...     for outcome in ("success", "failure", "failure"):
+        ...         event_id = audit.record("invoice.pay", actor=Actor("u-1"), outcome=outcome)
+        ...     event_id = audit.record("auth.login", actor=Actor("u-2"), outcome="failure")
+        >>> [r["action"] for r in AuditReader(path).query(action="invoice.*", outcome="failure")]
+        ['invoice.pay', 'invoice.pay']
     """
 
     def __init__(self, source: str | os.PathLike[str], *, table: str = DEFAULT_TABLE) -> None:
@@ -367,58 +400,81 @@ class AuditReader:
         stop: Callable[[], bool] | None = None,
         from_start: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Yield records appended after the call (like ``tail -f``), until ``stop()`` is true.
+        """Yield records appended after the call (like ``tail -F``), until ``stop()`` is true.
 
-        Files are read incrementally from the last offset; a rotation (the active file renamed
-        and recreated) is followed. Databases are polled by row id.
+        The starting point is taken by the call itself, so a record appended before the first
+        ``next()`` is not missed. Files are read incrementally from the last offset; after a
+        rotation (the active file sealed under a new name and recreated) the rest of the sealed
+        file is read first, then the new file. Databases are polled by row id.
 
         Args:
             poll_interval: seconds between polls when nothing is new.
             stop: checked between polls; None follows forever.
             from_start: also yield the records already there.
-        """
-        import time
 
+        Raises:
+            AuditConfigError: ``poll_interval`` is not a non-negative number.
+            AuditReadError: the source is a directory, a line is not an audit record, or a
+                database cannot be read.
+        """
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or not poll_interval >= 0:
+            raise AuditConfigError(f"poll_interval must be a number of seconds >= 0, got {poll_interval!r}")
         if _is_db(self.source):
-            yield from self._follow_db(poll_interval, stop, from_start)
-            return
+            last = -1
+            if not from_start:
+                for _, row_id, _ in database_rows(self.source, table=self.table):
+                    last = row_id
+            return self._follow_db(poll_interval, stop, last)
         path = Path(self.source)
         if path.is_dir():
             raise AuditReadError("follow() needs the active log file, not a directory")
-        offset = 0 if from_start else (path.stat().st_size if path.exists() else 0)
-        inode = path.stat().st_ino if path.exists() else None
-        pending = b""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return self._follow_file(path, None, 0, poll_interval, stop)
+        return self._follow_file(path, st.st_ino, 0 if from_start else st.st_size, poll_interval, stop)
+
+    def _follow_file(
+        self, path: Path, inode: int | None, offset: int, poll_interval: float, stop: Callable[[], bool] | None
+    ) -> Iterator[dict[str, Any]]:
+        import time
+
+        pending = b""  # the start of a line not written whole yet
         while True:
+            complete: list[bytes] = []
             try:
-                st = path.stat()
+                fh = path.open("rb")
             except FileNotFoundError:
-                st = None
-            if st is not None and (st.st_ino != inode or st.st_size < offset):
-                inode, offset, pending = st.st_ino, 0, b""  # rotated: start the new file
-            if st is not None and st.st_size > offset:
-                with path.open("rb") as fh:
-                    fh.seek(offset)
-                    chunk = fh.read(st.st_size - offset)
-                offset += len(chunk)
-                lines = (pending + chunk).split(b"\n")
-                pending = lines.pop()
-                for raw in lines:
+                fh = None
+            if fh is not None:
+                with fh:
+                    st = os.fstat(fh.fileno())
+                    if st.st_ino != inode:  # rotated (or created): finish the file we were reading
+                        if inode is not None:
+                            # A sealed file ends with a whole line: a piece left over is torn.
+                            complete += (pending + _rest_of_sealed(path, inode, offset)).split(b"\n")[:-1]
+                        inode, offset, pending = st.st_ino, 0, b""
+                    elif st.st_size < offset:  # truncated: read it again from the start
+                        offset, pending = 0, b""
+                    if st.st_size > offset:
+                        fh.seek(offset)
+                        chunk = fh.read(st.st_size - offset)
+                        offset += len(chunk)
+                        lines = (pending + chunk).split(b"\n")
+                        pending = lines.pop()
+                        complete += lines
+            if complete:
+                for raw in complete:
                     if raw:
-                        yield orjson.loads(raw)
+                        yield _follow_record(path, raw)
                 continue
             if stop is not None and stop():
                 return
             time.sleep(poll_interval)
 
-    def _follow_db(
-        self, poll_interval: float, stop: Callable[[], bool] | None, from_start: bool
-    ) -> Iterator[dict[str, Any]]:
+    def _follow_db(self, poll_interval: float, stop: Callable[[], bool] | None, last: int) -> Iterator[dict[str, Any]]:
         import time
 
-        last = -1
-        if not from_start:
-            for _, row_id, _ in database_rows(self.source, table=self.table):
-                last = row_id
         while True:
             fresh = False
             for _, row_id, line in database_rows(self.source, table=self.table, after=last):

@@ -91,10 +91,16 @@ class Redactor:
         pii_key: the HMAC key for ``pii_fields`` (required when they are given).
         pii_prefix: the marker put before PII tokens.
 
-    Example:
+    Examples:
+        >>> from maestro_audit_logger import Redactor
         >>> r = Redactor(pii_fields={"email"}, pii_key=b"k" * 32)
-        >>> r.redact_mapping({"password": "x", "email": "a@b.c"})["password"]
-        '[REDACTED]'
+        >>> out = r.redact_mapping({"password": "x", "email": "a@b.c", "note": "Bearer abcdefghijklmnop"})
+        >>> out["password"], out["note"]
+        ('[REDACTED]', '[REDACTED]')
+        >>> out["email"]
+        'pii:...'
+
+        Give it to the logger: ``AuditLogger(sink, service="billing", redaction=r)``.
     """
 
     __slots__ = (
@@ -325,7 +331,17 @@ class Redactor:
 
 
 class NoRedaction(Redactor):
-    """A redactor that changes nothing (for tests, or data already scrubbed upstream)."""
+    """A redactor that changes nothing (for tests, or data already scrubbed upstream).
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger, NoRedaction
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> sink = MemorySink()
+        >>> with AuditLogger(sink, service="billing", redaction=NoRedaction()) as audit:
+        ...     event_id = audit.record("user.create", actor=Actor("u-1"), extra={"token": "t-1"})
+        >>> sink.records[0]["extra"]
+        {'token': 't-1'}
+    """
 
     __slots__ = ()
 

@@ -53,6 +53,14 @@ class HmacSigner:
     Args:
         key: the secret, at least 32 bytes.
         key_id: the name verifiers look the key up by.
+
+    Examples:
+        >>> import secrets
+        >>> from maestro_audit_logger import HmacSigner, Keyring
+        >>> key = secrets.token_bytes(32)
+        >>> signer = HmacSigner(key, "k1")  # give it to JsonlFileSink(signer=...) or SqliteSink(signer=...)
+        >>> Keyring().add_hmac("k1", key).verify(signer.algorithm, "k1", b"digest", signer.sign(b"digest"))
+        True
     """
 
     algorithm = "hmac-sha256"
@@ -75,6 +83,15 @@ class Ed25519Signer:
     Args:
         private_key: the 32-byte raw private key (see `generate`).
         key_id: the name verifiers look the public key up by.
+
+    Examples:
+        Needs the ``signing`` extra (``pip install 'maestro-audit-logger[signing]'``):
+
+        >>> from maestro_audit_logger import Ed25519Signer, Keyring
+        >>> signer = Ed25519Signer(Ed25519Signer.generate(), "ed-1")
+        >>> ring = Keyring().add_ed25519("ed-1", signer.public_key())  # all a verifier needs
+        >>> ring.verify("ed25519", "ed-1", b"digest", signer.sign(b"digest"))
+        True
     """
 
     algorithm = "ed25519"
@@ -111,8 +128,18 @@ class Ed25519Signer:
 class Keyring:
     """Verification keys by ``key_id``: HMAC secrets and Ed25519 public keys.
 
-    Example:
-        >>> ring = Keyring().add_hmac("k1", b"s" * 32)
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink, Keyring, verify
+        >>> key = b"s" * 32  # in production: secrets.token_bytes(32), kept in a secret store
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(JsonlFileSink(path, signer=HmacSigner(key, "k1")), service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> verify(path, keys=Keyring().add_hmac("k1", key)).ok
+        True
+        >>> verify(path, keys=Keyring().add_hmac("k1", b"x" * 32)).first.kind
+        'checkpoint_signature'
     """
 
     hmac_keys: dict[str, bytes] = field(default_factory=dict)

@@ -39,6 +39,7 @@ _live: weakref.WeakSet[Sink] = weakref.WeakSet()
 # Group commit with max_delay_ms=0: the longest a leader waits for writers known to be coming,
 # as a share of the previous commit's duration (and never over 2 ms).
 _GATHER_SHARE = 0.25
+_GATHER_MAX_S = 0.002
 
 
 def _new_writer_id() -> str:
@@ -59,7 +60,16 @@ class Record(NamedTuple):
 
 @dataclass
 class SinkStats:
-    """Counters of one sink (see `AuditLogger.stats`)."""
+    """Counters of one sink (see `AuditLogger.stats`).
+
+    Examples:
+        >>> from maestro_audit_logger import Actor, AuditLogger
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> with AuditLogger(MemorySink(), service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> audit.stats.written, audit.stats.failures, audit.stats.spool_pending
+        (1, 0, 0)
+    """
 
     written: int = 0
     syncs: int = 0
@@ -114,6 +124,31 @@ class Sink(ABC):
 
     Args:
         writer_id: this writer's chain name (default ``host/pid/random``; renewed after ``fork``).
+
+    Examples:
+        A new store implements ``_store`` (store a batch of chained records, all or nothing),
+        ``_sync`` and ``_close_store``; the base class does the chaining, batching, durability
+        modes and failure policies (`maestro_audit_logger.testing.MemorySink` is another):
+
+        >>> from maestro_audit_logger import Actor, AuditLogger, Sink
+        >>> class ListSink(Sink):
+        ...     def __init__(self) -> None:
+        ...         self.lines: list[bytes] = []
+        ...         super().__init__(writer_id="example/1/a")
+        ...
+        ...     def _store(self, records):
+        ...         self.lines.extend(record.line for record in records)
+        ...
+        ...     def _sync(self) -> None:
+        ...         pass
+        ...
+        ...     def _close_store(self) -> None:
+        ...         pass
+        >>> sink = ListSink()
+        >>> with AuditLogger(sink, service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> sink.lines[0][:40]
+        b'{"prev":"0000000000000000000000000000000'
     """
 
     #: The exceptions of the underlying store that count as a sink failure.
@@ -444,7 +479,7 @@ class Sink(ABC):
         self._peak = self._inflight
         if len(self._batch.bodies) >= target:
             return
-        deadline = time.monotonic() + min(self._last_commit_s * _GATHER_SHARE, 0.002)
+        deadline = time.monotonic() + min(self._last_commit_s * _GATHER_SHARE, _GATHER_MAX_S)
         self._gather = target
         try:
             while len(self._batch.bodies) < target:

@@ -77,6 +77,18 @@ class SqliteSink(DatabaseSink):
             ``signer`` and updated in the same transaction as the rows, so `verify` detects rows
             deleted from the end and a re-chained history. Default: on when ``signer`` is given.
         background: in ``buffered`` mode, insert full batches on a background writer thread.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, AuditReader, SqliteSink, group_commit, verify
+        >>> db = Path(tempfile.mkdtemp()) / "audit.db"
+        >>> with AuditLogger(SqliteSink(db), service="billing", durability=group_commit()) as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> [r["action"] for r in AuditReader(db).query(actor="u-1")]
+        ['invoice.update']
+        >>> verify(db).ok
+        True
     """
 
     failure_types = (sqlite3.Error, OSError)

@@ -112,7 +112,23 @@ def event_fields(method_name: str, event_dict: MutableMapping[str, Any]) -> tupl
 
 class AuditRenderer:
     """structlog's last processor: turns the event dict into the canonical, redacted,
-    validated record body (bytes) of ``audit``. Pair it with `AuditSinkLogger`."""
+    validated record body (bytes) of ``audit``. Pair it with `AuditSinkLogger`.
+
+    Examples:
+        `structlog_logger` builds this chain; to add processors of your own, build it yourself:
+
+        >>> import structlog
+        >>> from maestro_audit_logger import AuditLogger, AuditRenderer, AuditSinkLogger
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> audit = AuditLogger(MemorySink(), service="billing")
+        >>> log = structlog.wrap_logger(
+        ...     AuditSinkLogger(audit), processors=[structlog.contextvars.merge_contextvars, AuditRenderer(audit)]
+        ... )
+        >>> log.info("invoice.update", actor="u-1", target={"type": "invoice", "id": "42"})
+        >>> audit.sink.records[0]["targets"]  # stored with sorted keys
+        [{'id': '42', 'type': 'invoice'}]
+        >>> audit.close()
+    """
 
     def __init__(self, audit: AuditLogger) -> None:
         self.audit = audit
@@ -133,7 +149,19 @@ class AuditRenderer:
 
 class AuditSinkLogger:
     """A structlog logger (like ``structlog.BytesLogger``) whose every method hands the
-    rendered bytes to the audit logger's sink."""
+    rendered bytes to the audit logger's sink.
+
+    Examples:
+        >>> import structlog
+        >>> from maestro_audit_logger import AuditLogger, AuditRenderer, AuditSinkLogger
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> audit = AuditLogger(MemorySink(), service="billing")
+        >>> log = structlog.wrap_logger(AuditSinkLogger(audit), processors=[AuditRenderer(audit)])
+        >>> log.warning("auth.login", actor="u-1", outcome="failure")
+        >>> audit.sink.records[0]["severity"]
+        'warning'
+        >>> audit.close()
+    """
 
     def __init__(self, audit: AuditLogger) -> None:
         self._emit = audit.sink.emit
@@ -147,7 +175,15 @@ class AuditSinkLogger:
 
 class RedactSecrets:
     """A structlog processor that redacts ordinary log events with a `Redactor`
-    (secret keys, bearer tokens, AWS keys, card numbers), for services' non-audit logs too."""
+    (secret keys, bearer tokens, AWS keys, card numbers), for services' non-audit logs too.
+
+    Examples:
+        >>> import structlog
+        >>> from maestro_audit_logger import RedactSecrets
+        >>> log = structlog.wrap_logger(structlog.ReturnLogger(), processors=[RedactSecrets()])
+        >>> log.info("login", user="ann", password="hunter2")
+        ((), {'user': 'ann', 'password': '[REDACTED]', 'event': 'login'})
+    """
 
     def __init__(self, redactor: Redactor | None = None) -> None:
         self.redactor = redactor or Redactor()
@@ -161,11 +197,18 @@ class AuditTap:
     """A structlog processor for an existing logging chain: events logged with ``audit=True``
     are also recorded as audit events (``event`` is the action); the log event passes on.
 
-    Example:
-        >>> structlog.configure(processors=[AuditTap(audit), structlog.processors.JSONRenderer()])  # doctest: +SKIP
-        >>> log.info(
-        ...     "invoice.update", audit=True, actor="u-1", target={"type": "invoice", "id": "42"}
-        ... )  # doctest: +SKIP
+    Examples:
+        >>> import structlog
+        >>> from maestro_audit_logger import AuditLogger, AuditTap
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> audit = AuditLogger(MemorySink(), service="billing")
+        >>> log = structlog.wrap_logger(
+        ...     structlog.ReturnLogger(), processors=[AuditTap(audit), structlog.processors.JSONRenderer()]
+        ... )
+        >>> line = log.info("invoice.update", audit=True, actor="u-1", target={"type": "invoice", "id": "42"})
+        >>> [r["action"] for r in audit.sink.records]  # recorded, and logged as usual
+        ['invoice.update']
+        >>> audit.close()
     """
 
     def __init__(self, audit: AuditLogger) -> None:
@@ -185,6 +228,17 @@ def structlog_logger(audit: AuditLogger, **initial: Any) -> Any:
 
     Uses structlog's fast path: a level-filtering bound logger, contextvars merged, the event
     rendered to bytes by `AuditRenderer` and written by `AuditSinkLogger` (no stdlib logging).
+
+    Examples:
+        >>> from maestro_audit_logger import AuditLogger, structlog_logger
+        >>> from maestro_audit_logger.testing import MemorySink
+        >>> audit = AuditLogger(MemorySink(), service="billing")
+        >>> log = structlog_logger(audit, tenant="acme")
+        >>> log.info("invoice.update", actor="u-1", amount=120)
+        >>> record = audit.sink.records[0]
+        >>> record["tenant"], record["extra"]
+        ('acme', {'amount': 120})
+        >>> audit.close()
     """
     import structlog
 

@@ -60,6 +60,19 @@ class Problem:
         seq: the record's sequence number in its writer's chain, when known.
         writer: the writer id, when known.
         message: what is wrong, in words.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, verify
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing") as audit:
+        ...     for user in ("u-1", "u-2"):
+        ...         event_id = audit.record("invoice.update", actor=Actor(user))
+        >>> _ = path.write_bytes(path.read_bytes().replace(b'"u-2"', b'"u-3"'))  # tampered
+        >>> problem = verify(path).first
+        >>> problem.kind, problem.file, problem.line, problem.seq
+        ('modified', 'audit.jsonl', 2, 1)
     """
 
     kind: str
@@ -88,6 +101,17 @@ class VerifyReport:
         problems: every finding except a torn tail, in file order (capped by ``max_problems``).
         torn: the torn last line of the active file, if any.
         warnings: things not checked (e.g. signatures without keys).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, verify
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> report = verify(path)
+        >>> report.ok, report.records, report.writers, report.exit_code
+        (True, 1, 1, 0)
     """
 
     source: str
@@ -655,6 +679,23 @@ def verify(
 
     Raises:
         AuditReadError: the source does not exist, cannot be read, or is not an audit log.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, verify
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing") as audit:
+        ...     for i in range(3):
+        ...         event_id = audit.record("invoice.update", actor=Actor("u-1"), extra={"i": i})
+        >>> verify(path).ok
+        True
+        >>> lines = path.read_bytes().splitlines(keepends=True)
+        >>> _ = path.write_bytes(lines[0] + lines[2])  # the middle record deleted
+        >>> print(verify(path).first)
+        gap: audit.jsonl:2 seq 2: ...
+
+        The same from a shell: ``maestro-audit verify audit.jsonl`` (exit status 1 when not intact).
     """
     text = os.fspath(source)
     if text.startswith(("postgresql://", "postgres://", "sqlite://")) or text.endswith((".db", ".sqlite", ".sqlite3")):
@@ -917,6 +958,23 @@ def repair(path: str | os.PathLike[str]) -> Problem | None:
 
     Returns:
         The torn-tail finding that was repaired, or None when the file was intact.
+
+    Raises:
+        AuditReadError: ``path`` is not an audit log file.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from maestro_audit_logger import Actor, AuditLogger, repair, verify
+        >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+        >>> with AuditLogger(path, service="billing") as audit:
+        ...     event_id = audit.record("invoice.update", actor=Actor("u-1"))
+        >>> with path.open("ab") as fh:  # a crash tore the last line
+        ...     _ = fh.write(b'{"prev":"00')
+        >>> print(repair(path))
+        torn: audit.jsonl:2: removed an incomplete last line of 11 bytes
+        >>> verify(path).ok
+        True
     """
     from maestro_audit_logger._file import JsonlFileSink
 

@@ -1,10 +1,16 @@
 """Helpers for services' own tests: capture recorded events, or keep them in memory.
 
-Example:
-    >>> from maestro_audit_logger.testing import capture
-    >>> with capture() as events:  # doctest: +SKIP
-    ...     audit.record("invoice.update", actor=Actor("u-1"))
-    >>> assert events.actions == ["invoice.update"]  # doctest: +SKIP
+Examples:
+    >>> from maestro_audit_logger import Actor, AuditLogger
+    >>> from maestro_audit_logger.testing import MemorySink, capture
+    >>> audit = AuditLogger(MemorySink(), service="billing")
+    >>> with capture() as events:
+    ...     event_id = audit.record("user.create", actor=Actor("u-1"), extra={"password": "hunter2"})
+    >>> events.actions
+    ['user.create']
+    >>> events.assert_recorded("user.create")["extra"]  # what reached the sink: redacted
+    {'password': '[REDACTED]'}
+    >>> audit.close()
 """
 
 from __future__ import annotations
