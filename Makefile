@@ -10,6 +10,8 @@ RELEASE := $(BIN)/python -m maestro_devtools.release
 # C source compiled in place by the editable install (test-result-aggregator/hatch_build.py)
 SPEEDUPS := test-result-aggregator/src/maestro_test_result_aggregator/formats/_junit_speedups.c
 PYTEST_ARGS ?= -n auto --dist loadfile
+# Runs side by side (CI runs latest and lowest together) each keep their own pytest temp folder.
+TMPDIR ?= /tmp
 
 .DEFAULT_GOAL := help
 .PHONY: help dev lock test test-latest test-lowest venv-latest venv-lowest test-under-load lint types build release index bench docs clean \
@@ -61,7 +63,7 @@ test: $(STAMP)
 test-latest: RESOLUTION := highest
 test-lowest: RESOLUTION := lowest-direct
 test-latest test-lowest: test-%: venv-%
-	.venv-$*/bin/python -m pytest $(PYTEST_ARGS) -p randomly $(RANGE_PYTEST_ARGS)
+	.venv-$*/bin/python -m pytest $(PYTEST_ARGS) -p randomly --basetemp=$(TMPDIR)/maestro-suite-$* $(RANGE_PYTEST_ARGS)
 
 venv-latest: RESOLUTION := highest
 venv-lowest: RESOLUTION := lowest-direct
