@@ -1,4 +1,8 @@
-"""Playwright and Selenium journeys against the shared static site, in real headless Chromium."""
+"""Playwright and Selenium journeys against the shared static site, in real headless Chromium.
+
+The inner pytest runs pass ``-p no:randomly`` (pytest-randomly is installed in the dev
+environment); their ``timeout`` is only a safety net against a hang.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from tests.fixtures.static_site import BUTTON_TEXT_AFTER_CLICK, CONSOLE_ERROR_TE
 pytestmark = pytest.mark.slow
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NO_RANDOM = ("-p", "no:randomly")
 
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
@@ -101,7 +106,9 @@ def test_playwright_journeys_with_evidence_on_failure(playwright_dir: Path, stat
         PLAYWRIGHT_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
     )
     jsonl = journey_dir / "out" / "results.jsonl"
-    run = PlaywrightAdapter().run("test_journeys.py", options=RunOptions(cwd=journey_dir, jsonl=jsonl, timeout=120))
+    run = PlaywrightAdapter().run(
+        "test_journeys.py", options=RunOptions(cwd=journey_dir, jsonl=jsonl, timeout=300, runner_args=NO_RANDOM)
+    )
     results = _by_name(run)
     assert run_error(run) is None, run_error(run)
     assert run.tool.name == "playwright"
@@ -146,7 +153,9 @@ def test_playwright_async_fixtures(journey_dir: Path, static_site: StaticSite) -
             """
         )
     )
-    run = PlaywrightAdapter().run("test_async_journeys.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    run = PlaywrightAdapter().run(
+        "test_async_journeys.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    )
     results = _by_name(run)
     assert results["test_title"].status is Status.PASSED
     assert results["test_fails"].status is Status.FAILED
@@ -167,7 +176,7 @@ def test_playwright_connects_to_a_remote_browser(
     )
     adapter = PlaywrightAdapter(endpoint=chromium_cdp.endpoint)
     assert adapter.available()
-    run = adapter.run("test_remote.py", options=RunOptions(cwd=journey_dir, timeout=60))
+    run = adapter.run("test_remote.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM))
     assert [(r.name, r.status) for r in run.tests] == [("test_remote", Status.PASSED)], run.tests[0].message
 
 
@@ -212,14 +221,14 @@ def playwright_server(
         )
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         line = b""
         while not line.endswith(b"\n") and process.poll() is None and time.monotonic() < deadline:
             if select.select([process.stdout], [], [], 0.1)[0]:
                 line += os.read(process.stdout.fileno(), 4096)
         endpoint = line.decode().strip()
         if not endpoint.startswith("ws://127.0.0.1:"):
-            detail = " ".join(log.read_text(errors="replace").split()[-30:]) or "no endpoint within 30 s"
+            detail = " ".join(log.read_text(errors="replace").split()[-30:]) or "no endpoint within 120 s"
             _cannot_serve(f"{endpoint or 'no output'}; {detail}")
         yield endpoint
     finally:
@@ -252,7 +261,9 @@ def test_playwright_connects_to_a_playwright_browser_server(
     )
     adapter = PlaywrightAdapter(endpoint=playwright_server)
     jsonl = journey_dir / "r.jsonl"
-    run = adapter.run("test_server.py", options=RunOptions(cwd=journey_dir, timeout=90, jsonl=jsonl))
+    run = adapter.run(
+        "test_server.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM, jsonl=jsonl)
+    )
     results = _by_name(run)
     assert results["test_through_the_server"].status is Status.PASSED, results["test_through_the_server"].message
     failed = results["test_fails_remotely"]
@@ -292,7 +303,9 @@ def test_after_failure(maestro_shared_page):
 
 def test_playwright_shared_page_is_reset_between_tests(journey_dir: Path, static_site: StaticSite) -> None:
     (journey_dir / "test_shared.py").write_text(SHARED_PAGE_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE))
-    run = PlaywrightAdapter().run("test_shared.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    run = PlaywrightAdapter().run(
+        "test_shared.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    )
     results = _by_name(run)
     assert {n: r.status for n, r in results.items()} == {
         "test_sets_state": Status.PASSED,
@@ -340,7 +353,7 @@ def test_selenium_journeys_with_evidence_on_failure(
     (journey_dir / "test_wd.py").write_text(
         SELENIUM_JOURNEYS.format(site=static_site.url, title=INDEX_TITLE, clicked=BUTTON_TEXT_AFTER_CLICK)
     )
-    run = adapter.run("test_wd.py", options=RunOptions(cwd=journey_dir, timeout=120))
+    run = adapter.run("test_wd.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM))
     results = _by_name(run)
     assert {n: r.status for n, r in results.items()} == {
         "test_title": Status.PASSED,
@@ -365,7 +378,7 @@ def test_selenium_on_a_grid_url(
         f"    assert maestro_driver.title == {INDEX_TITLE!r}\n"
     )
     run = SeleniumAdapter(endpoint=chromedriver_server.url).run(
-        "test_grid.py", options=RunOptions(cwd=journey_dir, timeout=60)
+        "test_grid.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
     )
     assert [(r.name, r.status) for r in run.tests] == [("test_grid", Status.PASSED)], run.tests[0].trace
 

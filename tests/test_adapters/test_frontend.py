@@ -5,6 +5,11 @@ Each project lives in ``<runner>_project/`` with its package.json and package-lo
 session copies it to a temporary folder and installs it there, so no node_modules ever lands in
 the repository. Playwright Test drives the system Chromium (its config reads ``MAESTRO_CHROMIUM``):
 ``PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD`` keeps npm from fetching a browser.
+
+No outcome depends on the machine's speed: a test that must be cut by the global timeout waits
+forever and the deadline is reached on an event (``DeadlineClock``), and a test that kills its
+runner first waits, in the runner, until our reporter has recorded what must survive the kill.
+The ``timeout`` of the other runs is only a safety net against a hang.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from maestro_test_adapters import (
 from maestro_test_result_aggregator.formats import read_jsonl, validate_ctrf
 from maestro_test_result_aggregator.model import Status
 from tests.fixtures.services import require
+from tests.test_adapters.deadline import DeadlineClock
 
 PROJECT = Path(__file__).parent / "vitest_project"
 
@@ -61,7 +67,7 @@ def test_vitest_results_are_ingested_into_the_model(vitest_project: Path, tmp_pa
     options = RunOptions(
         jsonl=tmp_path / "r.jsonl",
         ctrf=tmp_path / "ctrf.json",
-        timeout=120,
+        timeout=300,
         on_result=lambda r: seen.append(r.name),
         on_test_start=started.append,
         runner_args=("src/sum.test.js",),
@@ -93,9 +99,22 @@ def test_vitest_results_are_ingested_into_the_model(vitest_project: Path, tmp_pa
     validate_ctrf(json.loads((tmp_path / "ctrf.json").read_text()))
 
 
+STALLING = """
+// never finishes loading, so no test ever starts: only the timeout can end the run
+setInterval(() => {}, 1000);
+await new Promise(() => {});
+"""
+
+
 @pytest.mark.slow
 async def test_a_hanging_runner_is_killed_and_reported(vitest_project: Path) -> None:
-    run = await FrontendAdapter(runner="vitest").arun(vitest_project, options=RunOptions(timeout=0.3))
+    # whether the timeout passes while npm starts or while the file loads, no test has started
+    (vitest_project / "src" / "stall.test.js").write_text(STALLING)
+    try:
+        options = RunOptions(timeout=0.3, runner_args=("src/stall.test.js",))
+        run = await FrontendAdapter(runner="vitest").arun(vitest_project, options=options)
+    finally:
+        (vitest_project / "src" / "stall.test.js").unlink()
     assert exit_code(run) is ExitCode.ERROR
     assert "timed out after 0.3 s" in (run_error(run) or "")
     assert [(r.name, r.raw_status) for r in run.tests] == [("vitest run", "timedOut")]
@@ -117,12 +136,20 @@ it("hangs", async () => {
 @pytest.mark.slow
 def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_project: Path, tmp_path: Path) -> None:
     (vitest_project / "src" / "hang.test.js").write_text(HANGING)
+    clock = DeadlineClock(started="hangs", finished=["finishes first"])
     try:
         jsonl = tmp_path / "r.jsonl"
-        options = RunOptions(timeout=12, jsonl=jsonl, runner_args=("src/hang.test.js",))
-        run = FrontendAdapter().run(vitest_project, options=options)
+        options = RunOptions(
+            timeout=300,
+            jsonl=jsonl,
+            runner_args=("src/hang.test.js",),
+            on_test_start=clock.on_test_start,
+            on_result=clock.on_result,
+        )
+        run = FrontendAdapter(clock=clock).run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "hang.test.js").unlink()
+    assert clock.reached.is_set()
     results = {r.name: r for r in run.tests}
     assert results["finishes first"].status is Status.PASSED
     assert results["hangs"].status is Status.FAILED
@@ -133,9 +160,37 @@ def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_proje
     assert {r.name for r in read_jsonl(jsonl).tests} == {"finishes first", "hangs"}
 
 
-CRASHING = """
-import { expect, it } from "vitest";
+WAIT_FOR_THE_REPORTER = """
+// true once our reporter has written `results` results and the start of test `name` to
+// $MAESTRO_PROGRESS_FILE (the lines the adapter must still see after the kill)
+function reported(results, name) {
+  let records;
+  try {
+    records = readFileSync(process.env.MAESTRO_PROGRESS_FILE, "utf8")
+      .split("\\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+  } catch {
+    return false; // not there yet, or a line still being written
+  }
+  const done = records.filter((record) => record.event === "result").length;
+  return done >= results && records.some((record) => record.event === "start" && record.name === name);
+}
 
+async function untilReported(results, name) {
+  while (!reported(results, name)) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+"""
+
+CRASHING = (
+    """
+import { expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+"""
+    + WAIT_FOR_THE_REPORTER
+    + """
 it("passes before the crash", () => {
   expect(1).toBe(1);
 });
@@ -145,13 +200,18 @@ it("also passes before the crash", () => {
 });
 
 it("kills the runner", async () => {
-  // let Vitest's main process report the two results above, then SIGKILL the whole process
-  // group (npm, vitest and its workers) as an out-of-memory killer would
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // once the runner has reported the two results above and this test's start, SIGKILL the
+  // whole process group (npm, the runner and its workers) as an out-of-memory killer would
+  await untilReported(2, "kills the runner");
   process.kill(0, "SIGKILL");
   await new Promise(() => {});
 }, 600000);
 """
+)
+CRASHING_JEST = CRASHING.replace(
+    'import { expect, it } from "vitest";\nimport { readFileSync } from "node:fs";',
+    'const { readFileSync } = require("node:fs");',
+)
 
 
 @pytest.mark.slow
@@ -169,7 +229,7 @@ def test_a_killed_runner_leaves_every_finished_result_streamed_to_the_jsonl(
             )
 
     try:
-        options = RunOptions(timeout=60, jsonl=jsonl, runner_args=("src/crash.test.js",), on_test_start=started)
+        options = RunOptions(timeout=300, jsonl=jsonl, runner_args=("src/crash.test.js",), on_test_start=started)
         run = FrontendAdapter().run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "crash.test.js").unlink()
@@ -212,7 +272,7 @@ def test_retries_are_attempts_and_a_file_that_fails_to_load_is_a_failure(vitest_
     for name, text in FLAKY_AND_BROKEN.items():
         (vitest_project / "src" / name).write_text(text)
     try:
-        options = RunOptions(timeout=60, runner_args=tuple(f"src/{name}" for name in FLAKY_AND_BROKEN))
+        options = RunOptions(timeout=300, runner_args=tuple(f"src/{name}" for name in FLAKY_AND_BROKEN))
         run = FrontendAdapter().run(vitest_project, options=options)
     finally:
         for name in FLAKY_AND_BROKEN:
@@ -246,7 +306,7 @@ def test_bad_projects_are_refused(tmp_path: Path) -> None:
 def test_a_runner_that_writes_no_report_is_an_infrastructure_error(tmp_path: Path) -> None:
     require("npm", "npm (Node.js)", "nodejs npm")
     (tmp_path / "package.json").write_text('{"name": "x", "devDependencies": {"vitest": "^3"}}')
-    run = FrontendAdapter().run(tmp_path, options=RunOptions(timeout=60))
+    run = FrontendAdapter().run(tmp_path, options=RunOptions(timeout=300))
     assert exit_code(run) is ExitCode.ERROR
     assert "vitest wrote no report" in (run_error(run) or "")
     assert run.tests == []
@@ -283,7 +343,7 @@ def test_jest_results_stream_through_our_reporter_without_jest_junit(jest_projec
     started: list[str] = []
     try:
         jsonl = tmp_path / "r.jsonl"
-        options = RunOptions(timeout=120, jsonl=jsonl, on_test_start=started.append)
+        options = RunOptions(timeout=300, jsonl=jsonl, on_test_start=started.append)
         run = FrontendAdapter().run(jest_project, options=options)
     finally:
         for name in JEST_EXTRA:
@@ -317,10 +377,11 @@ def test_jest_results_stream_through_our_reporter_without_jest_junit(jest_projec
 def test_jest_killed_mid_run_keeps_finished_results_and_reports_the_test_in_flight(
     jest_project: Path, tmp_path: Path
 ) -> None:
-    (jest_project / "src" / "crash.test.js").write_text(CRASHING.replace('import { expect, it } from "vitest";', ""))
+    assert "require(" in CRASHING_JEST
+    (jest_project / "src" / "crash.test.js").write_text(CRASHING_JEST)
     jsonl = tmp_path / "r.jsonl"
     try:
-        options = RunOptions(timeout=60, jsonl=jsonl, runner_args=("src/crash.test.js",))
+        options = RunOptions(timeout=300, jsonl=jsonl, runner_args=("src/crash.test.js",))
         run = FrontendAdapter(runner="jest").run(jest_project, options=options)
     finally:
         (jest_project / "src" / "crash.test.js").unlink()
@@ -350,7 +411,7 @@ def test_playwright_test_streams_every_attempt_with_its_own_screenshot(
     started: list[str] = []
     jsonl = tmp_path / "r.jsonl"
     options = RunOptions(
-        timeout=180, jsonl=jsonl, on_test_start=started.append, env={"MAESTRO_CHROMIUM": str(chromium_executable)}
+        timeout=300, jsonl=jsonl, on_test_start=started.append, env={"MAESTRO_CHROMIUM": str(chromium_executable)}
     )
     run = FrontendAdapter().run(playwright_project, options=options)
     assert run_error(run) is None
@@ -384,21 +445,27 @@ def test_playwright_test_streams_every_attempt_with_its_own_screenshot(
     assert [(r.test_id, r.status) for r in streamed.tests] == [(r.test_id, r.status) for r in run.tests]
 
 
-PLAYWRIGHT_CRASH = """
+PLAYWRIGHT_CRASH = (
+    """
 const { test, expect } = require("@playwright/test");
-
+const { readFileSync } = require("node:fs");
+"""
+    + WAIT_FOR_THE_REPORTER
+    + """
 test("passes before the crash", async () => {
   expect(1).toBe(1);
 });
 
 test("kills the runner", async () => {
-  // let the runner report the result above, then SIGKILL the whole process group (npm, the
-  // runner, its worker and the browser) as an out-of-memory killer would
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // once the runner has reported the result above and this test's start, SIGKILL the whole
+  // process group (npm, the runner, its worker and the browser) as an out-of-memory killer would
+  test.setTimeout(0);
+  await untilReported(1, "kills the runner");
   process.kill(0, "SIGKILL");
   await new Promise(() => {});
 });
 """
+)
 
 
 @pytest.mark.slow
@@ -408,7 +475,7 @@ def test_playwright_test_killed_mid_run_keeps_finished_results_and_reports_the_t
     (playwright_project / "tests" / "crash.spec.js").write_text(PLAYWRIGHT_CRASH)
     jsonl = tmp_path / "r.jsonl"
     try:
-        options = RunOptions(timeout=120, jsonl=jsonl, runner_args=("tests/crash.spec.js",))
+        options = RunOptions(timeout=300, jsonl=jsonl, runner_args=("tests/crash.spec.js",))
         run = FrontendAdapter(runner="playwright").run(playwright_project, options=options)
     finally:
         (playwright_project / "tests" / "crash.spec.js").unlink()
@@ -420,3 +487,36 @@ def test_playwright_test_killed_mid_run_keeps_finished_results_and_reports_the_t
     assert "playwright killed by SIGKILL" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
     assert [r.name for r in read_jsonl(jsonl).tests] == [r.name for r in run.tests]
+
+
+JEST_EXITING = """
+it("passes before the exit", () => {
+  expect(1).toBe(1);
+});
+
+it("exits the runner", () => {
+  process.exit(0);
+});
+
+it("never runs", () => {
+  expect(1).toBe(1);
+});
+"""
+
+
+@pytest.mark.slow
+def test_a_runner_that_exits_mid_run_is_an_infrastructure_error(jest_project: Path, tmp_path: Path) -> None:
+    """Jest leaving mid-test through ``process.exit(0)`` must not pass with the rest missing."""
+    (jest_project / "src" / "exit.test.js").write_text(JEST_EXITING)
+    try:
+        options = RunOptions(timeout=300, jsonl=tmp_path / "r.jsonl", runner_args=("src/exit.test.js",))
+        run = FrontendAdapter(runner="jest").run(jest_project, options=options)
+    finally:
+        (jest_project / "src" / "exit.test.js").unlink()
+    results = {r.name: (r.status, r.raw_status) for r in run.tests}
+    assert results["passes before the exit"] == (Status.PASSED, "passed")
+    assert results["exits the runner"] == (Status.FAILED, "crashed")
+    assert "never runs" not in results
+    assert "jest exited (exit status 0) before its tests finished" in (run_error(run) or "")
+    assert "(in flight: exits the runner)" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR

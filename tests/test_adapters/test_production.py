@@ -1,5 +1,11 @@
-"""Production synthetic checks against a local HTTP(S) server that answers slowly, wrongly and
-with redirects."""
+"""Production synthetic checks against a local HTTP(S) server that answers slowly, wrongly,
+never, and with redirects.
+
+Nothing here depends on how fast the machine is: a check that must time out asks ``/hang``, which
+never answers while the test runs; concurrency is proven by ``/together/N``, which answers only
+once N requests are in flight at the same time (and counts the most ever in flight); the global
+timeout is reached through an injected clock.
+"""
 
 from __future__ import annotations
 
@@ -29,14 +35,46 @@ from maestro_test_adapters import (
 )
 from maestro_test_adapters._checks import json_path, load_checks, redact_headers, redact_url
 from maestro_test_result_aggregator.formats import read_jsonl
-from maestro_test_result_aggregator.model import Status, TestRun
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun
+from tests.waiting import wait_until
 
 SECRET = "s3cr3t-token-value"
+TOGETHER_WAIT = 120.0
+"""How long ``/together/N`` waits for N requests at once before answering 500 (only a bug waits)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
     counters: ClassVar[dict[str, int]] = {}
     seen_auth: ClassVar[list[str]] = []
+    release: ClassVar[threading.Event] = threading.Event()  # set when the server stops: /hang ends
+    lock: ClassVar[threading.Lock] = threading.Lock()
+    barriers: ClassVar[dict[int, threading.Barrier]] = {}
+    active: ClassVar[int] = 0
+    most_active: ClassVar[int] = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.counters, cls.seen_auth, cls.barriers = {}, [], {}
+        cls.release = threading.Event()
+        cls.active = cls.most_active = 0
+
+    def _together(self, parties: int) -> None:
+        """Answer once ``parties`` requests are in flight at the same time."""
+        with self.lock:
+            barrier = self.barriers.setdefault(parties, threading.Barrier(parties))
+            type(self).active += 1
+            type(self).most_active = max(self.most_active, self.active)
+        try:
+            barrier.wait(TOGETHER_WAIT)
+            met = True
+        except threading.BrokenBarrierError:
+            met = False
+        with self.lock:  # before answering: the client may start its next request at once
+            type(self).active -= 1
+        if met:
+            self._send(200, b"together")
+        else:
+            self._send(500, f"fewer than {parties} requests at once".encode())
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -60,9 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(0.6)
             self._send(200, ok, json_type)
-        elif path == "/hang":
-            time.sleep(3)
+        elif path == "/hang":  # never answers while the test runs: only a timeout ends the request
+            self.release.wait()
             self._send(200, ok, json_type)
+        elif path.startswith("/together/"):
+            self._together(int(path.rsplit("/", 1)[1]))
         elif path == "/wrong":
             self._send(200, json.dumps({"status": "degraded", "checks": []}).encode(), {"Content-Type": "text/plain"})
         elif path == "/error":
@@ -87,14 +127,14 @@ class _QuietServer(ThreadingHTTPServer):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    _Handler.counters = {}
-    _Handler.seen_auth = []
+    _Handler.reset()
     httpd = _QuietServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
+        _Handler.release.set()
         httpd.shutdown()
         httpd.server_close()
 
@@ -108,7 +148,7 @@ headers = {{ Authorization = "Bearer ${{MAESTRO_TEST_TOKEN}}", "X-Request-Source
 [[checks]]
 name = "health"
 url = "/health"
-latency_budget_ms = 3000
+latency_budget_ms = 60000
 expect_headers = {{ "content-type" = "application/json" }}
 expect_json = [
   {{ path = "status", equals = "ok" }},
@@ -225,6 +265,20 @@ async def test_the_async_twin(check_file: Path) -> None:
     assert [a.status for a in _by_name(run)["flaky"].attempts] == [Status.FAILED, Status.FAILED, Status.PASSED]
 
 
+class _SteppedClock:
+    """A clock that moves only when told: each check's result sets the time the next one sees."""
+
+    def __init__(self, after: dict[str, float]) -> None:
+        self.now = 0.0
+        self._after = after
+
+    def __call__(self) -> float:
+        return self.now
+
+    def on_result(self, result: TestResult) -> None:
+        self.now = self._after.get(result.name, self.now)
+
+
 def test_the_global_timeout_reports_checks_not_run(tmp_path: Path, server: str) -> None:
     path = tmp_path / "timeout.toml"
     path.write_text(
@@ -233,26 +287,40 @@ def test_the_global_timeout_reports_checks_not_run(tmp_path: Path, server: str) 
         '[[checks]]\nname = "hang"\nurl = "/hang"\n'
         '[[checks]]\nname = "after"\nurl = "/health"\n'
     )
-    run = ProductionAdapter(concurrency=1).run(path, options=RunOptions(timeout=1.5))
+    # 1.2 s of the 1.5 s are used up when "health" is done: "hang" gets the 0.3 s left (and
+    # /hang never answers), then the deadline has passed when "after" would start
+    clock = _SteppedClock({"health": 1.2, "hang": 2.0})
+    adapter = ProductionAdapter(concurrency=1, clock=clock)
+    run = adapter.run(path, options=RunOptions(timeout=1.5, on_result=clock.on_result))
     results = _by_name(run)
     assert results["health"].status is Status.PASSED
     assert results["hang"].raw_status == "timedOut"
+    assert "no response within 0.3 s" in results["hang"].message
     assert results["after"].status is Status.SKIPPED
     assert results["after"].raw_status == "notRun"
     assert exit_code(run) is ExitCode.ERROR
     assert "timed out after 1.5 s" in (run_error(run) or "")
 
 
-def _slow_checks(path: Path, server: str, count: int) -> Path:
+def _together_checks(path: Path, server: str, count: int, parties: int) -> Path:
+    """``count`` checks that pass only when ``parties`` of them are in flight at the same time."""
+    path.write_text(
+        f'[defaults]\nbase_url = "{server}"\ntimeout = {TOGETHER_WAIT * 2:g}\n'
+        + "".join(f'[[checks]]\nname = "c{n}"\nurl = "/together/{parties}"\n' for n in range(count))
+    )
+    return path
+
+
+def _counted_checks(path: Path, server: str, count: int) -> Path:
     path.write_text(
         f'[defaults]\nbase_url = "{server}"\n'
-        + "".join(f'[[checks]]\nname = "slow {n}"\nurl = "/slow"\n' for n in range(count))
+        + "".join(f'[[checks]]\nname = "c{n}"\nurl = "/together/1"\n' for n in range(count))
     )
     return path
 
 
 def test_checks_run_concurrently_and_stream_as_they_finish(tmp_path: Path, server: str) -> None:
-    path = _slow_checks(tmp_path / "slow.toml", server, 4)  # each answer takes 0.6 s
+    path = _together_checks(tmp_path / "together.toml", server, 4, parties=4)
     started: list[str] = []
     streamed_before_return: list[int] = []
     jsonl = tmp_path / "r.jsonl"
@@ -260,31 +328,27 @@ def test_checks_run_concurrently_and_stream_as_they_finish(tmp_path: Path, serve
     def on_result(_: object) -> None:  # the JSONL line is on disk before the callback runs
         streamed_before_return.append(jsonl.read_text().count('"type":"result"'))
 
-    clock = time.perf_counter()
     options = RunOptions(jsonl=jsonl, on_test_start=started.append, on_result=on_result)
     run = ProductionAdapter(concurrency=4).run(path, options=options)
-    concurrent = time.perf_counter() - clock
-    assert sorted(r.name for r in run.tests) == [f"slow {n}" for n in range(4)]
-    assert all(r.status is Status.PASSED for r in run.tests)
-    assert sorted(started) == [f"slow {n}" for n in range(4)]
+    assert sorted(r.name for r in run.tests) == [f"c{n}" for n in range(4)]
+    assert all(r.status is Status.PASSED for r in run.tests), [r.message for r in run.tests]  # 4 at once
+    assert sorted(started) == [f"c{n}" for n in range(4)]
     assert streamed_before_return == [1, 2, 3, 4]
-    assert concurrent < 4 * 0.6 * 0.75, f"4 checks of 0.6 s took {concurrent:.2f} s with concurrency 4"
-    clock = time.perf_counter()
-    sequential = ProductionAdapter(concurrency=1).run(path)
-    assert time.perf_counter() - clock >= 4 * 0.6
-    assert [r.name for r in sequential.tests] == [f"slow {n}" for n in range(4)]  # file order
+    _Handler.most_active = 0
+    sequential = ProductionAdapter(concurrency=1).run(_counted_checks(tmp_path / "one.toml", server, 4))
+    assert _Handler.most_active == 1
+    assert [r.name for r in sequential.tests] == [f"c{n}" for n in range(4)]  # file order
 
 
 async def test_the_async_twin_runs_checks_concurrently(tmp_path: Path, server: str) -> None:
-    path = _slow_checks(tmp_path / "slow.toml", server, 4)
-    clock = time.perf_counter()
-    run = await ProductionAdapter(concurrency=4).arun(path, options=RunOptions(timeout=30))
-    assert time.perf_counter() - clock < 4 * 0.6 * 0.75
-    assert sorted((r.name, r.status) for r in run.tests) == [(f"slow {n}", Status.PASSED) for n in range(4)]
-    clock = time.perf_counter()
+    path = _together_checks(tmp_path / "four.toml", server, 4, parties=4)
+    run = await ProductionAdapter(concurrency=4).arun(path, options=RunOptions(timeout=TOGETHER_WAIT * 2))
+    assert sorted((r.name, r.status) for r in run.tests) == [(f"c{n}", Status.PASSED) for n in range(4)]
+    _Handler.most_active = 0
+    path = _together_checks(tmp_path / "pairs.toml", server, 4, parties=2)
     run = await ProductionAdapter(concurrency=2).arun(path)
-    assert time.perf_counter() - clock >= 2 * 0.6
-    assert exit_code(run) is ExitCode.OK
+    assert exit_code(run) is ExitCode.OK, [r.message for r in run.tests]  # two at once...
+    assert _Handler.most_active == 2  # ...and never more
 
 
 async def test_an_error_in_a_callback_is_raised_as_it_is(tmp_path: Path, server: str) -> None:
@@ -319,7 +383,7 @@ ProductionAdapter(concurrency=1).run(sys.argv[1], options=RunOptions(jsonl=sys.a
 def test_a_killed_check_run_leaves_every_finished_check_in_the_jsonl(tmp_path: Path, server: str) -> None:
     path = tmp_path / "checks.toml"
     path.write_text(
-        f'[defaults]\nbase_url = "{server}"\ntimeout = 30\n'
+        f'[defaults]\nbase_url = "{server}"\ntimeout = 600\n'
         '[[checks]]\nname = "health"\nurl = "/health"\n'
         '[[checks]]\nname = "wrong"\nurl = "/wrong"\nexpect_json = [{ path = "status", equals = "ok" }]\n'
         '[[checks]]\nname = "hang"\nurl = "/hang"\n'
@@ -328,11 +392,10 @@ def test_a_killed_check_run_leaves_every_finished_check_in_the_jsonl(tmp_path: P
     jsonl = tmp_path / "r.jsonl"
     process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(path), str(jsonl)])
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            if jsonl.exists() and jsonl.read_text().count('"type":"result"') >= 2:
-                break
-            time.sleep(0.02)
+        wait_until(
+            lambda: process.poll() is not None or (jsonl.exists() and jsonl.read_text().count('"type":"result"') >= 2),
+            what="two checks streamed to the JSONL",
+        )
         assert process.poll() is None, "the run ended before it could be killed"
         os.kill(process.pid, signal.SIGKILL)  # while "hang" is in flight
     finally:
@@ -459,3 +522,43 @@ def test_redaction_helpers() -> None:
     assert json_path({"a": [{"b": 1}]}, "$.a[0].b") == 1
     with pytest.raises(KeyError):
         json_path({"a": []}, "a[0]")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.toml", "[[checks]]\nname = 'caf\xe9'\nurl = 'http://h/'\n".encode("latin-1"), "not UTF-8 text"),
+        ("ipv6.toml", b"[[checks]]\nname = 'a'\nurl = 'http://[::1/'\n", "check 'a': url: is not a valid URL"),
+        ("port.toml", b"[[checks]]\nname = 'a'\nurl = 'http://h:99999/'\n", "check 'a': url: is not a valid URL"),
+        ("nohost.toml", b"[[checks]]\nname = 'a'\nurl = 'http:///path'\n", "check 'a': url: must be http:// or"),
+        (
+            "keys.yaml",
+            b"checks:\n  - name: a\n    url: http://h/\n    1: one\n    zz: two\n",
+            "check 'a': 1: unknown field",
+        ),
+        ("top.yaml", b"checks: []\n1: one\nzz: two\n", "unknown top-level key 1"),
+    ],
+)
+def test_odd_check_files_fail_closed_with_a_check_file_error(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    """Bad bytes, URLs urllib refuses and non-string YAML keys are ``CheckFileError``s, not tracebacks."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CheckFileError) as caught:
+        load_checks(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_only_braced_environment_references_are_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``${VAR}`` is replaced; any other ``$`` (a price, ``$HOME``) is left as it is."""
+    monkeypatch.setenv("MAESTRO_TEST_TOKEN", SECRET)
+    path = tmp_path / "checks.toml"
+    path.write_text(
+        "[[checks]]\nname = 'a'\nurl = 'http://h/'\n"
+        "headers = { X-Note = 'costs $5 and $HOME for ${MAESTRO_TEST_TOKEN}', X-Plain = '$$' }\n"
+    )
+    [check] = load_checks(path).checks
+    assert check.headers["X-Note"] == f"costs $5 and $HOME for {SECRET}"
+    assert check.headers["X-Plain"] == "$$"

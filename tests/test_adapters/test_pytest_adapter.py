@@ -1,4 +1,10 @@
-"""The pytest adapter and its reporting plugin, end to end in real pytest subprocesses."""
+"""The pytest adapter and its reporting plugin, end to end in real pytest subprocesses.
+
+The inner pytest runs pass ``-p no:randomly`` (``NO_RANDOM``): pytest-randomly is installed in the
+dev environment and would shuffle the inner suites, whose tests are written in an order (a test
+passes, then the next one hangs or crashes). Global timeouts are reached on an event through
+``DeadlineClock``, never by waiting for the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import json
 import signal
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,9 @@ from maestro_test_adapters import (
 )
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun
+from tests.test_adapters.deadline import DeadlineClock
+
+NO_RANDOM = ("-p", "no:randomly")
 
 SUITE = """
 import logging
@@ -104,7 +112,7 @@ def suite_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestRun, Path]:
         output_limit=1000,
         on_test_start=started.append,
         on_result=lambda r: streamed.append(r.name),
-        runner_args=("-p", "no:cacheprovider"),
+        runner_args=("-p", "no:cacheprovider", *NO_RANDOM),
         environment=Environment(commit="cafe1234", branch="feature/x"),
     )
     run = PytestAdapter().run("test_suite.py", options=options)
@@ -202,7 +210,7 @@ def test_a_crash_keeps_finished_results_and_names_the_in_flight_test(tmp_path: P
         """,
     )
     jsonl = tmp_path / "r.jsonl"
-    run = PytestAdapter().run("test_crash.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl))
+    run = PytestAdapter().run("test_crash.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=NO_RANDOM))
     results = _by_name(run)
     assert results["test_before"].status is Status.PASSED
     assert results["test_dies"].status is Status.FAILED
@@ -221,17 +229,29 @@ def test_a_hang_is_killed_by_the_global_timeout(tmp_path: Path) -> None:
         tmp_path,
         "test_hang.py",
         """
-        import time
+        import threading
         def test_quick(): pass
-        def test_hangs(): time.sleep(120)
+        def test_hangs(): threading.Event().wait()  # only the timeout can end it
+        def test_never(): pass
         """,
     )
-    run = PytestAdapter().run("test_hang.py", options=RunOptions(cwd=tmp_path, timeout=8))
+    clock = DeadlineClock(started="test_hang.py::test_hangs", finished=["test_quick"])
+    options = RunOptions(
+        cwd=tmp_path,
+        timeout=300,
+        runner_args=NO_RANDOM,
+        on_test_start=clock.on_test_start,
+        on_result=clock.on_result,
+    )
+    run = PytestAdapter(clock=clock).run("test_hang.py", options=options)
+    assert clock.reached.is_set()
     results = _by_name(run)
     assert results["test_quick"].status is Status.PASSED
     assert results["test_hangs"].raw_status == "timedOut"
     assert results["test_hangs"].status is Status.FAILED
-    assert "timed out after 8 s" in (run_error(run) or "")
+    assert "test_never" not in results
+    assert "timed out after 300 s: killed the runner's process group" in (run_error(run) or "")
+    assert "(in flight: test_hang.py::test_hangs)" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
 
 
@@ -254,7 +274,7 @@ def test_xdist_workers_report_through_the_controller_and_a_killed_worker_is_a_fa
             assert not first
         """,
     )
-    run = PytestAdapter().run("test_para.py", options=RunOptions(cwd=tmp_path, runner_args=("-n", "2")))
+    run = PytestAdapter().run("test_para.py", options=RunOptions(cwd=tmp_path, runner_args=("-n", "2", *NO_RANDOM)))
     results = _by_name(run)
     assert len(run.tests) == 8
     assert all(results[f"test_many[{i}]"].status is Status.PASSED for i in range(6))
@@ -277,13 +297,15 @@ def test_no_tests_collected_is_exit_code_5(tmp_path: Path) -> None:
 def test_collection_errors_are_failed_results_not_infrastructure_errors(tmp_path: Path) -> None:
     _write(tmp_path, "test_broken.py", "import no_such_module_xyz\n")
     _write(tmp_path, "test_fine.py", "def test_ok(): pass\n")
-    run = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path, runner_args=("--continue-on-collection-errors",)))
+    run = PytestAdapter().run(
+        ".", options=RunOptions(cwd=tmp_path, runner_args=("--continue-on-collection-errors", *NO_RANDOM))
+    )
     results = {r.file: r for r in run.tests}
     assert results["test_broken.py"].status is Status.FAILED
     assert results["test_broken.py"].raw_status == "error"
     assert "no_such_module_xyz" in (results["test_broken.py"].message or "")
     assert exit_code(run) is ExitCode.TESTS_FAILED
-    interrupted = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path))
+    interrupted = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
     assert exit_code(interrupted) is ExitCode.TESTS_FAILED
     assert run_error(interrupted) is None
 
@@ -338,9 +360,13 @@ async def test_the_async_twin_runs_the_same_way(tmp_path: Path) -> None:
     _write(
         tmp_path,
         "test_a.py",
-        "import time\ndef test_ok(): pass\ndef test_bad(): assert 0\ndef test_hang(): time.sleep(60)\n",
+        "import threading\ndef test_ok(): pass\ndef test_bad(): assert 0\ndef test_hang(): threading.Event().wait()\n",
     )
-    run = await PytestAdapter().arun("test_a.py", options=RunOptions(cwd=tmp_path, timeout=8))
+    clock = DeadlineClock(started="test_a.py::test_hang", finished=["test_ok", "test_bad"])
+    options = RunOptions(
+        cwd=tmp_path, timeout=300, runner_args=NO_RANDOM, on_test_start=clock.on_test_start, on_result=clock.on_result
+    )
+    run = await PytestAdapter(clock=clock).arun("test_a.py", options=options)
     assert {r.name: r.raw_status for r in run.tests} == {
         "test_ok": "passed",
         "test_bad": "failed",
@@ -356,7 +382,7 @@ def test_in_process_mode(tmp_path: Path) -> None:
     run = PytestAdapter(in_process=True).run(
         "test_inproc_mod.py",
         options=RunOptions(
-            cwd=tmp_path, on_result=lambda r: seen.append(r.name), runner_args=("-p", "no:cacheprovider")
+            cwd=tmp_path, on_result=lambda r: seen.append(r.name), runner_args=("-p", "no:cacheprovider", *NO_RANDOM)
         ),
     )
     assert {r.name: r.status for r in run.tests} == {"test_ok": Status.PASSED, "test_bad": Status.FAILED}
@@ -366,22 +392,31 @@ def test_in_process_mode(tmp_path: Path) -> None:
 
 def test_in_process_timeout_interrupts_the_hung_test_and_keeps_finished_results(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    # The hung test checks that the run's timer is armed, then receives the SIGALRM the timer
+    # sends at its deadline (raised here, so that no wall-clock race decides which test is in
+    # flight), and would wait forever if nothing interrupted it.
     _write(
         tmp_path,
         "test_inproc_hang.py",
-        "import time\ndef test_ok(): pass\ndef test_hang(): time.sleep(60)\ndef test_never(): pass\n",
+        """
+        import signal, threading
+        def test_ok(): pass
+        def test_hang():
+            assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 300
+            signal.raise_signal(signal.SIGALRM)
+            threading.Event().wait()
+        def test_never(): pass
+        """,
     )
     jsonl = tmp_path / "r.jsonl"
     outer = signal.getsignal(signal.SIGALRM)
     outer_left = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout's timer for this test
-    started = time.monotonic()
     run = PytestAdapter(in_process=True).run(
         "test_inproc_hang.py",
-        options=RunOptions(cwd=tmp_path, timeout=3, jsonl=jsonl, runner_args=("-p", "no:cacheprovider")),
+        options=RunOptions(cwd=tmp_path, timeout=300, jsonl=jsonl, runner_args=("-p", "no:cacheprovider", *NO_RANDOM)),
     )
-    assert time.monotonic() - started < 30
     assert {r.name: r.raw_status for r in run.tests} == {"test_ok": "passed", "test_hang": "timedOut"}
-    assert "timed out after 3 s: interrupted the in-process run" in (run_error(run) or "")
+    assert "timed out after 300 s: interrupted the in-process run" in (run_error(run) or "")
     assert "test_inproc_hang.py::test_hang" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
     assert [r.name for r in read_jsonl(jsonl).tests] == ["test_ok", "test_hang"]
@@ -392,11 +427,11 @@ def test_in_process_timeout_interrupts_the_hung_test_and_keeps_finished_results(
 
 def test_the_plugin_is_inert_without_its_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_ok(): pass\n")
-    result = pytester.runpytest_subprocess("-p", "maestro_test_adapters.pytest_plugin")
+    result = pytester.runpytest_subprocess("-p", "maestro_test_adapters.pytest_plugin", *NO_RANDOM)
     result.assert_outcomes(passed=1)
     assert not list(pytester.path.glob("*.jsonl"))
     report = pytester.path / "direct.jsonl"
-    result = pytester.runpytest_subprocess(f"--maestro-report={report}")
+    result = pytester.runpytest_subprocess(f"--maestro-report={report}", *NO_RANDOM)
     result.assert_outcomes(passed=1)
     assert [r.name for r in read_jsonl(report).tests] == ["test_ok"]
 
@@ -409,3 +444,52 @@ def test_a_runner_that_dies_before_reporting_still_leaves_a_readable_jsonl(tmp_p
     assert exit_code(run) is ExitCode.ERROR
     assert "SIGKILL" in (run_error(run) or "")
     assert read_jsonl(jsonl).tests == []
+
+
+def test_a_runner_that_exits_mid_run_is_an_infrastructure_error(tmp_path: Path) -> None:
+    """pytest leaving with exit status 0 in the middle of a test (``os._exit``) must not pass."""
+    _write(
+        tmp_path,
+        "test_exit.py",
+        """
+        import os
+        def test_before(): pass
+        def test_exits(): os._exit(0)
+        def test_never(): pass
+        """,
+    )
+    jsonl = tmp_path / "r.jsonl"
+    run = PytestAdapter().run("test_exit.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=NO_RANDOM))
+    results = _by_name(run)
+    assert set(results) == {"test_before", "test_exits"}
+    assert results["test_before"].status is Status.PASSED
+    assert (results["test_exits"].status, results["test_exits"].raw_status) == (Status.FAILED, "crashed")
+    assert "pytest exited (exit status 0) before finishing its report" in (run_error(run) or "")
+    assert "(in flight: test_exit.py::test_exits)" in (run_error(run) or "")
+    assert exit_code(run) is ExitCode.ERROR
+    assert [r.name for r in read_jsonl(jsonl).tests] == ["test_before", "test_exits"]
+
+
+def test_an_unreadable_report_is_an_infrastructure_error(tmp_path: Path) -> None:
+    """A report damaged after pytest wrote it is an error naming the problem, not an empty run."""
+    _write(
+        tmp_path,
+        "conftest.py",
+        """
+        def pytest_unconfigure(config):
+            path = config.getoption("maestro_report", None)
+            if path:
+                with open(path, "w") as stream:
+                    stream.write("this is not JSON\\n")
+        """,
+    )
+    _write(tmp_path, "test_a.py", "def test_ok(): pass\n")
+    run = PytestAdapter().run("test_a.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
+    assert exit_code(run) is ExitCode.ERROR
+    assert "cannot read pytest's report (exit status 0)" in (run_error(run) or "")
+    assert run.tests == []
+
+
+def test_the_clock_setting_must_be_callable() -> None:
+    with pytest.raises(InvalidOptionError, match="clock: must be a callable"):
+        PytestAdapter(clock=5)  # type: ignore[arg-type]

@@ -12,17 +12,26 @@ from maestro_test_result_aggregator.model import TestRun
 __all__ = ["Availability", "Target", "TestAdapter"]
 
 Target = str | os.PathLike[str]
-"""What ``run`` accepts: a path (test folder or file, project folder, check file)."""
+"""What ``run`` accepts: a path (test folder or file, project folder, check file).
+
+Examples:
+    >>> import pathlib
+    >>> targets: list[Target] = ["tests/test_api.py::test_login", pathlib.Path("web")]
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class Availability:
     """Whether an adapter can run here; ``reason`` says why not (and how to fix it).
 
-    Truthy when ``ok``::
+    Examples:
+        Truthy when ``ok``:
 
         >>> bool(Availability(False, "npm is not on PATH"))
         False
+        >>> from maestro_test_adapters import get_adapter
+        >>> bool(get_adapter("pytest").available())
+        True
     """
 
     ok: bool
@@ -41,6 +50,20 @@ class TestAdapter(Protocol):
     ``options.jsonl`` as they finish, writes ``options.ctrf``/``options.junit`` at the end and
     records a runner failure (crash, timeout) on the run instead of raising, so finished results
     are never lost; bad input raises a ``TestAdapterError`` before anything runs.
+
+    Examples:
+        Every built-in adapter (and ``testing.FakeAdapter``) is one:
+
+        >>> from maestro_test_adapters import get_adapter
+        >>> isinstance(get_adapter("production"), TestAdapter)
+        True
+
+        A third-party adapter is a class with these members, registered in its pyproject:
+
+        ```toml
+        [project.entry-points.maestro_test_adapters]
+        cypress = "maestro_cypress:CypressAdapter"
+        ```
     """
 
     @property

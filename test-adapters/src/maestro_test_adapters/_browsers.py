@@ -65,6 +65,17 @@ class PlaywrightAdapter(_BrowserAdapter):
         endpoint: attach to a remote browser instead of launching Chromium (see ``connect``).
         artifacts: folder for screenshots, traces and console logs (default: ``maestro-artifacts``
             next to the JSONL report, or in the working directory).
+
+    Examples:
+        >>> PlaywrightAdapter(endpoint="http://127.0.0.1:9222").name
+        'playwright'
+
+        Run journeys written with the ``maestro_page`` fixture on the system Chromium:
+
+        ```python
+        run = PlaywrightAdapter().run("journeys", options=RunOptions(timeout=600, jsonl="out/results.jsonl"))
+        failed = [t for t in run.tests if t.status is Status.FAILED]  # each with screenshot and trace
+        ```
     """
 
     tool_name = "playwright"
@@ -88,6 +99,16 @@ class SeleniumAdapter(_BrowserAdapter):
         python: the interpreter that runs pytest (default: this one).
         endpoint: a Selenium Grid URL (``http://grid:4444``) instead of the local ChromeDriver.
         artifacts: folder for screenshots and browser logs.
+
+    Examples:
+        >>> SeleniumAdapter(endpoint="http://grid:4444").name
+        'selenium'
+
+        Run journeys written with the ``maestro_driver`` fixture on a Selenium Grid:
+
+        ```python
+        run = SeleniumAdapter(endpoint="http://grid:4444").run("journeys", options=RunOptions(timeout=600))
+        ```
     """
 
     tool_name = "selenium"

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import re
-import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +65,12 @@ def _is_secret(name: str) -> bool:
 
 def redact_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
     """Headers with Authorization, cookies and anything named like a secret replaced by ``[redacted]``
-    (URLs in ``Location``-like headers keep their path but lose secret query parameters)."""
+    (URLs in ``Location``-like headers keep their path but lose secret query parameters).
+
+    Examples:
+        >>> redact_headers({"Authorization": "Bearer abc", "Accept": "*/*"})
+        {'Authorization': '[redacted]', 'Accept': '*/*'}
+    """
     items = headers.items() if isinstance(headers, Mapping) else headers
     redacted: dict[str, str] = {}
     for name, value in items:
@@ -80,7 +84,12 @@ def redact_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> di
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password and with secret-looking query parameters redacted."""
+    """``url`` without its password and with secret-looking query parameters redacted.
+
+    Examples:
+        >>> redact_url("https://ada:pw@shop.example.com/cart?token=abc&page=2")
+        'https://ada:[redacted]@shop.example.com/cart?token=[redacted]&page=2'
+    """
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -243,6 +252,8 @@ def _read(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise CheckFileError(str(path), f"cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise CheckFileError(str(path), f"not UTF-8 text: {error.reason} at byte {error.start}") from None
     suffix = path.suffix.lower()
     if suffix == ".toml":
         try:
@@ -312,7 +323,7 @@ def _expand(value: str, fields: _Fields) -> str:
     missing = [name for name in _ENV_REFERENCE.findall(value) if name not in os.environ]
     if missing:
         raise CheckFileError(str(fields.path), f"{fields.where}: environment variable {missing[0]} is not set")
-    return string.Template(value).substitute(os.environ)
+    return _ENV_REFERENCE.sub(lambda match: os.environ[match.group(1)], value)  # any other "$" stays as it is
 
 
 _KNOWN: Final = frozenset(
@@ -330,21 +341,28 @@ def _check(path: Path, index: int, table: Any, defaults: Mapping[str, Any]) -> C
     name = table.get("name")
     where = f"check {name!r}" if isinstance(name, str) and name else f"checks[{index}]"
     fields = _Fields(path, where, table, defaults)
-    unknown = sorted(set(table) - _KNOWN)
+    unknown = sorted(set(table) - _KNOWN, key=str)  # YAML keys need not be strings
     if unknown:
-        raise fields.fail(unknown[0], f"unknown field; known fields: {', '.join(sorted(_KNOWN))}")
+        raise fields.fail(str(unknown[0]), f"unknown field; known fields: {', '.join(sorted(_KNOWN))}")
     if not isinstance(name, str) or not name.strip():
         raise fields.fail("name", "is required (a non-empty string)")
     url = fields.string("url")
     if not url:
         raise fields.fail("url", "is required")
     base = fields.string("base_url")
-    if not urlsplit(url).scheme:
-        if not base:
-            raise fields.fail("url", f"{url!r} is relative and no base_url is set")
-        url = urljoin(base.rstrip("/") + "/", url.lstrip("/"))
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise fields.fail("url", f"must be http:// or https://, got {redact_url(url)!r}")
+    try:
+        if not urlsplit(url).scheme:
+            if not base:
+                raise fields.fail("url", f"{url!r} is relative and no base_url is set")
+            url = urljoin(base.rstrip("/") + "/", url.lstrip("/"))
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - checks the port (the property raises on a bad one)
+    except CheckFileError:
+        raise
+    except ValueError as error:  # urllib's "Invalid IPv6 URL", "Port out of range"...
+        raise fields.fail("url", f"is not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fields.fail("url", f"must be http:// or https:// with a host, got {redact_url(url)!r}")
     method = (fields.string("method", "GET") or "GET").upper()
     if method not in _METHODS:
         raise fields.fail("method", f"must be one of {', '.join(sorted(_METHODS))}, got {method!r}")
@@ -414,23 +432,33 @@ def _check(path: Path, index: int, table: Any, defaults: Mapping[str, Any]) -> C
 
 
 def load_checks(path: str | os.PathLike[str]) -> CheckSuite:
-    """Read and validate a whole check file (``.toml``, ``.yaml`` or ``.yml``).
+    r"""Read and validate a whole check file (``.toml``, ``.yaml`` or ``.yml``).
 
     Raises:
         CheckFileError: the file is unreadable or malformed; the message names the file, the check
             and the field.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "checks.toml"
+        >>> _ = path.write_text(
+        ...     '[defaults]\nbase_url = "https://shop.example.com"\n'
+        ...     '[[checks]]\nname = "health"\nurl = "/health"\nexpect_status = [200, 204]\n'
+        ... )
+        >>> [(check.name, check.url, check.expect_status) for check in load_checks(path).checks]
+        [('health', 'https://shop.example.com/health', (200, 204))]
     """
     source = Path(path)
     data = _read(source)
     if not isinstance(data, dict):
         raise CheckFileError(str(source), "must hold a table with a 'checks' list")
-    unknown = sorted(set(data) - {"defaults", "checks"})
+    unknown = sorted(set(data) - {"defaults", "checks"}, key=str)
     if unknown:
         raise CheckFileError(str(source), f"unknown top-level key {unknown[0]!r}: use 'defaults' and 'checks'")
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise CheckFileError(str(source), "defaults: must be a table")
-    bad_defaults = sorted(set(defaults) - _KNOWN - {"name"})
+    bad_defaults = sorted(set(defaults) - _KNOWN - {"name"}, key=str)
     if bad_defaults or "name" in defaults or "url" in defaults:
         key = (bad_defaults or ["name" if "name" in defaults else "url"])[0]
         raise CheckFileError(str(source), f"defaults: {key}: not allowed in defaults")

@@ -66,7 +66,21 @@ def is_executable(path: str) -> bool:
 
 
 def chromium_args(*, headless_flag: bool = True) -> list[str]:
-    """Flags for a quiet, headless, offline Chromium (``--no-sandbox`` when running as root)."""
+    """Flags for a quiet, headless, offline Chromium (``--no-sandbox`` when running as root).
+
+    Examples:
+        >>> args = chromium_args()
+        >>> "--headless=new" in args, "--headless=new" in chromium_args(headless_flag=False)
+        (True, False)
+
+        Start your own browser the way the fixtures do:
+
+        ```python
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=chromium_args(headless_flag=False)
+        )
+        ```
+    """
     args = [
         "--disable-gpu",
         "--disable-dev-shm-usage",

@@ -34,7 +34,7 @@ def detect_environment(environ: Mapping[str, str] | None = None) -> Environment:
     """The run's ``Environment`` from CI variables (GitHub Actions, GitLab CI, Buildkite, Jenkins,
     CircleCI; ``MAESTRO_COMMIT``/``MAESTRO_BRANCH``/``MAESTRO_BUILD_URL``/``MAESTRO_SHARD`` win).
 
-    Example:
+    Examples:
         >>> detect_environment({"GITHUB_SHA": "abc123", "GITHUB_REF_NAME": "main"}).commit
         'abc123'
     """

@@ -22,6 +22,10 @@ class ExitCode(enum.IntEnum):
     - ``TESTS_FAILED`` (1): at least one test failed (or was flaky under ``fail_on_flaky``);
     - ``ERROR`` (2): the runner or adapter failed (crash, hang, bad input), kept apart from failures;
     - ``NO_TESTS`` (5): nothing was collected.
+
+    Examples:
+        >>> int(ExitCode.TESTS_FAILED), ExitCode(5).name
+        (1, 'NO_TESTS')
     """
 
     OK = 0
@@ -31,7 +35,15 @@ class ExitCode(enum.IntEnum):
 
 
 def run_error(run: TestRun) -> str | None:
-    """The infrastructure error recorded on ``run`` by its adapter, or ``None``."""
+    """The infrastructure error recorded on ``run`` by its adapter, or ``None``.
+
+    Examples:
+        >>> from maestro_test_adapters.testing import FakeAdapter
+        >>> run_error(FakeAdapter(error="pytest killed by SIGKILL").run("tests"))
+        'pytest killed by SIGKILL'
+        >>> run_error(FakeAdapter().run("tests")) is None
+        True
+    """
     value = run.extra.get(RUN_ERROR_KEY)
     return None if value is None else str(value)
 
@@ -44,7 +56,7 @@ def exit_code(run: TestRun, *, fail_on_flaky: bool | None = None) -> ExitCode:
         fail_on_flaky: a test that passed only after a failed attempt counts as a failure
             (default: what the run was made with, ``RunOptions.fail_on_flaky``).
 
-    Example:
+    Examples:
         >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
         >>> exit_code(TestRun(Tool("pytest"), [TestResult("t", Status.PASSED)]))
         <ExitCode.OK: 0>

@@ -10,13 +10,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from maestro_test_adapters._adapter import Availability, Target
-from maestro_test_adapters._options import RunOptions
+from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._tail import LineTail
@@ -260,13 +261,27 @@ class FrontendAdapter:
     Args:
         runner: ``vitest``, ``jest``, ``playwright`` or ``auto`` (from package.json's dependencies).
         npm: the npm executable (default: ``npm`` on PATH).
+        clock: the monotonic clock the global timeout is measured on (default ``time.monotonic``);
+            tests pass one they control to reach the deadline on an event.
+
+    Examples:
+        >>> FrontendAdapter(runner="vitest").runner
+        'vitest'
+
+        Run a Vitest project's tests (a folder with ``package.json`` and ``node_modules``):
+
+        ```python
+        run = FrontendAdapter().run("web", options=RunOptions(timeout=600, ctrf="ctrf.json"))
+        print(run.tool.name, exit_code(run))  # vitest ExitCode.OK
+        ```
     """
 
-    def __init__(self, *, runner: str = "auto", npm: str = "npm") -> None:
+    def __init__(self, *, runner: str = "auto", npm: str = "npm", clock: Callable[[], float] = time.monotonic) -> None:
         if runner != "auto" and runner not in RUNNERS:
             raise InvalidOptionError("runner", f"must be 'auto' or one of {', '.join(RUNNERS)}, got {runner!r}")
         self.runner = runner
         self.npm = npm
+        self.clock = checked_clock(clock)
 
     @property
     def name(self) -> str:
@@ -340,7 +355,7 @@ class FrontendAdapter:
             raise
         return plan, _Progress(plan, stream, options)
 
-    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, progress: _Progress) -> TestRun:
+    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, progress: _Progress) -> TestRun:  # noqa: PLR0912
         from maestro_test_result_aggregator.formats import read_report
 
         error: str | None = None
@@ -359,6 +374,8 @@ class FrontendAdapter:
             last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
             detail = last[-1] if last else describe_returncode(outcome.returncode)
             error = f"{plan.runner} wrote no report ({describe_returncode(outcome.returncode)}): {detail}"
+        elif ingested is None and error is None and progress.in_flight():  # it left mid-test (process.exit)
+            error = f"{plan.runner} exited ({describe_returncode(outcome.returncode)}) before its tests finished"
         stream = progress.stream
         died = outcome.timed_out or outcome.returncode < 0
         live = bool(progress.results)
@@ -406,7 +423,13 @@ class FrontendAdapter:
         plan, progress = self._start(target, options)
         try:
             outcome = run_process(
-                plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+                plan.argv,
+                cwd=plan.cwd,
+                env=plan.env,
+                log=plan.log,
+                timeout=options.timeout,
+                poll=progress.poll,
+                clock=self.clock,
             )
         except BaseException:
             progress.stream.close()
@@ -420,7 +443,13 @@ class FrontendAdapter:
         plan, progress = self._start(target, options)
         try:
             outcome = await arun_process(
-                plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=progress.poll
+                plan.argv,
+                cwd=plan.cwd,
+                env=plan.env,
+                log=plan.log,
+                timeout=options.timeout,
+                poll=progress.poll,
+                clock=self.clock,
             )
         except BaseException:
             progress.stream.close()

@@ -17,6 +17,13 @@ _PathLike = str | os.PathLike[str]
 _JUNIT_PROFILES = ("xunit2", "surefire")  # the aggregator's JUNIT_PROFILES
 
 
+def checked_clock(clock: object) -> Callable[[], float]:
+    """``clock`` when it is callable (an adapter's ``clock`` setting), else ``InvalidOptionError``."""
+    if not callable(clock):
+        raise InvalidOptionError("clock", f"must be a callable returning seconds (like time.monotonic), got {clock!r}")
+    return clock
+
+
 def _path(name: str, value: _PathLike | None) -> Path | None:
     if value is None:
         return None
@@ -49,7 +56,7 @@ class RunOptions:
         on_result: called with each result as soon as it is known (progress displays).
         on_test_start: called with a test's id when it starts (progress displays).
 
-    Example:
+    Examples:
         >>> RunOptions(timeout=600, ctrf="report.json", runner_args=("-x",)).timeout
         600.0
     """

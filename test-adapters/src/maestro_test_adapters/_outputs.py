@@ -31,7 +31,7 @@ class ResultStream:
     line) and to ``options.on_result`` as it arrives: the building block of an adapter that
     produces its results in this process.
 
-    Example:
+    Examples:
         >>> from maestro_test_result_aggregator.model import Status, TestResult, Tool
         >>> stream = ResultStream(Tool("my-runner"), RunOptions())
         >>> stream.add(TestResult("check", Status.PASSED))

@@ -69,10 +69,12 @@ def run_process(
     timeout: float | None,
     poll: Callable[[], None],
     interval: float = _INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ProcessOutcome:
-    """Run ``argv`` to its end or until ``timeout``; ``poll()`` is called while it runs."""
+    """Run ``argv`` to its end or until ``timeout`` (measured on ``clock``); ``poll()`` is called
+    while it runs."""
     started = time.monotonic()
-    deadline = None if timeout is None else started + timeout
+    deadline = None if timeout is None else clock() + timeout
     timed_out = False
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -86,7 +88,7 @@ def run_process(
                 except subprocess.TimeoutExpired:
                     pass
                 poll()
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and clock() >= deadline:
                     timed_out = True
                     _signal_group(process.pid, signal.SIGTERM)
                     try:
@@ -113,10 +115,11 @@ async def arun_process(
     timeout: float | None,
     poll: Callable[[], None],
     interval: float = _INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ProcessOutcome:
     """The asyncio twin of ``run_process`` (the event loop stays free while the runner runs)."""
     started = time.monotonic()
-    deadline = None if timeout is None else started + timeout
+    deadline = None if timeout is None else clock() + timeout
     timed_out = False
     with open(log, "wb") as output:
         process = await asyncio.create_subprocess_exec(
@@ -130,7 +133,7 @@ async def arun_process(
                 except TimeoutError:
                     pass
                 poll()
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and clock() >= deadline:
                     timed_out = True
                     _signal_group(process.pid, signal.SIGTERM)
                     try:

@@ -31,7 +31,7 @@ from maestro_test_adapters._checks import (
     redact_headers,
     redact_url,
 )
-from maestro_test_adapters._options import RunOptions
+from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters.errors import AdapterUnavailableError, InvalidOptionError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Attempt, Status, TestResult, TestRun, Tool, bound_text
@@ -116,11 +116,24 @@ class ProductionAdapter:
         transport: an httpx transport for the sync client (``httpx.MockTransport`` in tests).
         async_transport: an httpx transport for the async client.
         sleep: how the fallback retry loop waits (used when maestro-resilience is not installed).
+        clock: the monotonic clock the global timeout (``RunOptions.timeout``) is measured on
+            (default ``time.monotonic``); tests pass one they control.
         use_resilience: retry through ``maestro_resilience.Retry`` (default: when installed).
         concurrency: how many checks run at the same time (1 to 64, default 4): threads for
             ``run``, tasks for ``arun``. Results are streamed in the order checks finish; with
             ``concurrency=1`` the checks run one after the other, in file order. A ``transport``
             given here is shared by those threads.
+
+    Examples:
+        >>> ProductionAdapter(concurrency=8).concurrency
+        8
+
+        Run the checks of a file against the deployed service and fail the job on a failure:
+
+        ```python
+        run = ProductionAdapter().run("checks.toml", options=RunOptions(timeout=120, junit="smoke.xml"))
+        raise SystemExit(exit_code(run))
+        ```
     """
 
     def __init__(
@@ -131,6 +144,7 @@ class ProductionAdapter:
         sleep: Callable[[float], None] = time.sleep,
         use_resilience: bool | None = None,
         concurrency: int = 4,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (
             isinstance(concurrency, bool)
@@ -142,6 +156,7 @@ class ProductionAdapter:
         self.transport = transport
         self.async_transport = async_transport
         self.sleep = sleep
+        self.clock = checked_clock(clock)
         self.use_resilience = (
             importlib.util.find_spec("maestro_resilience") is not None if use_resilience is None else use_resilience
         )
@@ -176,6 +191,7 @@ class ProductionAdapter:
         started: float,
         elapsed: float,
         tls_days: float | None,
+        timeout: float,
     ) -> Attempt:
         import httpx
 
@@ -183,7 +199,7 @@ class ProductionAdapter:
             timed_out = isinstance(error, httpx.TimeoutException | TimeoutError | socket.timeout)
             detail = _scrub(str(error) or type(error).__name__, check)
             message = (
-                f"no response within {check.timeout:g} s ({detail})"
+                f"no response within {timeout:g} s ({detail})"  # the check's, or what the run had left
                 if timed_out
                 else f"{type(error).__name__}: {detail}"
             )
@@ -241,7 +257,9 @@ class ProductionAdapter:
                 tls_days = _tls_days_left(check, timeout)
         except (httpx.HTTPError, OSError) as failure:
             error, elapsed = failure, time.perf_counter() - clock
-        return self._attempt(check, response=response, error=error, started=started, elapsed=elapsed, tls_days=tls_days)
+        return self._attempt(
+            check, response=response, error=error, started=started, elapsed=elapsed, tls_days=tls_days, timeout=timeout
+        )
 
     async def _aonce(self, check: Check, timeout: float) -> Attempt:
         import httpx
@@ -258,7 +276,9 @@ class ProductionAdapter:
                 tls_days = await _atls_days_left(check, timeout)
         except (httpx.HTTPError, OSError, TimeoutError) as failure:
             error, elapsed = failure, time.perf_counter() - clock
-        return self._attempt(check, response=response, error=error, started=started, elapsed=elapsed, tls_days=tls_days)
+        return self._attempt(
+            check, response=response, error=error, started=started, elapsed=elapsed, tls_days=tls_days, timeout=timeout
+        )
 
     # -- retries --------------------------------------------------------------------------------
     def _policy(self, check: Check) -> Any:
@@ -363,7 +383,7 @@ class ProductionAdapter:
         started: Callable[[str], None],
     ) -> tuple[TestResult, bool]:
         """One check with its retries, or ``notRun`` (and True) when the global deadline passed."""
-        remaining = None if deadline is None else deadline - time.monotonic()
+        remaining = None if deadline is None else deadline - self.clock()
         if remaining is not None and remaining <= 0:
             return self._not_run(suite, check, options.timeout), True
         started(check.name)
@@ -374,7 +394,7 @@ class ProductionAdapter:
     async def _aone(
         self, suite: CheckSuite, check: Check, deadline: float | None, options: RunOptions
     ) -> tuple[TestResult, bool]:
-        remaining = None if deadline is None else deadline - time.monotonic()
+        remaining = None if deadline is None else deadline - self.clock()
         if remaining is not None and remaining <= 0:
             return self._not_run(suite, check, options.timeout), True
         if options.on_test_start is not None:
@@ -428,7 +448,7 @@ class ProductionAdapter:
         result to the JSONL report as soon as it finishes."""
         options = options or RunOptions()
         suite = self._load(target, options)
-        deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        deadline = None if options.timeout is None else self.clock() + options.timeout
         timed_out = False
         stream = ResultStream(Tool("maestro-production", __version__), options)
         try:
@@ -447,7 +467,7 @@ class ProductionAdapter:
         """The asyncio twin of ``run`` (``concurrency`` checks at a time as tasks of this loop)."""
         options = options or RunOptions()
         suite = self._load(target, options)
-        deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        deadline = None if options.timeout is None else self.clock() + options.timeout
         not_run: list[bool] = []
         stream = ResultStream(Tool("maestro-production", __version__), options)
         slots = asyncio.Semaphore(self.concurrency)

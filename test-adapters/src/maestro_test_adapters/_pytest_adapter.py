@@ -14,13 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from maestro_test_adapters._adapter import Availability, Target
-from maestro_test_adapters._options import RunOptions
+from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import append_results, set_run_error, write_reports
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._tail import LineTail, read_inflight, results_in
@@ -109,16 +109,32 @@ class PytestAdapter:
             then interrupts the run with ``SIGALRM`` (main thread only): a hang inside C code
             that ignores signals cannot be interrupted, use the subprocess mode for those.
         plugins: extra ``-p`` plugins to load.
+        clock: the monotonic clock the subprocess's global timeout is measured on (default
+            ``time.monotonic``); tests pass one they control to reach the deadline on an event.
 
-    Example:
+    Examples:
         >>> adapter = PytestAdapter()
         >>> adapter.name, bool(adapter.available())
         ('pytest', True)
+
+        Run a suite with a global timeout and turn the run into CI's exit code:
+
+        ```python
+        run = PytestAdapter().run("tests", options=RunOptions(timeout=900, junit="junit.xml"))
+        raise SystemExit(exit_code(run))
+        ```
     """
 
     tool_name = "pytest"
 
-    def __init__(self, *, python: str | None = None, in_process: bool = False, plugins: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        in_process: bool = False,
+        plugins: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if python is not None and not isinstance(python, str):
             raise InvalidOptionError("python", f"must be the path of a Python interpreter, got {python!r}")
         if isinstance(plugins, str):
@@ -126,6 +142,7 @@ class PytestAdapter:
         self.python = python or sys.executable
         self.in_process = bool(in_process)
         self.plugins = tuple(plugins)
+        self.clock = checked_clock(clock)
         self._foreign: Availability | None = None
 
     @property
@@ -208,10 +225,12 @@ class PytestAdapter:
     def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions) -> TestRun:  # noqa: PLR0912, PLR0915
         from maestro_test_result_aggregator.formats import read_jsonl
 
+        unreadable_because: str | None = None
         try:
             run = read_jsonl(plan.report, allow_torn_tail=True) if plan.report.exists() else None
-        except Exception:  # a report cut mid-header by a crash
+        except Exception as failure:  # a report cut mid-header by a crash, or damaged
             run = None
+            unreadable_because = str(failure) or type(failure).__name__
         unreadable = run is None
         if run is None:
             run = TestRun(tool=Tool(self.tool_name), start=time.time() - outcome.duration)
@@ -237,6 +256,10 @@ class PytestAdapter:
             last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
             detail = f": {last[-1]}" if last else ""
             error = f"pytest ({describe_returncode(outcome.returncode)}) wrote no report{detail}"
+        elif unreadable_because is not None:
+            error = f"cannot read pytest's report ({describe_returncode(outcome.returncode)}): {unreadable_because}"
+        elif run.stop is None:  # no end line: pytest left before its session finished (os._exit...)
+            error = f"pytest exited ({describe_returncode(outcome.returncode)}) before finishing its report"
         lost: list[TestResult] = []
         if inflight and (died or error is not None):
             raw = "timedOut" if outcome.timed_out else "crashed"
@@ -314,7 +337,13 @@ class PytestAdapter:
             return self._run_in_process(plan, options)
         watcher = _Watcher(plan, options)
         outcome = run_process(
-            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=watcher.poll
+            plan.argv,
+            cwd=plan.cwd,
+            env=plan.env,
+            log=plan.log,
+            timeout=options.timeout,
+            poll=watcher.poll,
+            clock=self.clock,
         )
         watcher.poll()
         return self._finish(plan, outcome, options)
@@ -327,7 +356,13 @@ class PytestAdapter:
         plan = self._plan(target, options)
         watcher = _Watcher(plan, options)
         outcome = await arun_process(
-            plan.argv, cwd=plan.cwd, env=plan.env, log=plan.log, timeout=options.timeout, poll=watcher.poll
+            plan.argv,
+            cwd=plan.cwd,
+            env=plan.env,
+            log=plan.log,
+            timeout=options.timeout,
+            poll=watcher.poll,
+            clock=self.clock,
         )
         watcher.poll()
         return self._finish(plan, outcome, options)

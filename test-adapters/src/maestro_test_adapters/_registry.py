@@ -24,7 +24,12 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 
 def adapter_names() -> list[str]:
-    """The sorted names of every registered adapter (built-in or third-party)."""
+    """The sorted names of every registered adapter (built-in or third-party).
+
+    Examples:
+        >>> {"frontend", "playwright", "production", "pytest", "selenium"} <= set(adapter_names())
+        True
+    """
     return sorted(_entry_points())
 
 
@@ -50,7 +55,7 @@ def get_adapter(name: str, **settings: object) -> TestAdapter:
             a value it refuses.
         TestAdapterError: the entry point could not be loaded or did not build a ``TestAdapter``.
 
-    Example:
+    Examples:
         >>> get_adapter("pytest").name
         'pytest'
     """

@@ -36,13 +36,35 @@ __all__ = [
 
 
 class TestAdapterError(Exception):
-    """Root of every error raised by maestro-test-adapters."""
+    """Root of every error raised by maestro-test-adapters.
+
+    Examples:
+        Catch it to turn any refusal (bad input, a missing adapter or runner) into one line:
+
+        >>> from maestro_test_adapters import get_adapter
+        >>> try:
+        ...     get_adapter("cypress")
+        ... except TestAdapterError as error:
+        ...     print(type(error).__name__)
+        AdapterNotFoundError
+    """
 
     __test__ = False  # not a pytest test class
 
 
 class AdapterNotFoundError(TestAdapterError, LookupError):
-    """No adapter is registered under ``name``; ``available`` lists the registered names."""
+    """No adapter is registered under ``name``; ``available`` lists the registered names.
+
+    Examples:
+        Raised by ``get_adapter``:
+
+        >>> from maestro_test_adapters import get_adapter
+        >>> try:
+        ...     get_adapter("cypress")
+        ... except AdapterNotFoundError as error:
+        ...     print(error.name, "pytest" in error.available)
+        cypress True
+    """
 
     def __init__(self, name: str, available: Iterable[str]) -> None:
         self.name = name
@@ -52,7 +74,16 @@ class AdapterNotFoundError(TestAdapterError, LookupError):
 
 
 class AdapterUnavailableError(TestAdapterError):
-    """The adapter cannot run on this machine; ``reason`` says why (and how to fix it)."""
+    """The adapter cannot run on this machine; ``reason`` says why (and how to fix it).
+
+    Examples:
+        Raised when a run needs what ``available()`` reports missing (an extra, a runner or a
+        browser), e.g. by the browser fixtures without a Chromium:
+
+        >>> error = AdapterUnavailableError("playwright", "no Chromium at /usr/bin/chromium")
+        >>> str(error)
+        "test adapter 'playwright' is unavailable: no Chromium at /usr/bin/chromium"
+    """
 
     def __init__(self, adapter: str, reason: str) -> None:
         self.adapter = adapter
@@ -61,7 +92,18 @@ class AdapterUnavailableError(TestAdapterError):
 
 
 class InvalidOptionError(TestAdapterError, ValueError):
-    """An option has a value that is not allowed; the message names it and what is allowed."""
+    """An option has a value that is not allowed; the message names it and what is allowed.
+
+    Examples:
+        Raised by ``RunOptions`` and the adapters' constructors:
+
+        >>> from maestro_test_adapters import RunOptions
+        >>> try:
+        ...     RunOptions(timeout=-1)
+        ... except InvalidOptionError as error:
+        ...     print(error.parameter, "|", error)
+        timeout | timeout: must be greater than 0 seconds, got -1
+    """
 
     def __init__(self, parameter: str, message: str) -> None:
         self.parameter = parameter
@@ -69,7 +111,18 @@ class InvalidOptionError(TestAdapterError, ValueError):
 
 
 class TargetNotFoundError(TestAdapterError, FileNotFoundError):
-    """The target given to ``run`` does not exist."""
+    """The target given to ``run`` does not exist.
+
+    Examples:
+        Raised before anything runs:
+
+        >>> from maestro_test_adapters import PytestAdapter
+        >>> try:
+        ...     PytestAdapter().run("no_such_tests")
+        ... except TargetNotFoundError as error:
+        ...     print(error)
+        pytest target not found: no_such_tests
+    """
 
     def __init__(self, target: str, what: str = "test target") -> None:
         self.target = target
@@ -77,7 +130,21 @@ class TargetNotFoundError(TestAdapterError, FileNotFoundError):
 
 
 class CheckFileError(TestAdapterError, ValueError):
-    """A production check file is malformed; the message names the file and the check."""
+    r"""A production check file is malformed; the message names the file and the check.
+
+    Examples:
+        Raised by ``load_checks`` (and so by the production adapter's ``run``):
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_adapters import load_checks
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "checks.toml"
+        >>> _ = path.write_text("[[checks]]\nname = 'home'\n")
+        >>> try:
+        ...     load_checks(path)
+        ... except CheckFileError as error:
+        ...     print(str(error).removeprefix(str(path)))
+        : check 'home': url: is required
+    """
 
     def __init__(self, path: str, message: str) -> None:
         self.path = path
@@ -85,4 +152,19 @@ class CheckFileError(TestAdapterError, ValueError):
 
 
 class ReportWriteError(TestAdapterError, OSError):
-    """A report (JSONL, CTRF, JUnit) could not be written."""
+    """A report (JSONL, CTRF, JUnit) could not be written.
+
+    Examples:
+        Raised when ``RunOptions.jsonl``/``ctrf``/``junit`` names a place that cannot be written:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_adapters import ResultStream, RunOptions
+        >>> from maestro_test_result_aggregator.model import Tool
+        >>> blocker = pathlib.Path(tempfile.mkdtemp()) / "a-file"
+        >>> _ = blocker.write_text("")
+        >>> try:
+        ...     ResultStream(Tool("x"), RunOptions(jsonl=blocker / "r.jsonl"))
+        ... except ReportWriteError as error:
+        ...     print("cannot write" in str(error))
+        True
+    """

@@ -4,7 +4,7 @@
 ``options.jsonl``/``on_result``, writes the CTRF/JUnit reports asked for and records an
 infrastructure error when told to, exactly like the built-in adapters, without starting anything.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.model import Status, TestResult
     >>> from maestro_test_adapters import ExitCode, RunOptions, exit_code
     >>> adapter = FakeAdapter([TestResult("test_a", Status.PASSED), TestResult("test_b", Status.FAILED)])
