@@ -255,6 +255,7 @@ MULTI = textwrap.dedent(
 )
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_four_processes_eight_threads_one_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
@@ -348,6 +349,7 @@ ROTATING = textwrap.dedent(
 )
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_several_processes_rotate_one_file_safely(tmp_path: Path) -> None:
     from maestro_audit_logger import AuditReader, Keyring

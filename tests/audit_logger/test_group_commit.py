@@ -21,6 +21,8 @@ from maestro_audit_logger import Actor, AuditLogger, AuditWriteError, JsonlFileS
 from maestro_audit_logger.testing import MemorySink
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.timing  # races real threads/processes/servers: CI also runs it under load
+
 
 def lines(path: Path) -> list[dict[str, object]]:
     return [orjson.loads(x) for x in path.read_bytes().splitlines()]

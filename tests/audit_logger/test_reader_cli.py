@@ -209,6 +209,7 @@ def test_benchmark_quick_smoke() -> None:
     assert "verify (records per CPU second)" in out
 
 
+@pytest.mark.timing
 def test_follow_yields_new_records_across_rotation(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     sink = JsonlFileSink(path)
@@ -280,6 +281,7 @@ def test_follow_refuses_bad_input_with_typed_errors(tmp_path: Path) -> None:
         AuditReader(tmp_path).follow()
 
 
+@pytest.mark.timing
 def test_follow_polls_a_database(tmp_path: Path) -> None:
     import itertools
 

@@ -110,6 +110,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...],
     assert reason in lines[0]
 
 
+@pytest.mark.timing
 def test_a_hang_is_killed_by_timeout_with_one_line_and_the_reports_still_written(tmp_path: Path) -> None:
     # pytest hangs while it loads conftest.py, before any test: the outcome is the same whether
     # the timeout passes during start-up or during the hang, so the machine's speed cannot change
@@ -128,6 +129,7 @@ def test_a_hang_is_killed_by_timeout_with_one_line_and_the_reports_still_written
     validate_ctrf(json.loads((tmp_path / "c.json").read_text()))
 
 
+@pytest.mark.timing
 def test_a_crash_is_exit_2_with_one_line_and_finished_results_are_still_written(tmp_path: Path) -> None:
     (tmp_path / "test_c.py").write_text(
         "import os, signal\ndef test_ok(): pass\ndef test_dies(): os.kill(os.getpid(), signal.SIGKILL)\n"

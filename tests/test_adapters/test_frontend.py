@@ -106,6 +106,7 @@ await new Promise(() => {});
 """
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 async def test_a_hanging_runner_is_killed_and_reported(vitest_project: Path) -> None:
     # whether the timeout passes while npm starts or while the file loads, no test has started
@@ -133,6 +134,7 @@ it("hangs", async () => {
 """
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_project: Path, tmp_path: Path) -> None:
     (vitest_project / "src" / "hang.test.js").write_text(HANGING)
@@ -214,6 +216,7 @@ CRASHING_JEST = CRASHING.replace(
 )
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_a_killed_runner_leaves_every_finished_result_streamed_to_the_jsonl(
     vitest_project: Path, tmp_path: Path

@@ -279,6 +279,7 @@ class _SteppedClock:
         self.now = self._after.get(result.name, self.now)
 
 
+@pytest.mark.timing
 def test_the_global_timeout_reports_checks_not_run(tmp_path: Path, server: str) -> None:
     path = tmp_path / "timeout.toml"
     path.write_text(
@@ -319,6 +320,7 @@ def _counted_checks(path: Path, server: str, count: int) -> Path:
     return path
 
 
+@pytest.mark.timing
 def test_checks_run_concurrently_and_stream_as_they_finish(tmp_path: Path, server: str) -> None:
     path = _together_checks(tmp_path / "together.toml", server, 4, parties=4)
     started: list[str] = []
@@ -340,6 +342,7 @@ def test_checks_run_concurrently_and_stream_as_they_finish(tmp_path: Path, serve
     assert [r.name for r in sequential.tests] == [f"c{n}" for n in range(4)]  # file order
 
 
+@pytest.mark.timing
 async def test_the_async_twin_runs_checks_concurrently(tmp_path: Path, server: str) -> None:
     path = _together_checks(tmp_path / "four.toml", server, 4, parties=4)
     run = await ProductionAdapter(concurrency=4).arun(path, options=RunOptions(timeout=TOGETHER_WAIT * 2))
@@ -380,6 +383,7 @@ ProductionAdapter(concurrency=1).run(sys.argv[1], options=RunOptions(jsonl=sys.a
 """
 
 
+@pytest.mark.timing
 def test_a_killed_check_run_leaves_every_finished_check_in_the_jsonl(tmp_path: Path, server: str) -> None:
     path = tmp_path / "checks.toml"
     path.write_text(

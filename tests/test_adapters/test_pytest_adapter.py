@@ -198,6 +198,7 @@ def test_the_jsonl_file_holds_the_same_run(suite_run: tuple[TestRun, Path]) -> N
     assert json.loads(lines[-1])["type"] == "end"
 
 
+@pytest.mark.timing
 def test_a_crash_keeps_finished_results_and_names_the_in_flight_test(tmp_path: Path) -> None:
     _write(
         tmp_path,
@@ -224,6 +225,7 @@ def test_a_crash_keeps_finished_results_and_names_the_in_flight_test(tmp_path: P
     assert [r.name for r in on_disk.tests] == ["test_before", "test_dies"]
 
 
+@pytest.mark.timing
 def test_a_hang_is_killed_by_the_global_timeout(tmp_path: Path) -> None:
     _write(
         tmp_path,
@@ -255,6 +257,7 @@ def test_a_hang_is_killed_by_the_global_timeout(tmp_path: Path) -> None:
     assert exit_code(run) is ExitCode.ERROR
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 def test_xdist_workers_report_through_the_controller_and_a_killed_worker_is_a_failure(tmp_path: Path) -> None:
     _write(
@@ -390,6 +393,7 @@ def test_in_process_mode(tmp_path: Path) -> None:
     assert exit_code(run) is ExitCode.TESTS_FAILED
 
 
+@pytest.mark.timing
 def test_in_process_timeout_interrupts_the_hung_test_and_keeps_finished_results(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     # The hung test checks that the run's timer is armed, then receives the SIGALRM the timer
@@ -446,6 +450,7 @@ def test_a_runner_that_dies_before_reporting_still_leaves_a_readable_jsonl(tmp_p
     assert read_jsonl(jsonl).tests == []
 
 
+@pytest.mark.timing
 def test_a_runner_that_exits_mid_run_is_an_infrastructure_error(tmp_path: Path) -> None:
     """pytest leaving with exit status 0 in the middle of a test (``os._exit``) must not pass."""
     _write(
