@@ -4,7 +4,7 @@ Playwright), shard merge, flaky detection, history, quality gates and reports.
 The model, errors, formats and merge are imported with the package (they are light); the
 history store, reports, HTML and pandas export load on first use.
 
-Example:
+Examples:
     >>> import maestro_test_result_aggregator as mra
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> merged = mra.merge_runs([make_run(10, offset=0), make_run(10, offset=10, fail_every=5)])

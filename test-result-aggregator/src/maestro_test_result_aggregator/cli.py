@@ -37,11 +37,15 @@ def _err() -> Console:
 
 
 def _fail(message: str) -> NoReturn:
-    _err().print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape  # noqa: PLC0415
+
+    # One line, however long (no wrapping), and the message is text: "[/tmp/x]" is not markup.
+    _err().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_BAD_INPUT)
 
 
 def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
+    from rich.markup import escape  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
     from maestro_test_result_aggregator.formats import expand_inputs, read_report  # noqa: PLC0415
@@ -61,10 +65,10 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
                 run = read_report(path)
                 runs.append(collapse_repeats(run, repeats) if repeats else run)
             except AggregatorError as error:
-                bad += 1
-                console.print(f"[yellow]skipped[/] {error}", highlight=False)
                 if strict:
-                    _fail(f"{path}: bad input (--strict)")
+                    _fail(f"{error} (--strict)")
+                bad += 1
+                console.print(f"[yellow]skipped[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             progress.advance(task)
     if not runs:
         _fail("no readable report among the inputs")
@@ -335,6 +339,7 @@ def gate(
 def history(db: str | None, last: int) -> None:
     """Show the pass-rate trend, flaky and slowest tests from the history store."""
     from rich.console import Console  # noqa: PLC0415
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     store = _store(db or "maestro-results.db")
@@ -347,7 +352,7 @@ def history(db: str | None, last: int) -> None:
         for point in store.pass_rate_trend(last=last):
             table.add_row(
                 str(point.run_id),
-                point.label or "",
+                escape(point.label or ""),
                 str(point.tests),
                 str(point.failed),
                 str(point.flaky),
@@ -356,12 +361,12 @@ def history(db: str | None, last: int) -> None:
             )
         console.print(table)
         for verdict in store.flaky(last=last):
-            console.print(str(verdict), highlight=False)
+            console.print(escape(str(verdict)), highlight=False)
         slow = Table(title="Slowest (p95)")
         for column in ("test", "p50", "p95", "runs"):
             slow.add_column(column)
         for item in store.slowest(last=last):
-            slow.add_row(item.name, f"{item.p50:.2f}s", f"{item.p95:.2f}s", str(item.runs))
+            slow.add_row(escape(item.name), f"{item.p50:.2f}s", f"{item.p95:.2f}s", str(item.runs))
         console.print(slow)
 
 

@@ -7,7 +7,7 @@ Columns: ``test_id``, ``name``, ``suite`` (joined with " \u203a "), ``file``, ``
 (``datetime64`` in UTC, NaT when unknown); ``flaky`` (``bool``); ``retries`` (``int64``);
 ``parameters`` (``string``, JSON).
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> frame = to_pandas(make_run(10, fail_every=5))
     >>> frame["status"].value_counts()["failed"], str(frame["duration"].dtype)

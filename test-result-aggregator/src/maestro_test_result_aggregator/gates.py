@@ -4,7 +4,7 @@ Each gate is a small check over the merged run (and a baseline when it needs one
 runs them all and collects a reason for every failure. The CLI maps the outcome to exit codes:
 0 passed, 1 a gate failed (reasons printed), 2 bad input.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> outcome = Gates(min_pass_rate=95.0, max_flaky=0).evaluate(make_run(100, fail_every=10, flaky_every=7))
     >>> outcome.passed, outcome.reasons[0]

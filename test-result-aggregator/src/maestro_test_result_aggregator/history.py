@@ -5,7 +5,7 @@ with the same schema and the trend queries the reports and gates use.
 Append-only: runs and results are only ever inserted. Adding a run whose content was already
 stored (same fingerprint, see ``merge.run_fingerprint``) returns the existing id.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> with HistoryStore.open(":memory:") as store:
     ...     first = store.add_run(make_run(10, fail_every=5))
@@ -21,7 +21,8 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Protocol
@@ -103,7 +104,34 @@ _MESSAGE_LIMIT: Final = 2000
 
 
 class HistoryError(AggregatorError):
-    """The history store could not be opened or used (bad URL, missing driver, database error)."""
+    """The history store could not be opened or used (bad URL, missing driver, database error,
+    a table that is not ours or a row this package did not write)."""
+
+
+def _status(value: Any) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise ValueError(f"holds an unknown status {value!r}") from None
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"holds a duration that is not a number: {value!r}") from None
+
+
+def _parameters(value: Any) -> Mapping[str, str]:
+    if not value:
+        return EMPTY
+    try:
+        parameters = json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        parameters = None
+    if not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values()):
+        raise ValueError(f"holds parameters that are not a JSON object of strings: {value!r}")
+    return parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +189,15 @@ class HistoryStore:
     """Runs and results over time. Open with ``HistoryStore.open(url)``: a file path,
     ``sqlite:///path``, ``:memory:``, or ``postgresql://...`` (needs the ``postgres`` extra)."""
 
-    def __init__(self, connection: Any, *, postgres: bool) -> None:
+    def __init__(self, connection: Any, *, postgres: bool, location: str = "the history store") -> None:
         self._db: _Connection = connection
         self._postgres = postgres
+        self.location = location  # what error messages call this store
+        self._errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        if postgres:
+            import psycopg  # noqa: PLC0415 - optional dependency, already imported by open()
+
+            self._errors = (psycopg.Error,)
         serial = "BIGSERIAL" if postgres else "INTEGER"
         for statement in _DDL:
             self._db.execute(statement.format(serial=serial))
@@ -185,7 +219,7 @@ class HistoryStore:
                     "a PostgreSQL history store needs psycopg: pip install 'maestro-test-result-aggregator[postgres]'"
                 ) from error
             try:
-                return cls(psycopg.connect(text), postgres=True)
+                return cls(psycopg.connect(text), postgres=True, location="the PostgreSQL history store")
             except psycopg.Error as error:
                 raise HistoryError(f"cannot open the PostgreSQL history store: {error}") from error
         path = text.removeprefix("sqlite:///").removeprefix("sqlite://")
@@ -193,7 +227,7 @@ class HistoryStore:
             connection = sqlite3.connect(path)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            return cls(connection, postgres=False)
+            return cls(connection, postgres=False, location=f"history store {path}")
         except sqlite3.Error as error:
             raise HistoryError(f"cannot open the SQLite history store {path!r}: {error}") from error
 
@@ -201,8 +235,11 @@ class HistoryStore:
         return statement.replace("?", "%s") if self._postgres else statement
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        cursor = self._db.execute(self._sql(statement), params)
-        rows: list[Any] = cursor.fetchall()
+        try:
+            cursor = self._db.execute(self._sql(statement), params)
+            rows: list[Any] = cursor.fetchall()
+        except self._errors as error:
+            raise HistoryError(f"{self.location}: could not be read: {error}") from error
         return rows
 
     def close(self) -> None:
@@ -253,18 +290,21 @@ class HistoryStore:
         )
         run_id = int(row[0][0])
         rows = (self._result_row(run_id, result) for result in run.tests)
-        if self._postgres:
-            cursor: Any = self._db.cursor()  # type: ignore[attr-defined]
-            with cursor.copy(f"COPY results ({', '.join(_RESULT_COLUMNS)}) FROM STDIN") as copy:
-                for values in rows:
-                    copy.write_row(values)
-        else:
-            marks = ", ".join("?" * len(_RESULT_COLUMNS))
-            self._db.executemany(  # type: ignore[attr-defined]
-                f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) VALUES ({marks})",  # noqa: S608 - constants
-                rows,
-            )
-        self._db.commit()
+        try:
+            if self._postgres:
+                cursor: Any = self._db.cursor()  # type: ignore[attr-defined]
+                with cursor.copy(f"COPY results ({', '.join(_RESULT_COLUMNS)}) FROM STDIN") as copy:
+                    for values in rows:
+                        copy.write_row(values)
+            else:
+                marks = ", ".join("?" * len(_RESULT_COLUMNS))
+                self._db.executemany(  # type: ignore[attr-defined]
+                    f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) VALUES ({marks})",  # noqa: S608 - constants
+                    rows,
+                )
+            self._db.commit()
+        except self._errors as error:
+            raise HistoryError(f"{self.location}: could not be written: {error}") from error
         return run_id
 
     @staticmethod
@@ -304,6 +344,14 @@ class HistoryStore:
         )
         return [RunRecord(*row) for row in rows]
 
+    @contextmanager
+    def _converting(self) -> Iterator[None]:
+        """Rows this package did not write (an unknown status...) become a ``HistoryError``."""
+        try:
+            yield
+        except ValueError as error:
+            raise HistoryError(f"{self.location}: {error}") from None
+
     def _recent_ids(self, last: int | None) -> list[int]:
         return [record.id for record in self.runs(limit=last)]
 
@@ -337,31 +385,34 @@ class HistoryStore:
     def statuses(self, *, last: int | None = 20) -> dict[str, list[Status]]:
         """Each test's final statuses over the last ``last`` runs, oldest first."""
         history: dict[str, list[Status]] = defaultdict(list)
-        for test_id, status in self._results(last, "test_id, status"):
-            history[test_id].append(Status(status))
+        with self._converting():
+            for test_id, status in self._results(last, "test_id, status"):
+                history[test_id].append(_status(status))
         return dict(history)
 
     def durations(self, *, last: int | None = 20) -> dict[str, list[float]]:
         """Each test's durations (seconds) over the last ``last`` runs, oldest first."""
         history: dict[str, list[float]] = defaultdict(list)
-        for test_id, duration in self._results(last, "test_id, duration"):
-            history[test_id].append(float(duration))
+        with self._converting():
+            for test_id, duration in self._results(last, "test_id, duration"):
+                history[test_id].append(_seconds(duration))
         return dict(history)
 
     def names(self, *, last: int | None = 20) -> dict[str, TestResult]:
         """A representative (latest) result per test id, for display: name, file, parameters."""
         found: dict[str, TestResult] = {}
-        for test_id, name, suite, file, classname, parameters, status in self._results(
-            last, "test_id, name, suite, file, classname, parameters, status"
-        ):
-            found[test_id] = TestResult(
-                name,
-                Status(status),
-                suite=tuple(suite.split("\x1e")) if suite else (),
-                file=file,
-                classname=classname,
-                parameters=json.loads(parameters) if parameters else EMPTY,
-            )
+        with self._converting():
+            for test_id, name, suite, file, classname, parameters, status in self._results(
+                last, "test_id, name, suite, file, classname, parameters, status"
+            ):
+                found[test_id] = TestResult(
+                    name,
+                    _status(status),
+                    suite=tuple(suite.split("\x1e")) if suite else (),
+                    file=file,
+                    classname=classname,
+                    parameters=_parameters(parameters),
+                )
         return found
 
     def flaky(self, *, last: int = 20, threshold: float = 0.2, broken_after: int = 3) -> list[FlakyVerdict]:
@@ -415,7 +466,7 @@ class HistoryStore:
             (run_id,),
         )
         if not rows:
-            raise HistoryError(f"no run with id {run_id} in the history store")
+            raise HistoryError(f"{self.location}: no run with id {run_id}")
         tool, version, commit, branch, build_url, shard, started, stopped = rows[0]
         run = TestRun(
             Tool(tool, version),
@@ -424,24 +475,25 @@ class HistoryStore:
             stop=stopped,
             run_id=str(run_id),
         )
-        for name, suite, file, classname, parameters, status, raw, duration, message in self._rows(
-            "SELECT name, suite, file, classname, parameters, status, raw_status, duration, message "
-            "FROM results WHERE run_id = ?",
-            (run_id,),
-        ):
-            run.tests.append(
-                TestResult(
-                    name,
-                    Status(status),
-                    float(duration),
-                    suite=tuple(suite.split("\x1e")) if suite else (),
-                    file=file,
-                    classname=classname,
-                    parameters=json.loads(parameters) if parameters else EMPTY,
-                    raw_status=raw,
-                    message=message,
+        with self._converting():
+            for name, suite, file, classname, parameters, status, raw, duration, message in self._rows(
+                "SELECT name, suite, file, classname, parameters, status, raw_status, duration, message "
+                "FROM results WHERE run_id = ?",
+                (run_id,),
+            ):
+                run.tests.append(
+                    TestResult(
+                        name,
+                        _status(status),
+                        _seconds(duration),
+                        suite=tuple(suite.split("\x1e")) if suite else (),
+                        file=file,
+                        classname=classname,
+                        parameters=_parameters(parameters),
+                        raw_status=raw,
+                        message=message,
+                    )
                 )
-            )
         return run
 
     def latest_run_id(self, *, branch: str | None = None) -> int | None:

@@ -7,7 +7,7 @@ list is embedded once as compact JSON (strings deduplicated, statuses and suites
 drawn by a small script as a virtual table: only the visible rows exist in the DOM, and search
 and the status filter scan a plain array, so 200k tests stay responsive.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.html"

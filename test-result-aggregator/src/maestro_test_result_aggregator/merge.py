@@ -12,7 +12,7 @@ Rules:
 - The merged run spans the earliest start to the latest stop; commit/branch/tool are kept when
   every input agrees, the shard is dropped.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> shard_a, shard_b = make_run(50), make_run(50, offset=50)
     >>> len(merge_runs([shard_a, shard_b, shard_a]).tests)

@@ -198,8 +198,10 @@ def render_markdown(data: dict[str, Any]) -> str:
 def render_terminal(data: dict[str, Any], console: Console | None = None) -> None:
     """Print a rich summary: counts, failure clusters, flaky tests and the slowest tests."""
     from rich.console import Console  # noqa: PLC0415 - rich loads only when printing
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    # Names, messages and evidence come from the reports: "[/tmp/x]" in a message is text, not markup.
     out = console or Console()
     s = data["summary"]
     style = "bold red" if s["failed"] else "bold green"
@@ -209,14 +211,16 @@ def render_terminal(data: dict[str, Any], console: Console | None = None) -> Non
     )
     for key, title in (("new_failures", "New failures"), ("fixed", "Fixed")):
         if data.get(key):
-            out.print(f"[bold]{title}[/] ({len(data[key])}): " + ", ".join(data[key][:10]))
+            out.print(f"[bold]{title}[/] ({len(data[key])}): " + escape(", ".join(data[key][:10])))
     if data["clusters"]:
         table = Table(title="Failures by cause", show_lines=False)
         table.add_column("count", justify="right")
         table.add_column("cause")
         table.add_column("example test")
         for cluster in data["clusters"][:15]:
-            table.add_row(str(cluster["count"]), cluster["fingerprint"][:100], (cluster["tests"] or [""])[0])
+            table.add_row(
+                str(cluster["count"]), escape(cluster["fingerprint"][:100]), escape((cluster["tests"] or [""])[0])
+            )
         out.print(table)
     if data["flaky"]:
         table = Table(title="Flaky tests")
@@ -226,12 +230,12 @@ def render_terminal(data: dict[str, Any], console: Console | None = None) -> Non
         table.add_column("evidence")
         for item in data["flaky"][:15]:
             params = ", ".join(f"{k}={v}" for k, v in item["parameters"].items())
-            table.add_row(item["name"], params, item["signal"], item["evidence"])
+            table.add_row(escape(item["name"]), escape(params), item["signal"], escape(item["evidence"]))
         out.print(table)
     if data["slowest"]:
         table = Table(title="Slowest tests")
         table.add_column("duration", justify="right")
         table.add_column("test")
         for test in data["slowest"]:
-            table.add_row(f"{test['duration']:.2f}s", test["name"])
+            table.add_row(f"{test['duration']:.2f}s", escape(test["name"]))
         out.print(table)

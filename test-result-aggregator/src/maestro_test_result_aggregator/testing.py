@@ -1,6 +1,6 @@
 """Helpers for your own tests: build realistic runs and results without a real test tool.
 
-Example:
+Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> run = make_run(100, fail_every=10, flaky_every=25)
     >>> s = run.summary()

@@ -49,7 +49,7 @@ def _first_line_record(head: str) -> dict[str, object] | None:
     first = head.split("\n", 1)[0].strip()
     try:
         record = json.loads(first)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, a huge number, nested too deeply
         return None
     return record if isinstance(record, dict) else None
 

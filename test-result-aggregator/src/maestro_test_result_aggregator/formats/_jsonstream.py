@@ -178,6 +178,10 @@ class JsonStream:
                     size = max(size, len(self._buffer))
                     continue
                 raise self.error(f"not JSON: {error.msg}", error.pos) from None
+            except RecursionError:
+                raise self.error("not readable: JSON nested too deeply") from None
+            except ValueError as error:  # a number beyond the integer conversion limit
+                raise self.error(f"not readable: {error}") from None
             if isinstance(value, int | float) and end > len(self._buffer) - _MARGIN and self._fill(size):
                 continue  # a number may go on in the next chunk ("12" then "34", "1" then ".5e3")
             self._pos = end

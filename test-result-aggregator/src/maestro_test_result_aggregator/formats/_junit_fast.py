@@ -35,6 +35,7 @@ from operator import itemgetter
 from typing import IO, Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
+from maestro_test_result_aggregator.formats._values import MAX_SECONDS
 from maestro_test_result_aggregator.model import Status, TestResult
 
 __all__ = ["Events", "Fallback", "parse_line", "parse_time", "parse_timestamp", "scan"]
@@ -396,6 +397,8 @@ class _Scanner:
                 try:
                     if duration is None:
                         duration = float(time) if time else 0.0
+                        if not -MAX_SECONDS <= duration <= MAX_SECONDS:
+                            duration = 0.0  # nan, inf or absurd: not a duration (as parse_time)
                         if len(times) < 65536:
                             times[time] = duration
                     result = make(name or "", passed, duration, suite, file, classname, int(line) if line else None)
@@ -468,16 +471,18 @@ class _Scanner:
 
 
 def parse_time(value: str | None) -> float:
-    """A JUnit ``time`` attribute in seconds (``1,234.5`` allowed); 0.0 when absent or not a number."""
+    """A JUnit ``time`` attribute in seconds (``1,234.5`` allowed); 0.0 when absent, not a number,
+    not finite or beyond ``MAX_SECONDS``."""
     if not value:
         return 0.0
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         try:
-            return float(value.replace(",", "").replace("_", ""))
+            seconds = float(value.replace(",", "").replace("_", ""))
         except ValueError:
             return 0.0
+    return seconds if -MAX_SECONDS <= seconds <= MAX_SECONDS else 0.0
 
 
 def parse_timestamp(value: str | None) -> float | None:
@@ -490,7 +495,12 @@ def parse_timestamp(value: str | None) -> float | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    seconds = moment.timestamp()
+    try:
+        datetime.fromtimestamp(seconds, UTC)  # "0001-01-01T00:00+14:00" is before year 1 in UTC
+    except (OverflowError, ValueError, OSError):
+        return None
+    return seconds
 
 
 def _slow_case(  # noqa: PLR0917 - the fast path's locals, as they are

@@ -219,8 +219,12 @@ static PyObject *shared(PyObject *value, PyObject **last, PyObject *strings) {
     return Py_NewRef(kept);
 }
 
+/* formats._values.MAX_SECONDS: a longer (or non-finite) duration is read as 0.0. */
+#define MAX_SECONDS 1e12
+
 /* The duration of `time` (None when absent) as the Python reader computes it, through the
- * `times` cache; NULL without an exception when float() refuses it (the caller stops there). */
+ * `times` cache; NULL without an exception when float() refuses it or it is out of range (the
+ * caller stops there). */
 static PyObject *duration_of(PyObject *time, PyObject *times) {
     PyObject *known = PyDict_GetItemWithError(times, time); /* borrowed */
     if (known != NULL) {
@@ -238,6 +242,11 @@ static PyObject *duration_of(PyObject *time, PyObject *times) {
             if (PyErr_ExceptionMatches(PyExc_ValueError)) {
                 PyErr_Clear(); /* not a plain number: the Python reader parses it */
             }
+            return NULL;
+        }
+        double seconds = PyFloat_AS_DOUBLE(duration);
+        if (!(seconds >= -MAX_SECONDS && seconds <= MAX_SECONDS)) {
+            Py_DECREF(duration); /* nan, inf or absurd: the Python reader makes it 0.0 */
             return NULL;
         }
     }

@@ -11,7 +11,7 @@ The reader accepts the current spec and older reporters' aliases (``flake``, ``r
 ``attempts``), ``retryAttempts`` that include the final attempt or not, and ``stdout``/``stderr``
 as a list of lines or one string.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "ctrf.json"
@@ -31,6 +31,16 @@ from typing import Any, Final
 from maestro_test_result_aggregator.errors import ReportParseError, SchemaValidationError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._schema import ctrf_schema, schema_errors
+from maestro_test_result_aggregator.formats._values import (
+    clean,
+    epoch,
+    mapping,
+    optional_text,
+    seconds,
+    string_map,
+    strings,
+    text,
+)
 from maestro_test_result_aggregator.model import (
     EMPTY,
     Attachment,
@@ -54,6 +64,10 @@ __all__ = [
 
 SPEC_VERSION: Final = "0.0.0"
 """The ``specVersion`` written (the version of the shipped schema)."""
+
+MAX_RETRIES: Final = 10_000
+"""The largest ``retries`` count read: a test retried without details gets one failed attempt
+per retry, so a bigger count is refused rather than allocated."""
 
 _STATUSES: Final = {s.value: s for s in Status}
 _ENV_KEYS: Final = {
@@ -282,7 +296,7 @@ def write_ctrf(
     document = _head(run, insights, run.tests)
     if indent is not None:
         document["results"]["tests"] = [ctrf_test(t) for t in run.tests]
-        with open(path, "w", encoding="utf-8") as stream:
+        with open(path, "w", encoding="utf-8", errors="backslashreplace") as stream:
             json.dump(document, stream, ensure_ascii=False, indent=indent)
             stream.write("\n")
         return
@@ -292,7 +306,7 @@ def write_ctrf(
     marker = '"tests":null'
     cut = head.index(marker)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    with open(path, "w", encoding="utf-8") as stream:
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as stream:
         stream.write(head[:cut])
         stream.write('"tests":[')
         first = True
@@ -320,20 +334,22 @@ def validate_ctrf(document: Mapping[str, Any], *, source: str = "document") -> N
 # ----------------------------------------------------------------------------- reading
 
 
-def _seconds(value: Any) -> float | None:
+def _seconds(value: Any, what: str = "duration") -> float | None:
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return value / 1000.0
-    raise ValueError(f"not a number of milliseconds: {value!r}")
+    return seconds(value, f"{what} (milliseconds)", scale=1000.0)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
+def _time(value: Any, what: str) -> float | None:
+    if value is None or isinstance(value, bool):
         return None
+    return epoch(value, f"{what} (epoch milliseconds)", scale=1000.0)
+
+
+def _text(value: Any, what: str) -> str | None:
     if isinstance(value, list):
-        return "\n".join(str(v) for v in value)
-    return str(value)
+        return "\n".join(text(v, what) for v in value)
+    return optional_text(value, what)
 
 
 def _status(value: Any) -> Status:
@@ -346,25 +362,44 @@ def _status(value: Any) -> Status:
 def _attachments_in(records: Any) -> tuple[Attachment, ...]:
     if not records:
         return ()
-    return tuple(
-        Attachment(str(r.get("name", "")), str(r.get("contentType", r.get("content_type", ""))), str(r.get("path", "")))
-        for r in records
-    )
+    if not isinstance(records, list):
+        raise ValueError(f"attachments must be a list, got {records!r}")
+    found = []
+    for item in records:
+        record = mapping(item, "attachment")
+        content_type = record.get("contentType", record.get("content_type", ""))
+        found.append(
+            Attachment(
+                text(record.get("name", ""), "attachment name"),
+                text(content_type, "attachment contentType"),
+                text(record.get("path", ""), "attachment path"),
+            )
+        )
+    return tuple(found)
 
 
-def _attempt_in(record: Mapping[str, Any]) -> Attempt:
+def _attempt_in(item: Any) -> Attempt:
+    record = mapping(item, "attempt")
     extra = record.get("extra") or {}
     return Attempt(
         _status(record.get("status")),
         duration=_seconds(record.get("duration")) or 0.0,
-        raw_status=extra.get("rawStatus") if isinstance(extra, dict) else None,
-        message=_text(record.get("message")),
-        trace=_text(record.get("trace")),
-        start=_seconds(record.get("start")),
-        stdout=_text(record.get("stdout")),
-        stderr=_text(record.get("stderr")),
+        raw_status=optional_text(extra.get("rawStatus"), "rawStatus") if isinstance(extra, dict) else None,
+        message=_text(record.get("message"), "message"),
+        trace=_text(record.get("trace"), "trace"),
+        start=_time(record.get("start"), "start"),
+        stdout=_text(record.get("stdout"), "stdout"),
+        stderr=_text(record.get("stderr"), "stderr"),
         attachments=_attachments_in(record.get("attachments")),
     )
+
+
+def _retries(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRIES:
+        raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, got {value!r}")
+    return value
 
 
 def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, Any]) -> tuple[Attempt, ...]:
@@ -372,19 +407,21 @@ def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, A
     legacy = record.get("attempts")
     if listed is None and isinstance(legacy, list):
         listed = legacy
-    retries = record.get("retries", record.get("retry"))
+    if listed is not None and not isinstance(listed, list):
+        raise ValueError(f"retryAttempts must be a list, got {listed!r}")
+    retries = _retries(record.get("retries", record.get("retry")))
     if retries is None and isinstance(legacy, int):
-        retries = legacy
+        retries = _retries(legacy)
     flaky = bool(record.get("flaky", record.get("flake", False)))
     if "finalAttempt" in maestro:
         final = _attempt_in(maestro["finalAttempt"])
     if listed:
         earlier = [_attempt_in(a) for a in listed]
-        includes_final = isinstance(retries, int) and len(earlier) == retries + 1
+        includes_final = retries is not None and len(earlier) == retries + 1
         if includes_final:
             return tuple(earlier)
         return (*earlier, final)
-    if isinstance(retries, int) and retries > 0:
+    if retries:
         # Retried without details: every earlier attempt failed (that is why it was retried).
         return (*(Attempt(Status.FAILED) for _ in range(retries)), final)
     if flaky and final.status is Status.PASSED:
@@ -392,48 +429,78 @@ def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, A
     return ()
 
 
-def _result_in(record: Mapping[str, Any]) -> TestResult:
-    extra = dict(record.get("extra") or EMPTY)
-    maestro = extra.pop("maestro", None) or {}
-    suite = record.get("suite")
-    if isinstance(suite, str):
-        suite = [part.strip() for part in suite.split(">")] if suite else []
+def _suite(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(clean(part.strip()) for part in value.split(">")) if value else ()
+    return strings(value, "suite")
+
+
+def _line(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"line must be an integer, got {value!r}")
+    return value
+
+
+def _parameters(value: Any) -> Mapping[str, str]:
+    parameters = mapping(value, "parameters")
+    if not parameters:
+        return EMPTY
+    return {clean(k): clean(v) if isinstance(v, str) else json.dumps(v) for k, v in parameters.items()}
+
+
+def _result_in(item: Any) -> TestResult:
+    record = mapping(item, "test")
+    extra = mapping(record.get("extra"), "extra")
+    maestro = mapping(extra.pop("maestro", None), "extra.maestro")
     final = Attempt(
         _status(record.get("status")),
         duration=_seconds(record.get("duration")) or 0.0,
-        raw_status=record.get("rawStatus"),
-        message=_text(record.get("message")),
-        trace=_text(record.get("trace")),
-        start=_seconds(record.get("start")),
-        stdout=_text(record.get("stdout")),
-        stderr=_text(record.get("stderr")),
+        raw_status=optional_text(record.get("rawStatus"), "rawStatus"),
+        message=_text(record.get("message"), "message"),
+        trace=_text(record.get("trace"), "trace"),
+        start=_time(record.get("start"), "start"),
+        stdout=_text(record.get("stdout"), "stdout"),
+        stderr=_text(record.get("stderr"), "stderr"),
         attachments=_attachments_in(record.get("attachments")),
     )
-    parameters = record.get("parameters")
     name = record.get("name")
     if not isinstance(name, str):
         raise ValueError(f"test name must be a string, got {name!r}")
     return TestResult(
-        name=name,
+        name=clean(name),
         status=final.status,
         duration=final.duration,
-        suite=tuple(str(s) for s in suite or ()),
-        file=record.get("filePath"),
-        classname=maestro.get("classname"),
-        line=record.get("line"),
-        parameters={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parameters.items()}
-        if parameters
-        else EMPTY,
+        suite=_suite(record.get("suite")),
+        file=optional_text(record.get("filePath"), "filePath"),
+        classname=optional_text(maestro.get("classname"), "classname"),
+        line=_line(record.get("line")),
+        parameters=_parameters(record.get("parameters")),
         raw_status=final.raw_status,
         message=final.message,
         trace=final.trace,
         stdout=final.stdout,
         stderr=final.stderr,
-        tags=tuple(record.get("tags") or ()),
+        tags=strings(record.get("tags"), "tags"),
         attachments=final.attachments,
         attempts=_attempts(record, final, maestro),
         start=final.start,
         extra=extra or EMPTY,
+    )
+
+
+def _environment_in(value: Any) -> Environment:
+    env = mapping(value, "results.environment")
+    env_extra = {k: clean(json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in env.items() if k in _ENV_KEYS}
+    env_extra.update(string_map(env.get("extra"), "results.environment.extra"))
+    shard = env.get("shardId")
+    return Environment(
+        commit=optional_text(env.get("commit"), "commit"),
+        branch=optional_text(env.get("branchName"), "branchName"),
+        build_url=optional_text(env.get("buildUrl"), "buildUrl"),
+        shard=None if shard is None else text(shard, "shardId"),
+        extra=env_extra or EMPTY,
     )
 
 
@@ -446,26 +513,19 @@ def run_from_ctrf(document: Mapping[str, Any], *, source: str = "document") -> T
     results = document.get("results")
     if not isinstance(results, dict):
         raise ReportParseError(source, "not CTRF: no 'results' object")
-    tool = results.get("tool") or {}
-    summary = results.get("summary") or {}
-    env = results.get("environment") or {}
-    extra = dict(document.get("extra") or EMPTY)
-    maestro = extra.pop("maestro", None) or {}
-    env_extra = {k: (json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in env.items() if k in _ENV_KEYS}
-    env_extra.update({str(k): str(v) for k, v in (env.get("extra") or {}).items()})
     try:
+        tool = mapping(results.get("tool"), "results.tool")
+        summary = mapping(results.get("summary"), "results.summary")
+        extra = mapping(document.get("extra"), "extra")
+        maestro = mapping(extra.pop("maestro", None), "extra.maestro")
         run = TestRun(
-            tool=Tool(str(tool.get("name", "unknown")), tool.get("version")),
-            environment=Environment(
-                commit=env.get("commit"),
-                branch=env.get("branchName"),
-                build_url=env.get("buildUrl"),
-                shard=None if env.get("shardId") is None else str(env.get("shardId")),
-                extra=env_extra or EMPTY,
+            tool=Tool(
+                text(tool.get("name", "unknown"), "tool name"), optional_text(tool.get("version"), "tool version")
             ),
-            start=None if maestro.get("startUnknown") else _seconds(summary.get("start")),
-            stop=None if maestro.get("stopUnknown") else _seconds(summary.get("stop")),
-            run_id=document.get("runId"),
+            environment=_environment_in(results.get("environment")),
+            start=None if maestro.get("startUnknown") else _time(summary.get("start"), "summary.start"),
+            stop=None if maestro.get("stopUnknown") else _time(summary.get("stop"), "summary.stop"),
+            run_id=optional_text(document.get("runId"), "runId"),
             extra=extra or EMPTY,
         )
     except (TypeError, ValueError, AttributeError) as error:

@@ -24,6 +24,15 @@ from types import TracebackType
 from typing import IO, Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
+from maestro_test_result_aggregator.formats._values import (
+    epoch,
+    mapping,
+    optional_text,
+    seconds,
+    string_map,
+    strings,
+    text,
+)
 from maestro_test_result_aggregator.model import (
     EMPTY,
     Attachment,
@@ -98,45 +107,88 @@ def result_to_record(result: TestResult) -> dict[str, Any]:
     return record
 
 
-def _attachments(records: list[dict[str, str]]) -> tuple[Attachment, ...]:
-    return tuple(Attachment(r["name"], r["content_type"], r["path"]) for r in records)
+def _attachments(records: Any, what: str) -> tuple[Attachment, ...]:
+    if records is None:
+        return ()
+    if not isinstance(records, list):
+        raise ValueError(f"{what} must be a list, got {records!r}")
+    found = []
+    for item in records:
+        record = mapping(item, what)
+        found.append(
+            Attachment(
+                text(record.get("name", ""), f"{what} name"),
+                text(record.get("content_type", ""), f"{what} content_type"),
+                text(record.get("path", ""), f"{what} path"),
+            )
+        )
+    return tuple(found)
 
 
-def _attempt(record: dict[str, Any]) -> Attempt:
+def _status(value: Any) -> Status:
+    if not isinstance(value, str):
+        raise ValueError(f"status must be a string, got {value!r}")
+    return Status(value)
+
+
+def _start(value: Any) -> float | None:
+    return None if value is None else epoch(value, "start")
+
+
+def _line(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"line must be an integer, got {value!r}")
+    return value
+
+
+def _attempt(record: Any) -> Attempt:
+    record = mapping(record, "attempt")
     return Attempt(
-        Status(record["status"]),
-        duration=record.get("duration", 0.0),
-        raw_status=record.get("raw_status"),
-        message=record.get("message"),
-        trace=record.get("trace"),
-        start=record.get("start"),
-        stdout=record.get("stdout"),
-        stderr=record.get("stderr"),
-        attachments=_attachments(record.get("attachments", ())),
+        _status(record.get("status")),
+        duration=seconds(record.get("duration", 0.0), "attempt duration"),
+        raw_status=optional_text(record.get("raw_status"), "attempt raw_status"),
+        message=optional_text(record.get("message"), "attempt message"),
+        trace=optional_text(record.get("trace"), "attempt trace"),
+        start=_start(record.get("start")),
+        stdout=optional_text(record.get("stdout"), "attempt stdout"),
+        stderr=optional_text(record.get("stderr"), "attempt stderr"),
+        attachments=_attachments(record.get("attachments"), "attempt attachments"),
     )
 
 
 def result_from_record(record: dict[str, Any]) -> TestResult:
-    """The inverse of ``result_to_record`` (raises ``KeyError``/``ValueError`` on bad records)."""
+    """The inverse of ``result_to_record``.
+
+    Raises:
+        KeyError: a required field (``name``, ``status``) is missing.
+        ValueError: a field has the wrong type or an impossible value (``iter_jsonl`` reports
+            both as ``ReportParseError`` with the line).
+    """
+    record = mapping(record, "record")
+    attempts = record.get("attempts") or ()
+    if not isinstance(attempts, list | tuple):
+        raise ValueError(f"attempts must be a list, got {attempts!r}")
     return TestResult(
-        name=record["name"],
-        status=Status(record["status"]),
-        duration=record.get("duration", 0.0),
-        suite=tuple(record.get("suite", ())),
-        file=record.get("file"),
-        classname=record.get("classname"),
-        line=record.get("line"),
-        parameters=record.get("parameters") or EMPTY,
-        raw_status=record.get("raw_status"),
-        message=record.get("message"),
-        trace=record.get("trace"),
-        stdout=record.get("stdout"),
-        stderr=record.get("stderr"),
-        tags=tuple(record.get("tags", ())),
-        attachments=_attachments(record.get("attachments", ())),
-        attempts=tuple(_attempt(a) for a in record.get("attempts", ())),
-        start=record.get("start"),
-        extra=record.get("extra") or EMPTY,
+        name=text(record["name"], "name"),
+        status=_status(record["status"]),
+        duration=seconds(record.get("duration", 0.0), "duration"),
+        suite=strings(record.get("suite"), "suite"),
+        file=optional_text(record.get("file"), "file"),
+        classname=optional_text(record.get("classname"), "classname"),
+        line=_line(record.get("line")),
+        parameters=string_map(record.get("parameters"), "parameters") or EMPTY,
+        raw_status=optional_text(record.get("raw_status"), "raw_status"),
+        message=optional_text(record.get("message"), "message"),
+        trace=optional_text(record.get("trace"), "trace"),
+        stdout=optional_text(record.get("stdout"), "stdout"),
+        stderr=optional_text(record.get("stderr"), "stderr"),
+        tags=strings(record.get("tags"), "tags"),
+        attachments=_attachments(record.get("attachments"), "attachments"),
+        attempts=tuple(_attempt(a) for a in attempts),
+        start=_start(record.get("start")),
+        extra=mapping(record.get("extra"), "extra") or EMPTY,
     )
 
 
@@ -185,7 +237,7 @@ class JsonlWriter:
     ) -> None:
         self.path = Path(path)
         self._fsync = fsync
-        self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
+        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", errors="backslashreplace")
         self._emit(_header(TestRun(tool=tool, environment=environment, start=start, run_id=run_id, extra=extra)))
 
     def _emit(self, record: Mapping[str, Any]) -> None:
@@ -231,40 +283,71 @@ def write_jsonl(run: TestRun, path: str | os.PathLike[str]) -> None:
 
 
 def _run_from_header(header: dict[str, Any]) -> TestRun:
-    tool = header.get("tool") or {}
-    env = header.get("environment") or {}
+    tool = mapping(header.get("tool"), "tool")
+    env = mapping(header.get("environment"), "environment")
     return TestRun(
-        tool=Tool(tool["name"], tool.get("version")),
+        tool=Tool(text(tool["name"], "tool name"), optional_text(tool.get("version"), "tool version")),
         environment=Environment(
-            commit=env.get("commit"),
-            branch=env.get("branch"),
-            build_url=env.get("build_url"),
-            shard=env.get("shard"),
-            extra=env.get("extra") or EMPTY,
+            commit=optional_text(env.get("commit"), "commit"),
+            branch=optional_text(env.get("branch"), "branch"),
+            build_url=optional_text(env.get("build_url"), "build_url"),
+            shard=optional_text(env.get("shard"), "shard"),
+            extra=string_map(env.get("extra"), "environment extra") or EMPTY,
         ),
-        start=header.get("start"),
-        run_id=header.get("run_id"),
-        extra=header.get("extra") or EMPTY,
+        start=_start(header.get("start")),
+        run_id=optional_text(header.get("run_id"), "run_id"),
+        extra=mapping(header.get("extra"), "extra") or EMPTY,
     )
+
+
+def numbered_lines(stream: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a UTF-8 file (a byte order mark on the first is dropped)."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise ReportParseError(
+                source, f"not UTF-8 text: {error.reason}", line=number, column=error.start + 1
+            ) from None
+        yield number, line
+
+
+def parse_line(line: str, source: str, number: int) -> Any:
+    """One JSON line decoded; ``ReportParseError`` (with the line) when it is not JSON, too
+    deeply nested or holds a number too long to convert."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ReportParseError(source, f"not JSON: {error.msg}", line=number, column=error.colno) from None
+    except RecursionError:
+        raise ReportParseError(source, "not readable: JSON nested too deeply", line=number) from None
+    except ValueError as error:  # a number beyond the integer conversion limit
+        raise ReportParseError(source, f"not readable: {error}", line=number) from None
 
 
 def iter_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -> Iterator[TestRun | TestResult]:
     """Stream the file: first its ``TestRun`` (without tests), then each ``TestResult``, one line
     in memory at a time; ``stop`` from the end line is set on that same ``TestRun`` object once
     reached. A last line without its newline (a crash mid-write) is skipped when
-    ``allow_torn_tail`` is true, otherwise it is a ``ReportParseError``."""
+    ``allow_torn_tail`` is true, otherwise it is a ``ReportParseError``.
+
+    Raises:
+        ReportParseError: a line is not UTF-8 or not JSON, a record is not a maestro-results
+            record or one of its fields has the wrong type (with the line), or there is no
+            run header.
+    """
     source = os.fspath(path)
     run: TestRun | None = None
-    with open(source, encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
+    with open(source, "rb") as stream:
+        for number, line in numbered_lines(stream, source):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                if allow_torn_tail and not line.endswith("\n"):
+                record = parse_line(line, source, number)
+            except ReportParseError:
+                if allow_torn_tail and not line.endswith("\n") and run is not None:
                     return
-                raise ReportParseError(source, f"not JSON: {error.msg}", line=number, column=error.colno) from None
+                raise
             kind = record.get("type") if isinstance(record, dict) else None
             try:
                 if run is None:
@@ -276,7 +359,7 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -
                     yield result_from_record(record)
                 elif kind == "end":
                     stop = record.get("stop")
-                    run.stop = float(stop) if stop is not None else None
+                    run.stop = None if stop is None else epoch(stop, "stop")
                 else:
                     raise ReportParseError(source, f"unknown record type {kind!r}", line=number)
             except (KeyError, TypeError, ValueError) as error:

@@ -43,6 +43,7 @@ from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputE
 from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
+from maestro_test_result_aggregator.formats._values import MAX_SECONDS
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
@@ -71,6 +72,10 @@ JUNIT_PROFILES: Final = ("xunit2", "surefire")
 
 DEFAULT_MESSAGE_LIMIT: Final = 4096
 """Characters kept in a ``message`` attribute by the writer."""
+
+MAX_SUITE_DEPTH: Final = 256
+"""The deepest nesting of ``<testsuite>`` elements read (deeper is a ``ReportParseError``: each
+level holds its whole suite path, so unbounded nesting would cost quadratic memory)."""
 
 _CHUNK: Final = 1 << 20
 _PARAM: Final = "maestro.parameter."
@@ -124,6 +129,7 @@ class _Reader:
         "collect_depth",
         "collector",
         "current",
+        "declared",
         "depth",
         "ends",
         "failure_time",
@@ -171,8 +177,13 @@ class _Reader:
         self.tool: str | None = None
         self.collector: BoundedText | None = None
         self.collect_depth = 0
+        self.declared: str | None = None
         self._reset_case()
         self.fast_start = self.fast_handler()
+
+    def xml_declaration(self, _version: str | None, encoding: str | None, _standalone: int) -> None:
+        """expat's ``XmlDeclHandler``: remembers the declared encoding for error messages."""
+        self.declared = encoding
 
     def _reset_case(self) -> None:
         self.status = _PASSED
@@ -240,6 +251,8 @@ class _Reader:
             try:
                 if duration is None:
                     duration = float(time) if time else 0.0
+                    if not -MAX_SECONDS <= duration <= MAX_SECONDS:
+                        duration = 0.0  # nan, inf or absurd: not a duration (as parse_time)
                     if len(times) < 65536:
                         times[time] = duration  # type: ignore[index]
                 result = make(
@@ -289,6 +302,13 @@ class _Reader:
 
     def _start_outside(self, name: str, attrs: dict[str, str]) -> None:
         if name == "testsuite":
+            if len(self.suites) >= MAX_SUITE_DEPTH:
+                raise ReportParseError(
+                    self.source,
+                    f"not readable: <testsuite> elements nested more than {MAX_SUITE_DEPTH} deep",
+                    line=self.parser.CurrentLineNumber,
+                    column=self.parser.CurrentColumnNumber + 1,
+                )
             self.suites.append(attrs.get("name", ""))
             suite = tuple(self.suites)
             self.suite_tuple = self.interned.setdefault(suite, suite)
@@ -457,6 +477,7 @@ def _parser(source: str, limit: int) -> tuple[Any, _Reader]:
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
     reader = _Reader(parser, source, limit)
+    parser.XmlDeclHandler = reader.xml_declaration
     parser.StartElementHandler = reader.fast_start
     parser.EndElementHandler = reader.ends.append
     return parser, reader
@@ -484,6 +505,16 @@ def _feed(parser: Any, reader: _Reader, stream: IO[bytes]) -> Iterator[None]:
     except pyexpat.ExpatError as error:
         reason = pyexpat.errors.messages.get(error.code, str(error)) if error.code else str(error)
         raise ReportParseError(source, f"malformed XML: {reason}", line=error.lineno, column=error.offset + 1) from None
+    except (LookupError, ValueError) as error:
+        # pyexpat asks Python's codecs for an encoding expat does not know itself: an unknown
+        # name (LookupError), a multi-byte or not-a-text codec (ValueError, UnicodeError).
+        declared = f" {reader.declared!r}" if reader.declared else ""
+        raise ReportParseError(
+            source,
+            f"unsupported encoding{declared} in the XML declaration: {error}",
+            line=parser.CurrentLineNumber,
+            column=parser.CurrentColumnNumber + 1,
+        ) from None
     reader.drain()
     if reader.root is None:
         raise ReportParseError(source, "not JUnit XML: no <testsuites> or <testsuite> element")

@@ -6,7 +6,7 @@ the same test in Chromium and Firefox has two ids); the suite path is the file t
 "flaky" verdict (failed, then passed on retry) is preserved. ``timedOut`` and ``interrupted``
 are failures with that raw status.
 
-Example:
+Examples:
     >>> import json, tempfile, pathlib
     >>> doc = {
     ...     "config": {},
@@ -54,6 +54,7 @@ from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
+from maestro_test_result_aggregator.formats._values import epoch, mapping, optional_text, seconds, strings, text
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -81,61 +82,85 @@ def _iso_seconds(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return epoch(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp(), "startTime")
     except ValueError:
         return None
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a list, got {value!r}")
+    return value
 
 
 def _output(chunks: Any) -> str | None:
     if not chunks:
         return None
-    return "".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in chunks)
+    return "".join(
+        optional_text(c.get("text"), "output text") or "" if isinstance(c, dict) else text(c, "output")
+        for c in _list(chunks, "stdout/stderr")
+    )
 
 
-def _attempt(record: Mapping[str, Any], limit: int) -> Attempt:
-    raw = str(record.get("status", "other"))
-    errors = record.get("errors") or ([record["error"]] if record.get("error") else [])
+def _attempt(item: Any, limit: int) -> Attempt:
+    record = mapping(item, "result")
+    raw = text(record.get("status", "other"), "status")
+    errors = _list(record.get("errors"), "errors") or ([record["error"]] if record.get("error") else [])
     message = trace = None
     if errors:
-        first = errors[0]
-        message = first.get("message")
-        trace = first.get("stack") or message
+        first = mapping(errors[0], "error")
+        message = optional_text(first.get("message"), "error message")
+        trace = optional_text(first.get("stack"), "error stack") or message
+    attachments = []
+    for attachment in _list(record.get("attachments"), "attachments"):
+        found = mapping(attachment, "attachment")
+        if found.get("path"):
+            attachments.append(
+                Attachment(
+                    text(found.get("name", ""), "attachment name"),
+                    text(found.get("contentType", ""), "attachment contentType"),
+                    text(found["path"], "attachment path"),
+                )
+            )
     return Attempt(
         _STATUS.get(raw, Status.OTHER),
-        duration=float(record.get("duration") or 0) / 1000.0,
+        duration=seconds(record.get("duration") or 0, "duration (milliseconds)", scale=1000.0),
         raw_status=raw,
         message=bound_text(message, limit),
         trace=bound_text(trace, limit),
         start=_iso_seconds(record.get("startTime")),
         stdout=bound_text(_output(record.get("stdout")), limit),
         stderr=bound_text(_output(record.get("stderr")), limit),
-        attachments=tuple(
-            Attachment(str(a.get("name", "")), str(a.get("contentType", "")), str(a.get("path", "")))
-            for a in record.get("attachments") or ()
-            if a.get("path")
-        ),
+        attachments=tuple(attachments),
     )
 
 
-def _spec_results(spec: Mapping[str, Any], here: tuple[str, ...], file: Any, limit: int) -> Iterator[TestResult]:
+def _spec_results(item: Any, here: tuple[str, ...], file: Any, limit: int) -> Iterator[TestResult]:
     """The results of one spec (one per project), in a suite at path ``here`` of file ``file``."""
-    for test in spec.get("tests") or ():
-        tries = [_attempt(r, limit) for r in test.get("results") or ()]
+    spec = mapping(item, "spec")
+    for entry in _list(spec.get("tests"), "tests"):
+        test = mapping(entry, "test")
+        tries = [_attempt(r, limit) for r in _list(test.get("results"), "results")]
         if not tries:
             tries = [Attempt(Status.SKIPPED, raw_status="skipped")]
         if test.get("status") == "skipped" and tries[-1].status is not Status.FAILED:
             tries[-1] = Attempt(Status.SKIPPED, raw_status="skipped", duration=tries[-1].duration)
         final = tries[-1]
-        project = test.get("projectName") or test.get("projectId")
-        tags = tuple(str(t) for t in spec.get("tags") or ())
-        annotations = test.get("annotations") or ()
+        project = optional_text(test.get("projectName") or test.get("projectId"), "projectName")
+        tags = strings(spec.get("tags"), "tags")
+        annotations = _list(test.get("annotations"), "annotations")
+        line = spec.get("line")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+            raise ValueError(f"line must be an integer, got {line!r}")
         yield TestResult(
-            name=str(spec.get("title", "")),
+            name=text(spec.get("title", ""), "title"),
             **final.outcome(),
             suite=here,
-            file=spec.get("file") or file,
-            line=spec.get("line"),
-            parameters={"project": str(project)} if project else EMPTY,
+            file=optional_text(spec.get("file") or file, "file"),
+            line=line,
+            parameters={"project": project} if project else EMPTY,
             tags=tags,
             attempts=tuple(tries) if len(tries) > 1 else (),
             extra={"annotations": list(annotations)} if annotations else EMPTY,
@@ -143,15 +168,16 @@ def _spec_results(spec: Mapping[str, Any], here: tuple[str, ...], file: Any, lim
 
 
 def _here(path: tuple[str, ...], title: Any) -> tuple[str, ...]:
-    title = str(title if title is not None else "")
+    title = "" if title is None else text(title, "suite title")
     return (*path, title) if title else path
 
 
-def _walk(suite: Mapping[str, Any], path: tuple[str, ...], limit: int) -> Iterator[TestResult]:
+def _walk(item: Any, path: tuple[str, ...], limit: int) -> Iterator[TestResult]:
+    suite = mapping(item, "suite")
     here = _here(path, suite.get("title", ""))
-    for spec in suite.get("specs") or ():
+    for spec in _list(suite.get("specs"), "specs"):
         yield from _spec_results(spec, here, suite.get("file"), limit)
-    for child in suite.get("suites") or ():
+    for child in _list(suite.get("suites"), "suites"):
         yield from _walk(child, here, limit)
 
 
@@ -207,20 +233,24 @@ def run_from_playwright(
     suites = document.get("suites")
     if not isinstance(suites, list):
         raise ReportParseError(source, "not a Playwright JSON report (no 'suites' list)")
-    config = document.get("config") or {}
-    stats = document.get("stats") or {}
-    start = _iso_seconds(stats.get("startTime"))
-    duration = stats.get("duration")
-    run = TestRun(
-        tool=Tool("playwright", config.get("version") if isinstance(config, dict) else None),
-        start=start,
-        stop=start + float(duration) / 1000.0 if start is not None and isinstance(duration, int | float) else None,
-    )
     try:
+        config = mapping(document.get("config"), "config")
+        stats = mapping(document.get("stats"), "stats")
+        start = _iso_seconds(stats.get("startTime"))
+        duration = stats.get("duration")
+        run = TestRun(
+            tool=Tool("playwright", optional_text(config.get("version"), "config.version")),
+            start=start,
+            stop=epoch(start + seconds(duration, "stats.duration (milliseconds)", scale=1000.0), "stats end")
+            if start is not None and isinstance(duration, int | float)
+            else None,
+        )
         for suite in suites:
             run.tests.extend(_walk(suite, (), text_limit))
     except (TypeError, ValueError, AttributeError) as error:
-        raise ReportParseError(source, f"bad Playwright report: {error!r}") from None
+        raise ReportParseError(source, f"bad Playwright report: {error}") from None
+    except RecursionError:
+        raise ReportParseError(source, "bad Playwright report: suites nested too deeply") from None
     return run
 
 
@@ -246,7 +276,9 @@ def read_playwright_json(path: str | os.PathLike[str], *, text_limit: int = DEFA
                         else:
                             tests.extend(_walk(reader.value(), (), text_limit))
                     except (TypeError, ValueError, AttributeError) as error:
-                        raise reader.error(f"bad Playwright report: {error!r}") from None
+                        raise reader.error(f"bad Playwright report: {error}") from None
+                    except RecursionError:
+                        raise reader.error("bad Playwright report: suites nested too deeply") from None
             elif key in ("config", "stats", "suites"):
                 header[key] = reader.value()
             else:

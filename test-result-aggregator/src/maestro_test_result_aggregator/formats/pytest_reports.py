@@ -32,7 +32,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +39,16 @@ from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
+from maestro_test_result_aggregator.formats._values import (
+    clean,
+    epoch,
+    mapping,
+    optional_text,
+    seconds,
+    strings,
+    text,
+)
+from maestro_test_result_aggregator.formats.jsonl import numbered_lines, parse_line
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -78,24 +87,62 @@ def _longrepr_text(longrepr: Any) -> tuple[str | None, str | None]:
     if longrepr is None:
         return None, None
     if isinstance(longrepr, str):
+        longrepr = clean(longrepr)
         last = longrepr.strip().splitlines()[-1] if longrepr.strip() else None
         return last, longrepr
     if isinstance(longrepr, list) and len(longrepr) == 3:  # skip: [path, lineno, "Skipped: reason"]
-        return str(longrepr[2]).removeprefix("Skipped: "), None
+        return text(longrepr[2], "longrepr").removeprefix("Skipped: "), None
     if isinstance(longrepr, dict):
-        crash = longrepr.get("reprcrash") or {}
-        message = crash.get("message")
+        crash = mapping(longrepr.get("reprcrash"), "reprcrash")
+        message = optional_text(crash.get("message"), "reprcrash message")
         lines: list[str] = []
-        for entry in (longrepr.get("reprtraceback") or {}).get("reprentries", ()):
-            data = entry.get("data") or {}
-            lines.extend(data.get("lines") or ())
-            location = data.get("reprfileloc") or {}
+        for entry in mapping(longrepr.get("reprtraceback"), "reprtraceback").get("reprentries") or ():
+            data = mapping(mapping(entry, "reprentry").get("data"), "reprentry data")
+            lines.extend(strings(data.get("lines"), "reprentry lines"))
+            location = mapping(data.get("reprfileloc"), "reprfileloc")
             if location:
                 lines.append(f"{location.get('path')}:{location.get('lineno')}: {location.get('message', '')}")
-        for _title, body, *_ in longrepr.get("sections") or ():
-            lines.append(str(body))
-        return message, "\n".join(lines) if lines else message
-    return None, str(longrepr)
+        lines.extend(body for _, body in _sections(longrepr.get("sections")))
+        return message, clean("\n".join(lines)) if lines else message
+    return None, clean(str(longrepr))
+
+
+def _sections(value: Any) -> list[tuple[str, str]]:
+    """pytest's captured ``sections``: ``[title, body]`` pairs."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"sections must be a list, got {value!r}")
+    found = []
+    for section in value:
+        if not isinstance(section, list | tuple) or len(section) < 2:
+            raise ValueError(f"a section must be a [title, body] pair, got {section!r}")
+        found.append((text(section[0], "section title"), text(section[1], "section body")))
+    return found
+
+
+def _check_report(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``TestReport`` record with every field the reader uses checked and normalised (its
+    ``longrepr`` already turned into ``(message, trace)``): ``ValueError`` when one is of the
+    wrong kind, while the line number is still known."""
+    report = dict(record)
+    report["nodeid"] = text(record.get("nodeid", ""), "nodeid")
+    report["when"] = text(record.get("when", "call"), "when")
+    report["outcome"] = optional_text(record.get("outcome"), "outcome")
+    report["duration"] = seconds(record.get("duration") or 0.0, "duration")
+    for key in ("start", "stop"):
+        if record.get(key) is not None:
+            report[key] = epoch(record[key], key)
+    report["sections"] = _sections(record.get("sections"))
+    report["longrepr"] = _longrepr_text(record.get("longrepr"))
+    location = record.get("location")
+    if location is not None:
+        if not isinstance(location, list) or len(location) < 2:
+            raise ValueError(f"location must be a [path, line, name] list, got {location!r}")
+        report["location"] = [optional_text(location[0], "location path"), *location[1:]]
+    if "wasxfail" in record:
+        report["wasxfail"] = text(record["wasxfail"], "wasxfail")
+    return report
 
 
 @dataclass
@@ -120,26 +167,26 @@ def _attempt_from(phases: Mapping[str, Mapping[str, Any]], limit: int) -> tuple[
             continue
         info.setdefault("location", report.get("location"))
         info.setdefault("keywords", report.get("keywords"))
-        duration += float(report.get("duration") or 0.0)
+        duration += report["duration"]
         if start is None and report.get("start") is not None:
-            start = float(report["start"])
-        for title, body, *_ in report.get("sections") or ():
+            start = report["start"]
+        for title, body in report["sections"]:
             if "stdout" in title:
-                stdout.append(str(body))
+                stdout.append(body)
             elif "stderr" in title:
-                stderr.append(str(body))
+                stderr.append(body)
         outcome = report.get("outcome")
         wasxfail = "wasxfail" in report
         if outcome in ("failed", "rerun") and status is not Status.FAILED:
             status = Status.FAILED
             raw = "rerun" if outcome == "rerun" else ("failed" if when == "call" else "error")
-            message, trace = _longrepr_text(report.get("longrepr"))
+            message, trace = report["longrepr"]
         elif outcome == "skipped" and status is Status.PASSED:
             status = Status.SKIPPED
             raw = "xfail" if wasxfail else "skipped"
-            message, _ = _longrepr_text(report.get("longrepr"))
+            message = report["longrepr"][0]
             if wasxfail and report.get("wasxfail"):
-                message = str(report["wasxfail"])
+                message = report["wasxfail"]
         elif outcome == "passed" and wasxfail and when == "call" and status is Status.PASSED:
             raw = "xpass"
     attempt = Attempt(
@@ -179,9 +226,7 @@ def _result(nodeid: str, attempts: list[Attempt], info: Mapping[str, Any]) -> Te
     )
 
 
-def read_pytest_reportlog(  # noqa: PLR0912 - one branch per record kind and phase
-    path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT
-) -> TestRun:
+def read_pytest_reportlog(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
     """Read a ``pytest --report-log`` JSONL file, one line at a time.
 
     Raises:
@@ -193,35 +238,22 @@ def read_pytest_reportlog(  # noqa: PLR0912 - one branch per record kind and pha
     attempts: dict[str, list[Attempt]] = {}
     infos: dict[str, dict[str, Any]] = {}
     seen_any = False
-    with open(source, encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
+    with open(source, "rb") as stream:
+        for at, line in numbered_lines(stream, source):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ReportParseError(source, f"not JSON: {error.msg}", line=number, column=error.colno) from None
+            record = parse_line(line, source, at)
             if not isinstance(record, dict) or "$report_type" not in record:
-                raise ReportParseError(source, "not a pytest reportlog record (no $report_type)", line=number)
+                raise ReportParseError(source, "not a pytest reportlog record (no $report_type)", line=at)
             seen_any = True
             kind = record["$report_type"]
-            if kind == "SessionStart":
-                run.tool = Tool("pytest", record.get("pytest_version"))
-            elif kind == "TestReport":
-                nodeid = str(record.get("nodeid", ""))
-                when = record.get("when", "call")
-                phases = open_attempts.setdefault(nodeid, {})
-                if when in phases or (when == "setup" and phases):
-                    _close(nodeid, phases, attempts, infos, text_limit)
-                    phases = open_attempts[nodeid] = {}
-                phases[when] = record
-                if record.get("start") is not None and (run.start is None or record["start"] < run.start):
-                    run.start = float(record["start"])
-                if record.get("stop") is not None and (run.stop is None or record["stop"] > run.stop):
-                    run.stop = float(record["stop"])
-                if when == "teardown" or record.get("outcome") == "rerun":
-                    _close(nodeid, phases, attempts, infos, text_limit)
-                    open_attempts[nodeid] = {}
+            try:
+                if kind == "SessionStart":
+                    run.tool = Tool("pytest", optional_text(record.get("pytest_version"), "pytest_version"))
+                elif kind == "TestReport":
+                    _add_report(_check_report(record), run, open_attempts, attempts, infos, text_limit)
+            except (TypeError, ValueError, AttributeError, KeyError) as error:
+                raise ReportParseError(source, f"bad record: {error}", line=at) from None
     if not seen_any:
         raise ReportParseError(source, "empty reportlog")
     for nodeid, phases in open_attempts.items():
@@ -229,6 +261,31 @@ def read_pytest_reportlog(  # noqa: PLR0912 - one branch per record kind and pha
             _close(nodeid, phases, attempts, infos, text_limit)
     run.tests.extend(_result(nodeid, tries, infos[nodeid]) for nodeid, tries in attempts.items())
     return run
+
+
+def _add_report(  # noqa: PLR0917 - the reader's state, as it is
+    record: dict[str, Any],
+    run: TestRun,
+    open_attempts: dict[str, dict[str, dict[str, Any]]],
+    attempts: dict[str, list[Attempt]],
+    infos: dict[str, dict[str, Any]],
+    limit: int,
+) -> None:
+    """One checked ``TestReport`` added to the attempt it belongs to."""
+    nodeid = record["nodeid"]
+    when = record["when"]
+    phases = open_attempts.setdefault(nodeid, {})
+    if when in phases or (when == "setup" and phases):
+        _close(nodeid, phases, attempts, infos, limit)
+        phases = open_attempts[nodeid] = {}
+    phases[when] = record
+    if record.get("start") is not None and (run.start is None or record["start"] < run.start):
+        run.start = record["start"]
+    if record.get("stop") is not None and (run.stop is None or record["stop"] > run.stop):
+        run.stop = record["stop"]
+    if when == "teardown" or record.get("outcome") == "rerun":
+        _close(nodeid, phases, attempts, infos, limit)
+        open_attempts[nodeid] = {}
 
 
 def _close(
@@ -253,10 +310,12 @@ _JSON_REPORT_STATUS: Final = {
 }
 
 
-def _json_report_test(record: Mapping[str, Any], limit: int) -> TestResult:
-    nodeid = str(record["nodeid"])
+def _json_report_test(record: Any, limit: int) -> TestResult:
+    record = mapping(record, "test")
+    nodeid = text(record["nodeid"], "nodeid")
     file, classname, name = split_nodeid(nodeid)
-    status, raw = _JSON_REPORT_STATUS.get(str(record.get("outcome")), (Status.OTHER, str(record.get("outcome"))))
+    outcome = optional_text(record.get("outcome"), "outcome")
+    status, raw = _JSON_REPORT_STATUS.get(str(outcome), (Status.OTHER, str(outcome)))
     message = trace = None
     stdout: list[str] = []
     stderr: list[str] = []
@@ -265,34 +324,36 @@ def _json_report_test(record: Mapping[str, Any], limit: int) -> TestResult:
         phase = record.get(when)
         if not isinstance(phase, dict):
             continue
-        duration += float(phase.get("duration") or 0.0)
+        duration += seconds(phase.get("duration") or 0.0, f"{when} duration")
         if phase.get("stdout"):
-            stdout.append(str(phase["stdout"]))
+            stdout.append(text(phase["stdout"], f"{when} stdout"))
         if phase.get("stderr"):
-            stderr.append(str(phase["stderr"]))
+            stderr.append(text(phase["stderr"], f"{when} stderr"))
         if message is None and phase.get("outcome") in ("failed", "skipped"):
-            crash = phase.get("crash") or {}
-            message = crash.get("message")
+            crash = mapping(phase.get("crash"), f"{when} crash")
+            message = optional_text(crash.get("message"), f"{when} crash message")
             longrepr = phase.get("longrepr")
-            trace = longrepr if isinstance(longrepr, str) else None
-            if message is None and isinstance(longrepr, str) and longrepr.startswith("("):
-                message = longrepr
+            trace = clean(longrepr) if isinstance(longrepr, str) else None
+            if message is None and trace is not None and trace.startswith("("):
+                message = trace
     lineno = record.get("lineno")
     keywords = record.get("keywords") or []
+    if not isinstance(keywords, list | dict):
+        raise ValueError(f"keywords must be a list, got {keywords!r}")
     own = _nodeid_parts(nodeid)
     return TestResult(
         name=name,
         status=status,
-        duration=duration,
+        duration=seconds(duration, "duration"),
         file=file,
         classname=classname,
-        line=lineno + 1 if isinstance(lineno, int) else None,
+        line=lineno + 1 if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
         raw_status=raw,
         message=bound_text(message, limit),
         trace=bound_text(trace, limit),
         stdout=bound_text("".join(stdout), limit) if stdout else None,
         stderr=bound_text("".join(stderr), limit) if stderr else None,
-        tags=tuple(k for k in keywords if isinstance(k, str) and k not in own and not k.startswith("_")),
+        tags=tuple(clean(k) for k in keywords if isinstance(k, str) and k not in own and not k.startswith("_")),
         extra={"metadata": record["metadata"]} if record.get("metadata") else EMPTY,
     )
 
@@ -318,7 +379,7 @@ def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = D
                     try:
                         tests.append(_json_report_test(record, text_limit))
                     except (KeyError, TypeError, ValueError, AttributeError) as error:
-                        raise reader.error(f"bad test at tests[{index}]: {error!r}") from None
+                        raise reader.error(f"bad test at tests[{index}]: {error}") from None
             elif key in ("created", "duration", "environment"):
                 header[key] = reader.value()
             else:
@@ -326,13 +387,18 @@ def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = D
         reader.end()
     if tests is None:
         raise ReportParseError(source, "not a pytest-json-report document (no 'tests' list)")
-    environment = header.get("environment") or {}
+    environment = header.get("environment")
     created = header.get("created")
-    run = TestRun(
-        tool=Tool("pytest", environment.get("pytest") if isinstance(environment, dict) else None),
-        start=float(created) if isinstance(created, int | float) else None,
-        tests=tests,
-    )
-    if run.start is not None and isinstance(header.get("duration"), int | float):
-        run.stop = run.start + float(header["duration"])
+    duration = header.get("duration")
+    try:
+        version = environment.get("pytest") if isinstance(environment, dict) else None
+        run = TestRun(
+            tool=Tool("pytest", optional_text(version, "environment.pytest")),
+            start=epoch(created, "created") if isinstance(created, int | float) else None,
+            tests=tests,
+        )
+        if run.start is not None and isinstance(duration, int | float):
+            run.stop = epoch(run.start + seconds(duration, "duration"), "created + duration")
+    except ValueError as error:
+        raise ReportParseError(source, f"bad pytest-json-report header: {error}") from None
     return run

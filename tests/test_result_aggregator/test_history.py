@@ -1,7 +1,8 @@
-"""The history store on SQLite and on a real PostgreSQL, and the quality gates."""
+"""The history store on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -11,9 +12,8 @@ import pytest
 from maestro_test_result_aggregator.analysis import ctrf_insights
 from maestro_test_result_aggregator.formats import validate_ctrf
 from maestro_test_result_aggregator.formats.ctrf import ctrf_document
-from maestro_test_result_aggregator.gates import Gates
 from maestro_test_result_aggregator.history import HistoryError, HistoryStore
-from maestro_test_result_aggregator.model import Attempt, Environment, Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.model import Environment, Status, TestRun, Tool
 from maestro_test_result_aggregator.testing import make_result, make_run
 
 
@@ -115,41 +115,32 @@ def test_sqlite_url_and_memory(tmp_path: Path) -> None:
         assert store.latest_run_id() is None
 
 
-# ----------------------------------------------------------------------------- gates
+def test_rows_this_package_did_not_write_are_a_history_error(tmp_path: Path) -> None:
+    # Regression: an unknown status or a bad duration in the store escaped as a bare ValueError.
+    path = tmp_path / "h.db"
+    with HistoryStore.open(path) as store:
+        run_id = store.add_run(make_run(4, fail_every=2))
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE results SET status = 'bogus' WHERE rowid = 1")
+        connection.execute("UPDATE results SET duration = 'x', parameters = '[1' WHERE rowid = 2")
+    with HistoryStore.open(path) as store:
+        for query in (lambda: store.load_run(run_id), store.statuses, store.names, store.flaky, store.slowest):
+            with pytest.raises(HistoryError, match=f"history store {path}: holds an unknown status 'bogus'"):
+                query()
+        with pytest.raises(HistoryError, match="holds a duration that is not a number: 'x'"):
+            store.durations()
 
 
-def test_gates_pass_and_fail_with_reasons() -> None:
-    baseline = TestRun(Tool("x"), [make_result(1, duration=1.0), make_result(2, duration=1.0)])
-    current = TestRun(
-        Tool("x"),
-        [
-            make_result(1, duration=1.0, status=Status.FAILED),
-            make_result(2, duration=2.0, flaky=True),
-        ],
-    )
-    outcome = Gates(min_pass_rate=40, max_flaky=0, no_new_failures=True, max_duration_regression=20).evaluate(
-        current, baseline
-    )
-    assert not outcome.passed
-    assert [c.name for c in outcome.checks if not c.passed] == [
-        "max-flaky",
-        "no-new-failures",
-        "max-duration-regression",
-    ]
-    assert outcome.reasons[1] == "1 new failure(s) against the baseline: test_1"
-    assert "+50.0%" in outcome.reasons[2]
-    assert Gates(min_pass_rate=50, max_flaky=1).evaluate(current).passed
-
-
-def test_gate_validation() -> None:
-    with pytest.raises(ValueError, match="min_pass_rate is a percentage between 0 and 100"):
-        Gates(min_pass_rate=120)
-    with pytest.raises(ValueError, match="max_flaky must be >= 0"):
-        Gates(max_flaky=-1)
-    with pytest.raises(ValueError, match="need a baseline"):
-        Gates(no_new_failures=True).evaluate(make_run(1))
-
-
-def test_empty_run_passes_the_pass_rate_gate() -> None:
-    run = TestRun(Tool("x"), [TestResult("s", Status.SKIPPED, attempts=(Attempt(Status.SKIPPED),))])
-    assert Gates(min_pass_rate=100).evaluate(run).passed
+def test_a_database_with_other_tables_is_a_history_error(tmp_path: Path) -> None:
+    # Regression: a query on a table this package did not create raised a bare sqlite3 error.
+    path = tmp_path / "other.db"
+    with HistoryStore.open(path) as store:
+        store.add_run(make_run(2))
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE results")
+        connection.execute("CREATE TABLE results (run_id INTEGER, test_id TEXT)")
+    with HistoryStore.open(path) as store:
+        with pytest.raises(HistoryError, match=f"history store {path}: could not be read: no such column"):
+            store.statuses()
+        with pytest.raises(HistoryError, match=f"history store {path}: could not be written"):
+            store.add_run(make_run(3))
