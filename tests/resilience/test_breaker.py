@@ -1,8 +1,10 @@
-"""CircuitBreaker: windows, classification, half-open probes, generations, manual control, three forms."""
+"""CircuitBreaker: windows, classification, half-open probes, generations, manual control, METRICS_ONLY,
+three forms (local state; Redis-backed breakers are in ``test_redis_*.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import threading
 
@@ -19,6 +21,7 @@ from maestro_resilience import (
     TimeWindow,
 )
 from maestro_resilience.testing import FakeClock, capture_events, force_state
+from tests.waiting import DEADLINE
 
 
 class Boom(Exception):
@@ -223,17 +226,17 @@ def test_outcome_of_call_started_in_earlier_generation_is_not_counted() -> None:
 
     def slow_success() -> str:
         started.set()
-        release.wait(5)
+        release.wait(DEADLINE)
         return "late"
 
     thread = threading.Thread(target=breaker.call, args=(slow_success,))
     thread.start()
-    started.wait(5)
+    assert started.wait(DEADLINE)
     trip(breaker, 1)  # opens while the slow call is in flight
     clock.advance(60)
     force_state(breaker, "half_open")
     release.set()
-    thread.join(5)
+    thread.join(DEADLINE)
     assert breaker.state is CircuitState.HALF_OPEN  # the late success did not close it
 
     # and a late failure does not re-open a breaker that closed meanwhile
@@ -242,7 +245,7 @@ def test_outcome_of_call_started_in_earlier_generation_is_not_counted() -> None:
 
     def slow_failure() -> None:
         started.set()
-        release.wait(5)
+        release.wait(DEADLINE)
         raise Boom
 
     errors: list[BaseException] = []
@@ -257,10 +260,10 @@ def test_outcome_of_call_started_in_earlier_generation_is_not_counted() -> None:
     assert breaker.state is CircuitState.CLOSED
     thread = threading.Thread(target=run)
     thread.start()
-    started.wait(5)
+    assert started.wait(DEADLINE)
     breaker.reset()
     release.set()
-    thread.join(5)
+    thread.join(DEADLINE)
     assert isinstance(errors[0], Boom)
     assert breaker.state is CircuitState.CLOSED
 
@@ -462,3 +465,63 @@ def test_metrics_count_lock_free_successes_across_windows() -> None:
     assert breaker.metrics.window_calls == 1
     breaker.reset()
     assert breaker.metrics.successes == 0
+
+
+# -- METRICS_ONLY and DISABLED: every call passes, the window keeps measuring ---------------------------
+def run(breaker: CircuitBreaker, outcomes: str) -> None:
+    """``outcomes``: ``f`` fails, ``s`` succeeds."""
+    for outcome in outcomes:
+        with contextlib.suppress(Boom):
+            breaker.call(fail if outcome == "f" else ok)
+
+
+def thresholds(events: list[Event]) -> list[dict[str, object]]:
+    return [e.detail for e in events if e.kind == "threshold_exceeded"]
+
+
+def test_metrics_only_passes_measures_and_emits_once_per_entry() -> None:
+    events: list[Event] = []
+    breaker = CircuitBreaker(
+        "watched", window=CountWindow(4, failure_rate_threshold=0.5), listeners=[events.append], clock=FakeClock()
+    )
+    breaker.metrics_only()
+    assert breaker.state is CircuitState.METRICS_ONLY
+    assert breaker.current_state == "closed"  # pybreaker's vocabulary
+    run(breaker, "sfsf")  # 50 %: a CLOSED breaker would trip here
+    assert breaker.state is CircuitState.METRICS_ONLY
+    assert thresholds(events) == [{"failure_rate": 0.5, "slow_call_rate": 0.0}]
+    run(breaker, "ffff")  # still over: no second event in this entry
+    assert len(thresholds(events)) == 1
+    assert breaker.call(ok) == "ok"
+    metrics = breaker.metrics
+    assert metrics.state is CircuitState.METRICS_ONLY
+    assert (metrics.calls, metrics.failures, metrics.window_calls, metrics.window_failures) == (9, 6, 4, 3)
+    breaker.metrics_only()  # a new entry (and a new window): the next crossing is reported again
+    run(breaker, "ffff")
+    assert len(thresholds(events)) == 2
+    assert [(e.detail["old"], e.detail["new"]) for e in events if e.kind == "state_change"] == [
+        ("closed", "metrics_only"),
+    ]
+    breaker.reset()
+    run(breaker, "ffff")
+    assert breaker.state is CircuitState.OPEN  # out of METRICS_ONLY the window trips again
+
+
+def test_disabled_measures_without_threshold_events() -> None:
+    events: list[Event] = []
+    breaker = CircuitBreaker(window=Consecutive(2), listeners=[events.append], clock=FakeClock())
+    force_state(breaker, "disabled")
+    run(breaker, "fffff")
+    assert breaker.state is CircuitState.DISABLED
+    assert breaker.metrics.failures == 5
+    assert thresholds(events) == []
+    force_state(breaker, "metrics_only")
+    run(breaker, "ff")
+    assert thresholds(events) == [{"failure_rate": 1.0, "slow_call_rate": 0.0}]
+
+
+def test_metrics_without_storage_are_local() -> None:
+    breaker = CircuitBreaker(clock=FakeClock())
+    breaker.call(ok)
+    assert not breaker.metrics.shared
+    assert breaker.metrics.window_slow_calls == 0

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import tenacity
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -30,11 +31,13 @@ def reader() -> InMemoryMetricReader:
 
 
 def test_events_and_call_metrics(reader: InMemoryMetricReader) -> None:
-    metrics = OpenTelemetryMetrics("payments", meter_provider=MeterProvider(metric_readers=[reader]))
-    breaker = CircuitBreaker("pay-breaker", window=Consecutive(2), listeners=[metrics.on_event])
+    clock = FakeClock()
+    metrics = OpenTelemetryMetrics("payments", meter_provider=MeterProvider(metric_readers=[reader]), clock=clock)
+    breaker = CircuitBreaker("pay-breaker", window=Consecutive(2), listeners=[metrics.on_event], clock=clock)
 
-    @Pipeline(metrics, Retry(attempts=2, clock=FakeClock()), breaker)
+    @Pipeline(metrics, Retry(attempts=2, wait=tenacity.wait_fixed(0.5), clock=clock), breaker)
     def pay(ok: bool) -> str:
+        clock.advance(0.25)  # each attempt takes a quarter of a second
         if not ok:
             raise ConnectionError
         return "paid"
@@ -47,9 +50,10 @@ def test_events_and_call_metrics(reader: InMemoryMetricReader) -> None:
     assert events == {("state_change", "open"): 1}  # only the breaker reports to this listener
     calls = {p.attributes["outcome"]: p.value for p in found["maestro_resilience.calls"]}
     assert calls == {"success": 1, "ConnectionError": 1}
-    durations = found["maestro_resilience.call.duration"]
-    assert {p.attributes["policy"] for p in durations} == {"payments"}
-    assert sum(p.count for p in durations) == 2
+    durations = {p.attributes["outcome"]: p for p in found["maestro_resilience.call.duration"]}
+    assert {p.attributes["policy"] for p in durations.values()} == {"payments"}
+    assert (durations["success"].count, durations["success"].sum) == (1, 0.25)
+    assert (durations["ConnectionError"].count, durations["ConnectionError"].sum) == (1, 0.25 + 0.5 + 0.25)
 
 
 async def test_async_and_global_install(reader: InMemoryMetricReader) -> None:

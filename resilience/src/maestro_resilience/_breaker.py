@@ -40,6 +40,13 @@ class CircuitState(enum.StrEnum):
     ``FORCED_OPEN`` rejects every call; ``DISABLED`` lets every call through and still counts
     (metrics and window) but never trips; ``METRICS_ONLY`` does the same and also emits a
     ``threshold_exceeded`` event, once per entry into the state, when the window would have tripped.
+
+    Examples:
+        >>> from maestro_resilience import CircuitState
+        >>> CircuitState("half_open") is CircuitState.HALF_OPEN
+        True
+        >>> CircuitState.OPEN == "open"  # a str enum: equal to its value
+        True
     """
 
     CLOSED = "closed"
@@ -102,6 +109,15 @@ class BreakerMetrics:
         failure_rate: ``window_failures / window_calls`` (0.0 for an empty window).
         window_slow_calls: slow calls inside the current window.
         shared: the state and window figures are the cluster's, read from Redis.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker
+        >>> breaker = CircuitBreaker("db")
+        >>> breaker.call(lambda: "ok")
+        'ok'
+        >>> metrics = breaker.metrics
+        >>> metrics.state, metrics.calls, metrics.successes, metrics.failure_rate
+        (<CircuitState.CLOSED: 'closed'>, 1, 1, 0.0)
     """
 
     state: CircuitState
@@ -173,6 +189,28 @@ class CircuitBreaker(Policy):
     Exceptions other than those matched by ``success_on``/``ignore_on``/``record_on`` (for example
     ``asyncio.CancelledError``, ``KeyboardInterrupt``) are ignored. The original exception is always
     re-raised unchanged.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, CircuitOpenError, Consecutive
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> breaker = CircuitBreaker("inventory", window=Consecutive(2), open_duration=30, clock=clock)
+        >>> @breaker
+        ... def reserve(sku: str) -> str:
+        ...     raise ConnectionError("inventory service down")
+        >>> for _ in range(2):
+        ...     try:
+        ...         reserve("A-1")
+        ...     except ConnectionError:
+        ...         pass
+        >>> try:
+        ...     reserve("A-1")  # not called: the breaker is open
+        ... except CircuitOpenError as error:
+        ...     print(error)
+        circuit breaker 'inventory' is open; retry after 30.000s
+        >>> clock.advance(30)
+        >>> breaker.state  # the next call is a probe
+        <CircuitState.HALF_OPEN: 'half_open'>
     """
 
     def __init__(

@@ -41,6 +41,18 @@ class Bulkhead(Policy):
     Args:
         max_concurrent: concurrency limit (>= 1).
         max_wait: seconds a caller may wait for a slot (0: reject at once).
+
+    Examples:
+        >>> from maestro_resilience import Bulkhead, BulkheadFullError
+        >>> bulkhead = Bulkhead(1, name="db-pool")
+        >>> with bulkhead:  # the only slot is taken ...
+        ...     try:
+        ...         bulkhead.call(print, "never printed")
+        ...     except BulkheadFullError as error:
+        ...         print(error)
+        bulkhead 'db-pool' is full (1 concurrent calls)
+        >>> bulkhead.call(sum, [1, 2, 3])  # ... and free again
+        6
     """
 
     def __init__(
@@ -202,6 +214,14 @@ class ThreadPoolBulkhead(Policy):
     Args:
         max_workers: threads in the pool (>= 1).
         max_queue: calls allowed to wait for a thread (>= 0).
+
+    Examples:
+        >>> import threading
+        >>> from maestro_resilience import ThreadPoolBulkhead
+        >>> reports = ThreadPoolBulkhead(2, max_queue=10, name="reports")
+        >>> reports.call(lambda: threading.current_thread().name).startswith("bulkhead-reports")
+        True
+        >>> reports.shutdown()
     """
 
     def __init__(

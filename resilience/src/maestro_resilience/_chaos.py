@@ -27,6 +27,20 @@ class Chaos(Policy):
         latency_rate: fraction of calls delayed, in [0, 1].
         enabled: master switch (also settable later: ``chaos.enabled = False``).
         seed: seed for a reproducible drill.
+
+    Examples:
+        >>> from maestro_resilience import Chaos, ChaosFault
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> drill = Chaos(fault_rate=1.0, latency=0.2, latency_rate=1.0, clock=clock)
+        >>> try:
+        ...     drill.call(print, "never printed")
+        ... except ChaosFault:
+        ...     print("fault injected after", clock.sleeps)
+        fault injected after [0.2]
+        >>> drill.enabled = False  # the drill is over
+        >>> drill.call(sum, [1, 2])
+        3
     """
 
     def __init__(

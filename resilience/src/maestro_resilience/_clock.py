@@ -10,7 +10,14 @@ __all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock"]
 
 @runtime_checkable
 class Clock(Protocol):
-    """What policies need from time: a monotonic reading and two ways to sleep."""
+    """What policies need from time: a monotonic reading and two ways to sleep.
+
+    Examples:
+        >>> from maestro_resilience import Clock, SystemClock
+        >>> from maestro_resilience.testing import FakeClock
+        >>> isinstance(SystemClock(), Clock), isinstance(FakeClock(), Clock)
+        (True, True)
+    """
 
     def monotonic(self) -> float:
         """Seconds on a monotonic clock."""
@@ -26,7 +33,16 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock: ``time.monotonic``, ``time.sleep`` and ``asyncio.sleep``."""
+    """The real clock: ``time.monotonic``, ``time.sleep`` and ``asyncio.sleep``.
+
+    Examples:
+        >>> from maestro_resilience import SystemClock
+        >>> clock = SystemClock()
+        >>> before = clock.monotonic()
+        >>> clock.sleep(0.001)
+        >>> clock.monotonic() > before
+        True
+    """
 
     monotonic = staticmethod(time.monotonic)
     sleep = staticmethod(time.sleep)

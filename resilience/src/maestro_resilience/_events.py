@@ -22,6 +22,17 @@ class Event:
             ``"storage_fallback"``, ``"storage_rejoined"``, ``"chaos"``, ``"threshold_exceeded"``
             (a ``METRICS_ONLY`` breaker's window would have tripped).
         detail: kind-specific values (``old``/``new`` state, ``attempt``/``delay``, ``error``...).
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, Consecutive, Event
+        >>> seen: list[Event] = []
+        >>> breaker = CircuitBreaker("db", window=Consecutive(1), listeners=[seen.append])
+        >>> try:
+        ...     breaker.call(lambda: 1 / 0)
+        ... except ZeroDivisionError:
+        ...     pass
+        >>> seen
+        [Event(policy='db', kind='state_change', detail={'old': 'closed', 'new': 'open'})]
     """
 
     policy: str
@@ -50,6 +61,22 @@ class LoggingListener:
 
     State changes, storage fallbacks and exceeded thresholds (``METRICS_ONLY``) at WARNING; retries,
     timeouts and fallbacks at INFO; rejections at DEBUG.
+
+    Examples:
+        >>> import logging
+        >>> import sys
+        >>> from maestro_resilience import CircuitBreaker, Consecutive, LoggingListener
+        >>> logger = logging.getLogger("example.resilience")
+        >>> logger.propagate = False
+        >>> handler = logging.StreamHandler(sys.stdout)
+        >>> logger.addHandler(handler)
+        >>> breaker = CircuitBreaker("db", window=Consecutive(1), listeners=[LoggingListener(logger)])
+        >>> try:
+        ...     breaker.call(lambda: 1 / 0)
+        ... except ZeroDivisionError:
+        ...     pass
+        db state_change old='closed' new='open'
+        >>> logger.removeHandler(handler)
     """
 
     def __init__(self, logger: logging.Logger = LOGGER) -> None:
@@ -67,13 +94,40 @@ _GLOBAL: list[EventListener] = [LoggingListener()]
 
 
 def add_global_listener(listener: EventListener) -> None:
-    """Send every policy's events to ``listener`` too (e.g. metrics exporters)."""
+    """Send every policy's events to ``listener`` too (e.g. metrics exporters).
+
+    Examples:
+        >>> from maestro_resilience import (
+        ...     CircuitBreaker,
+        ...     Consecutive,
+        ...     Event,
+        ...     add_global_listener,
+        ...     remove_global_listener,
+        ... )
+        >>> seen: list[Event] = []
+        >>> add_global_listener(seen.append)
+        >>> try:
+        ...     CircuitBreaker("anywhere", window=Consecutive(1)).call(lambda: 1 / 0)
+        ... except ZeroDivisionError:
+        ...     pass
+        >>> remove_global_listener(seen.append)
+        >>> [(event.policy, event.kind) for event in seen]
+        [('anywhere', 'state_change')]
+    """
     _GLOBAL.append(listener)
     _refresh()
 
 
 def remove_global_listener(listener: EventListener) -> None:
-    """Stop sending events to a listener added with :func:`add_global_listener` (or the default logger)."""
+    """Stop sending events to a listener added with :func:`add_global_listener` (or the default logger).
+
+    Examples:
+        >>> from maestro_resilience import Event, add_global_listener, remove_global_listener
+        >>> def to_metrics(event: Event) -> None:
+        ...     pass
+        >>> add_global_listener(to_metrics)
+        >>> remove_global_listener(to_metrics)  # policies stop calling it
+    """
     _GLOBAL.remove(listener)
     _refresh()
 

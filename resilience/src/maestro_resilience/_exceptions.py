@@ -28,7 +28,18 @@ __all__ = [
 
 
 class ResilienceError(Exception):
-    """Root of every error raised by a maestro-resilience policy itself."""
+    """Root of every error raised by a maestro-resilience policy itself.
+
+    Examples:
+        >>> from maestro_resilience import Bulkhead, ResilienceError
+        >>> bulkhead = Bulkhead(1, name="reports")
+        >>> with bulkhead:
+        ...     try:
+        ...         bulkhead.call(print, "never printed")
+        ...     except ResilienceError as error:  # any refusal by a policy, never the call's own errors
+        ...         print(type(error).__name__)
+        BulkheadFullError
+    """
 
 
 class CircuitOpenError(ResilienceError):
@@ -39,6 +50,16 @@ class CircuitOpenError(ResilienceError):
         state: the breaker's state when it rejected (``"open"``, ``"forced_open"`` or ``"half_open"``).
         retry_after: seconds until the breaker admits a probe again (``0.0`` when half-open is full,
             ``None`` when forced open).
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, CircuitOpenError
+        >>> breaker = CircuitBreaker("payments")
+        >>> breaker.force_open()
+        >>> try:
+        ...     breaker.call(print, "never printed")
+        ... except CircuitOpenError as error:
+        ...     print(error.name, error.state, error.retry_after)
+        payments forced_open None
     """
 
     # Raised on the hot rejection path: the constructor is BaseException's own (C) one, and the
@@ -74,6 +95,16 @@ class BulkheadFullError(ResilienceError):
     Attributes:
         name: the bulkhead's name.
         max_concurrent: its concurrency limit.
+
+    Examples:
+        >>> from maestro_resilience import Bulkhead, BulkheadFullError
+        >>> pool = Bulkhead(1, name="db-pool")
+        >>> with pool:
+        ...     try:
+        ...         pool.call(print, "never printed")
+        ...     except BulkheadFullError as error:
+        ...         print(error.name, error.max_concurrent)
+        db-pool 1
     """
 
     def __init__(self, name: str, max_concurrent: int) -> None:
@@ -91,6 +122,18 @@ class RateLimitExceeded(ResilienceError):
     Attributes:
         name: the limiter's name.
         retry_after: seconds until a permit is expected to be available.
+
+    Examples:
+        >>> from maestro_resilience import RateLimiter, RateLimitExceeded
+        >>> from maestro_resilience.testing import FakeClock
+        >>> limiter = RateLimiter(1, per=60, name="exports", clock=FakeClock())
+        >>> limiter.call(print, "first export")
+        first export
+        >>> try:
+        ...     limiter.call(print, "never printed")
+        ... except RateLimitExceeded as error:
+        ...     print(error.name, error.retry_after)
+        exports 60.0
     """
 
     def __init__(self, name: str, retry_after: float) -> None:
@@ -108,6 +151,12 @@ class TimeoutExceeded(ResilienceError, TimeoutError):
     Attributes:
         name: the timeout policy's name.
         seconds: the limit that was exceeded.
+
+    Examples:
+        >>> from maestro_resilience import TimeoutExceeded
+        >>> error = TimeoutExceeded("lookup", 0.05)
+        >>> isinstance(error, TimeoutError), error.name, error.seconds  # `except TimeoutError` catches it
+        (True, 'lookup', 0.05)
     """
 
     def __init__(self, name: str, seconds: float) -> None:
@@ -120,8 +169,32 @@ class TimeoutExceeded(ResilienceError, TimeoutError):
 
 
 class ChaosFault(ResilienceError):
-    """The default fault raised by a ``Chaos`` policy (a drill, not a real failure)."""
+    """The default fault raised by a ``Chaos`` policy (a drill, not a real failure).
+
+    Examples:
+        >>> from maestro_resilience import Chaos, ChaosFault
+        >>> try:
+        ...     Chaos(fault_rate=1.0).call(print, "never printed")
+        ... except ChaosFault as fault:
+        ...     print(type(fault).__name__)
+        ChaosFault
+    """
 
 
 class StorageUnavailable(ResilienceError):
-    """Shared breaker storage (Redis) is unreachable and the breaker is configured to fail."""
+    """Shared breaker storage (Redis) is unreachable and the breaker is configured to fail.
+
+    Examples:
+        >>> import redis
+        >>> from redis.backoff import NoBackoff
+        >>> from redis.retry import Retry
+        >>> from maestro_resilience import CircuitBreaker, RedisStorage, StorageUnavailable
+        >>> nowhere = redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))  # nothing listens
+        >>> strict = CircuitBreaker("ledger", storage=RedisStorage(nowhere, on_unavailable="fail"))
+        >>> try:
+        ...     strict.call(print, "never printed")
+        ... except StorageUnavailable as error:
+        ...     print(type(error.__cause__).__name__)
+        ConnectionError
+        >>> nowhere.close()
+    """

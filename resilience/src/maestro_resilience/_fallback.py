@@ -32,6 +32,17 @@ class FallbackOutcome:
         value: the block's result or its replacement (``None`` until assigned).
         error: the suppressed exception, or ``None``.
         fell_back: whether ``value`` is a replacement.
+
+    Examples:
+        >>> from maestro_resilience import Fallback
+        >>> with Fallback(0, on=ValueError) as outcome:
+        ...     outcome.value = int("42")
+        >>> outcome
+        FallbackOutcome(value=42, error=None, fell_back=False)
+        >>> with Fallback(0, on=ValueError) as outcome:
+        ...     outcome.value = int("forty-two")
+        >>> outcome.value, type(outcome.error).__name__, outcome.fell_back
+        (0, 'ValueError', True)
     """
 
     __slots__ = ("error", "fell_back", "value")
@@ -65,13 +76,22 @@ class Fallback(Policy):
     Exactly one of ``value`` and ``func`` is required.
 
     As a context manager, ``with fallback as outcome:`` suppresses a handled exception and exposes
-    the replacement as ``outcome.value`` (see ``FallbackOutcome``)::
+    the replacement as ``outcome.value`` (see ``FallbackOutcome``). An ``async def`` ``func`` needs
+    ``async with``.
 
-        with Fallback(func=lambda error: cache.get(key)) as outcome:
-            outcome.value = fetch(key)
-        render(outcome.value)
-
-    An ``async def`` ``func`` needs ``async with``.
+    Examples:
+        >>> from maestro_resilience import Fallback
+        >>> def fetch_price(sku: str) -> str:
+        ...     raise ConnectionError("pricing service down")
+        >>> @Fallback(func=lambda error: f"cached ({type(error).__name__})")
+        ... def price(sku: str) -> str:
+        ...     return fetch_price(sku)
+        >>> price("A-1")
+        'cached (ConnectionError)'
+        >>> with Fallback("9.99") as outcome:  # a block: the replacement lands in outcome.value
+        ...     outcome.value = fetch_price("A-1")
+        >>> outcome.value, outcome.fell_back
+        ('9.99', True)
     """
 
     def __init__(

@@ -5,7 +5,6 @@ Importing this module imports ``opentelemetry-api`` (``pip install 'maestro-resi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -14,6 +13,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("OpenTelemetryMetrics needs opentelemetry-api: pip install 'maestro-resilience[otel]'") from error
 
+from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import Event, add_global_listener, remove_global_listener
 from maestro_resilience._policy import Policy
 
@@ -39,10 +39,26 @@ class OpenTelemetryMetrics(Policy):
     Args:
         name: the ``policy`` attribute of the call metrics.
         meter_provider: defaults to the global one (``opentelemetry.metrics.get_meter_provider()``).
+        clock: what call durations are measured with (``maestro_resilience.testing.FakeClock`` in tests).
+
+    Examples:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        >>> from maestro_resilience import OpenTelemetryMetrics
+        >>> reader = InMemoryMetricReader()
+        >>> metrics = OpenTelemetryMetrics("checkout", meter_provider=MeterProvider(metric_readers=[reader]))
+        >>> @metrics
+        ... def pay() -> str:
+        ...     return "paid"
+        >>> pay()
+        'paid'
+        >>> data = reader.get_metrics_data()
+        >>> sorted(m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics)
+        ['maestro_resilience.call.duration', 'maestro_resilience.calls']
     """
 
-    def __init__(self, name: str | None = None, *, meter_provider: Any = None) -> None:
-        super().__init__(name)
+    def __init__(self, name: str | None = None, *, meter_provider: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(name, clock=clock)
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
         meter = provider.get_meter("maestro_resilience")
         self._events = meter.create_counter(
@@ -70,14 +86,15 @@ class OpenTelemetryMetrics(Policy):
 
     def _record(self, start: float, outcome: str) -> None:
         attributes = {"policy": self.name, "outcome": outcome}
-        self._duration.record(time.perf_counter() - start, attributes)
+        self._duration.record(self.clock.monotonic() - start, attributes)
         self._calls.add(1, attributes)
 
     def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
         policy = self
+        monotonic = self.clock.monotonic
 
         def measured(*args: P.args, **kwargs: P.kwargs) -> R:
-            start = time.perf_counter()
+            start = monotonic()
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -90,9 +107,10 @@ class OpenTelemetryMetrics(Policy):
 
     def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         policy = self
+        monotonic = self.clock.monotonic
 
         async def measured(*args: P.args, **kwargs: P.kwargs) -> R:
-            start = time.perf_counter()
+            start = monotonic()
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:

@@ -19,6 +19,20 @@ class Pipeline(Policy):
     The first policy sees the final outcome; the last one wraps the function itself. A ``Timeout``
     inside a ``Retry`` limits each attempt; outside it limits the total. The composition is built
     once per decorated function, so a call pays only for the policies' own work.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, Fallback, Pipeline, Retry
+        >>> from maestro_resilience.testing import no_wait
+        >>> attempts = []
+        >>> @Pipeline(Fallback("cached"), Retry(attempts=3), CircuitBreaker("db"))
+        ... def load() -> str:
+        ...     attempts.append(1)
+        ...     raise ConnectionError("db down")
+        >>> with no_wait():  # (the retries' backoff is computed, not slept)
+        ...     load()
+        'cached'
+        >>> len(attempts)  # three attempts through the breaker, then the fallback
+        3
     """
 
     def __init__(self, *policies: Policy, name: str | None = None) -> None:

@@ -49,6 +49,20 @@ class Policy:
       (``for attempt in retry: with attempt: ...``) and raises ``TypeError`` in a plain ``with``.
 
     Subclasses implement ``_wrap_sync`` and ``_wrap_async``; ``Pipeline`` composes those.
+
+    Examples:
+        >>> from maestro_resilience import Bulkhead, Policy
+        >>> bulkhead = Bulkhead(10, name="api")
+        >>> isinstance(bulkhead, Policy)
+        True
+        >>> @bulkhead  # a decorator ...
+        ... def double(x: int) -> int:
+        ...     return 2 * x
+        >>> double(2), bulkhead.call(double, 3)  # ... a call ...
+        (4, 6)
+        >>> with bulkhead:  # ... and a block (async code: await bulkhead.call_async(...), async with)
+        ...     bulkhead.active
+        1
     """
 
     name: str

@@ -30,6 +30,17 @@ class RateLimiter(Policy):
         per: the period in seconds (> 0).
         burst: bucket capacity (defaults to ``max(1, rate)``).
         max_wait: seconds a caller may wait for a permit (>= 0).
+
+    Examples:
+        >>> from maestro_resilience import RateLimiter
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> limiter = RateLimiter(10, per=1.0, burst=1, max_wait=1.0, clock=clock)
+        >>> for _ in range(3):
+        ...     with limiter:  # the 2nd and 3rd callers wait their turn
+        ...         pass
+        >>> [round(seconds, 3) for seconds in clock.sleeps]
+        [0.1, 0.1]
     """
 
     def __init__(

@@ -76,6 +76,23 @@ _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 
 _SYNC_STORAGES: weakref.WeakSet[RedisStorage] = weakref.WeakSet()
 
+CLIENT_TIMEOUT = 0.5  # seconds: the socket timeouts of the clients this package builds (Registry's redis_url)
+
+
+def client_from_url(url: str) -> redis.Redis:
+    """A blocking client for ``url`` configured as ``RedisStorage`` advises: short socket timeouts, no retries.
+
+    redis-py retries with backoff by default and waits forever on a silent server; either would stall
+    every guarded call during an outage instead of letting the breaker fall back. ``socket_timeout``
+    and ``socket_connect_timeout`` given in the URL's query string win over ``CLIENT_TIMEOUT``.
+    """
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415 - the blocking client's class (redis.asyncio has its own)
+
+    return redis.Redis.from_url(
+        url, socket_timeout=CLIENT_TIMEOUT, socket_connect_timeout=CLIENT_TIMEOUT, retry=Retry(NoBackoff(), 0)
+    )
+
 
 @atexit.register
 def _flush_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
@@ -291,13 +308,10 @@ return {1, tostring(wait)}
 class RedisStorage:
     """Keeps a circuit breaker's state and window in Redis, shared by every process using the same name.
 
-    Usage::
-
-        breaker = CircuitBreaker("payments", window=CountWindow(50), storage=RedisStorage(redis.Redis()))
-
     Args:
         client: a ``redis.Redis`` (guards ``def`` functions) or ``redis.asyncio.Redis`` (guards
-            ``async def`` functions); mixing raises ``TypeError`` when decorating.
+            ``async def`` functions); mixing raises ``TypeError`` when decorating. Configure it as
+            below: short socket timeouts, no client-side retries.
         namespace: key prefix; the breaker's keys are ``{namespace}:{breaker name}`` (+ ``:ring``, ``:tw``).
         on_unavailable: ``"fallback"`` (default): while Redis is unreachable the breaker runs on local
             state, logs one ``storage_fallback`` warning per outage, and rejoins the shared state
@@ -314,14 +328,43 @@ class RedisStorage:
             cannot hold the shared breaker half-open forever. Make it longer than your slowest
             probe; ``None`` disables it (then only ``reset()`` frees such a slot).
 
-    Give the client short socket timeouts and no client-side retries
-    (``redis.Redis(..., socket_timeout=0.5, retry=Retry(NoBackoff(), 0))``): redis-py's default retries
-    with backoff would stall every guarded call for seconds during an outage.
+    Give the client short socket timeouts and no client-side retries: redis-py retries with backoff
+    by default and waits forever on a server that stopped answering, which would stall every guarded
+    call during an outage instead of letting the breaker fall back. Each kind of client takes its own
+    ``Retry`` class: ``redis.retry.Retry`` for ``redis.Redis``, ``redis.asyncio.retry.Retry`` for
+    ``redis.asyncio.Redis`` (given the blocking one, an asyncio client of redis-py 8 warns and
+    converts it; earlier versions silently never retry with it). A ``Registry`` entry with
+    ``redis_url`` builds its blocking client this way.
 
     The shared state is the truth: on rejoining, local state gathered during the outage is dropped.
     A process learns of a transition made by another process on its next round trip, and admits no
     call on a copy older than ``max_staleness``. Call ``flush()`` (``await flush_async()``) before a
     process exits to send outcomes still deferred.
+
+    Examples:
+        A blocking client, for a breaker guarding ``def`` functions:
+
+        >>> import redis
+        >>> from redis.backoff import NoBackoff
+        >>> from redis.retry import Retry
+        >>> from maestro_resilience import CircuitBreaker, CountWindow, RedisStorage
+        >>> client = redis.Redis(socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        >>> payments = CircuitBreaker(
+        ...     "payments", window=CountWindow(50), storage=RedisStorage(client, namespace="shop")
+        ... )
+        >>> payments.storage.keys
+        ['shop:payments', 'shop:payments:ring', 'shop:payments:tw']
+
+        An asyncio client, for ``async def`` functions, with redis-py's asyncio ``Retry``:
+
+        >>> import redis.asyncio
+        >>> from redis.asyncio.retry import Retry as AsyncRetry
+        >>> async_client = redis.asyncio.Redis(socket_timeout=0.5, retry=AsyncRetry(NoBackoff(), 0))
+        >>> search = CircuitBreaker("search", storage=RedisStorage(async_client))
+        >>> search.storage.is_async
+        True
+
+        Nothing connects until the first guarded call.
     """
 
     def __init__(
@@ -761,6 +804,19 @@ class RedisRateLimiter(Policy):
         burst: permits available at once (>= 1; defaults to ``max(1, rate)``).
         max_wait: seconds a caller may wait for its permit (>= 0); beyond it ``RateLimitExceeded``.
         namespace: key prefix (key: ``{namespace}:{name}``).
+
+    Examples:
+        >>> import redis
+        >>> from redis.backoff import NoBackoff
+        >>> from redis.retry import Retry
+        >>> from maestro_resilience import RedisRateLimiter
+        >>> client = redis.Redis(socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        >>> partner_api = RedisRateLimiter(client, 100, per=60, name="partner-api")  # 100 calls a minute, all processes
+        >>> partner_api.key
+        'maestro:ratelimit:partner-api'
+
+        Then ``@partner_api`` on the ``def`` functions that call the partner (an asyncio client, with
+        ``redis.asyncio.retry.Retry``, for ``async def`` ones). Nothing connects until the first call.
     """
 
     def __init__(

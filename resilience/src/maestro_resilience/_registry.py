@@ -46,34 +46,40 @@ def _exceptions(value: Any, where: str) -> tuple[type[BaseException], ...]:
 class Registry(Mapping[str, Policy]):
     """Named policies, so a service configures its resilience in one place.
 
-    Usage::
-
-        registry = Registry.from_toml('''
-        [payments-breaker]
-        type = "circuit_breaker"
-        window = { type = "count", size = 50, failure_rate_threshold = 0.5 }
-        open_duration = 10
-
-        [payments-retry]
-        type = "retry"
-        attempts = 4
-        on = ["ConnectionError", "TimeoutError"]
-
-        [payments]
-        type = "pipeline"
-        policies = ["payments-retry", "payments-breaker"]
-        ''')
-
-        @registry["payments"]
-        def charge(...): ...
-
     Types: ``circuit_breaker``, ``retry``, ``bulkhead``, ``thread_pool_bulkhead``, ``timeout``,
     ``fallback`` (``value`` only), ``rate_limiter``, ``chaos`` and ``pipeline`` (``policies``: names
     defined in the same configuration, outermost first). Other keys are the policy's keyword
     arguments; exception lists (``record_on``, ``ignore_on``, ``success_on``, ``on``) are builtin
     names or ``module.Class`` paths. A ``circuit_breaker`` or ``rate_limiter`` with ``redis_url``
-    (and optionally ``redis_namespace``) shares its state through Redis (extra ``redis``). Errors
-    name the entry and the key.
+    (and optionally ``redis_namespace``) shares its state through Redis (extra ``redis``), over a
+    blocking ``redis.Redis`` client configured as ``RedisStorage`` advises: 0.5 s socket timeouts
+    (``socket_timeout`` and ``socket_connect_timeout`` in the URL's query win) and no client-side
+    retries; such entries guard ``def`` functions. Errors name the entry and the key.
+
+    Examples:
+        >>> from maestro_resilience import Registry
+        >>> registry = Registry.from_toml('''
+        ... [payments-breaker]
+        ... type = "circuit_breaker"
+        ... window = { type = "count", size = 50, failure_rate_threshold = 0.5 }
+        ... open_duration = 10
+        ...
+        ... [payments-retry]
+        ... type = "retry"
+        ... attempts = 4
+        ... on = ["ConnectionError", "TimeoutError"]
+        ...
+        ... [payments]
+        ... type = "pipeline"
+        ... policies = ["payments-retry", "payments-breaker"]
+        ... ''')
+        >>> sorted(registry)
+        ['payments', 'payments-breaker', 'payments-retry']
+        >>> @registry["payments"]
+        ... def charge(cents: int) -> str:
+        ...     return f"charged {cents}"
+        >>> charge(500)
+        'charged 500'
     """
 
     TYPES: ClassVar[dict[str, type[Policy]]] = {
@@ -166,11 +172,9 @@ class Registry(Mapping[str, Policy]):
     @classmethod
     def _build_redis(cls, name: str, kind: str, kwargs: dict[str, Any], clock: Clock) -> Policy:
         """A breaker with ``RedisStorage`` or a ``RedisRateLimiter``, from ``redis_url`` (+ ``redis_namespace``)."""
-        import redis  # noqa: PLC0415 - optional dependency
+        from maestro_resilience._redis import RedisRateLimiter, RedisStorage, client_from_url  # noqa: PLC0415
 
-        from maestro_resilience._redis import RedisRateLimiter, RedisStorage  # noqa: PLC0415
-
-        client = redis.Redis.from_url(kwargs.pop("redis_url"))
+        client = client_from_url(kwargs.pop("redis_url"))
         namespace = kwargs.pop("redis_namespace", None)
         try:
             if kind == "circuit_breaker":

@@ -38,6 +38,24 @@ class RetryBudget:
         min_per_second: retries per second always allowed (>= 0).
         max_tokens: the bucket's capacity (>= 1).
         clock: time source.
+
+    Examples:
+        >>> from maestro_resilience import Retry, RetryBudget
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> budget = RetryBudget(0.5, min_per_second=0, clock=clock)  # one retry per two calls
+        >>> retry = Retry(attempts=3, budget=budget, clock=clock)
+        >>> calls = []
+        >>> def down() -> None:
+        ...     calls.append(1)
+        ...     raise ConnectionError("still down")
+        >>> for _ in range(4):
+        ...     try:
+        ...         retry.call(down)
+        ...     except ConnectionError:
+        ...         pass
+        >>> len(calls)  # 4 calls and the 2 retries the budget allowed, not 8 retries
+        6
     """
 
     def __init__(
@@ -121,6 +139,28 @@ class Retry(Policy):
     Raises:
         TypeError: a strategy is not a tenacity strategy or callable.
         ValueError: ``attempts`` < 1 or ``deadline`` <= 0.
+
+    Examples:
+        >>> from maestro_resilience import Retry
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()  # its sleeps return at once (and are recorded)
+        >>> calls = []
+        >>> @Retry(attempts=3, on=ConnectionError, clock=clock)
+        ... def fetch() -> str:
+        ...     calls.append(1)
+        ...     if len(calls) < 3:
+        ...         raise ConnectionError("reset by peer")
+        ...     return "data"
+        >>> fetch(), len(calls), len(clock.sleeps)
+        ('data', 3, 2)
+
+        Giving up re-raises the last original exception, with a note:
+
+        >>> try:
+        ...     Retry(attempts=2, name="parse", clock=clock).call(int, "x")
+        ... except ValueError as error:
+        ...     print(error.__notes__)
+        ["maestro_resilience.Retry('parse'): gave up after 2 attempt(s)"]
     """
 
     def __init__(
@@ -351,6 +391,18 @@ class Attempt:
 
     Attributes:
         number: 1 for the first attempt.
+
+    Examples:
+        >>> from maestro_resilience import Retry
+        >>> from maestro_resilience.testing import FakeClock
+        >>> numbers = []
+        >>> for attempt in Retry(attempts=3, clock=FakeClock()):
+        ...     with attempt:
+        ...         numbers.append(attempt.number)
+        ...         if attempt.number < 2:
+        ...             raise ConnectionError("reset by peer")
+        >>> numbers
+        [1, 2]
     """
 
     def __init__(self, attempts: _Attempts | _AsyncAttempts, number: int) -> None:

@@ -66,6 +66,23 @@ class Timeout(Policy):
         max_workers: worker threads for sync calls in thread mode.
         sync_mode: how decorated ``def`` functions and ``call()`` are limited: ``"thread"``,
             ``"signal"`` or ``"auto"``.
+
+    Examples:
+        >>> import threading
+        >>> from maestro_resilience import Timeout, TimeoutExceeded
+        >>> never = threading.Event()
+        >>> @Timeout(0.05, name="lookup")
+        ... def lookup() -> bool:
+        ...     return never.wait(30)  # a call that hangs
+        >>> try:
+        ...     lookup()
+        ... except TimeoutExceeded as error:
+        ...     print(error)
+        'lookup' timed out after 0.050s
+        >>> never.set()  # the abandoned call returns on its worker thread
+
+        On ``async def`` functions the call is cancelled instead; in the main thread, ``with
+        Timeout(s):`` (or ``sync_mode="signal"``) interrupts the blocking code itself.
     """
 
     def __init__(

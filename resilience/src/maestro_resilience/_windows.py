@@ -61,6 +61,17 @@ class Consecutive:
     """Open after ``failures`` consecutive failures (pybreaker's rule); any success resets the count.
 
     In half-open, one failed probe re-opens the breaker.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, Consecutive
+        >>> breaker = CircuitBreaker("search", window=Consecutive(2))
+        >>> for fails in (True, False, True):  # the success in between resets the count
+        ...     try:
+        ...         breaker.call(lambda: 1 / 0 if fails else None)
+        ...     except ZeroDivisionError:
+        ...         pass
+        >>> breaker.state
+        <CircuitState.CLOSED: 'closed'>
     """
 
     failures: int = 5
@@ -119,6 +130,17 @@ class CountWindow:
         minimum_calls: no verdict before this many calls are in the window (defaults to ``size``).
         slow_call_duration: a call lasting at least this many seconds is slow (``None``: not tracked).
         slow_call_rate_threshold: open when slow calls / calls reaches this, in (0, 1].
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, CountWindow
+        >>> breaker = CircuitBreaker("search", window=CountWindow(4, failure_rate_threshold=0.5))
+        >>> for fails in (False, True, False, True):  # 2 failures among the last 4 calls: 50 %
+        ...     try:
+        ...         breaker.call(lambda: 1 / 0 if fails else None)
+        ...     except ZeroDivisionError:
+        ...         pass
+        >>> breaker.state
+        <CircuitState.OPEN: 'open'>
     """
 
     size: int = 100
@@ -191,6 +213,22 @@ class TimeWindow:
         slow_call_duration: a call lasting at least this many seconds is slow (``None``: not tracked).
         slow_call_rate_threshold: open when slow calls / calls reaches this, in (0, 1].
         buckets: resolution of the window.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, TimeWindow
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> breaker = CircuitBreaker("search", window=TimeWindow(10, minimum_calls=2), clock=clock)
+        >>> def down() -> None:
+        ...     raise ConnectionError("search down")
+        >>> for _ in range(2):
+        ...     try:
+        ...         breaker.call(down)
+        ...     except ConnectionError:
+        ...         pass
+        ...     clock.advance(11)  # each failure has left the 10 s window before the next
+        >>> breaker.state  # never two calls in one window: below minimum_calls
+        <CircuitState.CLOSED: 'closed'>
     """
 
     seconds: float = 60.0

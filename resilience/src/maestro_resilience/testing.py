@@ -26,6 +26,22 @@ class FakeClock:
     Attributes:
         now: the current reading in seconds.
         sleeps: every duration passed to ``sleep``/``asleep``, in order.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, Consecutive
+        >>> from maestro_resilience.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> breaker = CircuitBreaker(window=Consecutive(1), open_duration=30, clock=clock)
+        >>> try:
+        ...     breaker.call(lambda: 1 / 0)
+        ... except ZeroDivisionError:
+        ...     pass
+        >>> clock.advance(30)  # no sleeping
+        >>> breaker.call(lambda: "probe")
+        'probe'
+        >>> clock.sleep(2.5)  # what a policy sleeping on it does: instant, recorded
+        >>> clock.now, clock.sleeps
+        (1032.5, [2.5])
     """
 
     def __init__(self, start: float = 1000.0) -> None:
@@ -57,7 +73,21 @@ class FakeClock:
 
 @contextmanager
 def no_wait() -> Iterator[None]:
-    """Inside the block, ``Retry`` does not sleep between attempts (the waits are still computed)."""
+    """Inside the block, ``Retry`` does not sleep between attempts (the waits are still computed).
+
+    Examples:
+        >>> from maestro_resilience import Retry
+        >>> from maestro_resilience.testing import no_wait
+        >>> attempts = []
+        >>> def flaky() -> str:
+        ...     attempts.append(1)
+        ...     if len(attempts) < 3:
+        ...         raise ConnectionError("reset by peer")
+        ...     return "ok"
+        >>> with no_wait():  # the default backoff is computed, not slept
+        ...     Retry(attempts=3).call(flaky)
+        'ok'
+    """
     previous = SWITCHES.no_wait
     SWITCHES.no_wait = True
     try:
@@ -67,7 +97,22 @@ def no_wait() -> Iterator[None]:
 
 
 def force_state(breaker: CircuitBreaker, state: CircuitState | str) -> None:
-    """Put ``breaker`` in ``state``; ``half_open`` admits probes on the very next call."""
+    """Put ``breaker`` in ``state``; ``half_open`` admits probes on the very next call.
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker, CircuitOpenError
+        >>> from maestro_resilience.testing import force_state
+        >>> breaker = CircuitBreaker()
+        >>> force_state(breaker, "open")
+        >>> try:
+        ...     breaker.call(print, "never printed")
+        ... except CircuitOpenError as error:
+        ...     print(error.state)
+        open
+        >>> force_state(breaker, "half_open")
+        >>> breaker.call(lambda: "probe")  # the probe closes it
+        'probe'
+    """
     state = CircuitState(state)
     if state is CircuitState.HALF_OPEN:
         breaker.open()
@@ -85,7 +130,17 @@ def force_state(breaker: CircuitBreaker, state: CircuitState | str) -> None:
 
 @contextmanager
 def capture_events() -> Iterator[list[Event]]:
-    """Collect every event emitted by any policy inside the block (the yielded list fills up)."""
+    """Collect every event emitted by any policy inside the block (the yielded list fills up).
+
+    Examples:
+        >>> from maestro_resilience import CircuitBreaker
+        >>> from maestro_resilience.testing import capture_events, force_state
+        >>> breaker = CircuitBreaker("db")
+        >>> with capture_events() as events:
+        ...     force_state(breaker, "forced_open")
+        >>> [(event.policy, event.kind, event.detail["new"]) for event in events]
+        [('db', 'state_change', 'forced_open')]
+    """
     events: list[Event] = []
     add_global_listener(events.append)
     try:

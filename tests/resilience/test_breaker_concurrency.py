@@ -1,14 +1,19 @@
-"""Many threads and tasks: exactly N half-open probes; no lock held during the call; no lost state."""
+"""The breaker under many threads and tasks: exactly N half-open probes; no lock held during the call;
+a window tripped once, whatever the interleaving."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
-import time
+
+import pytest
 
 from maestro_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Consecutive, CountWindow
 from maestro_resilience.testing import FakeClock, force_state
+from tests.waiting import DEADLINE, async_wait_until, wait_until
+
+pytestmark = pytest.mark.timing  # real threads race through one breaker
 
 
 def probe_race(probes: int, callers: int = 32) -> tuple[int, int, CircuitState]:
@@ -22,7 +27,7 @@ def probe_race(probes: int, callers: int = 32) -> tuple[int, int, CircuitState]:
     def probe() -> None:
         with lock:
             counts["admitted"] += 1
-        gate.wait(5)
+        gate.wait(DEADLINE)  # the probes hold their slots until every other caller has been turned away
 
     def caller() -> None:
         try:
@@ -34,12 +39,10 @@ def probe_race(probes: int, callers: int = 32) -> tuple[int, int, CircuitState]:
     threads = [threading.Thread(target=caller) for _ in range(callers)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 5
-    while counts["rejected"] < callers - probes and time.monotonic() < deadline:
-        time.sleep(0.001)  # every non-probe caller is rejected while the probes are still running
+    wait_until(lambda: counts["rejected"] >= callers - probes, what="every non-probe caller to be rejected")
     gate.set()
     for thread in threads:
-        thread.join(5)
+        thread.join(DEADLINE)
     return counts["admitted"], counts["rejected"], breaker.state
 
 
@@ -61,7 +64,7 @@ async def test_half_open_admits_exactly_n_probes_among_many_tasks() -> None:
         await gate.wait()
 
     tasks = [asyncio.create_task(probe()) for _ in range(50)]
-    await asyncio.sleep(0.01)
+    await async_wait_until(lambda: sum(t.done() for t in tasks) >= 46, what="46 callers rejected")
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert admitted == 4
@@ -74,7 +77,7 @@ def test_threads_run_concurrently_through_one_breaker() -> None:
     inside = 0
     peak = 0
     lock = threading.Lock()
-    barrier = threading.Barrier(4, timeout=5)
+    barrier = threading.Barrier(4, timeout=DEADLINE)
 
     @breaker
     def work() -> None:
@@ -82,7 +85,7 @@ def test_threads_run_concurrently_through_one_breaker() -> None:
         with lock:
             inside += 1
             peak = max(peak, inside)
-        barrier.wait()  # deadlocks (BrokenBarrierError) if the breaker serialised callers
+        barrier.wait()  # BrokenBarrierError (after DEADLINE) if the breaker serialised callers
         with lock:
             inside -= 1
 
@@ -90,7 +93,7 @@ def test_threads_run_concurrently_through_one_breaker() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(DEADLINE)
     assert peak == 4
 
 
@@ -99,6 +102,7 @@ def test_failures_from_many_threads_trip_exactly_once() -> None:
     breaker = CircuitBreaker(
         window=CountWindow(50, failure_rate_threshold=0.5, minimum_calls=20),
         listeners=[lambda e: transitions.append(e.detail["new"])],
+        clock=FakeClock(),  # the open duration never ends here: one trip, whatever the interleaving
     )
 
     def fail() -> None:
@@ -113,6 +117,6 @@ def test_failures_from_many_threads_trip_exactly_once() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(DEADLINE)
     assert transitions == ["open"]
     assert breaker.metrics.rejections > 0

@@ -1,4 +1,4 @@
-"""Hypothesis stateful test: the breaker against a small reference model of the specification."""
+"""The breaker against a small reference model of its specification (a Hypothesis state machine)."""
 
 from __future__ import annotations
 
