@@ -64,7 +64,27 @@ def _describe(result: TestResult) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FlakyVerdict:
-    """One test found flaky by one signal, with the evidence and the parameters it ran with."""
+    """One test found flaky by one signal, with the evidence and the parameters it ran with.
+
+    Examples:
+        Printed, a verdict is one line fit for a CI log; its fields are there for a bot or a
+        ticket:
+
+        >>> from maestro_test_result_aggregator import Attempt, Status, TestResult, TestRun, Tool, flaky_within_run
+        >>> retried = TestResult(
+        ...     "test_checkout",
+        ...     Status.PASSED,
+        ...     file="tests/e2e/test_cart.py",
+        ...     parameters={"browser": "webkit"},
+        ...     attempts=(Attempt(Status.FAILED, message="TimeoutError"), Attempt(Status.PASSED)),
+        ... )
+        >>> (verdict,) = flaky_within_run(TestRun(Tool("pytest"), [retried]))
+        >>> print(verdict)
+        FLAKY [within-run] tests/e2e/test_cart.py::test_checkout[browser=webkit] (browser=webkit):
+        passed after 1 failed attempt(s) of 2
+        >>> verdict.signal, verdict.test_id == retried.test_id, dict(verdict.parameters)
+        ('within-run', True, {'browser': 'webkit'})
+    """
 
     test_id: str
     name: str
@@ -81,7 +101,17 @@ class FlakyVerdict:
 
 
 def flaky_within_run(run: TestRun) -> list[FlakyVerdict]:
-    """Tests that failed, then passed on a retry, inside ``run``."""
+    """Tests that failed, then passed on a retry, inside ``run``.
+
+    Examples:
+        >>> from maestro_test_result_aggregator import flaky_within_run
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> run = make_run(20, flaky_every=10)  # in a real job: read_report("playwright-report.json")
+        >>> for verdict in flaky_within_run(run):
+        ...     print(verdict)
+        FLAKY [within-run] tests/test_module_9.py::tests.test_module_9::test_9: passed after 1 failed attempt(s) of 2
+        FLAKY [within-run] tests/test_module_9.py::tests.test_module_9::test_19: passed after 1 failed attempt(s) of 2
+    """
     verdicts = []
     for result in run.tests:
         if result.attempts and result.flaky:
@@ -101,7 +131,19 @@ def flaky_within_run(run: TestRun) -> list[FlakyVerdict]:
 def flaky_across_runs(runs: Iterable[TestRun]) -> list[FlakyVerdict]:
     """Tests that both passed and failed (final outcome) in runs of the same commit. Runs
     without a commit are ignored; a test already flaky within a run still counts here only if
-    the final outcomes differ."""
+    the final outcomes differ.
+
+    Examples:
+        The nightly run passed; a rerun of the same commit failed ``test_2``, so it is flaky:
+
+        >>> from maestro_test_result_aggregator import flaky_across_runs
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> nightly = make_run(5, commit="9f1c2e4")
+        >>> rerun = make_run(5, fail_every=3, commit="9f1c2e4", start=1_700_003_600.0)
+        >>> for verdict in flaky_across_runs([nightly, rerun]):
+        ...     print(verdict)
+        FLAKY [same-commit] tests/test_module_2.py::tests.test_module_2::test_2: on commit 9f1c2e4: passed 1x, failed 1x
+    """
     outcomes: dict[tuple[str, str], dict[Status, int]] = defaultdict(lambda: dict.fromkeys(_OUTCOMES, 0))
     examples: dict[str, TestResult] = {}
     for run in runs:
@@ -130,7 +172,20 @@ def flaky_across_runs(runs: Iterable[TestRun]) -> list[FlakyVerdict]:
 
 
 class Classification(enum.StrEnum):
-    """A test's behaviour over its recent history."""
+    """A test's behaviour over its recent history.
+
+    Examples:
+        ``classify_history`` gives one per test (with its flip rate); a test failing in each of its
+        last runs is broken, not flaky:
+
+        >>> from maestro_test_result_aggregator import Classification, Status
+        >>> from maestro_test_result_aggregator.analysis import classify_history
+        >>> P, F = Status.PASSED, Status.FAILED
+        >>> classify_history([P, F, P, P, F, P, F, P])[0] is Classification.FLAKY
+        True
+        >>> [classify_history(history)[0].value for history in ([P] * 8, [P] * 5 + [F] * 3, [P])]
+        ['stable', 'broken', 'unknown']
+    """
 
     STABLE = "stable"
     FLAKY = "flaky"
@@ -170,7 +225,35 @@ def flaky_over_history(
     broken_after: int = 3,
 ) -> list[FlakyVerdict]:
     """Tests whose flip rate over their last ``window`` runs reached ``threshold``
-    (``history`` maps test ids to statuses, oldest first; ``names`` gives display names)."""
+    (``history`` maps test ids to statuses, oldest first; ``names`` gives display names).
+
+    Examples:
+        Over the nightly runs kept in a history store (``HistoryStore.flaky`` does the same in
+        one call), ``test_3`` and ``test_7`` failed every other night:
+
+        >>> from maestro_test_result_aggregator import HistoryStore, flaky_over_history
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> with HistoryStore.open(":memory:") as store:
+        ...     for night in range(6):
+        ...         run = make_run(8, fail_every=4 if night % 2 else 0, start=1_700_000_000.0 + 86_400 * night)
+        ...         _ = store.add_run(run)
+        ...     verdicts = flaky_over_history(store.statuses(last=20), names=store.names())
+        >>> for verdict in verdicts:
+        ...     print(verdict)
+        FLAKY [history] tests/test_module_3.py::tests.test_module_3::test_3:
+        flip rate 100% over the last 6 runs (threshold 20%)
+        FLAKY [history] tests/test_module_7.py::tests.test_module_7::test_7:
+        flip rate 100% over the last 6 runs (threshold 20%)
+
+        Any mapping of test ids to statuses works; a test that now fails every time is broken,
+        not flaky, and is not listed:
+
+        >>> from maestro_test_result_aggregator import Status
+        >>> P, F = Status.PASSED, Status.FAILED
+        >>> history = {"login": [P, F, P, P, F, P, F, P], "export": [P, P, P, P, P, F, F, F]}
+        >>> [(v.test_id, round(v.flip_rate, 2)) for v in flaky_over_history(history)]
+        [('login', 0.86)]
+    """
     verdicts = []
     for test_id, statuses in history.items():
         verdict, rate = classify_history(statuses, window=window, threshold=threshold, broken_after=broken_after)
@@ -192,7 +275,21 @@ def flaky_over_history(
 
 @dataclass(slots=True)
 class Comparison:
-    """The current run against a baseline: what broke, what got fixed, what is still failing."""
+    """The current run against a baseline: what broke, what got fixed, what is still failing.
+
+    Examples:
+        >>> from maestro_test_result_aggregator import compare
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> main_branch, pull_request = make_run(6, fail_every=3), make_run(6, fail_every=2)
+        >>> diff = compare(main_branch, pull_request)
+        >>> for label, tests in [("new", diff.new_failures), ("fixed", diff.fixed), ("still", diff.still_failing)]:
+        ...     print(label, [t.name for t in tests])
+        new ['test_1', 'test_3']
+        fixed ['test_2']
+        still ['test_5']
+        >>> diff.added, diff.removed
+        ([], [])
+    """
 
     new_failures: list[TestResult] = field(default_factory=list)
     fixed: list[TestResult] = field(default_factory=list)
@@ -203,7 +300,21 @@ class Comparison:
 
 def compare(baseline: TestRun, current: TestRun) -> Comparison:
     """New failures (failed now, not failed in the baseline, including new tests that fail),
-    fixed tests (failed in the baseline, passed now), still failing, added and removed tests."""
+    fixed tests (failed in the baseline, passed now), still failing, added and removed tests.
+
+    Examples:
+        Fail a pull request's job only on failures it introduced, not on those already on main:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import compare, read_report, write_junit
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> write_junit(make_run(50, fail_every=25), folder / "main.xml")  # saved by the last main build
+        >>> write_junit(make_run(50, fail_every=10), folder / "pr.xml")
+        >>> diff = compare(read_report(folder / "main.xml"), read_report(folder / "pr.xml"))
+        >>> [t.name for t in diff.new_failures], len(diff.still_failing)
+        (['test_9', 'test_19', 'test_29', 'test_39'], 1)
+    """
     before = {t.test_id: t for t in baseline.tests}
     result = Comparison()
     seen = set()
@@ -304,7 +415,21 @@ def fingerprint(message: str | None) -> str:
 
 @dataclass(slots=True)
 class Cluster:
-    """Failures sharing one fingerprint."""
+    """Failures sharing one fingerprint.
+
+    Examples:
+        >>> from maestro_test_result_aggregator import Status, TestRun, Tool, cluster_failures
+        >>> from maestro_test_result_aggregator.testing import make_result
+        >>> failures = [
+        ...     make_result(i, status=Status.FAILED, message=f"ConnectionError: db-{i} refused on port {5430 + i}")
+        ...     for i in range(3)
+        ... ]
+        >>> (cluster,) = cluster_failures(TestRun(Tool("pytest"), failures))
+        >>> cluster.fingerprint, len(cluster.tests)
+        ('ConnectionError: db-<N> refused on port <N>', 3)
+        >>> cluster.example, cluster.id
+        ('ConnectionError: db-0 refused on port 5430', 'edd8bb50')
+    """
 
     fingerprint: str
     tests: list[TestResult] = field(default_factory=list)
@@ -322,7 +447,24 @@ class Cluster:
 
 
 def cluster_failures(run: TestRun) -> list[Cluster]:
-    """Group the failed results by message fingerprint, largest cluster first."""
+    """Group the failed results by message fingerprint, largest cluster first.
+
+    Examples:
+        Three hundred failures from one database outage are one cause to look at, not three
+        hundred:
+
+        >>> from maestro_test_result_aggregator import Status, TestRun, Tool, cluster_failures
+        >>> from maestro_test_result_aggregator.testing import make_result
+        >>> tests = [
+        ...     make_result(i, status=Status.FAILED, message=f"ConnectionError: db-{i % 3} refused on port {5430 + i}")
+        ...     for i in range(300)
+        ... ]
+        >>> tests.append(make_result(300, status=Status.FAILED, message="KeyError: 'user'"))
+        >>> for cluster in cluster_failures(TestRun(Tool("pytest"), tests)):
+        ...     print(len(cluster.tests), cluster.fingerprint)
+        300 ConnectionError: db-<N> refused on port <N>
+        1 KeyError: 'user'
+    """
     clusters: dict[str, Cluster] = {}
     for test in run.tests:
         if test.status is not Status.FAILED:

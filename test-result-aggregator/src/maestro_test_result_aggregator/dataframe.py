@@ -40,6 +40,20 @@ def to_pandas(run: TestRun) -> pd.DataFrame:
 
     Raises:
         ImportError: pandas is not installed (the message names the extra).
+
+    Examples:
+        Where did the time go, and what failed?
+
+        >>> from maestro_test_result_aggregator import to_pandas
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> frame = to_pandas(make_run(100, fail_every=10, flaky_every=7))
+        >>> per_file = frame.groupby("file")["duration"].sum().sort_values(ascending=False)
+        >>> per_file.head(3).round(3).to_dict()
+        {'tests/test_module_6.py': 0.52, 'tests/test_module_5.py': 0.51, 'tests/test_module_4.py': 0.5}
+        >>> frame.loc[frame["status"] == "failed", "name"].head(3).tolist()
+        ['test_9', 'test_19', 'test_29']
+        >>> int(frame["flaky"].sum()), int(frame["retries"].max())
+        (13, 1)
     """
     pd = _pandas()
     tests = run.tests

@@ -65,6 +65,40 @@ class Gates:
     Raises:
         ValueError: a threshold outside its range, or a baseline gate without a baseline run
             (at ``evaluate``).
+
+    Examples:
+        The gates of a pull request's job, against the last build of main as the baseline:
+
+        >>> from maestro_test_result_aggregator import Gates
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> main_build = make_run(100, fail_every=50)
+        >>> this_build = make_run(100, fail_every=20, flaky_every=30)
+        >>> gates = Gates(min_pass_rate=95, max_flaky=2, no_new_failures=True, max_duration_regression=10)
+        >>> outcome = gates.evaluate(this_build, baseline=main_build)
+        >>> outcome.passed
+        False
+        >>> for check in outcome.checks:
+        ...     print("ok  " if check.passed else "FAIL", check.name, "-", check.detail)
+        ok   min-pass-rate - pass rate 95.00% meets the minimum 95.00% (95 passed, 5 failed)
+        ok   max-flaky - 2 flaky test(s), at most 2 allowed: test_29, test_89
+        FAIL no-new-failures - 4 new failure(s) against the baseline: test_19, test_39, test_59, test_79
+        ok   max-duration-regression - duration of 100 common tests changed +0.0% (4.76s -> 4.76s),
+        at most +10.0% allowed
+
+        In a CI script, exit non-zero with the reasons (as ``maestro-results gate`` does):
+
+        >>> if not outcome.passed:
+        ...     for reason in outcome.reasons:
+        ...         print(reason)  # then sys.exit(1)
+        4 new failure(s) against the baseline: test_19, test_39, test_59, test_79
+
+        A baseline gate without a baseline is a mistake in the job, not a failed build:
+
+        >>> try:
+        ...     Gates(no_new_failures=True).evaluate(this_build)
+        ... except ValueError as error:
+        ...     print(error)
+        --no-new-failures and --max-duration-regression need a baseline run
     """
 
     min_pass_rate: float | None = None

@@ -187,7 +187,35 @@ class _Connection(Protocol):
 
 class HistoryStore:
     """Runs and results over time. Open with ``HistoryStore.open(url)``: a file path,
-    ``sqlite:///path``, ``:memory:``, or ``postgresql://...`` (needs the ``postgres`` extra)."""
+    ``sqlite:///path``, ``:memory:``, or ``postgresql://...`` (needs the ``postgres`` extra).
+
+    Examples:
+        Keep every nightly run in a SQLite file next to the CI cache, then ask it for trends:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import HistoryStore
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "history.db"
+        >>> with HistoryStore.open(path) as store:
+        ...     for night in range(6):
+        ...         run = make_run(8, fail_every=4 if night % 2 else 0, start=1_700_000_000.0 + 86_400 * night)
+        ...         run_id = store.add_run(run, label=f"nightly-{night}")
+        ...     print([point.pass_rate for point in store.pass_rate_trend(last=6)])
+        ...     print([verdict.name.rsplit("::", 1)[1] for verdict in store.flaky(last=20)])
+        ...     print(store.add_run(run) == run_id)  # storing the same run again changes nothing
+        [1.0, 0.75, 1.0, 0.75, 1.0, 0.75]
+        ['test_3', 'test_7']
+        True
+
+        A team's shared store lives in PostgreSQL (``pip install
+        'maestro-test-result-aggregator[postgres]'``); the same calls work on it:
+
+        ```python
+        with HistoryStore.open(os.environ["RESULTS_DATABASE_URL"]) as store:  # postgresql://...
+            store.add_run(merged, label=os.environ.get("CI_PIPELINE_ID"))
+            broken = store.broken(last=20)
+        ```
+    """
 
     def __init__(self, connection: Any, *, postgres: bool, location: str = "the history store") -> None:
         self._db: _Connection = connection

@@ -275,6 +275,26 @@ def write_html(
     title: str = "Test report",
 ) -> None:
     """Write the self-contained HTML report of ``run`` (trend charts when ``history`` is given,
-    new failures and fixes when ``baseline`` is)."""
+    new failures and fixes when ``baseline`` is).
+
+    Examples:
+        The nightly job's report, with the trend of the stored runs and what changed since the
+        last green build; publish the file as a CI artifact (it needs no server):
+
+        >>> import pathlib, re, tempfile
+        >>> from maestro_test_result_aggregator import HistoryStore, write_html
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with HistoryStore.open(folder / "history.db") as store:
+        ...     for night in range(5):
+        ...         _ = store.add_run(make_run(200, fail_every=10 + night, start=1_700_000_000.0 + 86_400 * night))
+        ...     tonight = make_run(200, fail_every=8, start=1_700_432_000.0)
+        ...     write_html(tonight, folder / "report.html", history=store, baseline=make_run(200), title="Nightly e2e")
+        >>> page = (folder / "report.html").read_text(encoding="utf-8")
+        >>> re.findall(r"<h2>(.*?)</h2>", page)
+        ['Trends', 'Failures by cause (1)', 'Flaky tests (50)', 'Slowest tests', 'Against the baseline', 'All tests']
+        >>> "http://" in page or "https://" in page  # nothing is fetched: it opens offline
+        False
+    """
     with open(path, "w", encoding="utf-8") as stream:
         stream.write(render_html(run, history=history, baseline=baseline, title=title))

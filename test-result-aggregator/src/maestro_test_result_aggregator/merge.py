@@ -224,7 +224,7 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
         ValueError: ``style`` is not one of ``REPEAT_STYLES``.
 
     Examples:
-        >>> from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+        >>> from maestro_test_result_aggregator import Status, TestResult, TestRun, Tool, collapse_repeats
         >>> copies = [TestResult(f"test_x[{i}-3]", Status.FAILED if i == 2 else Status.PASSED) for i in (1, 2, 3)]
         >>> folded = collapse_repeats(TestRun(Tool("pytest"), copies), "pytest-repeat")
         >>> [(t.name, t.status.value, t.flaky, len(t.attempts)) for t in folded.tests]
@@ -346,6 +346,23 @@ class Merger:
 
     Raises:
         ValueError: ``repeats`` is not ``None`` or one of ``REPEAT_STYLES``.
+
+    Examples:
+        Merge shard reports as they arrive, one file at a time (only the merged tests are held);
+        a shard uploaded twice is recognised and skipped:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import Merger, read_report, write_junit
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for shard in range(4):
+        ...     write_junit(make_run(250, offset=250 * shard, fail_every=100), folder / f"junit-{shard}.xml")
+        >>> merger = Merger()
+        >>> for path in [*sorted(folder.glob("junit-*.xml")), folder / "junit-0.xml"]:
+        ...     _ = merger.add(read_report(path))
+        >>> merged = merger.result()
+        >>> len(merged.tests), merged.summary().failed, merger.runs, merger.skipped
+        (1000, 8, 4, 1)
     """
 
     def __init__(self, *, repeats: RepeatStyle | None = None) -> None:
@@ -436,7 +453,28 @@ class Merger:
 
 def merge_runs(runs: Iterable[TestRun], *, repeats: RepeatStyle | None = None) -> TestRun:
     """Merge shards and reruns (see the module docs); linear in the total number of results.
-    ``repeats`` names the repeat plugin whose copies to fold into attempts (``collapse_repeats``)."""
+    ``repeats`` names the repeat plugin whose copies to fold into attempts (``collapse_repeats``).
+
+    Examples:
+        The job ran its tests, then re-ran the failures (``pytest --last-failed``): merged, each
+        test that failed and then passed has both attempts, passes in the end and counts as flaky:
+
+        >>> from maestro_test_result_aggregator import merge_runs
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> first = make_run(10, fail_every=5)
+        >>> rerun = make_run(10, start=1_700_000_600.0)
+        >>> merged = merge_runs([first, rerun])
+        >>> merged.summary().failed, merged.summary().flaky
+        (0, 2)
+        >>> [(t.name, [a.status.value for a in t.attempts]) for t in merged.tests if t.flaky]
+        [('test_4', ['failed', 'passed']), ('test_9', ['failed', 'passed'])]
+
+        Shards hold different tests and simply add up:
+
+        >>> shards = [make_run(50, offset=50 * i, shard=f"{i + 1}/4") for i in range(4)]
+        >>> len(merge_runs(shards).tests)
+        200
+    """
     merger = Merger(repeats=repeats)
     for run in runs:
         merger.add(run)

@@ -79,7 +79,29 @@ DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024
 
 class Status(enum.StrEnum):
     """A test's normalised outcome: the five CTRF statuses. The tool's own word is kept in
-    ``raw_status`` (``error``, ``xfail``, ``timedOut``...)."""
+    ``raw_status`` (``error``, ``xfail``, ``timedOut``...).
+
+    Examples:
+        A JUnit ``<error>`` counts as failed; the tool's word stays in ``raw_status``:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import Status, read_report
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "junit.xml"
+        >>> _ = path.write_text(
+        ...     '<testsuite name="api"><testcase name="test_ok"/>'
+        ...     '<testcase name="test_db"><error message="ConnectionRefused"/></testcase>'
+        ...     '<testcase name="test_new"><skipped/></testcase></testsuite>'
+        ... )
+        >>> [(t.name, t.status.value, t.raw_status) for t in read_report(path).tests]
+        [('test_ok', 'passed', None), ('test_db', 'failed', 'error'), ('test_new', 'skipped', 'skipped')]
+
+        A status is a string enum, so it compares with (and is built from) the plain word:
+
+        >>> [t.name for t in read_report(path).tests if t.status is Status.FAILED]
+        ['test_db']
+        >>> Status("skipped") is Status.SKIPPED, Status.FAILED == "failed"
+        (True, True)
+    """
 
     PASSED = "passed"
     FAILED = "failed"
@@ -90,7 +112,15 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file produced for a test (screenshot, trace, log): a path or URL, never the bytes."""
+    """A file produced for a test (screenshot, trace, log): a path or URL, never the bytes.
+
+    Examples:
+        >>> from maestro_test_result_aggregator import Attachment, Status, TestResult
+        >>> screenshot = Attachment("screenshot", "image/png", "test-results/checkout-failed.png")
+        >>> result = TestResult("test_checkout", Status.FAILED, attachments=(screenshot,))
+        >>> [(a.name, a.path) for a in result.attachments if a.content_type.startswith("image/")]
+        [('screenshot', 'test-results/checkout-failed.png')]
+    """
 
     name: str
     content_type: str
@@ -99,7 +129,23 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One execution of a test. ``duration`` in seconds, ``start`` in epoch seconds."""
+    """One execution of a test. ``duration`` in seconds, ``start`` in epoch seconds.
+
+    Examples:
+        A test that timed out, then passed on its retry: the final attempt gives the result its
+        outcome (``Attempt.outcome``), every attempt stays in ``attempts``:
+
+        >>> from maestro_test_result_aggregator import Attempt, Status, TestResult
+        >>> attempts = (
+        ...     Attempt(Status.FAILED, 30.0, message="TimeoutError: page.click", start=1_700_000_000.0),
+        ...     Attempt(Status.PASSED, 4.2, start=1_700_000_031.0),
+        ... )
+        >>> result = TestResult("test_checkout", **attempts[-1].outcome(), attempts=attempts)
+        >>> result.status.value, result.duration, result.flaky, result.retries
+        ('passed', 4.2, True, 1)
+        >>> [a.message for a in result.attempts if a.status is Status.FAILED]
+        ['TimeoutError: page.click']
+    """
 
     status: Status
     duration: float = 0.0
@@ -141,6 +187,41 @@ class TestResult:
 
     ``status`` is the final outcome; ``message``/``trace`` describe the final failure (earlier
     failures live in ``attempts``). ``parameters`` maps parameter names to their printed values.
+
+    Examples:
+        >>> from maestro_test_result_aggregator import Status, TestResult
+        >>> result = TestResult(
+        ...     "test_checkout",
+        ...     Status.FAILED,
+        ...     duration=2.5,
+        ...     suite=("e2e", "cart"),
+        ...     file="tests/e2e/test_cart.py",
+        ...     parameters={"browser": "firefox"},
+        ...     message="AssertionError: total is 0.00",
+        ... )
+        >>> result.status.value, result.flaky, result.retries
+        ('failed', False, 0)
+
+        ``test_id`` is derived from the suite path, file, class, name and parameters, so the same
+        test in another shard or a rerun has the same id (that is how merges and history match
+        tests), and another parameter makes another test:
+
+        >>> again = TestResult(
+        ...     "test_checkout",
+        ...     Status.PASSED,
+        ...     suite=("e2e", "cart"),
+        ...     file="tests/e2e/test_cart.py",
+        ...     parameters={"browser": "firefox"},
+        ... )
+        >>> chromium = TestResult(
+        ...     "test_checkout",
+        ...     Status.PASSED,
+        ...     suite=("e2e", "cart"),
+        ...     file="tests/e2e/test_cart.py",
+        ...     parameters={"browser": "chromium"},
+        ... )
+        >>> again.test_id == result.test_id, chromium.test_id == result.test_id
+        (True, False)
     """
 
     __test__ = False  # not a pytest test class
@@ -182,7 +263,23 @@ class TestResult:
 
 @dataclass(frozen=True, slots=True)
 class Tool:
-    """The tool that produced the results (``pytest``, ``playwright``, ``jest``...)."""
+    """The tool that produced the results (``pytest``, ``playwright``, ``jest``...).
+
+    Examples:
+        >>> from maestro_test_result_aggregator import TestRun, Tool
+        >>> run = TestRun(Tool("playwright", "1.48.2"))
+        >>> run.tool.name, run.tool.version
+        ('playwright', '1.48.2')
+
+        Readers fill it from the report when it says (JUnit does not name its tool):
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import read_report
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "junit.xml"
+        >>> _ = path.write_text('<testsuite name="unit"><testcase name="test_a"/></testsuite>')
+        >>> read_report(path).tool
+        Tool(name='junit', version=None)
+    """
 
     name: str
     version: str | None = None
@@ -190,7 +287,23 @@ class Tool:
 
 @dataclass(frozen=True, slots=True)
 class Environment:
-    """Where the run happened: the commit, branch, CI build and shard, plus free-form extras."""
+    """Where the run happened: the commit, branch, CI build and shard, plus free-form extras.
+
+    Examples:
+        Set it on each shard's run; merging keeps what every shard agrees on and drops the shard:
+
+        >>> from maestro_test_result_aggregator import Environment, merge_runs
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> shards = []
+        >>> for number in (1, 2):
+        ...     run = make_run(5, offset=5 * number)
+        ...     run.environment = Environment(
+        ...         commit="9f1c2e4", branch="main", build_url="https://ci.example/build/812", shard=f"{number}/2"
+        ...     )
+        ...     shards.append(run)
+        >>> merge_runs(shards).environment
+        Environment(commit='9f1c2e4', branch='main', build_url='https://ci.example/build/812', shard=None, extra={})
+    """
 
     commit: str | None = None
     branch: str | None = None
@@ -201,7 +314,16 @@ class Environment:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Counts per status, the flaky count and the summed test duration in seconds."""
+    """Counts per status, the flaky count and the summed test duration in seconds.
+
+    Examples:
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> summary = make_run(200, fail_every=25, flaky_every=30, skip_every=40).summary()
+        >>> summary.tests, summary.passed, summary.failed, summary.skipped, summary.flaky
+        (200, 188, 8, 4, 4)
+        >>> f"pass rate {summary.passed / (summary.passed + summary.failed):.1%}, {summary.duration:.1f} s of tests"
+        'pass rate 95.9%, 9.5 s of tests'
+    """
 
     tests: int
     passed: int
@@ -215,7 +337,27 @@ class Summary:
 
 @dataclass(slots=True)
 class TestRun:
-    """One run of a tool (or several shards merged): its results and where it ran."""
+    """One run of a tool (or several shards merged): its results and where it ran.
+
+    Examples:
+        Readers return one; to build one from another tool's output, give it the results:
+
+        >>> from maestro_test_result_aggregator import Environment, Status, TestResult, TestRun, Tool
+        >>> run = TestRun(
+        ...     Tool("k6", "0.54.0"),
+        ...     [
+        ...         TestResult("checkout p95 < 800 ms", Status.PASSED, 61.0, suite=("load",)),
+        ...         TestResult("login error rate < 1%", Status.FAILED, 61.0, suite=("load",), message="2.4%"),
+        ...     ],
+        ...     environment=Environment(commit="9f1c2e4", branch="main"),
+        ...     start=1_700_000_000.0,
+        ...     stop=1_700_000_062.0,
+        ... )
+        >>> run.summary()
+        Summary(tests=2, passed=1, failed=1, skipped=0, pending=0, other=0, flaky=0, duration=122.0)
+        >>> [t.name for t in run.tests if t.status is Status.FAILED]
+        ['login error rate < 1%']
+    """
 
     __test__ = False  # not a pytest test class
 

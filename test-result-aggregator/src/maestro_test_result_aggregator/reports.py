@@ -52,7 +52,33 @@ def report_data(
 ) -> dict[str, Any]:
     """Everything the reports show, as JSON-ready data: summary, failure clusters, flaky tests
     (within the run and, with ``history``, over history), slowest tests, new failures and fixes
-    against ``baseline``, duration regressions and the pass-rate trend."""
+    against ``baseline``, duration regressions and the pass-rate trend.
+
+    Examples:
+        One dict feeds every report (``render_markdown``, ``render_json``, the HTML report) and
+        your own dashboards:
+
+        >>> from maestro_test_result_aggregator import report_data
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> data = report_data(make_run(40, fail_every=20, flaky_every=15), baseline=make_run(40, fail_every=40), top=3)
+        >>> data["summary"]["pass_rate"], data["summary"]["flaky"], len(data["new_failures"])
+        (0.95, 2, 1)
+        >>> [(cluster["count"], cluster["fingerprint"]) for cluster in data["clusters"]]
+        [(2, 'AssertionError: expected <N> to equal <N>')]
+        >>> [(test["duration"], test["status"]) for test in data["slowest"]]
+        [(0.04, 'failed'), (0.039, 'passed'), (0.038, 'passed')]
+
+        With a ``HistoryStore``, ``trend`` holds one point per stored run (and ``flaky`` and
+        ``regressions`` use the history too):
+
+        >>> from maestro_test_result_aggregator import HistoryStore
+        >>> with HistoryStore.open(":memory:") as store:
+        ...     for night in range(3):
+        ...         _ = store.add_run(make_run(40, fail_every=10 + night, start=1_700_000_000.0 + 86_400 * night))
+        ...     data = report_data(make_run(40, fail_every=20), history=store)
+        >>> [point["pass_rate"] for point in data["trend"]]
+        [0.9, 0.925, 0.925]
+    """
     summary = run.summary()
     executed = summary.passed + summary.failed
     data: dict[str, Any] = {
@@ -142,7 +168,29 @@ def _md_list(title: str, items: Sequence[str], limit: int = 20) -> list[str]:
 
 
 def render_markdown(data: dict[str, Any]) -> str:
-    """A Markdown summary for PR comments and CI job summaries (GitHub/GitLab flavoured)."""
+    """A Markdown summary for PR comments and CI job summaries (GitHub/GitLab flavoured).
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import render_markdown, report_data
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> data = report_data(make_run(40, fail_every=20, flaky_every=15), baseline=make_run(40, fail_every=40))
+        >>> markdown = render_markdown(data)
+        >>> for block in markdown.split("\\n\\n")[:2]:  # the headline and the counts
+        ...     print(block)
+        ## ❌ Test results: 38 passed, 2 failed, 0 skipped of 40
+        | tests | passed | failed | skipped | flaky | pass rate | duration |
+        |---:|---:|---:|---:|---:|---:|---:|
+        | 40 | 38 | 2 | 0 | 2 | 95.00% | 0.8s |
+        >>> [line for line in markdown.splitlines() if line.startswith("### ")]
+        ['### New failures (1)', '### Failures by cause (1 clusters)', '### Flaky (2)']
+
+        In a GitHub Actions step, append it to the job summary (GitLab: post it as an MR note):
+
+        >>> summary_file = pathlib.Path(tempfile.mkdtemp()) / "step_summary.md"  # os.environ["GITHUB_STEP_SUMMARY"]
+        >>> with summary_file.open("a", encoding="utf-8") as stream:
+        ...     _ = stream.write(markdown)
+    """
     s = data["summary"]
     icon = "❌" if s["failed"] else "✅"
     lines = [

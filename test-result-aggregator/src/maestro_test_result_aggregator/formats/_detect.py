@@ -107,6 +107,28 @@ def read_report(path: str | os.PathLike[str], *, format: str | None = None) -> T
         UnknownFormatError: the format is not recognised (or ``format`` is not a known name).
         ReportParseError: the file is malformed (with file, line and column when known).
         UnsafeInputError: XML declaring a DOCTYPE or entities.
+
+    Examples:
+        The format comes from the content, so a CI job can read whatever its runner wrote:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import read_report
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "results.xml"
+        >>> _ = path.write_text(
+        ...     '<testsuites><testsuite name="checkout" tests="2" failures="1">'
+        ...     '<testcase classname="CartTest" name="addsItem" time="0.41"/>'
+        ...     '<testcase classname="CartTest" name="appliesVoucher" time="1.20">'
+        ...     '<failure message="expected 90.00, got 100.00">at CartTest.java:57</failure></testcase>'
+        ...     "</testsuite></testsuites>"
+        ... )
+        >>> run = read_report(path)
+        >>> run.summary().failed, [(t.suite, t.classname, t.name, t.message) for t in run.tests if t.message]
+        (1, [(('checkout',), 'CartTest', 'appliesVoucher', 'expected 90.00, got 100.00')])
+
+        ``format`` skips detection (one of ``FORMATS``):
+
+        >>> len(read_report(path, format="junit").tests)
+        2
     """
     try:
         name = format if format is not None else detect_format(path)
@@ -182,6 +204,37 @@ def ingest(inputs: Iterable[str | os.PathLike[str]], *, strict: bool = False) ->
 
     Raises:
         AggregatorError: with ``strict``, the first bad file's error.
+
+    Examples:
+        Every shard's artifact folder, whatever each runner wrote; a report cut short by a
+        crashed shard is listed, not fatal:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import AggregatorError, ingest, merge_runs, write_ctrf, write_junit
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> artifacts = pathlib.Path(tempfile.mkdtemp())
+        >>> for shard in ("shard-1", "shard-2"):
+        ...     (artifacts / shard).mkdir()
+        >>> write_junit(make_run(50, fail_every=10), artifacts / "shard-1" / "junit.xml")
+        >>> write_ctrf(make_run(50, offset=50), artifacts / "shard-2" / "ctrf.json")
+        >>> _ = (artifacts / "shard-2" / "e2e.xml").write_text('<testsuite name="e2e"><testcase name="test_a">')
+        >>> found = ingest([artifacts])
+        >>> [path.relative_to(artifacts).as_posix() for path in found.files]
+        ['shard-1/junit.xml', 'shard-2/ctrf.json', 'shard-2/e2e.xml']
+        >>> [(path.name, error.reason) for path, error in found.errors]
+        [('e2e.xml', 'malformed XML: no element found')]
+        >>> merge_runs(found.runs).summary().tests
+        100
+
+        Glob patterns work too (``**`` included), and ``strict=True`` raises the first error:
+
+        >>> [path.name for path in ingest([f"{artifacts}/shard-*/*.xml"]).files]
+        ['junit.xml', 'e2e.xml']
+        >>> try:
+        ...     ingest([artifacts], strict=True)
+        ... except AggregatorError as error:
+        ...     print(type(error).__name__, error.reason)
+        ReportParseError malformed XML: no element found
     """
     outcome = IngestResult()
     for path, item in iter_ingest(inputs, strict=strict):

@@ -292,7 +292,31 @@ def write_ctrf(
     insights: Mapping[str, Any] | None = None,
     indent: int | None = None,
 ) -> None:
-    """Write ``run`` as a CTRF JSON file, streaming one test at a time (memory stays flat)."""
+    """Write ``run`` as a CTRF JSON file, streaming one test at a time (memory stays flat).
+
+    Examples:
+        Convert a JUnit report to CTRF for a CTRF dashboard or GitHub action, with the run's
+        insights computed against earlier runs:
+
+        >>> import json, pathlib, tempfile
+        >>> from maestro_test_result_aggregator import read_report, write_ctrf, write_junit
+        >>> from maestro_test_result_aggregator.analysis import ctrf_insights
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> write_junit(make_run(5, fail_every=5), folder / "junit.xml")
+        >>> run = read_report(folder / "junit.xml")
+        >>> write_ctrf(run, folder / "ctrf-report.json", insights=ctrf_insights(run, [make_run(5)]))
+        >>> document = json.loads((folder / "ctrf-report.json").read_text())
+        >>> document["reportFormat"], document["results"]["summary"]["failed"]
+        ('CTRF', 1)
+        >>> failed = document["results"]["tests"][4]
+        >>> failed["name"], failed["status"], failed["duration"], failed["message"]
+        ('test_4', 'failed', 5, 'AssertionError: expected 4 to equal 5')
+        >>> document["insights"]["passRate"]
+        {'current': 0.8, 'baseline': 1.0, 'change': -0.19999999999999996}
+
+        ``indent=2`` writes it readable (built in memory, for small runs).
+    """
     document = _head(run, insights, run.tests)
     if indent is not None:
         document["results"]["tests"] = [ctrf_test(t) for t in run.tests]
@@ -325,6 +349,26 @@ def validate_ctrf(document: Mapping[str, Any], *, source: str = "document") -> N
 
     Raises:
         SchemaValidationError: listing every violation (``"$.results.tests[3].status: ..."``).
+
+    Examples:
+        Check a CTRF file another tool wrote before publishing it:
+
+        >>> import json, pathlib, tempfile
+        >>> from maestro_test_result_aggregator import SchemaValidationError, validate_ctrf
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "ctrf-report.json"
+        >>> _ = path.write_text(  # as a jest reporter wrote it
+        ...     '{"reportFormat": "CTRF", "specVersion": "0.0.0", "results": {"tool": {"name": "jest"},'
+        ...     ' "summary": {"tests": 1, "passed": 1, "failed": 0, "skipped": 0, "pending": 0, "other": 0,'
+        ...     ' "start": 0, "stop": 120}, "tests": [{"name": "adds to cart", "status": "pass", "duration": 120}]}}'
+        ... )
+        >>> try:
+        ...     validate_ctrf(json.loads(path.read_text()), source=path.name)
+        ... except SchemaValidationError as error:
+        ...     print(error)
+        ctrf-report.json is not valid CTRF: $.results.tests[0].status: 'pass' is not one of
+        ['passed', 'failed', 'skipped', 'pending', 'other']
+
+        A valid document passes silently (``write_ctrf`` always writes valid ones).
     """
     errors = schema_errors(dict(document), ctrf_schema(), ctrf_schema())
     if errors:

@@ -273,7 +273,24 @@ class JsonlWriter:
 
 
 def write_jsonl(run: TestRun, path: str | os.PathLike[str]) -> None:
-    """Write a whole run as JSONL."""
+    """Write a whole run as JSONL.
+
+    Examples:
+        Keep a merged run as a CI artifact: every field, attempt and environment value comes
+        back as it was (use ``JsonlWriter`` instead to write results while tests run):
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import merge_runs, read_report, write_jsonl
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> merged = merge_runs([make_run(3, flaky_every=3), make_run(3, offset=3, fail_every=2)])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "merged.jsonl"
+        >>> write_jsonl(merged, path)
+        >>> path.read_text().splitlines()[0]
+        '{"type":"run","schema":"maestro-results/1","tool":{"name":"pytest","version":"1.0"},...}'
+        >>> again = read_report(path)
+        >>> again.tests == merged.tests, again.environment == merged.environment
+        (True, True)
+    """
     with JsonlWriter(
         path, tool=run.tool, environment=run.environment, start=run.start, run_id=run.run_id, extra=run.extra
     ) as writer:

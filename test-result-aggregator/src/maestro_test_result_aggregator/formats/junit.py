@@ -863,6 +863,27 @@ def write_junit(
 
     Raises:
         ValueError: an unknown ``profile``.
+
+    Examples:
+        Hand a merged run (shards and reruns) to Jenkins or GitLab as one JUnit file. With the
+        ``surefire`` profile, a test that passed on a retry keeps its failed attempt as
+        ``flakyFailure``, which Jenkins' JUnit plugin shows as flaky:
+
+        >>> import pathlib, tempfile
+        >>> from maestro_test_result_aggregator import merge_runs, write_junit
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> merged = merge_runs([make_run(3, fail_every=3), make_run(3, start=1_700_000_600.0)])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "TEST-merged.xml"
+        >>> write_junit(merged, path, profile="surefire")
+        >>> for line in path.read_text().splitlines():
+        ...     if "<testsuites" in line or "<flakyFailure" in line:
+        ...         print(line.strip())
+        <testsuites name="pytest" tests="3" failures="0" errors="0" skipped="0" time="0.006"
+        timestamp="2023-11-14T22:13:20.000Z">
+        <flakyFailure time="0.003" message="AssertionError: expected 2 to equal 3">
+
+        The default ``xunit2`` profile writes the final outcome only and records retries as
+        properties.
     """
     if profile not in JUNIT_PROFILES:
         raise ValueError(f"profile must be one of {', '.join(JUNIT_PROFILES)}, got {profile!r}")

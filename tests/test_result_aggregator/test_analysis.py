@@ -1,9 +1,9 @@
-"""Merge (shards, reruns, idempotence, linear time) and analysis (flaky signals, baseline
-comparison, regressions, clustering), with hypothesis properties."""
+"""Analysis (``analysis.py``): the three flakiness signals kept apart, history classification,
+baseline comparison, slowest tests and duration regressions, failure clustering and CTRF
+insights, with hypothesis properties."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
 from hypothesis import given, settings
@@ -25,74 +25,9 @@ from maestro_test_result_aggregator.analysis import (
 )
 from maestro_test_result_aggregator.formats import validate_ctrf
 from maestro_test_result_aggregator.formats.ctrf import ctrf_document
-from maestro_test_result_aggregator.merge import Merger, merge_results, merge_runs, run_fingerprint
-from maestro_test_result_aggregator.model import Attempt, Environment, Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
 from maestro_test_result_aggregator.testing import make_result, make_run
 from tests.test_result_aggregator.strategies import results, statuses
-
-
-def test_shards_merge_into_one_run() -> None:
-    shards = [make_run(100, offset=100 * i, shard=str(i), fail_every=10) for i in range(4)]
-    merged = merge_runs(shards)
-    assert len(merged.tests) == 400
-    assert merged.summary().failed == 40
-    assert merged.environment.commit == "0123abc"
-    assert merged.environment.shard is None
-    assert merged.extra == {"merged_runs": 4}
-
-
-def test_reingesting_a_shard_changes_nothing() -> None:
-    shard = make_run(50, fail_every=5)
-    merger = Merger()
-    assert merger.add(shard)
-    assert not merger.add(shard)
-    assert merger.skipped == 1
-    once = merge_runs([shard])
-    assert merger.result().tests == once.tests
-    # Merging the merged result with its own shard again is also a no-op, result by result.
-    assert merge_runs([once, shard]).tests == once.tests
-
-
-def test_inputs_are_not_mutated() -> None:
-    first = make_run(10, fail_every=2)
-    rerun = make_run(10, start=1_700_000_100.0)
-    snapshot = [replace(t) for t in first.tests]
-    merge_runs([first, rerun])
-    assert first.tests == snapshot
-
-
-def test_a_rerun_collapses_into_attempts_ordered_by_start() -> None:
-    failed = TestResult("t", Status.FAILED, 1.0, message="boom", start=100.0)
-    passed = TestResult("t", Status.PASSED, 2.0, start=200.0)
-    merged = merge_results(passed, failed)  # given out of order
-    assert [a.status for a in merged.attempts] == [Status.FAILED, Status.PASSED]
-    assert merged.status is Status.PASSED
-    assert merged.duration == 2.0
-    assert merged.flaky
-    assert merged.message is None
-
-
-def test_merge_keeps_every_attempt_of_both() -> None:
-    one = TestResult("t", Status.PASSED, attempts=(Attempt(Status.FAILED, 1.0), Attempt(Status.PASSED, 2.0)))
-    two = TestResult("t", Status.FAILED, 3.0, message="x")
-    merged = merge_results(one, two)
-    assert [a.duration for a in merged.attempts] == [1.0, 2.0, 3.0]
-    assert merged.status is Status.FAILED
-    assert merged.message == "x"
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(results(name="same"), max_size=3), min_size=1, max_size=4))
-def test_merge_is_idempotent_property(groups: list[list[TestResult]]) -> None:
-    runs = [TestRun(Tool("x"), tests) for tests in groups]
-    once = merge_runs(runs)
-    assert merge_runs([*runs, *runs]).tests == once.tests
-    assert merge_runs([once, *runs]).tests == once.tests
-    # One result per test id, and its status is its last attempt's.
-    assert len({t.test_id for t in once.tests}) == len(once.tests)
-    for test in once.tests:
-        if test.attempts:
-            assert test.status is test.attempts[-1].status
 
 
 @settings(max_examples=60, deadline=None)
@@ -118,31 +53,6 @@ def test_history_classification_properties(history: list[Status]) -> None:
         assert verdict is Classification.BROKEN
     if len(set(outcomes)) == 1 and len(outcomes) >= 2 and outcomes[0] is Status.PASSED:
         assert verdict is Classification.STABLE
-
-
-def test_merge_work_per_case_stays_flat_from_one_shard_to_eight() -> None:
-    """Counted, not timed (the benchmark times it): the function calls a merge makes grow with
-    the cases, not faster. Calls into C are counted too, so a rescan per shard would show."""
-
-    def calls(shards: int) -> int:
-        runs = [make_run(500, offset=500 * i) for i in range(shards)]
-        count = 0
-
-        def hook(frame: object, event: str, arg: object) -> None:
-            nonlocal count
-            if event in ("call", "c_call"):
-                count += 1
-
-        sys.setprofile(hook)
-        try:
-            merge_runs(runs)
-        finally:
-            sys.setprofile(None)
-        return count
-
-    one, eight = calls(1), calls(8)
-    assert one > 500  # the hook saw the merge's work
-    assert eight <= 8 * one * 1.05
 
 
 def test_three_flaky_signals_are_kept_apart() -> None:
@@ -231,22 +141,3 @@ def test_ctrf_insights_are_schema_valid() -> None:
     assert insights["passRate"]["current"] == 48 / 50
     assert round(insights["passRate"]["baseline"], 3) == round((40 / 50 + 45 / 50) / 2, 3)
     validate_ctrf(ctrf_document(current, insights=insights))
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(results(name="same"), max_size=8))
-def test_merge_groups_exactly_by_test_id(tests: list[TestResult]) -> None:
-    merged = merge_runs([TestRun(Tool("x"), [t]) for t in tests])
-    assert sorted(t.test_id for t in merged.tests) == sorted({t.test_id for t in tests})
-
-
-def test_run_fingerprint_is_stable_across_versions() -> None:
-    """History stores keep these digests: a run stored by 0.2.0 must still be recognised."""
-    assert run_fingerprint(make_run(50, fail_every=7, flaky_every=5)) == "d491bd9b99a4fad2b422b1348d8a4d21"
-
-
-def test_a_suite_given_as_a_list_still_merges() -> None:
-    listed = TestResult("t", Status.FAILED, suite=["a", "b"])  # type: ignore[arg-type]
-    again = TestResult("t", Status.PASSED, suite=("a", "b"))
-    (merged,) = merge_runs([TestRun(Tool("x"), [listed]), TestRun(Tool("x"), [again])]).tests
-    assert merged.flaky
