@@ -151,7 +151,10 @@ def test_a_hang_keeps_finished_results_and_names_the_test_in_flight(vitest_proje
         run = FrontendAdapter(clock=clock).run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "hang.test.js").unlink()
-    assert clock.reached.is_set()
+    assert clock.reached.is_set(), (
+        f"the run ended before 'hangs' started after 'finishes first': error {run_error(run)!r}, "
+        f"results {[(r.name, r.status.value, r.raw_status) for r in run.tests]}"
+    )
     results = {r.name: r for r in run.tests}
     assert results["finishes first"].status is Status.PASSED
     assert results["hangs"].status is Status.FAILED

@@ -8,6 +8,7 @@ failed (reasons printed), 2 bad input or usage.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -58,8 +59,11 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
     console = _err()
     context = click.get_current_context(silent=True)
     repeats = context.meta.get("maestro_repeats") if context is not None else None
-    with Progress(console=console, transient=True, disable=len(files) < 5) as progress:
-        task = progress.add_task("reading reports", total=len(files))
+    # Only on a terminal and for a few files or more: rich before 15 prints an empty line when
+    # even a disabled Progress stops on a non-interactive console (a CI log, a pipe).
+    shown = len(files) >= 5 and console.is_terminal
+    with Progress(console=console, transient=True) if shown else contextlib.nullcontext() as progress:
+        task = progress.add_task("reading reports", total=len(files)) if progress is not None else None
         for path in files:
             try:
                 run = read_report(path)
@@ -69,7 +73,8 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
                     _fail(f"{error} (--strict)")
                 bad += 1
                 console.print(f"[yellow]skipped[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-            progress.advance(task)
+            if progress is not None and task is not None:
+                progress.advance(task)
     if not runs:
         _fail("no readable report among the inputs")
     if bad:

@@ -10,8 +10,8 @@ Columns: ``test_id``, ``name``, ``suite`` (joined with " \u203a "), ``file``, ``
 Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
     >>> frame = to_pandas(make_run(10, fail_every=5))
-    >>> frame["status"].value_counts()["failed"], str(frame["duration"].dtype)
-    (np.int64(2), 'float64')
+    >>> int(frame["status"].value_counts()["failed"]), str(frame["duration"].dtype)
+    (2, 'float64')
 """
 
 from __future__ import annotations
