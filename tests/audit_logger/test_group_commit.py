@@ -46,11 +46,7 @@ class SyncLog(MemorySink):
         self.durable = len(self.lines)
 
 
-def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
-    audit = AuditLogger(JsonlFileSink(path), service="svc", durability=group_commit(max_delay_ms=1))
-    per_thread = 60
-
+def eight_threads(audit: AuditLogger, per_thread: int) -> None:
     def work(n: int) -> None:
         for i in range(per_thread):
             audit.record("a.b", actor=Actor(f"t{n}"), extra={"i": i})
@@ -60,6 +56,13 @@ def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
+
+
+def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLogger(JsonlFileSink(path), service="svc", durability=group_commit(max_delay_ms=1))
+    per_thread = 60
+    eight_threads(audit, per_thread)
     stats = audit.stats
     audit.close()
     assert stats.written == 8 * per_thread
@@ -74,18 +77,6 @@ def test_group_commit_shares_fsyncs_between_threads(tmp_path: Path) -> None:
 class SlowSync(MemorySink):
     def _sync(self) -> None:
         time.sleep(0.02)  # plays a slow disk; no assertion depends on how long it took
-
-
-def eight_threads(audit: AuditLogger, per_thread: int) -> None:
-    def work(n: int) -> None:
-        for i in range(per_thread):
-            audit.record("a.b", actor=Actor(f"t{n}"), extra={"i": i})
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 def test_group_commit_without_delay_gathers_every_thread_into_one_commit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ import redis.asyncio
 
 from tests.fixtures import binaries
 from tests.fixtures.services import require
-from tests.resilience.support import PrivateRedis, asyncio_client, blocking_client, close_asyncio_client
+from tests.resilience.support import PrivateRedis, asyncio_client, blocking_client
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def async_client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     """An asyncio client of the session server, closed on the test's own event loop."""
     c = asyncio_client(redis_url)
     yield c
-    await close_asyncio_client(c)
+    await c.aclose()
 
 
 @pytest.fixture

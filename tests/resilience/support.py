@@ -44,12 +44,6 @@ def asyncio_client(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **TIMEOUTS)
 
 
-async def close_asyncio_client(client: redis.asyncio.Redis) -> None:
-    """``await client.aclose()`` (redis-py >= 5.0.1, where ``close()`` is deprecated), else ``close()``."""
-    aclose = getattr(client, "aclose", None)
-    await (aclose() if aclose is not None else client.close())
-
-
 def wait_until_half_open(breaker: CircuitBreaker) -> None:
     """Wait until ``breaker`` (a blocking ``RedisStorage``) reports HALF_OPEN: its open duration passed in Redis.
 

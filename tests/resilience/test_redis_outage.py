@@ -21,7 +21,7 @@ from maestro_resilience import (
     StorageUnavailable,
 )
 from maestro_resilience.testing import FakeClock
-from tests.resilience.support import PrivateRedis, asyncio_client, blocking_client, close_asyncio_client
+from tests.resilience.support import PrivateRedis, asyncio_client, blocking_client
 
 pytestmark = pytest.mark.timing  # real servers killed and restarted under the calls
 
@@ -142,4 +142,4 @@ async def test_async_client_outage_and_manual_control(private_redis: PrivateRedi
         assert kinds.count("storage_fallback") == 1
         assert "storage_rejoined" in kinds
     finally:
-        await close_asyncio_client(client)
+        await client.aclose()
