@@ -248,12 +248,15 @@ def test_sigkill_during_group_commit_keeps_every_acknowledged_event(tmp_path: Pa
     path = tmp_path / "audit.jsonl"
     acked = tmp_path / "acked.txt"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(acked)], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
-    wait_until(lambda: acked.exists() and acked.stat().st_size >= 200 * 37, what="200 acknowledged events")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
+    try:  # the writer records forever: it must not outlive a failure here
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        wait_until(lambda: acked.exists() and acked.stat().st_size >= 200 * 37, what="200 acknowledged events")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     # Simulate the torn write a crash can leave (a kill can land mid-copy of a large write).
     with path.open("ab") as fh:
         fh.write(b'{"prev":"' + b"0" * 30)

@@ -226,20 +226,30 @@ def test_a_killed_runner_leaves_every_finished_result_streamed_to_the_jsonl(
 ) -> None:
     (vitest_project / "src" / "crash.test.js").write_text(CRASHING)
     jsonl = tmp_path / "r.jsonl"
-    on_disk_when_the_killer_started: list[str] = []
+    seen: set[str] = set()
+    on_disk_before_the_run_ended: list[str] = []
 
-    def started(name: str) -> None:
-        if name == "kills the runner":  # the runner is still alive: what is on disk already?
-            on_disk_when_the_killer_started.extend(
+    def saw(name: str) -> None:
+        # Once the adapter has seen both results and the killer's start (in whichever order the
+        # runner batched them), and before run() returns: the two results are on disk already.
+        seen.add(name)
+        if len(seen) == 3 and not on_disk_before_the_run_ended:
+            on_disk_before_the_run_ended.extend(
                 json.loads(line)["name"] for line in jsonl.read_text().splitlines() if '"type":"result"' in line
             )
 
     try:
-        options = RunOptions(timeout=300, jsonl=jsonl, runner_args=("src/crash.test.js",), on_test_start=started)
+        options = RunOptions(
+            timeout=300,
+            jsonl=jsonl,
+            runner_args=("src/crash.test.js",),
+            on_test_start=lambda name: saw(name) if name == "kills the runner" else None,
+            on_result=lambda result: saw(result.name) if result.name != "kills the runner" else None,
+        )
         run = FrontendAdapter().run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "crash.test.js").unlink()
-    assert on_disk_when_the_killer_started == ["passes before the crash", "also passes before the crash"]
+    assert on_disk_before_the_run_ended == ["passes before the crash", "also passes before the crash"]
     results = {r.name: r for r in run.tests}
     assert results["passes before the crash"].status is Status.PASSED
     assert results["also passes before the crash"].status is Status.PASSED
