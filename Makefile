@@ -23,8 +23,9 @@ help:
 	@echo
 	@sed -n 's/^##: \([^|]*\)| \(.*\)/  \1 \2/p' $(MAKEFILE_LIST)
 	@echo
-	@echo "Publishing to Nexus: NEXUS_URL (hosted repository upload URL) with NEXUS_USER/NEXUS_PASSWORD,"
-	@echo "or NEXUS_REPOSITORY (a ~/.pypirc section), or keyring. Without NEXUS_URL: the embedded index in .index/."
+	@echo "Publishing to Nexus: MAESTRO_NEXUS_URL (hosted repository upload URL) with MAESTRO_NEXUS_USER and"
+	@echo "MAESTRO_NEXUS_PASSWORD, or MAESTRO_NEXUS_REPOSITORY (a ~/.pypirc section), or keyring."
+	@echo "Without MAESTRO_NEXUS_URL: the embedded index in .index/ (a plain NEXUS_URL is ignored)."
 	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
 
 # requirements/dev.in names what .venv holds; requirements/dev.lock (from `make lock`) pins it.
@@ -115,9 +116,9 @@ $(addprefix publish-,$(PKGS)): publish-%: $(STAMP)
 index: $(STAMP)
 	$(RELEASE) index
 
-##: bump-<pkg>              | PART=patch|minor|major: bump the version, open a CHANGELOG section
+##: bump-<pkg>              | PART=patch|minor|major|rc|release (or major,rc ...): bump the version, open a CHANGELOG section
 $(addprefix bump-,$(PKGS)): bump-%: $(STAMP)
-	@test -n "$(PART)" || { echo "usage: make bump-$* PART=patch|minor|major"; exit 2; }
+	@test -n "$(PART)" || { echo "usage: make bump-$* PART=patch|minor|major|rc|release (major,rc: the first candidate of the next major)"; exit 2; }
 	$(RELEASE) bump $* $(PART)
 
 ##: bench                   | run the benchmarks in bench/ (tables of ratios against peers)

@@ -18,7 +18,7 @@ from maestro_devtools.servers import PypiIndex
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test-adapters")
-_CLEARED = ("NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "V", "PYPIRC")
+_CLEARED = ("MAESTRO_NEXUS_", "NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "V", "PYPIRC")
 
 
 def version_of(folder: str) -> str:
@@ -80,7 +80,12 @@ def release_repo(tmp_path: Path) -> Path:
 
 def index_env(index: PypiIndex, **extra: str) -> dict[str, str]:
     """Environment pointing the release at ``index`` with its real credentials."""
-    return {"NEXUS_URL": index.url, "NEXUS_USER": index.username, "NEXUS_PASSWORD": index.password, **extra}
+    return {
+        "MAESTRO_NEXUS_URL": index.url,
+        "MAESTRO_NEXUS_USER": index.username,
+        "MAESTRO_NEXUS_PASSWORD": index.password,
+        **extra,
+    }
 
 
 def run_release_command(repo: Path, env: Mapping[str, str], *args: str) -> Result:
@@ -106,3 +111,32 @@ def run_release() -> Callable[..., Result]:
 def shared_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One repository for a module's tests that build on each other's publishes."""
     return make_repo(tmp_path_factory.mktemp("shared") / "repo")
+
+
+def extraction_wheel(directory: Path, dist_name: str, version: str, modules: tuple[str, ...]) -> Path:
+    """A flat-layout wheel like the first extraction's (Poetry-built 1.0.0): ``modules`` under the
+    import package, a ``__version__`` in its ``__init__``, valid metadata and RECORD."""
+    import base64
+    import hashlib
+    import zipfile
+
+    package = dist_name.replace("-", "_")
+    info = f"{package}-{version}.dist-info"
+    files = {
+        f"{package}/__init__.py": f'__version__ = "{version}"\n',
+        **{f"{package}/{module}.py": "# the extraction's flat module\n" for module in modules},
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: poetry-core 1.9.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{package}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        archive.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return path

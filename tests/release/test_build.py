@@ -9,7 +9,7 @@ import pytest
 
 from maestro_devtools.release import discover_packages
 from maestro_devtools.release.build import build_package
-from tests.release.conftest import REPO_ROOT
+from tests.release.conftest import REPO_ROOT, make_repo
 
 
 @pytest.mark.slow
@@ -30,3 +30,24 @@ def test_build_makes_a_checked_sdist_and_wheel(tmp_path: Path) -> None:
     assert "Provides-Extra: redis" in metadata
     assert "Description-Content-Type: text/markdown" in metadata
     assert "License-Expression: LicenseRef-Maestro-Proprietary" in metadata
+
+
+@pytest.mark.slow
+def test_two_checkouts_at_different_paths_build_byte_identical_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the aggregator's wheel embedded the checkout's absolute path in its .so, so a
+    # retried CI job saw "different content under the same version" and held the release back
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the builds' temporary folders land here
+    first = make_repo(tmp_path / "a" / "repo")
+    second = make_repo(tmp_path / "somewhere" / "much" / "deeper" / "checkout")
+    for one, other in zip(discover_packages(first), discover_packages(second), strict=True):
+        built = build_package(one, tmp_path / "dist-a")
+        again = build_package(other, tmp_path / "dist-b")
+        assert [p.name for p in built.files] == [p.name for p in again.files]
+        for path, twin in zip(built.files, again.files, strict=True):
+            assert path.read_bytes() == twin.read_bytes(), f"{path.name} differs between two checkouts"
+    leftovers = sorted(p.name for p in scratch.iterdir())
+    assert not [name for name in leftovers if name.startswith("maestro-speedups-")], leftovers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,53 @@ def test_bump_uses_hatchling_and_opens_a_section(release_repo: Path) -> None:
     assert f"## [Unreleased]\n\n## [{expected}] - 2026-12-01\n" in changelog
     with pytest.raises(ReleaseConfigError, match="PART must be one of"):
         bump(release_repo / "audit-logger", "huge")
+
+
+def _sibling_requirements_hold(repo: Path) -> list[str]:
+    """Every requirement one repository package has on another, that the other's version breaks."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from maestro_devtools.release import discover_packages
+
+    packages = {p.project: p for p in discover_packages(repo)}
+    broken = []
+    for package in packages.values():
+        project = tomllib.loads((package.folder / "pyproject.toml").read_text())["project"]
+        lines = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            lines.extend(extra)
+        for line in lines:
+            requirement = Requirement(line)
+            sibling = packages.get(canonicalize_name(requirement.name))
+            if sibling and not requirement.specifier.contains(sibling.version, prereleases=True):
+                broken.append(f"{package.key}: {line} excludes {sibling.version}")
+    return broken
+
+
+def test_a_major_bump_moves_the_siblings_ranges_with_it(release_repo: Path) -> None:
+    # before: `make bump-resilience PART=major` left test-adapters requiring maestro-resilience<1,
+    # and every make target after it failed with pip's ResolutionImpossible
+    assert _sibling_requirements_hold(release_repo) == []
+    bumped = bump(release_repo / "resilience", "major", today=datetime.date(2026, 12, 7))
+    assert bumped.version == next_version(version_of("resilience"), "major")
+    assert _sibling_requirements_hold(release_repo) == []
+    major = int(bumped.version.split(".")[0])
+    pyproject = (release_repo / "test-adapters/pyproject.toml").read_text()
+    assert f'"maestro-resilience>={major}.0,<{major + 1}"' in pyproject
+    changelog = (release_repo / "test-adapters/CHANGELOG.md").read_text()
+    unreleased = changelog.split("## [Unreleased]", 1)[1].split("\n## [", 1)[0]
+    assert f"### Changed\n- Requires maestro-resilience>={major}.0,<{major + 1}.\n" in unreleased
+
+
+def test_a_release_candidate_is_a_pre_release_the_siblings_accept(release_repo: Path) -> None:
+    bumped = bump(release_repo / "test-result-aggregator", "major,rc", today=datetime.date(2026, 12, 7))
+    major = int(version_of("test-result-aggregator").split(".")[0]) + 1
+    assert bumped.version == f"{major}.0.0rc0"
+    assert f"## [{major}.0.0rc0] - 2026-12-07" in (release_repo / "test-result-aggregator/CHANGELOG.md").read_text()
+    assert _sibling_requirements_hold(release_repo) == []
+    assert bump(release_repo / "test-result-aggregator", "rc").version == f"{major}.0.0rc1"
+    assert bump(release_repo / "test-result-aggregator", "release").version == f"{major}.0.0"
+    assert _sibling_requirements_hold(release_repo) == []
+    pyproject = (release_repo / "test-adapters/pyproject.toml").read_text()
+    assert f'"maestro-test-result-aggregator>={major}.0.0rc0,<{major + 1}"' in pyproject

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,25 @@ def test_index_command_serves_the_index_until_stopped(release_repo: Path) -> Non
     assert f"at http://127.0.0.1:{port}/simple/" in stdout
     assert (release_repo / ".index").is_dir()
     assert not re.search(r"password|htpasswd", stdout + stderr, re.IGNORECASE)
+
+
+def test_index_command_fails_when_its_port_is_taken(release_repo: Path) -> None:
+    # before: `make index` printed "serving" while its pypiserver had died on the busy port
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "--root", str(release_repo), "index", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"pypiserver cannot start on 127.0.0.1:{port}: another process already listens there" in result.stderr
+    assert "serving" not in result.stdout
+    assert "Traceback" not in result.stderr
 
 
 def test_bump_command(release_repo: Path) -> None:

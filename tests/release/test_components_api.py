@@ -73,7 +73,12 @@ def _parts(request: dict[str, object]) -> list[tuple[str | None, str | None, byt
 
 def components_env(repository_url: str, user: str, password: str) -> dict[str, str]:
     """Publish through the Components API to the hosted repository at ``repository_url``."""
-    return {"NEXUS_URL": repository_url, "NEXUS_USER": user, "NEXUS_PASSWORD": password, "NEXUS_UPLOAD": "components"}
+    return {
+        "MAESTRO_NEXUS_URL": repository_url,
+        "MAESTRO_NEXUS_USER": user,
+        "MAESTRO_NEXUS_PASSWORD": password,
+        "MAESTRO_NEXUS_UPLOAD": "components",
+    }
 
 
 def test_components_upload_request_format(release_repo: Path, fake_nexus: FakeNexus) -> None:

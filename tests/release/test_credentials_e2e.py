@@ -21,7 +21,7 @@ def test_publish_with_a_pypirc_section(
         f"[distutils]\nindex-servers = maestro-nexus\n\n[maestro-nexus]\nrepository = {index.url}\n"
         f"username = {index.username}\npassword = {index.password}\n"
     )
-    env = {"NEXUS_REPOSITORY": "maestro-nexus", "PYPIRC": str(rc), "V": "1"}
+    env = {"MAESTRO_NEXUS_REPOSITORY": "maestro-nexus", "PYPIRC": str(rc), "V": "1"}
     result = run_release_command(release_repo, env, "audit-logger", "--no-verify")
     assert result.returncode == 0, result.output
     assert sorted(p.name for p in index.directory.iterdir()) == [

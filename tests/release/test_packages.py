@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,11 @@ def test_package_metadata() -> None:
     assert {"playwright", "selenium"} <= set(extras)
     assert adapters.extras == extras
     assert adapters.install_spec == f"maestro-test-adapters[{','.join(extras)}]=={adapters.version}"
+
+
+def test_an_unreadable_pyproject_is_an_error_not_a_package_left_out(release_repo: Path) -> None:
+    # a duplicated table makes the TOML invalid: the release must stop, not publish the other three
+    pyproject = release_repo / "resilience/pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.hatch.version]\npath = 'x'\n")
+    with pytest.raises(ReleaseConfigError, match=r"resilience/pyproject.toml cannot be read \(TOMLDecodeError"):
+        discover_packages(release_repo)

@@ -14,7 +14,7 @@ import pytest
 from maestro_devtools.release.verify import isolated_install_argv
 from maestro_devtools.servers import PypiIndex, start_pypi_index
 from tests.fixtures.pypi import PypiIndexFactory
-from tests.release.conftest import PACKAGE_FOLDERS, Result, index_env, run_release_command, version_of
+from tests.release.conftest import PACKAGE_FOLDERS, Result, git, index_env, run_release_command, version_of
 
 pytestmark = [pytest.mark.release, pytest.mark.slow]
 
@@ -50,7 +50,9 @@ def _rows(result: Result) -> dict[str, list[str]]:
     return rows
 
 
-def test_first_publish_uploads_every_file_and_verifies_installs(first_publish: Result, index: PypiIndex) -> None:
+def test_first_publish_uploads_every_file_and_verifies_installs(
+    first_publish: Result, index: PypiIndex, shared_repo: Path
+) -> None:
     assert first_publish.returncode == 0, first_publish.output
     rows = _rows(first_publish)
     assert set(rows) == {dist for dist, _, _ in DISTS.values()}
@@ -64,6 +66,11 @@ def test_first_publish_uploads_every_file_and_verifies_installs(first_publish: R
     out = first_publish.stdout
     assert out.index("uploading maestro_test_result_aggregator") < out.index("uploading maestro_test_adapters")
     assert "Uploaded 8 file(s)." in out
+    # each published version is tied to its commit by the tag <folder>-v<version>
+    tags = git(shared_repo, "tag", "--points-at", "HEAD").split()
+    assert sorted(tags) == sorted(f"{folder}-v{version_of(folder)}" for folder in DISTS)
+    # and the just-built files were installed and smoke-checked before the upload
+    assert out.index("checking the built files install and work, before uploading") < out.index("uploading ")
 
 
 def test_second_publish_uploads_nothing_and_says_so(first_publish: Result, shared_repo: Path, index: PypiIndex) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from maestro_devtools.servers import free_port
-from tests.fixtures.pypi import PypiIndexFactory
+from tests.fixtures.pypi import PUBLIC_SIMPLE_INDEX, PypiIndexFactory
 from tests.release.conftest import git, index_env, run_release_command
 
 pytestmark = pytest.mark.release
@@ -21,12 +21,12 @@ WRONG_PASSWORD = "Wr0ng-s3cret-PASSWORD-xyzzy"
 def test_wrong_password_is_explained_and_never_printed(
     release_repo: Path, pypi_index_factory: PypiIndexFactory, verbose: str
 ) -> None:
-    index = pypi_index_factory()
-    env = index_env(index, NEXUS_PASSWORD=WRONG_PASSWORD, V=verbose)
+    index = pypi_index_factory(fallback_url=PUBLIC_SIMPLE_INDEX)  # the install check before upload needs dependencies
+    env = index_env(index, MAESTRO_NEXUS_PASSWORD=WRONG_PASSWORD, V=verbose)
     result = run_release_command(release_repo, env, "resilience")
     assert result.returncode == 1
     assert "refused user 'maestro' (HTTP 403" in result.stderr
-    assert "NEXUS_USER / NEXUS_PASSWORD" in result.stderr
+    assert "MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD" in result.stderr
     assert WRONG_PASSWORD not in result.output
     assert index.password not in result.output
     assert "Traceback" not in result.output
@@ -36,7 +36,7 @@ def test_wrong_password_is_explained_and_never_printed(
 def test_password_in_the_url_is_never_printed(release_repo: Path, pypi_index_factory: PypiIndexFactory) -> None:
     index = pypi_index_factory()
     url = index.url.replace("http://", f"http://{index.username}:{WRONG_PASSWORD}@")
-    result = run_release_command(release_repo, {"NEXUS_URL": url, "DRY_RUN": "1"}, "resilience")
+    result = run_release_command(release_repo, {"MAESTRO_NEXUS_URL": url, "DRY_RUN": "1"}, "resilience")
     assert result.returncode == 0, result.output
     assert WRONG_PASSWORD not in result.output
     assert index.url in result.stdout
@@ -74,7 +74,9 @@ def test_dirty_tree_is_refused_unless_allowed(release_repo: Path, pypi_index_fac
 
 def test_unreachable_index_is_refused(release_repo: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/repository/pypi-hosted/"
-    result = run_release_command(release_repo, {"NEXUS_URL": url, "NEXUS_USER": "ci", "NEXUS_PASSWORD": "pw-123456"})
+    result = run_release_command(
+        release_repo, {"MAESTRO_NEXUS_URL": url, "MAESTRO_NEXUS_USER": "ci", "MAESTRO_NEXUS_PASSWORD": "pw-123456"}
+    )
     assert result.returncode == 1
     assert f"cannot reach the index at {url}simple/" in result.stderr
     assert "pw-123456" not in result.output
@@ -102,14 +104,16 @@ def test_changed_content_under_a_published_version_is_kept_and_flagged(
     readme.write_text(readme.read_text() + "\nA late change without a version bump.\n")
     git(release_repo, "commit", "-qam", "change without bump")
     second = run_release_command(release_repo, index_env(index), "resilience", "--no-verify")
-    assert second.returncode == 0, second.output
+    assert second.returncode == 1, "this tree is not on the index: the run must not look green"
+    assert "the index holds other content under" in second.stderr or "held back" in second.stderr
     assert "is already on the index with different content" in second.stdout
     assert "bump resilience's version" in second.stdout
     if wheel_missing:  # held back too: one version must not mix files built from two sources
         assert f"not uploading {wheels[0].name}" in second.stdout
         assert "held back 1 of 2" in second.stdout
     else:
-        assert "already there" in second.stdout
+        assert "index differs (2 of 2)" in second.stdout  # the README is in both files
+        assert "Nothing to upload" not in second.stdout
     assert {p.name: p.read_bytes() for p in index.directory.iterdir()} == held
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from maestro_devtools.release import ReleaseConfigError
 from maestro_devtools.release.redact import MASK, Redactor
-from maestro_devtools.release.target import Credentials, Target, resolve_target
+from maestro_devtools.release.target import Credentials, Target, ignored_variables, resolve_target
 
 
 def test_nothing_configured_means_the_embedded_index() -> None:
@@ -20,7 +20,11 @@ def test_nothing_configured_means_the_embedded_index() -> None:
 
 def test_environment_target() -> None:
     target = resolve_target(
-        {"NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted", "NEXUS_USER": "ci", "NEXUS_PASSWORD": "pw"}
+        {
+            "MAESTRO_NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted",
+            "MAESTRO_NEXUS_USER": "ci",
+            "MAESTRO_NEXUS_PASSWORD": "pw",
+        }
     )
     assert target == Target("https://nexus.example.com/repository/pypi-hosted/", Credentials("ci", "pw"))
     assert target.simple_url == "https://nexus.example.com/repository/pypi-hosted/simple/"
@@ -31,8 +35,8 @@ def test_environment_target() -> None:
 def test_group_url_is_used_for_verification() -> None:
     target = resolve_target(
         {
-            "NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted/",
-            "NEXUS_INDEX_URL": "https://nexus.example.com/repository/pypi-group/simple",
+            "MAESTRO_NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted/",
+            "MAESTRO_NEXUS_INDEX_URL": "https://nexus.example.com/repository/pypi-group/simple",
         }
     )
     assert target is not None
@@ -40,7 +44,7 @@ def test_group_url_is_used_for_verification() -> None:
 
 
 def test_userinfo_moves_out_of_the_url() -> None:
-    target = resolve_target({"NEXUS_URL": "https://ci:p%40ss@nexus.example.com:8443/repository/hosted/"})
+    target = resolve_target({"MAESTRO_NEXUS_URL": "https://ci:p%40ss@nexus.example.com:8443/repository/hosted/"})
     assert target is not None
     assert target.upload_url == "https://nexus.example.com:8443/repository/hosted/"
     assert target.credentials == Credentials("ci", "p@ss")
@@ -52,12 +56,12 @@ def test_pypirc_section(tmp_path: Path) -> None:
         "[distutils]\nindex-servers = nexus\n\n[nexus]\n"
         "repository = https://nexus.example.com/repository/pypi-hosted/\nusername = ci\npassword = from-rc\n"
     )
-    target = resolve_target({"NEXUS_REPOSITORY": "nexus", "PYPIRC": str(rc)})
+    target = resolve_target({"MAESTRO_NEXUS_REPOSITORY": "nexus", "PYPIRC": str(rc)})
     assert target is not None
     assert target.upload_url == "https://nexus.example.com/repository/pypi-hosted/"
     assert target.credentials == Credentials("ci", "from-rc")
     with pytest.raises(ReleaseConfigError, match=r"has no \[other\] section"):
-        resolve_target({"NEXUS_REPOSITORY": "other", "PYPIRC": str(rc)})
+        resolve_target({"MAESTRO_NEXUS_REPOSITORY": "other", "PYPIRC": str(rc)})
 
 
 class _MemoryKeyring(keyring.backend.KeyringBackend):
@@ -89,7 +93,7 @@ def memory_keyring() -> Iterator[_MemoryKeyring]:
 def test_password_from_keyring(memory_keyring: _MemoryKeyring) -> None:
     url = "https://nexus.example.com/repository/pypi-hosted/"
     memory_keyring.set_password(url, "ci", "from-keyring")
-    target = resolve_target({"NEXUS_URL": url, "NEXUS_USER": "ci"})
+    target = resolve_target({"MAESTRO_NEXUS_URL": url, "MAESTRO_NEXUS_USER": "ci"})
     assert target is not None
     assert target.credentials == Credentials("ci", "from-keyring")
 
@@ -102,20 +106,24 @@ def test_password_from_keyring(memory_keyring: _MemoryKeyring) -> None:
     ],
 )
 def test_components_endpoint(url: str, endpoint: str) -> None:
-    target = resolve_target({"NEXUS_URL": url, "NEXUS_UPLOAD": "components"})
+    target = resolve_target({"MAESTRO_NEXUS_URL": url, "MAESTRO_NEXUS_UPLOAD": "components"})
     assert target is not None
     assert target.components_endpoint[0] == endpoint
     assert target.components_endpoint[1] == url.rstrip("/").rsplit("/", 1)[1]
 
 
 def test_components_needs_a_repository_url() -> None:
-    target = resolve_target({"NEXUS_URL": "https://n.example.com/simple/", "NEXUS_UPLOAD": "components"})
+    target = resolve_target(
+        {"MAESTRO_NEXUS_URL": "https://n.example.com/simple/", "MAESTRO_NEXUS_UPLOAD": "components"}
+    )
     assert target is not None
-    with pytest.raises(ReleaseConfigError, match="NEXUS_URL of the form"):
+    with pytest.raises(ReleaseConfigError, match="MAESTRO_NEXUS_URL of the form"):
         _ = target.components_endpoint
 
 
-@pytest.mark.parametrize("env", [{"NEXUS_URL": "ftp://x/"}, {"NEXUS_URL": "https://x/", "NEXUS_UPLOAD": "scp"}])
+@pytest.mark.parametrize(
+    "env", [{"MAESTRO_NEXUS_URL": "ftp://x/"}, {"MAESTRO_NEXUS_URL": "https://x/", "MAESTRO_NEXUS_UPLOAD": "scp"}]
+)
 def test_bad_configuration_is_named(env: dict[str, str]) -> None:
     with pytest.raises(ReleaseConfigError):
         resolve_target(env)
@@ -126,3 +134,11 @@ def test_redactor_masks_secrets_encodings_and_userinfo() -> None:
     redact.add("p@ss word")
     text = "a p@ss word b p%40ss%20word c p%40ss+word https://ci:other@host/x"
     assert redact(text) == f"a {MASK} b {MASK} c {MASK} https://{MASK}@host/x"
+
+
+def test_a_generic_nexus_url_never_redirects_a_release() -> None:
+    # NEXUS_URL / NEXUS_USER / NEXUS_PASSWORD are often already set for Maven
+    env = {"NEXUS_URL": "https://maven.example.com/repository/maven-releases/", "NEXUS_USER": "ci"}
+    assert resolve_target(env) is None
+    assert ignored_variables(env) == ["NEXUS_URL", "NEXUS_USER"]
+    assert ignored_variables({"MAESTRO_NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted/"}) == []

@@ -1,4 +1,6 @@
-"""Build a package's sdist and wheel with hatchling, then ``twine check --strict`` them."""
+"""Build a package's sdist, then its wheel from that sdist (``python -m build``), then
+``twine check --strict`` them: a file missing from the sdist is missing from the wheel too, so
+the install checks see what users of either would get."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def build_package(package: Package, dist_root: Path) -> BuiltPackage:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     _run(
-        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), "."],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), "."],
         f"building {package.dist_name}",
         cwd=package.folder,
     )

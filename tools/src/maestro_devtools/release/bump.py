@@ -11,12 +11,19 @@ import datetime
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from maestro_devtools.release.errors import ReleaseConfigError, ReleaseError
 from maestro_devtools.release.packages import Package, load_package
 
-PARTS = ("major", "minor", "patch")
+PARTS = ("major", "minor", "patch", "rc", "release", "major,rc", "minor,rc", "patch,rc")
+"""``PART`` values, as ``hatch version`` spells them: ``rc`` makes (or advances) a release
+candidate, which pip installs only with ``--pre``; ``release`` drops the pre-release label."""
 _UNRELEASED = re.compile(r"^## \[Unreleased\][^\n]*\n", re.MULTILINE)
 
 
@@ -39,8 +46,74 @@ def open_changelog_section(changelog: Path, version: str, today: datetime.date) 
     changelog.write_text(text)
 
 
+def compatible_range(version: str) -> str:
+    """The range a sibling package requires of ``version``: this major series, from this release on.
+
+    Examples:
+        >>> compatible_range("2.0.0"), compatible_range("2.1.3"), compatible_range("3.0.0rc1")
+        ('>=2.0,<3', '>=2.1,<3', '>=3.0.0rc1,<4')
+    """
+    parsed = Version(version)
+    floor = version if parsed.is_prerelease else f"{parsed.major}.{parsed.minor}"
+    return f">={floor},<{parsed.major + 1}"
+
+
+def _dependents_follow(root: Path, bumped: Package) -> list[Path]:
+    """Rewrite each sibling's requirement on ``bumped`` that the new version falls outside of.
+
+    Without this a major bump leaves ``maestro-resilience>=0.2,<1`` in test-adapters, and the
+    next install of the repository fails to resolve. Returns the pyprojects changed.
+    """
+    changed = []
+    version = Version(bumped.version)
+    for pyproject in sorted(root.glob("*/pyproject.toml")):
+        if pyproject.parent == bumped.folder:
+            continue
+        text = pyproject.read_text()
+        project = tomllib.loads(text).get("project", {})
+        requirements = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            requirements.extend(extra)
+        new_text = text
+        for line in requirements:
+            requirement = Requirement(line)
+            if canonicalize_name(requirement.name) != bumped.project:
+                continue
+            if requirement.specifier.contains(version, prereleases=True):
+                continue
+            extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+            marker = f"; {requirement.marker}" if requirement.marker else ""
+            wanted = compatible_range(bumped.version)
+            new_text = new_text.replace(f'"{line}"', f'"{requirement.name}{extras}{wanted}{marker}"')
+            _note(pyproject.parent / "CHANGELOG.md", f"- Requires {requirement.name}{wanted}.")
+        if new_text != text:
+            pyproject.write_text(new_text)
+            changed.append(pyproject)
+    return changed
+
+
+def _note(changelog: Path, line: str) -> None:
+    """Add ``line`` under a ``### Changed`` heading in the changelog's ``[Unreleased]`` section."""
+    text = changelog.read_text() if changelog.exists() else "# Changelog\n"
+    if _UNRELEASED.search(text) is None:
+        first = text.find("\n## [")
+        at = first + 1 if first >= 0 else len(text)
+        text = text[:at] + "## [Unreleased]\n\n" + text[at:]
+    match = _UNRELEASED.search(text)
+    at = match.end() if match else len(text)
+    following = text.find("\n## [", at)
+    section = text[at : following + 1 if following >= 0 else len(text)]
+    if "### Changed\n" in section:
+        insert = at + section.index("### Changed\n") + len("### Changed\n")
+        text = text[:insert] + line + "\n" + text[insert:]
+    else:
+        text = text[:at] + "\n### Changed\n" + line + "\n" + text[at:]
+    changelog.write_text(text)
+
+
 def bump(folder: Path, part: str, *, today: datetime.date | None = None) -> Package:
-    """Bump ``folder``'s version by ``part`` and record the new section in its CHANGELOG."""
+    """Bump ``folder``'s version by ``part``, record the new section in its CHANGELOG, and move
+    sibling packages' requirements on it to the new major series when they exclude it."""
     if part not in PARTS:
         raise ReleaseConfigError(f"PART must be one of {', '.join(PARTS)}, got {part!r}")
     result = subprocess.run(
@@ -50,4 +123,5 @@ def bump(folder: Path, part: str, *, today: datetime.date | None = None) -> Pack
         raise ReleaseError(f"hatchling version {part} failed in {folder}:\n{result.stderr.strip()}")
     package = load_package(folder)
     open_changelog_section(folder / "CHANGELOG.md", package.version, today or datetime.date.today())
+    _dependents_follow(folder.parent, package)
     return package

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from maestro_devtools.release.errors import ReleaseRefusedError
@@ -52,3 +54,30 @@ def refuse_dirty_tree(root: Path) -> None:
         raise ReleaseRefusedError(
             f"the work tree has uncommitted changes ({shown}); commit them, or set ALLOW_DIRTY=1 to publish anyway"
         )
+
+
+def _file_version(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def refuse_superseded_version(package: Package, filenames: Iterable[str]) -> None:
+    """Refuse a version lower than the highest the index holds: pip would never pick it.
+
+    The first extraction was uploaded as 1.0.0; a 0.x release next to it would be published
+    and never installed.
+    """
+    ours = Version(package.version)
+    versions = [v for v in map(_file_version, filenames) if v is not None]
+    if not versions or max(versions) <= ours:
+        return
+    highest = max(versions)
+    raise ReleaseRefusedError(
+        f"{package.dist_name} {package.version} is lower than {highest}, which the index already holds: "
+        f"`pip install {package.dist_name}` would keep resolving to {highest}. "
+        f"Bump the version above it (`make bump-{package.key} PART=major`)"
+    )

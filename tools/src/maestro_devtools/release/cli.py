@@ -2,7 +2,7 @@
 ``index`` and ``bump-*`` targets call it).
 
 Flags default from the environment the Makefile passes through: ``DRY_RUN=1``,
-``ALLOW_DIRTY=1``, ``V=1``; the target from ``NEXUS_*`` (see ``target.py``).
+``ALLOW_DIRTY=1``, ``V=1``; the target from ``MAESTRO_NEXUS_*`` (see ``target.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from maestro_devtools.release.errors import ReleaseError
 from maestro_devtools.release.packages import discover_packages
 from maestro_devtools.release.pipeline import ReleaseOptions, format_table, run_release, summary
 from maestro_devtools.release.redact import Redactor
-from maestro_devtools.release.target import Target, environment_flag, resolve_target
-from maestro_devtools.servers import start_pypi_index
+from maestro_devtools.release.target import Target, environment_flag, ignored_variables, resolve_target
+from maestro_devtools.servers import ServerStartError, start_pypi_index
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +63,12 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
         verify=not args.no_verify,
         verbose=args.verbose if args.verbose is not None else environment_flag(env, "V"),
     )
+    for name in ignored_variables(env):
+        _say(
+            out,
+            f"note: {name} is set but ignored: the release reads MAESTRO_{name} (so a generic {name}, "
+            "often set for Maven or other tools, cannot redirect a release)",
+        )
     configured = resolve_target(env)
     context: AbstractContextManager[Target] = (
         embedded_target(options.root / ".index") if configured is None else nullcontext(configured)
@@ -75,7 +81,7 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
         if not target.embedded and target.install_url is None and options.verify and not options.dry_run:
             _say(
                 out,
-                "note: verifying installs from the hosted repository itself; set NEXUS_INDEX_URL to "
+                "note: verifying installs from the hosted repository itself; set MAESTRO_NEXUS_INDEX_URL to "
                 "the pypi-group simple URL so third-party dependencies resolve",
             )
         rows = run_release(options, target, lambda line: _say(out, line))
@@ -85,7 +91,23 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
     failed = [row for row in rows if row.error]
     for row in failed:
         _say(out, f"error: {row.package} failed verification: {row.error}", err=True)
-    return 1 if failed else 0
+    held = [row for row in rows if row.held_back]
+    for row in held:
+        _say(
+            out,
+            f"error: {row.package} {row.version}: {', '.join(row.held_back)} held back; "
+            "the index does not hold this version completely: bump the version to publish these sources",
+            err=True,
+        )
+    differs = [row for row in rows if row.differs and not row.held_back]
+    for row in differs:
+        _say(
+            out,
+            f"error: {row.package} {row.version}: the index holds other content under {', '.join(row.differs)}; "
+            "this tree is not what that version published: bump the version to publish it",
+            err=True,
+        )
+    return 1 if failed or held or differs else 0
 
 
 def _build(args: argparse.Namespace, out: Redactor) -> int:
@@ -134,11 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; errors print as one explained message and exit 1."""
     args = _parser().parse_args(argv)
     out = Redactor()
-    for name in ("NEXUS_PASSWORD", "TWINE_PASSWORD"):
+    for name in ("MAESTRO_NEXUS_PASSWORD", "NEXUS_PASSWORD", "TWINE_PASSWORD"):
         out.add(os.environ.get(name))
     handlers = {"release": _release, "build": _build, "index": _index, "bump": _bump}
     try:
         return handlers[args.command](args, out)
-    except ReleaseError as exc:
+    except (ReleaseError, ServerStartError) as exc:
         _say(out, f"error: {exc}", err=True)
         return 1

@@ -79,13 +79,13 @@ class IndexReader:
         except httpx.TransportError as exc:
             raise IndexUnreachableError(
                 f"cannot reach the index at {self.simple_url} ({exc.__class__.__name__}: {exc}); "
-                "check NEXUS_URL and the network"
+                "check MAESTRO_NEXUS_URL and the network"
             ) from None
         if response.status_code in (401, 403):
             raise CredentialsError(
                 f"the index at {self.simple_url} answered {response.status_code} "
                 f"{response.reason_phrase} to reading {project}: the account needs read access "
-                "to the hosted repository (check NEXUS_USER / NEXUS_PASSWORD)"
+                "to the hosted repository (check MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD)"
             )
         if response.status_code == 404 or response.is_redirect:
             return {}

@@ -76,10 +76,12 @@ def load_package(folder: Path) -> Package:
 
 
 def _is_publishable(pyproject: Path) -> bool:
+    """A folder with a ``[project]`` table that is not marked private; an unreadable file is an
+    error, never a package silently left out of the release."""
     try:
         project = tomllib.loads(pyproject.read_text()).get("project", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ReleaseConfigError(f"{pyproject} cannot be read ({exc.__class__.__name__}: {exc})") from None
     return bool(project) and PRIVATE_CLASSIFIER not in project.get("classifiers", [])
 
 

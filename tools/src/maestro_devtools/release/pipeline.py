@@ -1,4 +1,8 @@
-"""The release pipeline: check, read the index, build, upload what is missing, verify."""
+"""The release pipeline: check, read the index, build, verify the built files, upload what is
+missing, verify again from the index.
+
+Nothing is uploaded until every package that has files to upload installed from its just-built
+wheel and sdist and passed its smoke check: a broken release never reaches the index."""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maestro_devtools.release.build import BuiltPackage, build_package
-from maestro_devtools.release.checks import refuse_dirty_tree, refuse_unreleasable_version
-from maestro_devtools.release.errors import ReleaseError
+from maestro_devtools.release.checks import refuse_dirty_tree, refuse_superseded_version, refuse_unreleasable_version
+from maestro_devtools.release.errors import ReleaseError, VerificationError
 from maestro_devtools.release.index import IndexFile, IndexReader
 from maestro_devtools.release.packages import Package, discover_packages
+from maestro_devtools.release.tags import tag_release
 from maestro_devtools.release.target import Target
 from maestro_devtools.release.upload import make_uploader
-from maestro_devtools.release.verify import verify_install
+from maestro_devtools.release.verify import verify_files, verify_install
 
 Log = Callable[[str], None]
+_Plan = tuple[BuiltPackage, list[Path], list[Path]]  # built files, the ones to upload, the ones held back
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class ReleaseRow:
     upload: str
     verified: str = "-"
     uploaded_files: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -77,9 +85,20 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tu
     return missing, []
 
 
-def _upload_status(missing: list[Path], total: int, dry_run: bool, held: list[Path]) -> str:
+def _differs(built: BuiltPackage, listing: dict[str, IndexFile]) -> list[str]:
+    """Built files the index holds under the same name with other content."""
+    return [
+        path.name
+        for path in built.files
+        if (held := listing.get(path.name)) is not None and held.sha256 and held.sha256 != _sha256(path)
+    ]
+
+
+def _upload_status(missing: list[Path], total: int, dry_run: bool, held: list[Path], differs: list[str]) -> str:
     if held:
         return f"held back {len(held)} of {total}"
+    if differs and not missing:
+        return f"index differs ({len(differs)} of {total})"
     if not missing:
         return "already there"
     verb = "would upload" if dry_run else "uploaded"
@@ -103,6 +122,8 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
         listings = {p.project: reader.files(p.project) for p in packages}
     finally:
         reader.close()
+    for package in packages:
+        refuse_superseded_version(package, listings[package.project].keys())
 
     # Build everything before uploading anything: a package that fails to build must not
     # leave the index with half a release.
@@ -112,30 +133,79 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
         log(f"building {package.dist_name} {package.version}")
         builds.append(build_package(package, dist_root))
 
-    rows: list[ReleaseRow] = []
+    plans = [(built, *_compare(built, listings[built.package.project], log)) for built in builds]
+    rows = []
+    for built, missing, held in plans:
+        differs = _differs(built, listings[built.package.project])
+        status = _upload_status(missing, len(built.files), options.dry_run, held, differs)
+        row = ReleaseRow(built.package.dist_name, built.package.version, status, held_back=[p.name for p in held])
+        row.differs = differs
+        rows.append(row)
+    if options.verify and not options.dry_run and any(missing for _, missing, _ in plans):
+        _verify_before_upload(plans, rows, target, log)
+        if any(row.error for row in rows):
+            _stop_before_upload(rows)
+            return rows
+    _upload(plans, rows, target, options, log)
+    if options.dry_run or not options.verify:
+        for row in rows:
+            row.verified = "skipped (dry run)" if options.dry_run else "skipped"
+        return rows
+    _verify_all(packages, rows, target, log)
+    if not options.allow_dirty:  # a dirty tree is not what the tag's commit holds
+        _tag(options.root, packages, rows, log)
+    return rows
+
+
+def _tag(root: Path, packages: list[Package], rows: list[ReleaseRow], log: Log) -> None:
+    """Tag each version the index now holds completely and that verified."""
+    for package, row in zip(packages, rows, strict=True):
+        if not (row.error or row.held_back or row.differs):
+            log(tag_release(root, package))
+
+
+def _stop_before_upload(rows: list[ReleaseRow]) -> None:
+    for row in rows:
+        row.upload = "not uploaded (install check failed)" if row.error else "not uploaded (release stopped)"
+        row.verified = "FAILED before upload" if row.error else "-"
+
+
+def _upload(plans: list[_Plan], rows: list[ReleaseRow], target: Target, options: ReleaseOptions, log: Log) -> None:
     uploader = make_uploader(target, log, verbose=options.verbose)
-    for built in builds:
-        package = built.package
-        missing, held = _compare(built, listings[package.project], log)
-        row = ReleaseRow(
-            package.dist_name, package.version, _upload_status(missing, len(built.files), options.dry_run, held)
-        )
+    for (_, missing, _), row in zip(plans, rows, strict=True):
         if missing and not options.dry_run:
             log(f"uploading {', '.join(p.name for p in missing)}")
             uploader.upload(missing)
         row.uploaded_files = [p.name for p in missing]
-        rows.append(row)
 
-    if options.dry_run:
-        for row in rows:
-            row.verified = "skipped (dry run)"
-        return rows
-    if not options.verify:
-        for row in rows:
-            row.verified = "skipped"
-        return rows
-    _verify_all(packages, rows, target, log)
-    return rows
+
+def _verify_before_upload(
+    plans: list[_Plan],
+    rows: list[ReleaseRow],
+    target: Target,
+    log: Log,
+) -> None:
+    """Install each package's just-built wheel and sdist (every extra) and smoke-check them."""
+    log(f"checking the built files install and work, before uploading (dependencies from {target.verify_url})")
+    find_links = sorted({path.parent for built, _, _ in plans for path in built.files})
+
+    def check(built: BuiltPackage) -> list[str] | VerificationError:
+        try:
+            return verify_files(
+                built.package, built.files, target.verify_url, target.credentials, find_links=find_links
+            )
+        except VerificationError as exc:
+            return exc
+
+    todo = [(built, row) for (built, missing, _), row in zip(plans, rows, strict=True) if missing]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(check, [built for built, _ in todo]))
+    for (_, row), result in zip(todo, results, strict=True):
+        if isinstance(result, VerificationError):
+            row.error = str(result)
+        else:
+            for line in result:
+                log(f"  {line}")
 
 
 def _verify_all(packages: list[Package], rows: list[ReleaseRow], target: Target, log: Log) -> None:
@@ -143,9 +213,11 @@ def _verify_all(packages: list[Package], rows: list[ReleaseRow], target: Target,
 
     def verify(package: Package) -> str | None:
         try:
-            verify_install(package, target.verify_url, target.credentials)
+            output = verify_install(package, target.verify_url, target.credentials)
         except ReleaseError as exc:
             return str(exc)
+        if output:
+            log(f"  installed {package.dist_name} {package.version} from the index: {output}")
         return None
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -166,10 +238,24 @@ def format_table(rows: list[ReleaseRow]) -> str:
 
 
 def summary(rows: list[ReleaseRow], dry_run: bool) -> str:
-    """One closing sentence: what was uploaded, or that nothing was."""
+    """One closing sentence: what was uploaded, held back or refused, or that nothing was needed."""
     count = sum(len(r.uploaded_files) for r in rows)
-    if count == 0:
-        return "Nothing to upload: every file is already on the index."
+    held = sum(len(r.held_back) for r in rows)
+    failed = [r.package for r in rows if r.error]
+    if failed and not count:
+        return f"Nothing was uploaded: {', '.join(failed)} failed the install check."
+    parts = []
     if dry_run:
-        return f"Dry run: would upload {count} file(s); nothing was uploaded."
-    return f"Uploaded {count} file(s)."
+        parts.append(f"Dry run: would upload {count} file(s); nothing was uploaded.")
+    elif count:
+        parts.append(f"Uploaded {count} file(s).")
+    if held:
+        parts.append(f"{held} file(s) held back: the index does NOT hold this release completely.")
+    differs = sum(len(r.differs) for r in rows)
+    if differs:
+        parts.append(f"{differs} file(s) on the index differ from this build: bump the version to publish it.")
+    if failed:
+        parts.append(f"{', '.join(failed)} failed verification.")
+    if not parts:
+        return "Nothing to upload: every file is already on the index."
+    return " ".join(parts)

@@ -1,8 +1,10 @@
 """Where to publish: the upload URL, the index to read and install from, and credentials.
 
-Resolved from the environment (``NEXUS_URL``, ``NEXUS_USER``, ``NEXUS_PASSWORD``,
-``NEXUS_REPOSITORY``, ``NEXUS_UPLOAD``, ``NEXUS_INDEX_URL``), a ``~/.pypirc`` section, or
-keyring. With none of them the caller uses the embedded index instead.
+Resolved from the environment (``MAESTRO_NEXUS_URL``, ``MAESTRO_NEXUS_USER``,
+``MAESTRO_NEXUS_PASSWORD``, ``MAESTRO_NEXUS_REPOSITORY``, ``MAESTRO_NEXUS_UPLOAD``,
+``MAESTRO_NEXUS_INDEX_URL``, ``MAESTRO_NEXUS_CHECK_URL``), a ``~/.pypirc`` section, or keyring. With
+none of them the caller uses the embedded index instead. The names are prefixed on purpose: a
+generic ``NEXUS_URL`` left in a shell for Maven must never decide where a release goes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class Target:
         segments = [s for s in parts.path.split("/") if s]
         if "repository" not in segments or segments.index("repository") + 1 >= len(segments):
             raise ReleaseConfigError(
-                "NEXUS_UPLOAD=components needs NEXUS_URL of the form https://HOST/repository/<hosted repository>/"
+                "MAESTRO_NEXUS_UPLOAD=components needs MAESTRO_NEXUS_URL of the form "
+                "https://HOST/repository/<hosted repository>/"
             )
         at = segments.index("repository")
         prefix = "/".join(segments[:at])
@@ -67,7 +70,7 @@ def _normalise_url(url: str) -> tuple[str, Credentials | None]:
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ReleaseConfigError(
-            f"NEXUS_URL must be an http(s) URL of the hosted repository, got {parts.scheme or 'no'} scheme"
+            f"MAESTRO_NEXUS_URL must be an http(s) URL of the hosted repository, got {parts.scheme or 'no'} scheme"
         )
     credentials = None
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
@@ -84,9 +87,9 @@ def _pypirc_section(path: Path, section: str) -> Mapping[str, str]:
     except configparser.Error as exc:
         raise ReleaseConfigError(f"{path}: cannot be parsed ({exc.__class__.__name__})") from None
     if not read:
-        raise ReleaseConfigError(f"NEXUS_REPOSITORY={section} but {path} does not exist")
+        raise ReleaseConfigError(f"MAESTRO_NEXUS_REPOSITORY={section} but {path} does not exist")
     if not parser.has_section(section):
-        raise ReleaseConfigError(f"NEXUS_REPOSITORY={section} but {path} has no [{section}] section")
+        raise ReleaseConfigError(f"MAESTRO_NEXUS_REPOSITORY={section} but {path} has no [{section}] section")
     return dict(parser.items(section))
 
 
@@ -105,10 +108,10 @@ def _keyring_password(url: str, username: str) -> str | None:
 
 def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Target | None:
     """The configured target, or ``None`` when nothing is configured (use the embedded index)."""
-    section = env.get("NEXUS_REPOSITORY", "").strip()
-    url = env.get("NEXUS_URL", "").strip()
-    username = env.get("NEXUS_USER") or None
-    password = env.get("NEXUS_PASSWORD") or None
+    section = env.get("MAESTRO_NEXUS_REPOSITORY", "").strip()
+    url = env.get("MAESTRO_NEXUS_URL", "").strip()
+    username = env.get("MAESTRO_NEXUS_USER") or None
+    password = env.get("MAESTRO_NEXUS_PASSWORD") or None
     if section:
         rc = pypirc or Path(env.get("PYPIRC", Path.home() / ".pypirc"))
         values = _pypirc_section(Path(rc), section)
@@ -116,7 +119,7 @@ def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Tar
         username = username or values.get("username")
         password = password or values.get("password")
         if not url:
-            raise ReleaseConfigError(f"[{section}] in {rc} has no repository URL and NEXUS_URL is not set")
+            raise ReleaseConfigError(f"[{section}] in {rc} has no repository URL and MAESTRO_NEXUS_URL is not set")
     if not url:
         return None
     upload_url, url_credentials = _normalise_url(url)
@@ -126,17 +129,25 @@ def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Tar
     if username and not password:
         password = _keyring_password(upload_url, username) or _keyring_password(url, username)
     credentials = Credentials(username, password) if username and password else None
-    requested = env.get("NEXUS_UPLOAD", "twine").strip() or "twine"
+    requested = env.get("MAESTRO_NEXUS_UPLOAD", "twine").strip() or "twine"
     method: UploadMethod
     if requested == "components":
         method = "components"
     elif requested == "twine":
         method = "twine"
     else:
-        raise ReleaseConfigError(f"NEXUS_UPLOAD must be 'twine' or 'components', got {requested!r}")
-    install = env.get("NEXUS_INDEX_URL", "").strip()
+        raise ReleaseConfigError(f"MAESTRO_NEXUS_UPLOAD must be 'twine' or 'components', got {requested!r}")
+    install = env.get("MAESTRO_NEXUS_INDEX_URL", "").strip()
     install_url = _normalise_url(install)[0] if install else None
     return Target(upload_url, credentials, method, install_url)
+
+
+_SETTINGS = ("URL", "USER", "PASSWORD", "REPOSITORY", "UPLOAD", "INDEX_URL", "CHECK_URL")
+
+
+def ignored_variables(env: Mapping[str, str]) -> list[str]:
+    """Unprefixed ``NEXUS_*`` settings that are set: the release never reads them, and says so."""
+    return [f"NEXUS_{name}" for name in _SETTINGS if env.get(f"NEXUS_{name}")]
 
 
 def environment_flag(env: Mapping[str, str], name: str) -> bool:
@@ -144,4 +155,4 @@ def environment_flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-__all__ = ["Credentials", "Target", "UploadMethod", "environment_flag", "resolve_target"]
+__all__ = ["Credentials", "Target", "UploadMethod", "environment_flag", "ignored_variables", "resolve_target"]

@@ -36,7 +36,7 @@ def explain_status(status: int, reason: str, target: Target, filename: str) -> E
         who = f"user {user!r}" if user else "an anonymous upload (no credentials configured)"
         return CredentialsError(
             f"the index at {target.upload_url} refused {who} (HTTP {status} {reason}) while "
-            f"uploading {filename}: check NEXUS_USER / NEXUS_PASSWORD (or the ~/.pypirc section "
+            f"uploading {filename}: check MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD (or the ~/.pypirc section "
             "or keyring entry) and that the account may add to the hosted repository"
         )
     if status in (400, 409):
@@ -96,7 +96,7 @@ class TwineUploader:
             raise explain_status(int(match["status"]), match["reason"], self.target, ", ".join(f.name for f in files))
         if "ConnectionError" in output or "Max retries exceeded" in output:
             raise IndexUnreachableError(
-                f"twine could not reach {self.target.upload_url}; check NEXUS_URL and the network"
+                f"twine could not reach {self.target.upload_url}; check MAESTRO_NEXUS_URL and the network"
             )
         tail = "\n".join(output.strip().splitlines()[-10:])
         raise UploadError(f"twine upload to {self.target.upload_url} failed:\n{tail}")
@@ -129,7 +129,7 @@ class ComponentsUploader:
                         )
                 except httpx.TransportError as exc:
                     raise IndexUnreachableError(
-                        f"cannot reach Nexus at {endpoint} ({exc.__class__.__name__}); check NEXUS_URL"
+                        f"cannot reach Nexus at {endpoint} ({exc.__class__.__name__}); check MAESTRO_NEXUS_URL"
                     ) from None
                 if response.status_code not in (200, 201, 204):
                     raise explain_status(response.status_code, response.reason_phrase, self.target, path.name)

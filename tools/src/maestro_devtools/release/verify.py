@@ -1,5 +1,6 @@
-"""Prove the index works: install a package with all its extras into a fresh virtual
-environment from that index alone, then import it and compare its version."""
+"""Prove a release works: install it with all its extras into a fresh virtual environment and
+run its smoke check (``smoke.py``) — the just-built files before anything is uploaded, and the
+published version from the index afterwards."""
 
 from __future__ import annotations
 
@@ -9,29 +10,25 @@ import sys
 import tempfile
 import urllib.parse
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 from maestro_devtools.release.errors import VerificationError
 from maestro_devtools.release.packages import Package
+from maestro_devtools.release.smoke import smoke_script
 from maestro_devtools.release.target import Credentials
 
-_IMPORT_CHECK = """
-import importlib, importlib.metadata, sys
-module = importlib.import_module(sys.argv[1])
-installed = importlib.metadata.version(sys.argv[2])
-assert module.__version__ == installed == sys.argv[3], (module.__version__, installed, sys.argv[3])
-"""
 
-
-def isolated_install_argv(python: Path, index_url: str, *specs: str) -> list[str]:
-    """``pip install`` into the interpreter ``python`` from ``index_url`` and nothing else.
+def isolated_install_argv(python: Path, index_url: str, *specs: str, find_links: Sequence[Path] = ()) -> list[str]:
+    """``pip install`` into the interpreter ``python`` from ``index_url`` (and ``find_links``) only.
 
     pip runs from this environment (``--python``), so the target needs no pip of its own;
     ``--isolated`` ignores user configuration, ``--no-compile`` skips writing bytecode.
     """
+    links = [arg for folder in find_links for arg in ("--find-links", str(folder))]
     return [
         sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated",
-        "--no-input", "--quiet", "--no-compile", "--index-url", index_url, *specs,
+        "--no-input", "--quiet", "--no-compile", "--index-url", index_url, *links, *specs,
     ]  # fmt: skip
 
 
@@ -53,11 +50,16 @@ def _write_netrc(directory: Path, index_url: str, credentials: Credentials) -> P
     return path
 
 
-def verify_install(package: Package, index_url: str, credentials: Credentials | None = None) -> None:
-    """Install ``package`` with every extra from ``index_url`` alone and import it.
-
-    Raises ``VerificationError`` with pip's last lines when the install or import fails.
-    """
+def _install_and_check(
+    package: Package,
+    requirement: str,
+    what: str,
+    index_url: str,
+    *,
+    credentials: Credentials | None,
+    find_links: Sequence[Path] = (),
+) -> str:
+    """Install ``requirement`` into a fresh venv, run the smoke check; its output, or ``VerificationError``."""
     with tempfile.TemporaryDirectory(prefix=f"verify-{package.key}-") as tmp:
         directory = Path(tmp)
         venv.EnvBuilder(with_pip=False).create(directory / "venv")
@@ -65,7 +67,7 @@ def verify_install(package: Package, index_url: str, credentials: Credentials | 
         netrc = _write_netrc(directory, index_url, credentials) if credentials else None
         env = isolated_env(netrc)
         install = subprocess.run(
-            isolated_install_argv(python, index_url, package.install_spec),
+            isolated_install_argv(python, index_url, requirement, find_links=find_links),
             capture_output=True,
             text=True,
             env=env,
@@ -73,14 +75,59 @@ def verify_install(package: Package, index_url: str, credentials: Credentials | 
         )
         if install.returncode != 0:
             tail = "\n".join((install.stdout + install.stderr).strip().splitlines()[-12:])
-            raise VerificationError(f"pip could not install {package.install_spec} from {index_url}:\n{tail}")
+            raise VerificationError(f"pip could not install {what}:\n{tail}")
+        argv = [str(python), "-c", smoke_script(package.import_name), package.import_name, package.dist_name]
         check = subprocess.run(
-            [str(python), "-c", _IMPORT_CHECK, package.import_name, package.dist_name, package.version],
+            [*argv, package.version],
             capture_output=True,
             text=True,
             env=env,
+            cwd=directory,
             check=False,
         )
         if check.returncode != 0:
             tail = "\n".join(check.stderr.strip().splitlines()[-8:])
-            raise VerificationError(f"{package.import_name} did not import after installing from {index_url}:\n{tail}")
+            raise VerificationError(f"the smoke check of {what} failed:\n{tail}")
+        return check.stdout.strip()
+
+
+def _extras(package: Package) -> str:
+    return f"[{','.join(package.extras)}]" if package.extras else ""
+
+
+def verify_install(package: Package, index_url: str, credentials: Credentials | None = None) -> str:
+    """Install ``package`` with every extra from ``index_url`` alone and run its smoke check.
+
+    Returns what the check printed; raises ``VerificationError`` with pip's (or the check's)
+    last lines when the install or the check fails.
+    """
+    return _install_and_check(
+        package, package.install_spec, f"{package.install_spec} from {index_url}", index_url, credentials=credentials
+    )
+
+
+def verify_files(
+    package: Package,
+    files: Sequence[Path],
+    index_url: str,
+    credentials: Credentials | None = None,
+    *,
+    find_links: Sequence[Path] = (),
+) -> list[str]:
+    """Install each built file (wheel, sdist) with every extra into its own fresh venv, before
+    upload: our other packages come from ``find_links`` (this release's build folders), third-party
+    dependencies from ``index_url``. Returns one line per file."""
+    lines, failures = [], []
+    for path in files:
+        requirement = f"{package.dist_name}{_extras(package)} @ {path.resolve().as_uri()}"
+        try:
+            output = _install_and_check(
+                package, requirement, path.name, index_url, credentials=credentials, find_links=find_links
+            )
+        except VerificationError as exc:
+            failures.append(str(exc))
+            continue
+        lines.append(f"{path.name}: installs with every extra, smoke check passed" + (f" ({output})" if output else ""))
+    if failures:
+        raise VerificationError("\n".join(failures))
+    return lines

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maestro_devtools.servers._ports import LOOPBACK, free_port, wait_for_port
+from maestro_devtools.servers._ports import LOOPBACK, free_port, port_accepts, wait_for_port
 from maestro_devtools.servers._reaper import end_process_group
 from maestro_devtools.servers._users import user_switch
 
@@ -87,6 +87,9 @@ def start_server(
     the server is still our direct child, so its pid is the server's own.
     """
     switch = user_switch(user)
+    if port is not None and port_accepts(host, port):
+        # the wait below would take the other process's answer for ours
+        raise ServerStartError(f"{name} cannot start on {host}:{port}: another process already listens there")
     last_error = ""
     for _ in range(attempts):
         chosen = port if port is not None else free_port(host)
@@ -105,7 +108,7 @@ def start_server(
                 extra_groups=switch.extra_groups,
             )
         server = ServerProcess(name, host, chosen, log_path, popen)
-        if wait_for_port(host, chosen, timeout=timeout, alive=server.alive):
+        if wait_for_port(host, chosen, timeout=timeout, alive=server.alive) and server.alive():
             return server
         server.stop(signal.SIGKILL)
         last_error = server.log_tail()
