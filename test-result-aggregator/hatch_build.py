@@ -6,12 +6,19 @@ not (or with ``MAESTRO_PURE_PYTHON=1``), the build prints why and makes the pure
 which reads the same files more slowly. ``MAESTRO_REQUIRE_SPEEDUPS=1`` turns a failed compile into a
 build error (CI sets it, so a broken accelerator cannot pass unnoticed). An editable install
 compiles the extension next to its source, where the import finds it.
+
+The compile is reproducible: it runs in the project folder on a relative source path, with
+``-ffile-prefix-map`` so no absolute path of the checkout (or of the temporary folder ``python -m
+build`` unpacks the sdist into) lands in the binary, and with the interpreter's own ``CFLAGS``
+(``-DNDEBUG`` among them) plus the environment's ``CFLAGS``. The same commit therefore gives the
+same wheel from any checkout.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,8 +31,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCE = Path("src/maestro_test_result_aggregator/formats/_junit_speedups.c")
 
 
-def _compile(source: Path, target: Path) -> str | None:
-    """Compile ``source`` into the extension module ``target``; None, or why it failed."""
+def _compile(root: Path, source: Path, target: Path) -> str | None:
+    """Compile ``root/source`` into the extension module ``target``; None, or why it failed."""
     compiler = os.environ.get("CC") or sysconfig.get_config_var("CC")  # CC overrides, as for setuptools
     include = sysconfig.get_paths()["include"]
     if not compiler or os.name != "posix":
@@ -35,8 +42,11 @@ def _compile(source: Path, target: Path) -> str | None:
     command = [
         *shlex.split(compiler),
         *shlex.split(sysconfig.get_config_var("CCSHARED") or "-fPIC"),
-        "-O2",
+        *shlex.split(sysconfig.get_config_var("CFLAGS") or "-DNDEBUG -O2"),  # as the interpreter was built
+        *shlex.split(os.environ.get("CFLAGS", "")),
         "-Wall",  # not -Werror: a newer compiler's new warning must not cost users the accelerator
+        f"-ffile-prefix-map={root}=.",
+        f"-ffile-prefix-map={target.parent}=.",
         f"-I{include}",
         "-shared",
         str(source),
@@ -46,7 +56,7 @@ def _compile(source: Path, target: Path) -> str | None:
     if sys.platform == "darwin":
         command[-2:-2] = ["-undefined", "dynamic_lookup"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root)
     except OSError as exc:
         return f"{command[0]}: {exc}"
     if done.returncode != 0:
@@ -62,7 +72,7 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        root = Path(self.root)
+        root = Path(self.root).resolve()
         source = root / SOURCE
         name = "_junit_speedups" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         if version == "editable":
@@ -73,11 +83,10 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         if version == "editable":
             target = source.with_name(name)
-            error = _compile(source, target)
         else:
-            directory = Path(tempfile.mkdtemp(prefix="maestro-speedups-"))
-            target = directory / name
-            error = _compile(source, target)
+            self._scratch = Path(tempfile.mkdtemp(prefix="maestro-speedups-"))
+            target = self._scratch / name
+        error = _compile(root, SOURCE, target)
         if error is not None:
             if os.environ.get("MAESTRO_REQUIRE_SPEEDUPS") == "1":
                 raise RuntimeError(f"maestro: the C accelerator did not compile:\n{error}")
@@ -87,3 +96,9 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         build_data["infer_tag"] = True
         if version != "editable":
             build_data["force_include"][str(target)] = f"maestro_test_result_aggregator/formats/{name}"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """Remove the scratch folder the extension was compiled into (it is in the wheel now)."""
+        scratch = getattr(self, "_scratch", None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
