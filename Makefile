@@ -26,7 +26,8 @@ help:
 	@echo "Publishing to Nexus: MAESTRO_NEXUS_URL (hosted repository upload URL) with MAESTRO_NEXUS_USER and"
 	@echo "MAESTRO_NEXUS_PASSWORD, or MAESTRO_NEXUS_REPOSITORY (a ~/.pypirc section), or keyring."
 	@echo "Without MAESTRO_NEXUS_URL: the embedded index in .index/ (a plain NEXUS_URL is ignored)."
-	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose."
+	@echo "DRY_RUN=1 uploads nothing; ALLOW_DIRTY=1 publishes from a dirty tree; V=1 is verbose;"
+	@echo "STRICT=1 refuses an index that advertises no file hashes; MAESTRO_NEXUS_CHECK_URL names its simple index."
 
 # requirements/dev.in names what .venv holds; requirements/dev.lock (from `make lock`) pins it.
 LOCK := requirements/dev.lock

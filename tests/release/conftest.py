@@ -18,7 +18,7 @@ from maestro_devtools.servers import PypiIndex
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test-adapters")
-_CLEARED = ("MAESTRO_NEXUS_", "NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "V", "PYPIRC")
+_CLEARED = ("MAESTRO_NEXUS_", "NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "STRICT", "V", "PYPIRC")
 
 
 def version_of(folder: str) -> str:

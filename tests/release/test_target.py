@@ -12,6 +12,7 @@ import pytest
 from maestro_devtools.release import ReleaseConfigError
 from maestro_devtools.release.redact import MASK, Redactor
 from maestro_devtools.release.target import Credentials, Target, ignored_variables, resolve_target
+from maestro_devtools.release.upload import explain_status, strip_colour
 
 
 def test_nothing_configured_means_the_embedded_index() -> None:
@@ -142,3 +143,34 @@ def test_a_generic_nexus_url_never_redirects_a_release() -> None:
     assert resolve_target(env) is None
     assert ignored_variables(env) == ["NEXUS_URL", "NEXUS_USER"]
     assert ignored_variables({"MAESTRO_NEXUS_URL": "https://nexus.example.com/repository/pypi-hosted/"}) == []
+
+
+def test_a_short_password_is_masked_without_mangling_ordinary_words() -> None:
+    # before: a password "pass" turned "3 passed" into "3 ********ed" in every line printed
+    redact = Redactor()
+    redact.add("pass")
+    assert redact("3 passed, compass; login maestro:pass failed (pass)") == (
+        f"3 passed, compass; login maestro:{MASK} failed ({MASK})"
+    )
+
+
+def test_401_and_403_are_explained_apart_and_nexus_says_why_a_400() -> None:
+    hosted = Target("https://nexus.example.com/repository/pypi-hosted/", Credentials("ci", "pw"))
+    unauthorised = str(explain_status(401, "Unauthorized", hosted, "a.whl"))
+    assert "did not accept the credentials" in unauthorised
+    assert "privilege" not in unauthorised
+    forbidden = str(explain_status(403, "Forbidden", hosted, "a.whl"))
+    assert "nx-repository-view-pypi-pypi-hosted-add" in forbidden
+    assert "nx-component-upload" not in forbidden
+    components = Target(hosted.upload_url, hosted.credentials, "components")
+    assert "nx-repository-view-pypi-pypi-hosted-add and nx-component-upload" in str(
+        explain_status(403, "Forbidden", components, "a.whl")
+    )
+    refused = str(
+        explain_status(400, "Bad Request", hosted, "a.whl", "Repository does not allow updating assets: pypi-hosted")
+    )
+    assert "the index said 'Repository does not allow updating assets: pypi-hosted'" in refused
+
+
+def test_twine_colour_codes_are_stripped() -> None:
+    assert strip_colour("\x1b[31mERROR   \x1b[0m HTTPError: 400 Bad Request") == "ERROR    HTTPError: 400 Bad Request"

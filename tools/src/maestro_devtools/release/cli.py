@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--allow-dirty", action="store_true", default=None, help="ALLOW_DIRTY=1")
     release.add_argument("--no-verify", action="store_true", help="skip the install check")
     release.add_argument("-v", "--verbose", action="store_true", default=None, help="V=1")
+    release.add_argument(
+        "--strict", action="store_true", default=None, help="refuse when the index advertises no hash (STRICT=1)"
+    )
 
     build = commands.add_parser("build", help="build sdist + wheel into dist/<pkg>/ and twine check them")
     build.add_argument("packages", nargs="*")
@@ -62,6 +65,7 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
         allow_dirty=args.allow_dirty if args.allow_dirty is not None else environment_flag(env, "ALLOW_DIRTY"),
         verify=not args.no_verify,
         verbose=args.verbose if args.verbose is not None else environment_flag(env, "V"),
+        strict=args.strict if args.strict is not None else environment_flag(env, "STRICT"),
     )
     for name in ignored_variables(env):
         _say(

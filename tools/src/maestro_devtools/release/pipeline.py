@@ -6,7 +6,7 @@ wheel and sdist and passed its smoke check: a broken release never reaches the i
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from maestro_devtools.release.build import BuiltPackage, build_package
 from maestro_devtools.release.checks import refuse_dirty_tree, refuse_superseded_version, refuse_unreleasable_version
-from maestro_devtools.release.errors import ReleaseError, VerificationError
-from maestro_devtools.release.index import IndexFile, IndexReader
+from maestro_devtools.release.errors import ReleaseError, ReleaseRefusedError, VerificationError
+from maestro_devtools.release.index import IndexFile, open_index
 from maestro_devtools.release.packages import Package, discover_packages
 from maestro_devtools.release.tags import tag_release
 from maestro_devtools.release.target import Target
@@ -37,6 +37,7 @@ class ReleaseOptions:
     allow_dirty: bool = False
     verify: bool = True
     verbose: bool = False
+    strict: bool = False
 
 
 @dataclass
@@ -53,10 +54,6 @@ class ReleaseRow:
     error: str | None = None
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tuple[list[Path], list[Path]]:
     """(the built files to upload, the missing files held back); warn about same-named files
     with other content.
@@ -70,7 +67,7 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tu
         held = listing.get(path.name)
         if held is None:
             missing.append(path)
-        elif held.sha256 and held.sha256 != _sha256(path):
+        elif held.same_content(path) is False:
             changed.append(path.name)
             log(
                 f"warning: {path.name} is already on the index with different content; "
@@ -85,12 +82,27 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tu
     return missing, []
 
 
+def _refuse_unchecked(listings: dict[str, dict[str, IndexFile]], options: ReleaseOptions, log: Log) -> None:
+    """Files the index lists without a hash we can compute: their content cannot be compared."""
+    unchecked = sorted(f.filename for files in listings.values() for f in files.values() if not f.hashes)
+    if not unchecked:
+        return
+    message = (
+        f"the index advertises no hash for {', '.join(unchecked[:5])}"
+        + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+        + ": whether it holds what this tree builds cannot be checked"
+    )
+    if options.strict:
+        raise ReleaseRefusedError(message + " (refused under --strict / STRICT=1)")
+    log(f"warning: {message}")
+
+
 def _differs(built: BuiltPackage, listing: dict[str, IndexFile]) -> list[str]:
     """Built files the index holds under the same name with other content."""
     return [
         path.name
         for path in built.files
-        if (held := listing.get(path.name)) is not None and held.sha256 and held.sha256 != _sha256(path)
+        if (held := listing.get(path.name)) is not None and held.same_content(path) is False
     ]
 
 
@@ -117,11 +129,14 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     if not options.allow_dirty:
         refuse_dirty_tree(options.root)
 
-    reader = IndexReader(target.simple_url, target.credentials)
+    reader = open_index(target.upload_url, target.check_url, target.credentials)
     try:
         listings = {p.project: reader.files(p.project) for p in packages}
     finally:
         reader.close()
+    target = dataclasses.replace(target, check_url=reader.simple_url)
+    log(f"read what the index holds from {reader.simple_url}")
+    _refuse_unchecked(listings, options, log)
     for package in packages:
         refuse_superseded_version(package, listings[package.project].keys())
 
@@ -245,7 +260,7 @@ def summary(rows: list[ReleaseRow], dry_run: bool) -> str:
     if failed and not count:
         return f"Nothing was uploaded: {', '.join(failed)} failed the install check."
     parts = []
-    if dry_run:
+    if dry_run and count:
         parts.append(f"Dry run: would upload {count} file(s); nothing was uploaded.")
     elif count:
         parts.append(f"Uploaded {count} file(s).")

@@ -38,11 +38,13 @@ class Target:
     method: UploadMethod = "twine"
     install_url: str | None = None
     embedded: bool = False
+    check_url: str | None = None
 
     @property
     def simple_url(self) -> str:
-        """The hosted repository's simple index (``<upload url>simple/``), read before uploading."""
-        return self.upload_url + "simple/"
+        """The hosted repository's simple index, read before uploading: ``check_url`` once known
+        (configured, or found by the pipeline), else ``<upload url>simple/``."""
+        return self.check_url or self.upload_url + "simple/"
 
     @property
     def verify_url(self) -> str:
@@ -139,7 +141,9 @@ def resolve_target(env: Mapping[str, str], *, pypirc: Path | None = None) -> Tar
         raise ReleaseConfigError(f"MAESTRO_NEXUS_UPLOAD must be 'twine' or 'components', got {requested!r}")
     install = env.get("MAESTRO_NEXUS_INDEX_URL", "").strip()
     install_url = _normalise_url(install)[0] if install else None
-    return Target(upload_url, credentials, method, install_url)
+    check = env.get("MAESTRO_NEXUS_CHECK_URL", "").strip()
+    check_url = _normalise_url(check)[0] if check else None
+    return Target(upload_url, credentials, method, install_url, check_url=check_url)
 
 
 _SETTINGS = ("URL", "USER", "PASSWORD", "REPOSITORY", "UPLOAD", "INDEX_URL", "CHECK_URL")

@@ -29,19 +29,33 @@ class Uploader(Protocol):
         """Upload every file in ``files``."""
 
 
-def explain_status(status: int, reason: str, target: Target, filename: str) -> Exception:
-    """Turn an upload's HTTP status into an error that says what to do."""
+def explain_status(status: int, reason: str, target: Target, filename: str, detail: str = "") -> Exception:
+    """Turn an upload's HTTP status into an error that says what to do.
+
+    ``detail`` is the server's own explanation (Nexus puts the reason for a 400 in the response),
+    shown after ours; the caller redacts it like every printed line.
+    """
     user = target.credentials.username if target.credentials else None
-    if status in (401, 403):
-        who = f"user {user!r}" if user else "an anonymous upload (no credentials configured)"
+    who = f"user {user!r}" if user else "an anonymous upload (no credentials configured)"
+    said = f": the index said {detail.strip()!r}" if detail.strip() else ""
+    if status == 401:
         return CredentialsError(
-            f"the index at {target.upload_url} refused {who} (HTTP {status} {reason}) while "
-            f"uploading {filename}: check MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD (or the ~/.pypirc section "
-            "or keyring entry) and that the account may add to the hosted repository"
+            f"the index at {target.upload_url} refused {who} (HTTP 401 {reason}) while uploading {filename}: "
+            "it did not accept the credentials; check MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD (or the "
+            "~/.pypirc section or keyring entry)"
+        )
+    if status == 403:
+        repository = target.upload_url.rstrip("/").rsplit("/", 1)[-1] or "<hosted repository>"
+        components = " and nx-component-upload" if target.method == "components" else ""
+        return CredentialsError(
+            f"the index at {target.upload_url} refused {who} (HTTP 403 {reason}) while uploading {filename}: "
+            f"the account lacks the privilege to add to the hosted repository (on Nexus, grant its role "
+            f"nx-repository-view-pypi-{repository}-add{components}); pypiserver also answers 403 to a wrong "
+            "password: check MAESTRO_NEXUS_USER / MAESTRO_NEXUS_PASSWORD"
         )
     if status in (400, 409):
         return UploadError(
-            f"the index at {target.upload_url} refused {filename} (HTTP {status} {reason}): it "
+            f"the index at {target.upload_url} refused {filename} (HTTP {status} {reason}){said}. It "
             "already holds a file of that name (redeploy disabled) or rejected it as invalid; "
             "bump the version if the file changed"
         )
@@ -50,10 +64,20 @@ def explain_status(status: int, reason: str, target: Target, filename: str) -> E
             f"the index answered 404 Not Found for the upload of {filename}: "
             f"{target.upload_url} is not a hosted repository's upload URL"
         )
-    return UploadError(f"uploading {filename} to {target.upload_url} failed: HTTP {status} {reason}")
+    return UploadError(f"uploading {filename} to {target.upload_url} failed: HTTP {status} {reason}{said}")
 
 
-_TWINE_HTTP_ERROR = re.compile(r"HTTPError:\s*(?P<status>\d{3})\s*(?P<reason>[^\n]*?)\s+from\s")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_colour(text: str) -> str:
+    """``text`` without terminal colour codes (twine colours its errors even into a pipe)."""
+    return _ANSI.sub("", text)
+
+
+_TWINE_HTTP_ERROR = re.compile(
+    r"HTTPError:\s*(?P<status>\d{3})\s*(?P<reason>[^\n]*?)\s+from\s[^\n]*\n?(?P<detail>[^\n]*)"
+)
 
 
 class TwineUploader:
@@ -85,7 +109,7 @@ class TwineUploader:
         if self.verbose:
             self.log("$ python " + " ".join(argv[1:]))
         result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        output = result.stdout + result.stderr
+        output = strip_colour(result.stdout + result.stderr)
         if self.verbose:
             for line in output.splitlines():
                 self.log("  " + line)
@@ -93,7 +117,8 @@ class TwineUploader:
             return
         match = _TWINE_HTTP_ERROR.search(output)
         if match:
-            raise explain_status(int(match["status"]), match["reason"], self.target, ", ".join(f.name for f in files))
+            names = ", ".join(f.name for f in files)
+            raise explain_status(int(match["status"]), match["reason"], self.target, names, match["detail"])
         if "ConnectionError" in output or "Max retries exceeded" in output:
             raise IndexUnreachableError(
                 f"twine could not reach {self.target.upload_url}; check MAESTRO_NEXUS_URL and the network"
@@ -132,7 +157,8 @@ class ComponentsUploader:
                         f"cannot reach Nexus at {endpoint} ({exc.__class__.__name__}); check MAESTRO_NEXUS_URL"
                     ) from None
                 if response.status_code not in (200, 201, 204):
-                    raise explain_status(response.status_code, response.reason_phrase, self.target, path.name)
+                    detail = response.text[:500] if response.status_code == 400 else ""
+                    raise explain_status(response.status_code, response.reason_phrase, self.target, path.name, detail)
 
 
 def make_uploader(target: Target, log: Log, *, verbose: bool = False) -> Uploader:
