@@ -117,7 +117,7 @@ $(addprefix publish-,$(PKGS)): publish-%: $(STAMP)
 index: $(STAMP)
 	$(RELEASE) index
 
-##: bump-<pkg>              | PART=patch|minor|major|rc|release (or major,rc ...): bump the version, open a CHANGELOG section
+##: bump-<pkg>              | PART=patch|minor|major|rc|release|major,rc|2.0.0: bump the version, open a CHANGELOG section
 $(addprefix bump-,$(PKGS)): bump-%: $(STAMP)
 	@test -n "$(PART)" || { echo "usage: make bump-$* PART=patch|minor|major|rc|release (major,rc: the first candidate of the next major)"; exit 2; }
 	$(RELEASE) bump $* $(PART)

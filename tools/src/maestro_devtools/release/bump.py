@@ -16,7 +16,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from maestro_devtools.release.errors import ReleaseConfigError, ReleaseError
 from maestro_devtools.release.packages import Package, load_package
@@ -111,11 +111,23 @@ def _note(changelog: Path, line: str) -> None:
     changelog.write_text(text)
 
 
+def _check_explicit_version(folder: Path, part: str) -> None:
+    """``PART=2.0.0``: an explicit version, as ``hatch version 2.0.0`` takes, above the current one
+    (how the first release after the extraction's 1.0.0 becomes 2.0.0 rather than 1.0.0)."""
+    try:
+        wanted = Version(part)
+    except InvalidVersion:
+        raise ReleaseConfigError(f"PART must be one of {', '.join(PARTS)} or a version, got {part!r}") from None
+    current = load_package(folder).version
+    if wanted <= Version(current):
+        raise ReleaseConfigError(f"PART={part} is not above the current version {current}")
+
+
 def bump(folder: Path, part: str, *, today: datetime.date | None = None) -> Package:
     """Bump ``folder``'s version by ``part``, record the new section in its CHANGELOG, and move
     sibling packages' requirements on it to the new major series when they exclude it."""
     if part not in PARTS:
-        raise ReleaseConfigError(f"PART must be one of {', '.join(PARTS)}, got {part!r}")
+        _check_explicit_version(folder, part)
     result = subprocess.run(
         [sys.executable, "-m", "hatchling", "version", part], cwd=folder, capture_output=True, text=True, check=False
     )

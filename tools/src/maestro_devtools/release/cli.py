@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bump_cmd = commands.add_parser("bump", help="bump a package's version and open a CHANGELOG section")
     bump_cmd.add_argument("package")
-    bump_cmd.add_argument("part", choices=PARTS)
+    bump_cmd.add_argument("part", help=f"{', '.join(PARTS)}, or an explicit version such as 2.0.0")
     return parser
 
 
