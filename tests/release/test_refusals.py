@@ -125,3 +125,18 @@ def test_a_build_failure_uploads_nothing(release_repo: Path, pypi_index_factory:
     assert result.returncode == 1
     assert "building maestro-test-adapters failed" in result.stderr
     assert list(index.directory.iterdir()) == []
+
+
+def test_a_version_with_no_changelog_section_is_refused(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory
+) -> None:
+    # before: 9.9.9, set by hand with no section saying what it changed, was released anyway
+    about = release_repo / "resilience/src/maestro_resilience/__about__.py"
+    about.write_text('__version__ = "9.9.9"\n')
+    git(release_repo, "commit", "-qam", "a version set by hand")
+    index = pypi_index_factory()
+    result = run_release_command(release_repo, index_env(index), "resilience")
+    assert result.returncode == 1
+    assert "maestro-resilience 9.9.9 has no section in resilience/CHANGELOG.md" in result.stderr
+    assert list(index.directory.iterdir()) == []
+    assert not (release_repo / "dist").exists(), "nothing may be built before the checks pass"

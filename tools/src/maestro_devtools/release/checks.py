@@ -81,3 +81,16 @@ def refuse_superseded_version(package: Package, filenames: Iterable[str]) -> Non
         f"`pip install {package.dist_name}` would keep resolving to {highest}. "
         f"Bump the version above it (`make bump-{package.key} PART=major`)"
     )
+
+
+def refuse_version_without_changelog(package: Package) -> None:
+    """Refuse a version whose CHANGELOG has no ``## [<version>]`` section: a release must say what
+    it changed (``make bump-<pkg>`` opens the section from ``[Unreleased]``)."""
+    changelog = package.folder / "CHANGELOG.md"
+    text = changelog.read_text() if changelog.is_file() else ""
+    if f"## [{package.version}]" not in text:
+        raise ReleaseRefusedError(
+            f"{package.dist_name} {package.version} has no section in {package.key}/CHANGELOG.md; "
+            f"set versions with `make bump-{package.key} PART=...`, which turns [Unreleased] into the "
+            "version's section"
+        )

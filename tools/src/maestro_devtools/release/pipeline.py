@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maestro_devtools.release.build import BuiltPackage, build_package
-from maestro_devtools.release.checks import refuse_dirty_tree, refuse_superseded_version, refuse_unreleasable_version
+from maestro_devtools.release.checks import (
+    refuse_dirty_tree,
+    refuse_superseded_version,
+    refuse_unreleasable_version,
+    refuse_version_without_changelog,
+)
 from maestro_devtools.release.errors import ReleaseError, ReleaseRefusedError, VerificationError
 from maestro_devtools.release.index import IndexFile, open_index
 from maestro_devtools.release.packages import Package, discover_packages
@@ -126,6 +131,7 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     packages = discover_packages(options.root, options.packages or None)
     for package in packages:
         refuse_unreleasable_version(package)
+        refuse_version_without_changelog(package)
     if not options.allow_dirty:
         refuse_dirty_tree(options.root)
 
