@@ -525,3 +525,34 @@ def test_metrics_without_storage_are_local() -> None:
     breaker.call(ok)
     assert not breaker.metrics.shared
     assert breaker.metrics.window_slow_calls == 0
+
+
+def test_a_probe_that_never_returns_is_replaced_after_the_probe_lease() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(window=Consecutive(1), open_duration=5, probe_lease=10, clock=clock)
+    trip(breaker, 1)
+    clock.advance(5)
+    hung = breaker.__enter__()  # a probe that hangs: it holds the only slot and never reports
+    clock.advance(4)
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.call(ok)
+    assert (info.value.state, info.value.retry_after) == ("half_open", pytest.approx(6.0))  # never 0: no tight loop
+    clock.advance(6)
+    assert breaker.call(ok) == "ok"  # the lease passed: a new probe, which closes the breaker
+    assert breaker.state is CircuitState.CLOSED
+    hung.__exit__(Boom, Boom(), None)  # the lost probe's late failure belongs to an old round
+    assert breaker.state is CircuitState.CLOSED
+
+
+def test_without_a_probe_lease_a_full_half_open_gives_no_retry_after() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(window=Consecutive(1), open_duration=5, probe_lease=None, clock=clock)
+    trip(breaker, 1)
+    clock.advance(5)
+    breaker.__enter__()
+    clock.advance(3600)
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.call(ok)
+    assert (info.value.state, info.value.retry_after) == ("half_open", None)
+    with pytest.raises(ValueError, match="probe_lease"):
+        CircuitBreaker(probe_lease=0)

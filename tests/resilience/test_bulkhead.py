@@ -1,7 +1,7 @@
 """Bulkhead (threads and tasks share one pool of permits) and ThreadPoolBulkhead (its own workers).
 
-Holders wait on events, not sleeps; a caller is known to be waiting for a slot when it is inside
-``Bulkhead.acquire`` (its free-permit fast path failed).
+Holders wait on events, not sleeps; a caller is known to be waiting for a slot when
+``Bulkhead.waiting`` counts it (or, for a thread, when it is inside ``Bulkhead.acquire``).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ async def test_bulkhead_async_waiter_gets_the_released_slot() -> None:
 
     holders = [asyncio.create_task(hold()) for _ in range(2)]
     waiter = asyncio.create_task(Bulkhead.call_async(bulkhead, hold))
-    await async_wait_until(lambda: bulkhead._async_waiters, what="the third caller to wait for a slot")
+    await async_wait_until(lambda: bulkhead.waiting == 1, what="the third caller to wait for a slot")
     gate.set()
     assert await asyncio.gather(*holders, waiter) == [1, 1, 1]
     assert bulkhead.active == 0
@@ -177,3 +177,36 @@ async def test_thread_pool_bulkhead_from_async() -> None:
         assert await pool.run_async(lambda x: x + 1, 1) == 2
     finally:
         pool.shutdown()
+
+
+async def test_bulkhead_serves_threads_and_tasks_in_arrival_order() -> None:
+    bulkhead = Bulkhead(1, max_wait=DEADLINE)
+    served: list[str] = []
+
+    def thread_caller(name: str) -> None:
+        bulkhead.call(served.append, name)
+
+    async def task_caller(name: str) -> None:
+        await bulkhead.call_async(asyncio.sleep, 0)
+        served.append(name)
+
+    threads: list[threading.Thread] = []
+    tasks: list[asyncio.Task[None]] = []
+    bulkhead.acquire()  # the slot is taken: every caller below waits, in this order
+    try:
+        for i, kind in enumerate(["thread", "task", "thread", "task", "task", "thread"]):
+            name = f"{kind}-{i}"
+            if kind == "thread":
+                threads.append(threading.Thread(target=thread_caller, args=(name,)))
+                threads[-1].start()
+            else:
+                tasks.append(asyncio.create_task(task_caller(name)))
+            await async_wait_until(lambda i=i: bulkhead.waiting == i + 1, what=f"caller {i} to wait")
+    finally:
+        bulkhead.release()
+    await asyncio.gather(*tasks)
+    for thread in threads:
+        await asyncio.to_thread(thread.join, DEADLINE)
+    assert served == ["thread-0", "task-1", "thread-2", "task-3", "task-4", "thread-5"]
+    assert bulkhead.active == 0
+    assert bulkhead.waiting == 0

@@ -350,9 +350,13 @@ def test_probe_slot_of_a_dead_process_is_taken_back_after_the_lease(client: redi
     assert a.storage is not None
     lost = a.storage.acquire()  # a probe whose process dies: its outcome never comes
     assert lost[1]
-    with pytest.raises(CircuitOpenError):
+    with pytest.raises(CircuitOpenError) as info:
         b.call(ok)  # the only slot is taken
     since = int(client.hget("maestro:breaker:lease", "hsince") or 0)
+    left_now = (since + lease * 1000 - redis_ms(client)) / 1000  # no more than what was left at the rejection
+    assert info.value.retry_after is not None
+    # the time left of the lease (to the millisecond of Redis's clock), never 0
+    assert max(left_now - 0.002, 0.0) < info.value.retry_after <= lease
     wait_until(lambda: redis_ms(client) - since >= lease * 1000, what="the probe lease to pass (Redis clock)")
     assert b.call(ok) == "ok"  # after the lease the slot is taken back; this probe closes the breaker
     assert b.state is CircuitState.CLOSED  # (its deferred outcome rides on the state query)

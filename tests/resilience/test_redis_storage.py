@@ -11,6 +11,7 @@ import contextlib
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import redis
@@ -23,13 +24,16 @@ from maestro_resilience import (
     Consecutive,
     CountWindow,
     Event,
+    Pipeline,
     RateLimitExceeded,
     RedisStorage,
     Registry,
+    Timeout,
+    TimeoutExceeded,
     TimeWindow,
 )
 from maestro_resilience.testing import FakeClock
-from tests.resilience.support import async_wait_until_half_open, wait_until_half_open
+from tests.resilience.support import LONG, async_wait_until_half_open, wait_until_half_open
 from tests.waiting import DEADLINE, async_wait_until
 
 pytestmark = pytest.mark.timing  # a real server; open durations run on its clock
@@ -156,6 +160,50 @@ def test_count_and_time_windows_in_lua(client: redis.Redis) -> None:
         with pytest.raises(Boom):
             timed.call(fail)
     assert timed.state is CircuitState.OPEN
+
+
+def test_count_window_resized_under_the_same_name_keeps_the_shared_window_consistent(client: redis.Redis) -> None:
+    # a rolling deploy: the old release counts over 50 calls, the new one over 20, one shared window
+    old = shared(client, "resized", window=CountWindow(50))
+    new = shared(client, "resized", window=CountWindow(20))
+    old_storage, new_storage = old.storage, new.storage
+    assert old_storage is not None
+    assert new_storage is not None
+    run(old, "s" * 40 + "f" * 10)  # 20% failures: below the 50% threshold
+    old_storage.flush()
+    assert old_storage.window() == (50, 10, 0)
+    run(new, "f")  # the shrunk window holds the 20 latest outcomes: 11 failures of 20, 55%: trips
+    new_storage.flush()
+    assert new.state is CircuitState.OPEN
+    new.reset()
+    run(new, "s" * 100)
+    new_storage.flush()
+    assert new_storage.window() == (20, 0, 0)
+    run(new, "f")
+    new_storage.flush()
+    assert new_storage.window() == (20, 1, 0)
+    assert new.state is CircuitState.CLOSED  # 1 failure in 20 trips nothing
+    assert old.state is CircuitState.CLOSED  # a round trip: its copy learns of the trip and the reset
+    run(old, "s" * 10)  # grown back to 50: the 20 outcomes kept, then 10 more
+    old_storage.flush()
+    assert old_storage.window() == (30, 1, 0)
+    run(old, "s" * 100)
+    old_storage.flush()
+    assert old_storage.window() == (50, 0, 0)
+    assert old.state is CircuitState.CLOSED
+
+
+def test_count_window_written_before_sizes_were_stored_is_resized_too(client: redis.Redis) -> None:
+    old = shared(client, "legacy", window=CountWindow(50))
+    run(old, "s" * 40 + "f" * 10)
+    assert old.storage is not None
+    old.storage.flush()
+    client.hdel("maestro:breaker:legacy", "size")  # as a release without sizes left it
+    new = shared(client, "legacy", window=CountWindow(20))
+    run(new, "f")  # 11 failures among the 20 latest outcomes
+    assert new.storage is not None
+    new.storage.flush()
+    assert new.state is CircuitState.OPEN
 
 
 def test_stale_generation_does_not_change_state(client: redis.Redis) -> None:
@@ -427,3 +475,42 @@ def test_registry_clients_fail_fast(redis_url: str) -> None:
     finally:
         for c in clients.values():
             c.close()
+
+
+def test_timeouts_outside_a_shared_breaker_count_as_its_failures(client: redis.Redis) -> None:
+    breaker = shared(client, "shared-hanging", window=Consecutive(2))
+    release = threading.Event()
+
+    @Pipeline(Timeout(0.5), breaker)  # (0.5 s: time enough for a worker to start the call under load)
+    def hang() -> None:
+        release.wait(LONG)
+
+    try:
+        for _ in range(2):
+            with pytest.raises(TimeoutExceeded):
+                hang()
+        assert breaker.storage is not None
+        breaker.storage.flush()
+        assert client.hget("maestro:breaker:shared-hanging", "state") == b"open"
+    finally:
+        release.set()
+
+
+async def test_async_timeouts_outside_a_shared_breaker_count_as_its_failures(
+    async_client: redis.asyncio.Redis,
+) -> None:
+    storage = RedisStorage(async_client)
+    breaker = CircuitBreaker("async-shared-hanging", window=Consecutive(2), storage=storage)
+
+    @Pipeline(Timeout(0.05), breaker)
+    async def hang() -> None:
+        await asyncio.sleep(LONG)
+
+    for _ in range(2):
+        with pytest.raises(TimeoutExceeded):
+            await hang()
+    await storage.flush_async()
+    assert await async_client.hget("maestro:breaker:async-shared-hanging", "state") == b"open"
+    with pytest.raises(CircuitOpenError):
+        await hang()
+    await storage.aclose()

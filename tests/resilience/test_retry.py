@@ -240,3 +240,47 @@ async def test_async_block_form() -> None:
             result = await flaky.run("v")
     assert result == "v"
     assert len(clock.sleeps) == 1
+
+
+def test_stop_before_delay_sees_the_upcoming_wait_as_in_tenacity() -> None:
+    clock = FakeClock()
+    attempts: list[float] = []
+
+    def down() -> None:
+        attempts.append(clock.monotonic())
+        raise ConnectionError
+
+    policy = Retry(stop=tenacity.stop_before_delay(6), wait=tenacity.wait_exponential(1), clock=clock)
+    with pytest.raises(ConnectionError):
+        policy.call(down)
+    # tenacity: attempts at 0, 1 and 3 s; the next would start at 7 s, past 6 s, so it stops
+    assert [t - attempts[0] for t in attempts] == [0.0, 1.0, 3.0]
+
+
+async def test_async_stop_before_delay_sees_the_upcoming_wait() -> None:
+    clock = FakeClock()
+    attempts: list[float] = []
+
+    async def down() -> None:
+        attempts.append(clock.monotonic())
+        raise ConnectionError
+
+    policy = Retry(stop=tenacity.stop_before_delay(6), wait=tenacity.wait_exponential(1), clock=clock)
+    with pytest.raises(ConnectionError):
+        await policy.call_async(down)
+    assert [t - attempts[0] for t in attempts] == [0.0, 1.0, 3.0]
+
+
+def test_try_again_retries_whatever_the_retry_strategy_as_in_tenacity() -> None:
+    calls = 0
+
+    def flaky() -> str | None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise tenacity.TryAgain
+        return "ok"
+
+    policy = Retry(attempts=5, retry=tenacity.retry_if_result(lambda r: r is None), clock=FakeClock())
+    assert policy.call(flaky) == "ok"
+    assert calls == 3

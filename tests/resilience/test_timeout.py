@@ -8,6 +8,7 @@ deadline. Signal-mode sync deadlines are in ``test_timeout_signal.py``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import threading
 import weakref
@@ -16,6 +17,7 @@ import pytest
 
 from maestro_resilience import Timeout, TimeoutExceeded
 from tests.resilience.support import LONG
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timing  # real deadlines on the event loop and on worker threads
 
@@ -157,3 +159,72 @@ def test_thread_mode_runs_on_a_worker_and_gives_up_on_time() -> None:
         release.set()
         generous.shutdown()
         short.shutdown()
+
+
+def test_hung_calls_do_not_starve_healthy_ones_in_thread_mode() -> None:
+    timeout = Timeout(0.05, max_workers=2)
+    release = threading.Event()
+
+    @timeout
+    def hang() -> None:
+        release.wait(LONG)
+
+    @timeout
+    def instant(value: int) -> int:
+        return value
+
+    try:
+        for _ in range(2):  # both workers hang
+            with pytest.raises(TimeoutExceeded):
+                hang()
+        assert timeout.abandoned == 2
+        timeout.seconds = LONG  # (read on each call) a generous deadline: only starvation would reach it
+        assert [instant(i) for i in range(5)] == [0, 1, 2, 3, 4]  # a worker each abandoned call replaces
+    finally:
+        release.set()
+        wait_until(lambda: timeout.abandoned == 0, what="the abandoned calls to return")
+        timeout.shutdown()
+
+
+def test_abandoned_calls_grow_the_workers_only_up_to_a_bound() -> None:
+    timeout = Timeout(0.05, max_workers=1, max_abandoned=1)
+    release = threading.Event()
+    ran: list[int] = []
+
+    @timeout
+    def hang() -> None:
+        release.wait(LONG)
+
+    @timeout
+    def instant(value: int) -> int:
+        ran.append(value)
+        return value
+
+    try:
+        for _ in range(2):  # the worker, then its one replacement, hang
+            with pytest.raises(TimeoutExceeded):
+                hang()
+        assert timeout.abandoned == 2
+        with pytest.raises(TimeoutExceeded):
+            instant(1)  # no third thread: it waits in the queue past its deadline ...
+        assert ran == []  # ... and is dropped without running
+    finally:
+        release.set()
+        wait_until(lambda: timeout.abandoned == 0, what="the abandoned calls to return")
+    timeout.seconds = LONG
+    assert instant(2) == 2
+    assert ran == [2]
+    with pytest.raises(ValueError, match="max_abandoned"):
+        Timeout(1, max_abandoned=-1)
+    timeout.shutdown()
+
+
+def test_thread_mode_runs_the_call_in_the_callers_context() -> None:
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    request_id.set("r-42")
+
+    @Timeout(LONG)
+    def handler() -> str:
+        return request_id.get()
+
+    assert handler() == "r-42"

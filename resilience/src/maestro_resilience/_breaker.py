@@ -9,6 +9,7 @@ the current state.
 from __future__ import annotations
 
 import enum
+import math
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import emit, wants_debug_events
-from maestro_resilience._exceptions import CircuitOpenError
-from maestro_resilience._policy import Policy
+from maestro_resilience._exceptions import CircuitOpenError, ConfigurationError
+from maestro_resilience._policy import Policy, check_sync_callable
 from maestro_resilience._windows import Consecutive, CountWindow, TimeWindow, Window, _check_positive_int, _WindowState
 
 if TYPE_CHECKING:
@@ -31,6 +32,67 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
+
+
+class _Cut:
+    """One call of a ``Timeout`` with breakers inside it in a ``Pipeline``: the breaker calls it cuts short.
+
+    A breaker call inside registers a *claim* (a one-item list holding its token and start); whoever
+    pops the claim records the outcome, exactly once: the call when it ends, or the ``Timeout`` when
+    its deadline abandons the call (a thread that goes on, a cancelled task), which records the
+    ``TimeoutExceeded`` as the call's outcome. ``list.pop`` is atomic, so a call returning on its
+    worker thread as the caller times out is counted once.
+    """
+
+    __slots__ = ("claims", "lock", "settled")
+
+    def __init__(self) -> None:
+        self.claims: list[tuple[CircuitBreaker, list[tuple[tuple[int, bool], float]]]] = []
+        self.lock = threading.Lock()
+        self.settled: BaseException | None = None
+
+    def join(self, breaker: CircuitBreaker, claim: list[tuple[tuple[int, bool], float]]) -> BaseException | None:
+        """Register a breaker call; the timeout's error instead if it gave up before the call began."""
+        with self.lock:
+            if self.settled is None:
+                self.claims.append((breaker, claim))
+            return self.settled
+
+    def _settled(self, exc: BaseException) -> list[tuple[CircuitBreaker, list[tuple[tuple[int, bool], float]]]]:
+        with self.lock:
+            self.settled = exc
+            return list(self.claims)
+
+    def settle(self, exc: BaseException) -> None:
+        """Record ``exc`` as the outcome of every call still unclaimed (sync: a blocking storage or none)."""
+        for breaker, claim in self._settled(exc):
+            taken = _take(claim)
+            if taken is not None:
+                breaker._after_exception(taken[0], exc, taken[1])
+
+    async def settle_async(self, exc: BaseException) -> None:
+        """``settle`` for asyncio: breakers with an asyncio Redis storage record with a round trip."""
+        for breaker, claim in self._settled(exc):
+            taken = _take(claim)
+            if taken is None:
+                continue
+            token, start = taken
+            if breaker._storage is not None and breaker._storage.is_async:
+                await breaker._complete_async(token, breaker._exception_outcome(exc), breaker._duration(start))
+            else:
+                breaker._after_exception(token, exc, start)
+
+
+def _take(claim: list[tuple[tuple[int, bool], float]]) -> tuple[tuple[int, bool], float] | None:
+    """Take the claim (atomically: ``list.pop``); ``None`` when the ``Timeout`` took it first."""
+    try:
+        return claim.pop()
+    except IndexError:
+        return None
+
+
+# the cuts of the Timeout calls (of Pipelines) this code runs inside, innermost last
+_CUTS: ContextVar[tuple[_Cut, ...]] = ContextVar("maestro_resilience_cuts", default=())
 
 
 class CircuitState(enum.StrEnum):
@@ -148,12 +210,24 @@ def _check_open_durations(open_duration: float, multiplier: float, max_open_dura
     for pname, pvalue in (("open_duration", open_duration), ("max_open_duration", max_open_duration)):
         if pvalue is None and pname == "max_open_duration":
             continue
-        if isinstance(pvalue, bool) or not isinstance(pvalue, int | float) or not pvalue > 0:
-            raise ValueError(f"{pname} must be a number of seconds > 0, got {pvalue!r}")
-    if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or multiplier < 1:
-        raise ValueError(f"open_duration_multiplier must be a number >= 1, got {multiplier!r}")
+        if (
+            isinstance(pvalue, bool)
+            or not isinstance(pvalue, int | float)
+            or not pvalue > 0
+            or not math.isfinite(pvalue)
+        ):
+            raise ConfigurationError(f"{pname} must be a finite number of seconds > 0, got {pvalue!r}")
+    if (
+        isinstance(multiplier, bool)
+        or not isinstance(multiplier, int | float)
+        or multiplier < 1
+        or not math.isfinite(multiplier)
+    ):
+        raise ConfigurationError(f"open_duration_multiplier must be a finite number >= 1, got {multiplier!r}")
     if max_open_duration is not None and max_open_duration < open_duration:
-        raise ValueError(f"max_open_duration must be >= open_duration ({open_duration}), got {max_open_duration}")
+        raise ConfigurationError(
+            f"max_open_duration must be >= open_duration ({open_duration}), got {max_open_duration}"
+        )
 
 
 def _check_exception_types(name: str, value: object) -> tuple[type[BaseException], ...]:
@@ -162,7 +236,7 @@ def _check_exception_types(name: str, value: object) -> tuple[type[BaseException
     if not isinstance(value, tuple | list) or not all(
         isinstance(t, type) and issubclass(t, BaseException) for t in value
     ):
-        raise TypeError(f"{name} must be an exception class or a tuple of them, got {value!r}")
+        raise ConfigurationError(f"{name} must be an exception class or a tuple of them, got {value!r}")
     return tuple(value)
 
 
@@ -178,6 +252,12 @@ class CircuitBreaker(Policy):
             duration by this (``1.0``: fixed; ``2.0``: exponential).
         max_open_duration: cap on the growing open duration.
         half_open_max_calls: probes admitted in half-open; every other caller is rejected at once.
+        probe_lease: seconds a half-open breaker waits for its probes (resilience4j's
+            ``maxWaitDurationInHalfOpenState``): after that long with every probe slot still taken
+            (a probe that hangs), the next caller starts a new half-open round and probes; the lost
+            probe's late outcome then changes nothing. Callers rejected meanwhile get the time left
+            as ``retry_after``. ``None``: wait for the probes forever (``retry_after`` is ``None``).
+            A breaker with a ``RedisStorage`` uses the storage's ``probe_lease`` instead.
         record_on: exceptions recorded as failures (a tuple of classes, or a predicate).
         ignore_on: exceptions counted as neither success nor failure (checked first).
         success_on: exceptions counted as success (business errors; checked before ``ignore_on``).
@@ -222,6 +302,7 @@ class CircuitBreaker(Policy):
         open_duration_multiplier: float = 1.0,
         max_open_duration: float | None = None,
         half_open_max_calls: int = 1,
+        probe_lease: float | None = 60.0,
         record_on: type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool] = (
             Exception,
         ),
@@ -237,13 +318,22 @@ class CircuitBreaker(Policy):
         if window is None:
             window = Consecutive()
         if not isinstance(window, Consecutive | CountWindow | TimeWindow):
-            raise TypeError(f"window must be Consecutive, CountWindow or TimeWindow, got {window!r}")
+            raise ConfigurationError(f"window must be Consecutive, CountWindow or TimeWindow, got {window!r}")
         self.window: Window = window
         _check_open_durations(open_duration, open_duration_multiplier, max_open_duration)
         self.open_duration = float(open_duration)
         self.open_duration_multiplier = float(open_duration_multiplier)
         self.max_open_duration = None if max_open_duration is None else float(max_open_duration)
         self.half_open_max_calls = _check_positive_int("half_open_max_calls", half_open_max_calls)
+        if probe_lease is not None and (
+            isinstance(probe_lease, bool)
+            or not isinstance(probe_lease, int | float)
+            or not probe_lease > 0
+            or not math.isfinite(probe_lease)
+        ):
+            raise ConfigurationError(f"probe_lease must be a finite number of seconds > 0 or None, got {probe_lease!r}")
+        self.probe_lease = None if probe_lease is None else float(probe_lease)
+        self._half_open_since = 0.0
         if callable(record_on) and not isinstance(record_on, type):
             self._record_types: tuple[type[BaseException], ...] = (BaseException,)
             self._record_predicate: Callable[[BaseException], bool] | None = record_on
@@ -253,7 +343,7 @@ class CircuitBreaker(Policy):
         self._ignore_types = _check_exception_types("ignore_on", ignore_on)
         self._success_types = _check_exception_types("success_on", success_on)
         if failure_result is not None and not callable(failure_result):
-            raise TypeError(f"failure_result must be a predicate taking the result, got {failure_result!r}")
+            raise ConfigurationError(f"failure_result must be a predicate taking the result, got {failure_result!r}")
         self._failure_result = failure_result
         self._slow = window.slow_call_duration
         self._lock = threading.Lock()
@@ -427,6 +517,7 @@ class CircuitBreaker(Policy):
             self._open_until = now + duration
         elif state is CircuitState.HALF_OPEN:
             self._probes_admitted = self._probes_done = self._probe_failures = self._probe_slow = 0
+            self._half_open_since = now
         elif state in _MEASURING:
             self._over = False
             self._retired_fast += self._wstate.fast
@@ -481,7 +572,13 @@ class CircuitBreaker(Policy):
                 state = CircuitState.HALF_OPEN
             if state is CircuitState.HALF_OPEN:
                 if self._probes_admitted >= self.half_open_max_calls:
-                    raise self._reject(state, 0.0)
+                    lease = self.probe_lease
+                    if lease is None:
+                        raise self._reject(state, None)
+                    left = self._half_open_since + lease - now
+                    if left > 0:
+                        raise self._reject(state, left)
+                    change = change or self._enter(CircuitState.HALF_OPEN, now)  # a new round, new generation
                 self._probes_admitted += 1
                 token = (self._generation, True)
             elif state is CircuitState.FORCED_OPEN:
@@ -748,6 +845,90 @@ class CircuitBreaker(Policy):
 
         return guarded
 
+    def _wrap_sync_cut(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """The sync driver under a ``Timeout`` of the same ``Pipeline`` (see ``_Cut``).
+
+        A call the timeout abandons on its worker thread is recorded as a ``TimeoutExceeded`` when the
+        deadline passes, not when (if ever) it returns: a hanging dependency trips the breaker.
+        """
+        plain = self._wrap_sync(fn)
+        breaker = self
+        monotonic = self.clock.monotonic
+
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            cuts = _CUTS.get()
+            if not cuts:
+                return plain(*args, **kwargs)
+            token = breaker._before(fn, args, kwargs)
+            start = monotonic() if breaker._slow is not None else 0.0
+            claim = [(token, start)]
+            for cut in cuts:
+                late = cut.join(breaker, claim)
+                if late is not None:  # the timeout gave up while this call was being admitted: do not run it
+                    if _take(claim) is not None:
+                        breaker._after_exception(token, late, start)
+                    raise late
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                taken = _take(claim)
+                if taken is not None:
+                    breaker._after_exception(taken[0], exc, taken[1])
+                raise
+            taken = _take(claim)
+            if taken is not None:
+                breaker._after_result(taken[0], result, taken[1])
+            return result
+
+        return guarded
+
+    def _wrap_async_cut(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        """The async driver under a ``Timeout`` of the same ``Pipeline`` (see ``_Cut``).
+
+        A cancellation is left to the cut: the ``Timeout``'s own deadline records ``TimeoutExceeded``
+        (a failure by default), any other cancellation is recorded as before (ignored).
+        """
+        import asyncio  # noqa: PLC0415 - decorating async code: asyncio is (about to be) imported anyway
+
+        plain = self._wrap_async(fn)
+        shared = self._shared_async()
+        cancelled = asyncio.CancelledError
+        breaker = self
+        monotonic = self.clock.monotonic
+
+        async def record(claim: list[tuple[tuple[int, bool], float]], judge: Callable[[Any], int], value: Any) -> None:
+            taken = _take(claim)
+            if taken is None:
+                return  # the Timeout recorded it (and told the listeners)
+            token, start = taken
+            if shared:
+                await breaker._complete_async(token, judge(value), breaker._duration(start))
+            else:
+                breaker._complete(token, judge(value), breaker._duration(start))
+
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            cuts = _CUTS.get()
+            if not cuts:
+                return await plain(*args, **kwargs)
+            token = await breaker._before_async(fn, args, kwargs) if shared else breaker._before(fn, args, kwargs)
+            claim = [(token, monotonic() if breaker._slow is not None else 0.0)]
+            for cut in cuts:
+                late = cut.join(breaker, claim)
+                if late is not None:  # (an outer deadline already passed)
+                    await record(claim, breaker._exception_outcome, late)
+                    raise late
+            try:
+                result = await fn(*args, **kwargs)
+            except cancelled:
+                raise  # the cut records it: a timeout, or a cancellation from elsewhere
+            except BaseException as exc:
+                await record(claim, breaker._exception_outcome, exc)
+                raise
+            await record(claim, breaker._result_outcome, result)
+            return result
+
+        return guarded
+
     def _shared_async(self) -> bool:
         """True with an asyncio Redis storage; ``TypeError`` with a blocking one (async code must not block)."""
         if self._storage is None:
@@ -760,7 +941,11 @@ class CircuitBreaker(Policy):
         return True
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run ``fn(*args, **kwargs)`` through the breaker (pybreaker's ``call``)."""
+        """Run ``fn(*args, **kwargs)`` through the breaker (pybreaker's ``call``).
+
+        ``TypeError`` for an ``async def`` function (use ``call_async``) or a generator function.
+        """
+        check_sync_callable(self, fn)
         return self._wrap_sync(fn)(*args, **kwargs)
 
     # -- context manager -----------------------------------------------------------------------

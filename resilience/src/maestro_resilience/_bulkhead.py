@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import math
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
-from maestro_resilience._exceptions import BulkheadFullError
+from maestro_resilience._exceptions import BulkheadFullError, ConfigurationError
 from maestro_resilience._policy import Policy, is_async_callable
 
 if TYPE_CHECKING:
@@ -26,17 +27,34 @@ R = TypeVar("R")
 
 
 def _check_wait(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
     return float(value)
+
+
+class _Waiter:
+    """A caller waiting for a slot: a thread (``event``) or a task (``loop`` and ``future``)."""
+
+    __slots__ = ("event", "future", "granted", "loop")
+
+    def __init__(
+        self,
+        event: threading.Event | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.event, self.loop, self.future = event, loop, future
+        self.granted = False  # a permit was handed to it (under the bulkhead's lock)
 
 
 class Bulkhead(Policy):
     """At most ``max_concurrent`` calls at once; others wait up to ``max_wait`` then get ``BulkheadFullError``.
 
     One pool of permits serves threads and asyncio tasks alike (an async waiter never blocks its
-    event loop). Permits live in a ``queue.SimpleQueue``, so taking and returning one is a single
-    C call with no Python-level lock.
+    event loop), first come, first served: a released slot goes to the caller that has waited
+    longest, thread or task, and a new caller does not overtake waiting ones. Free permits live in a
+    ``queue.SimpleQueue``, so taking and returning one without contention is a single C call with no
+    Python-level lock.
 
     Args:
         max_concurrent: concurrency limit (>= 1).
@@ -66,89 +84,126 @@ class Bulkhead(Policy):
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
+            raise ConfigurationError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
         self.max_concurrent = max_concurrent
         self.max_wait = _check_wait("max_wait", max_wait)
         self._permits: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(max_concurrent):
             self._permits.put(None)
-        self._async_waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = (
-            collections.deque()
-        )
+        self._lock = threading.Lock()
+        self._waiters: collections.deque[_Waiter] = collections.deque()  # oldest first
 
     @property
     def active(self) -> int:
         """Calls currently holding a slot."""
         return self.max_concurrent - self._permits.qsize()
 
+    @property
+    def waiting(self) -> int:
+        """Callers (threads and tasks) waiting for a slot."""
+        return len(self._waiters)
+
     def _full(self) -> BulkheadFullError:
         emit(self.listeners, self.name, "rejected", max_concurrent=self.max_concurrent)
         return BulkheadFullError(self.name, self.max_concurrent)
 
-    def acquire(self) -> None:
-        """Take a slot, waiting up to ``max_wait`` (threads)."""
-        try:
-            if self.max_wait > 0:
-                self._permits.get(timeout=self.max_wait)
-            else:
+    def _dispatch(self) -> None:
+        """Hand free permits to the longest waiting callers (under the lock)."""
+        waiters = self._waiters
+        while waiters:
+            try:
                 self._permits.get_nowait()
-        except queue.Empty:
-            raise self._full() from None
+            except queue.Empty:
+                return
+            waiter = waiters.popleft()
+            waiter.granted = True
+            if waiter.event is not None:
+                waiter.event.set()
+            elif waiter.loop is not None and waiter.future is not None:
+                try:
+                    waiter.loop.call_soon_threadsafe(_wake, waiter.future)
+                except RuntimeError:  # its event loop is closed: nobody will take this permit
+                    waiter.granted = False
+                    self._permits.put(None)
+
+    def _enqueue(self, waiter: _Waiter) -> None:
+        """Wait in line; a permit free right now goes to the oldest waiter (maybe this one)."""
+        with self._lock:
+            self._waiters.append(waiter)
+            self._dispatch()
+
+    def _leave(self, waiter: _Waiter) -> bool:
+        """Stop waiting; True if a permit was handed over meanwhile (then the caller holds it)."""
+        with self._lock:
+            if waiter.granted:
+                return True
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            return False
+
+    def acquire(self) -> None:
+        """Take a slot, waiting up to ``max_wait`` behind earlier callers (threads)."""
+        if not self._waiters:
+            try:
+                self._permits.get_nowait()
+                return
+            except queue.Empty:
+                pass
+        if self.max_wait <= 0:
+            raise self._full()
+        waiter = _Waiter(event=threading.Event())
+        self._enqueue(waiter)
+        if waiter.granted or waiter.event.wait(self.max_wait) or self._leave(waiter):  # type: ignore[union-attr]
+            return
+        raise self._full()
 
     async def acquire_async(self) -> None:
-        """Take a slot, waiting up to ``max_wait`` without blocking the event loop."""
-        try:
-            self._permits.get_nowait()
-            return
-        except queue.Empty:
-            pass
+        """Take a slot, waiting up to ``max_wait`` behind earlier callers without blocking the event loop."""
+        if not self._waiters:
+            try:
+                self._permits.get_nowait()
+                return
+            except queue.Empty:
+                pass
+        if self.max_wait <= 0:
+            raise self._full()
         import asyncio  # noqa: PLC0415
 
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait
-        while True:
-            waiter: asyncio.Future[None] = loop.create_future()
-            entry = (loop, waiter)
-            self._async_waiters.append(entry)
-            try:
-                try:  # re-check after registering: a release in between either left a permit or sees us
-                    self._permits.get_nowait()
-                    return
-                except queue.Empty:
-                    pass
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter, remaining)
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._async_waiters.remove(entry)
-        raise self._full()
+        future: asyncio.Future[None] = loop.create_future()
+        waiter = _Waiter(loop=loop, future=future)
+        self._enqueue(waiter)
+        try:
+            if not waiter.granted:
+                await asyncio.wait((future,), timeout=self.max_wait)
+        except BaseException:  # cancelled: a permit handed over meanwhile goes to the next caller
+            if self._leave(waiter):
+                self.release()
+            raise
+        if not self._leave(waiter):
+            raise self._full()
 
     def release(self) -> None:
-        """Give a slot back and wake one waiting task (waiting threads wake by themselves)."""
+        """Give a slot back: to the longest waiting caller, thread or task, if any."""
         self._permits.put(None)
-        while self._async_waiters:
-            try:
-                loop, waiter = self._async_waiters.popleft()
-            except IndexError:
-                break
-            if not waiter.done():
-                loop.call_soon_threadsafe(_wake, waiter)
-                break
+        if self._waiters:
+            with self._lock:
+                self._dispatch()
 
     def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
         bulkhead = self
         get_nowait = self._permits.get_nowait
         put = self._permits.put
-        waiters = self._async_waiters
+        waiters = self._waiters
 
         def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                get_nowait()
-            except queue.Empty:
-                bulkhead.acquire()
+            if waiters:
+                bulkhead.acquire()  # behind the callers already waiting
+            else:
+                try:
+                    get_nowait()
+                except queue.Empty:
+                    bulkhead.acquire()
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -163,13 +218,16 @@ class Bulkhead(Policy):
         bulkhead = self
         get_nowait = self._permits.get_nowait
         put = self._permits.put
-        waiters = self._async_waiters
+        waiters = self._waiters
 
         async def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                get_nowait()  # a free permit: no coroutine to await
-            except queue.Empty:
+            if waiters:
                 await bulkhead.acquire_async()
+            else:
+                try:
+                    get_nowait()  # a free permit: no coroutine to await
+                except queue.Empty:
+                    await bulkhead.acquire_async()
             try:
                 return await fn(*args, **kwargs)
             finally:
@@ -235,9 +293,9 @@ class ThreadPoolBulkhead(Policy):
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError(f"max_workers must be an int >= 1, got {max_workers!r}")
+            raise ConfigurationError(f"max_workers must be an int >= 1, got {max_workers!r}")
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0:
-            raise ValueError(f"max_queue must be an int >= 0, got {max_queue!r}")
+            raise ConfigurationError(f"max_queue must be an int >= 0, got {max_queue!r}")
         self.max_workers = max_workers
         self.max_queue = max_queue
         self._slots = threading.BoundedSemaphore(max_workers + max_queue)

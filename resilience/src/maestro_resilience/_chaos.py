@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
-from maestro_resilience._exceptions import ChaosFault
+from maestro_resilience._exceptions import ChaosFault, ConfigurationError
 from maestro_resilience._policy import Policy
 
 __all__ = ["Chaos"]
@@ -58,12 +59,22 @@ class Chaos(Policy):
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
         for pname, value in (("fault_rate", fault_rate), ("latency_rate", latency_rate)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise ValueError(f"{pname} must be a number in [0, 1], got {value!r}")
-        if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
-            raise ValueError(f"latency must be a number of seconds >= 0, got {latency!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 <= value <= 1
+                or not math.isfinite(value)
+            ):
+                raise ConfigurationError(f"{pname} must be a finite number in [0, 1], got {value!r}")
+        if (
+            isinstance(latency, bool)
+            or not isinstance(latency, int | float)
+            or latency < 0
+            or not math.isfinite(latency)
+        ):
+            raise ConfigurationError(f"latency must be a finite number of seconds >= 0, got {latency!r}")
         if not callable(fault):
-            raise TypeError(f"fault must be an exception class or factory, got {fault!r}")
+            raise ConfigurationError(f"fault must be an exception class or factory, got {fault!r}")
         self.fault_rate = float(fault_rate)
         self.fault = fault
         self.latency = float(latency)

@@ -19,7 +19,8 @@ class Event:
     Attributes:
         policy: the policy's name.
         kind: ``"state_change"``, ``"retry"``, ``"rejected"``, ``"timeout"``, ``"fallback"``,
-            ``"storage_fallback"``, ``"storage_rejoined"``, ``"chaos"``, ``"threshold_exceeded"``
+            ``"storage_fallback"``, ``"storage_unavailable"``, ``"storage_rejoined"``, ``"chaos"``,
+            ``"threshold_exceeded"``
             (a ``METRICS_ONLY`` breaker's window would have tripped).
         detail: kind-specific values (``old``/``new`` state, ``attempt``/``delay``, ``error``...).
 
@@ -46,6 +47,7 @@ EventListener = Callable[[Event], None]
 _LEVELS = {
     "state_change": logging.WARNING,
     "storage_fallback": logging.WARNING,
+    "storage_unavailable": logging.WARNING,
     "storage_rejoined": logging.WARNING,
     "threshold_exceeded": logging.WARNING,
     "retry": logging.INFO,

@@ -9,17 +9,19 @@ raised only when a policy itself refuses or abandons a call::
     ├── RateLimitExceeded           no rate-limit token within max_wait
     ├── TimeoutExceeded             also a builtin TimeoutError: the call overran its Timeout
     ├── ChaosFault                  the default fault injected by Chaos
-    └── StorageUnavailable          shared storage unreachable and the breaker is set to fail
+    ├── StorageUnavailable          shared storage unavailable and the policy is set to fail
+    └── ConfigurationError          a policy or Registry configuration was refused (also ValueError, TypeError)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "BulkheadFullError",
     "ChaosFault",
     "CircuitOpenError",
+    "ConfigurationError",
     "RateLimitExceeded",
     "ResilienceError",
     "StorageUnavailable",
@@ -48,8 +50,9 @@ class CircuitOpenError(ResilienceError):
     Attributes:
         name: the breaker's name.
         state: the breaker's state when it rejected (``"open"``, ``"forced_open"`` or ``"half_open"``).
-        retry_after: seconds until the breaker admits a probe again (``0.0`` when half-open is full,
-            ``None`` when forced open).
+        retry_after: seconds until the breaker admits a probe again (when half-open is full: until
+            the probe lease takes the slots back), never 0; ``None`` when no time can be given
+            (forced open, or half-open full without a probe lease).
 
     Examples:
         >>> from maestro_resilience import CircuitBreaker, CircuitOpenError
@@ -198,3 +201,46 @@ class StorageUnavailable(ResilienceError):
         ConnectionError
         >>> nowhere.close()
     """
+
+
+class ConfigurationError(ResilienceError, ValueError, TypeError):
+    """A policy's or a ``Registry``'s configuration was refused, naming what was wrong.
+
+    Raised at construction (a policy never starts with a bad setting: a negative wait, a non-finite
+    number, an unknown mode...) and by ``Registry.from_dict`` / ``from_toml``, whose messages start
+    with the entry and the key. It is also a ``ValueError`` and a ``TypeError``, what these errors
+    were before, so existing handlers still catch it.
+
+    Attributes:
+        field: the parameter (or Registry key) at fault, when known.
+        entry: the Registry entry at fault (``None`` outside a Registry).
+
+    Examples:
+        >>> import math
+        >>> from maestro_resilience import ConfigurationError, Registry, Timeout
+        >>> try:
+        ...     Timeout(math.inf)
+        ... except ConfigurationError as error:
+        ...     print(error.field, "|", error)
+        seconds | seconds must be a finite number > 0, got inf
+        >>> try:
+        ...     Registry.from_dict({"db": {"type": "bulkhead", "max_concurrent": 4, "max_wait": math.nan}})
+        ... except ConfigurationError as error:
+        ...     print(error.entry, error.field, "|", error)
+        db max_wait | registry entry 'db', key 'max_wait': max_wait must be a finite number of seconds >= 0, got nan
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, entry: str | None = None) -> None:
+        if field is None:  # "<field> must ...": the messages of this package name the field first
+            head = message.split(" must ", 1)[0].rpartition(".")[2]
+            field = head if " must " in message and head.isidentifier() else None
+        self.field = field
+        self.entry = entry
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_configuration_error, (str(self), self.field, self.entry))
+
+
+def _configuration_error(message: str, field: str | None, entry: str | None) -> ConfigurationError:
+    return ConfigurationError(message, field=field, entry=entry)

@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
+from maestro_resilience._exceptions import ConfigurationError
 from maestro_resilience._policy import Policy
 
 __all__ = ["Fallback", "FallbackOutcome"]
@@ -108,16 +109,16 @@ class Fallback(Policy):
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
         if (value is _MISSING) == (func is None):
-            raise TypeError("Fallback needs exactly one of value= and func=")
+            raise ConfigurationError("Fallback needs exactly one of value= and func=")
         if func is not None and not callable(func):
-            raise TypeError(f"func must be a callable taking the exception, got {func!r}")
+            raise ConfigurationError(f"func must be a callable taking the exception, got {func!r}")
         if isinstance(on, type):
             on = (on,)
         if not isinstance(on, tuple) or not all(isinstance(t, type) and issubclass(t, BaseException) for t in on):
-            raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
+            raise ConfigurationError(f"on must be an exception class or a tuple of them, got {on!r}")
         for pname, p in (("predicate", predicate), ("result_predicate", result_predicate)):
             if p is not None and not callable(p):
-                raise TypeError(f"{pname} must be a callable, got {p!r}")
+                raise ConfigurationError(f"{pname} must be a callable, got {p!r}")
         self.value = value
         self.func = func
         self.on = on

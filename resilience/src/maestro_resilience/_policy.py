@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener
+from maestro_resilience._exceptions import ConfigurationError
 
 __all__ = ["Policy", "is_async_callable"]
 
@@ -28,10 +29,41 @@ def is_async_callable(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
 
 
+def _unwrapped(fn: object) -> object:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
+def _label(fn: object) -> str:
+    return getattr(_unwrapped(fn), "__qualname__", None) or repr(fn)
+
+
+def refuse_generator(policy: object, fn: object) -> None:
+    """``TypeError`` for a generator function: calling it only creates the generator, nothing to guard."""
+    inner = _unwrapped(fn)
+    if inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner):
+        raise TypeError(
+            f"{type(policy).__name__} cannot guard the generator function {_label(fn)}: calling it only creates "
+            "the generator and the work runs while it is iterated, so every call would count as an instant "
+            "success; guard the function that iterates it (or one that returns a list) instead"
+        )
+
+
+def check_sync_callable(policy: object, fn: object) -> None:
+    """``TypeError`` unless ``fn`` may run through the sync ``call``: not ``async def``, not a generator function."""
+    if is_async_callable(fn):
+        raise TypeError(
+            f"{_label(fn)} is an async def function: {type(policy).__name__}.call() would only create its "
+            "coroutine; use: await policy.call_async(fn, ...)"
+        )
+    refuse_generator(policy, fn)
+
+
 def check_clock(clock: object) -> Clock:
     """Validate the ``clock`` argument of a policy."""
     if not isinstance(clock, Clock):
-        raise TypeError(f"clock must provide monotonic(), sleep() and asleep(), got {clock!r}")
+        raise ConfigurationError(f"clock must provide monotonic(), sleep() and asleep(), got {clock!r}")
     return clock
 
 
@@ -77,11 +109,11 @@ class Policy:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
-            raise TypeError(f"name must be a non-empty str, got {name!r}")
+            raise ConfigurationError(f"name must be a non-empty str, got {name!r}")
         self.name = name if name is not None else f"{type(self).__name__.lower()}-{next(_names)}"
         for listener in listeners:
             if not callable(listener):
-                raise TypeError(f"listeners must be callables taking an Event, got {listener!r}")
+                raise ConfigurationError(f"listeners must be callables taking an Event, got {listener!r}")
         self.listeners = tuple(listeners)
         self.clock = check_clock(clock)
 
@@ -106,6 +138,7 @@ class Policy:
         """Decorate ``fn`` (a ``def`` or an ``async def``); the result keeps its signature."""
         if not callable(fn):
             raise TypeError(f"{type(self).__name__} decorates a callable, got {fn!r}")
+        refuse_generator(self, fn)
         wrapper: Callable[P, Any] = self._wrap_async(fn) if is_async_callable(fn) else self._wrap_sync(fn)
         with contextlib.suppress(AttributeError):  # callables without __name__
             functools.update_wrapper(wrapper, fn)
@@ -113,11 +146,16 @@ class Policy:
 
     # -- call ----------------------------------------------------------------------------------
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run ``fn(*args, **kwargs)`` under this policy and return its result."""
+        """Run ``fn(*args, **kwargs)`` under this policy and return its result.
+
+        ``TypeError`` for an ``async def`` function (use ``call_async``) or a generator function.
+        """
+        check_sync_callable(self, fn)
         return self._wrap_sync(fn)(*args, **kwargs)
 
     async def call_async(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` under this policy and return its result."""
+        refuse_generator(self, fn)
         return await self._wrap_async(fn)(*args, **kwargs)
 
     # -- context manager (default: not supported) ----------------------------------------------

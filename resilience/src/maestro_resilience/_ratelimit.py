@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
@@ -9,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
-from maestro_resilience._exceptions import RateLimitExceeded
+from maestro_resilience._exceptions import ConfigurationError, RateLimitExceeded
 from maestro_resilience._policy import Policy
 
 __all__ = ["RateLimiter"]
@@ -56,14 +57,24 @@ class RateLimiter(Policy):
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
         for pname, value in (("rate", rate), ("per", per)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{pname} must be a number > 0, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not value > 0
+                or not math.isfinite(value)
+            ):
+                raise ConfigurationError(f"{pname} must be a finite number > 0, got {value!r}")
         if burst is None:
             burst = max(1, int(rate))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
-        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
-            raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+            raise ConfigurationError(f"burst must be an int >= 1, got {burst!r}")
+        if (
+            isinstance(max_wait, bool)
+            or not isinstance(max_wait, int | float)
+            or max_wait < 0
+            or not math.isfinite(max_wait)
+        ):
+            raise ConfigurationError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
         self.rate = float(rate)
         self.per = float(per)
         self.burst = burst

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import math
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -55,8 +56,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from maestro_resilience._breaker import _FAILURE, _IGNORED, CircuitState
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
-from maestro_resilience._exceptions import RateLimitExceeded, StorageUnavailable
+from maestro_resilience._exceptions import ConfigurationError, RateLimitExceeded, StorageUnavailable
 from maestro_resilience._policy import Policy
+from maestro_resilience._ratelimit import RateLimiter
 from maestro_resilience._windows import Consecutive, CountWindow
 
 if TYPE_CHECKING:
@@ -72,7 +74,9 @@ _SCHEDULE_FLUSH: Any = object()  # yielded by a flow: start the background flush
 
 _DEFERRED = 1 << 52  # added to the generation of a token whose outcome is deferred (see RedisStorage.complete)
 
-_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# Every failure of a storage round trip: redis-py raises RedisError subclasses (connection, timeout,
+# and the whole ResponseError family: OOM, READONLY, NOSCRIPT, LOADING, BUSY, MOVED/ASK...), sockets OSError.
+_UNAVAILABLE = (redis.exceptions.RedisError, OSError)
 
 _SYNC_STORAGES: weakref.WeakSet[RedisStorage] = weakref.WeakSet()
 
@@ -149,12 +153,41 @@ local function enter(new)
   end
 end
 
+-- the count window: {idx, calls, failures, slow calls} as this caller's size p1 sees it. Processes
+-- may count over different sizes under one name (a rolling deploy changing the size): the ring then
+-- holds another size's outcomes, and its latest min(calls, p1) outcomes are this size's window;
+-- with `write`, the ring is rebuilt to p1 (oldest first) so that recording goes on at p1.
+local function count_window(write)
+  local v = redis.call('HMGET', h, 'idx', 'calls', 'cf', 'cs', 'size')
+  local idx, calls = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  local f, sl = tonumber(v[3] or '0'), tonumber(v[4] or '0')
+  local size = tonumber(v[5] or '0')
+  if size == 0 and calls > 0 then size = redis.call('STRLEN', ring) end  -- written before sizes were stored
+  if size == 0 or size == p1 then return {idx, calls, f, sl} end
+  local data = redis.call('GET', ring) or ''
+  local keep = math.min(calls, p1, size)
+  local out = {}
+  f, sl = 0, 0
+  for k = keep, 1, -1 do
+    local b = string.byte(data, (idx - k) % size + 1) or 0
+    out[#out + 1] = string.char(b)
+    if b % 2 == 1 then f = f + 1 end
+    if b >= 2 then sl = sl + 1 end
+  end
+  idx = keep % p1
+  if write then
+    if keep > 0 then redis.call('SET', ring, table.concat(out)) else redis.call('DEL', ring) end
+    redis.call('HSET', h, 'size', p1, 'idx', idx, 'calls', keep, 'cf', f, 'cs', sl)
+  end
+  return {idx, keep, f, sl}
+end
+
 -- the window's figures as {calls, failures, slow calls} (cluster-wide: every process records here)
 local function figures()
   if wtype == 'c' then return {fails0, fails0, 0} end
   if wtype == 'n' then
-    local v = redis.call('HMGET', h, 'calls', 'cf', 'cs')
-    return {tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')}
+    local w = count_window(false)
+    return {w[2], w[3], w[4]}
   end
   local tick = math.floor(clock() / (p1 / nb))
   local calls, f, sl = 0, 0, 0
@@ -182,9 +215,9 @@ local function record(failed, s)
   local calls, f, sl
   local new = failed + 2 * s
   if wtype == 'n' then
-    local v = redis.call('HMGET', h, 'idx', 'calls', 'cf', 'cs')
-    local idx = tonumber(v[1] or '0')
-    calls, f, sl = tonumber(v[2] or '0'), tonumber(v[3] or '0'), tonumber(v[4] or '0')
+    local w = count_window(true)
+    local idx = w[1]
+    calls, f, sl = w[2], w[3], w[4]
     local old = redis.call('GETRANGE', ring, idx, idx)
     local ov = 0
     if old ~= '' then ov = string.byte(old) end
@@ -194,7 +227,7 @@ local function record(failed, s)
     f = f + failed
     sl = sl + s
     if calls < p1 then calls = calls + 1 end
-    redis.call('HSET', h, 'idx', (idx + 1) % p1, 'calls', calls, 'cf', f, 'cs', sl)
+    redis.call('HSET', h, 'idx', (idx + 1) % p1, 'calls', calls, 'cf', f, 'cs', sl, 'size', p1)
   else
     local width = p1 / nb
     local tick = math.floor(clock() / width)
@@ -220,7 +253,15 @@ end
 -- {admitted, state, generation, ms until half-open, threshold exceeded[, calls, failures, slow calls]}
 local function reply(admitted, with_figures)
   local remaining = 0
-  if state == 'open' then remaining = open_until - clock() end
+  if state == 'open' then
+    remaining = open_until - clock()
+  elseif state == 'half_open' and admitted == 0 then
+    -- every probe slot taken: the time until the probe lease takes them back (-1: no lease)
+    remaining = -1
+    if lease > 0 then
+      remaining = math.max(1, tonumber(redis.call('HGET', h, 'hsince') or '0') + lease - clock())
+    end
+  end
   local r = {admitted, state, gen, remaining, exceeded}
   if with_figures or exceeded == 1 then
     local fig = figures()
@@ -313,9 +354,14 @@ class RedisStorage:
             ``async def`` functions); mixing raises ``TypeError`` when decorating. Configure it as
             below: short socket timeouts, no client-side retries.
         namespace: key prefix; the breaker's keys are ``{namespace}:{breaker name}`` (+ ``:ring``, ``:tw``).
-        on_unavailable: ``"fallback"`` (default): while Redis is unreachable the breaker runs on local
-            state, logs one ``storage_fallback`` warning per outage, and rejoins the shared state
-            when Redis answers again; ``"fail"``: raise ``StorageUnavailable``.
+        on_unavailable: what a failed round trip does: any redis-py error (unreachable, timed out,
+            or an error reply: ``OOM``, ``READONLY`` from a replica, ``LOADING``, ``BUSY``,
+            ``MOVED``...). ``"fallback"`` (default): the breaker runs on local state, logs one
+            ``storage_fallback`` warning per outage, and rejoins the shared state when Redis
+            answers again; ``"fail"``: calls are refused with ``StorageUnavailable`` (one
+            ``storage_unavailable`` warning per outage) until Redis answers again. Either way a
+            call that already ran returns its own result (or raises its own error): only the
+            admission of a call, never the recording of its outcome, raises.
         recheck_interval: seconds between attempts to reach Redis during an outage.
         max_staleness: the local copy admits calls without asking Redis only while its last reply
             is at most this old (seconds); a new or idle process's first call is admitted by a round
@@ -339,7 +385,9 @@ class RedisStorage:
     The shared state is the truth: on rejoining, local state gathered during the outage is dropped.
     A process learns of a transition made by another process on its next round trip, and admits no
     call on a copy older than ``max_staleness``. Call ``flush()`` (``await flush_async()``) before a
-    process exits to send outcomes still deferred.
+    process exits to send outcomes still deferred; ``close()`` (``await aclose()``) also cancels the
+    pending background flush. The background flush never raises out of its thread or task: a failure
+    there is handled as any other failed round trip.
 
     Examples:
         A blocking client, for a breaker guarding ``def`` functions:
@@ -383,21 +431,41 @@ class RedisStorage:
         elif isinstance(client, redis.Redis):
             self.is_async = False
         else:
-            raise TypeError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
+            raise ConfigurationError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
         if not isinstance(namespace, str) or not namespace:
-            raise ValueError(f"namespace must be a non-empty str, got {namespace!r}")
+            raise ConfigurationError(f"namespace must be a non-empty str, got {namespace!r}")
         if on_unavailable not in ("fallback", "fail"):
-            raise ValueError(f"on_unavailable must be 'fallback' or 'fail', got {on_unavailable!r}")
-        if isinstance(recheck_interval, bool) or not isinstance(recheck_interval, int | float) or recheck_interval < 0:
-            raise ValueError(f"recheck_interval must be a number of seconds >= 0, got {recheck_interval!r}")
-        if isinstance(max_staleness, bool) or not isinstance(max_staleness, int | float) or max_staleness < 0:
-            raise ValueError(f"max_staleness must be a number of seconds >= 0, got {max_staleness!r}")
-        if isinstance(flush_delay, bool) or not isinstance(flush_delay, int | float) or flush_delay < 0:
-            raise ValueError(f"flush_delay must be a number of seconds >= 0, got {flush_delay!r}")
-        if probe_lease is not None and (
-            isinstance(probe_lease, bool) or not isinstance(probe_lease, int | float) or not probe_lease > 0
+            raise ConfigurationError(f"on_unavailable must be 'fallback' or 'fail', got {on_unavailable!r}")
+        if (
+            isinstance(recheck_interval, bool)
+            or not isinstance(recheck_interval, int | float)
+            or recheck_interval < 0
+            or not math.isfinite(recheck_interval)
         ):
-            raise ValueError(f"probe_lease must be a number of seconds > 0 or None, got {probe_lease!r}")
+            raise ConfigurationError(
+                f"recheck_interval must be a finite number of seconds >= 0, got {recheck_interval!r}"
+            )
+        if (
+            isinstance(max_staleness, bool)
+            or not isinstance(max_staleness, int | float)
+            or max_staleness < 0
+            or not math.isfinite(max_staleness)
+        ):
+            raise ConfigurationError(f"max_staleness must be a finite number of seconds >= 0, got {max_staleness!r}")
+        if (
+            isinstance(flush_delay, bool)
+            or not isinstance(flush_delay, int | float)
+            or flush_delay < 0
+            or not math.isfinite(flush_delay)
+        ):
+            raise ConfigurationError(f"flush_delay must be a finite number of seconds >= 0, got {flush_delay!r}")
+        if probe_lease is not None and (
+            isinstance(probe_lease, bool)
+            or not isinstance(probe_lease, int | float)
+            or not probe_lease > 0
+            or not math.isfinite(probe_lease)
+        ):
+            raise ConfigurationError(f"probe_lease must be a finite number of seconds > 0 or None, got {probe_lease!r}")
         self.probe_lease = probe_lease
         self._lease_ms = 0 if probe_lease is None else int(probe_lease * 1000)
         self.max_staleness = float(max_staleness)
@@ -407,7 +475,9 @@ class RedisStorage:
         self._pending: list[tuple[int, int, int, int]] = []
         self._pending_failure = False  # a deferred failure: the next call is admitted by a round trip
         self._flush_scheduled = False
-        self._flush_tasks: set[Any] = set()
+        self._flush_tasks: set[asyncio.Task[None]] = set()
+        self._timer: threading.Timer | None = None  # the pending background flush (blocking client)
+        self._flush_handle: asyncio.TimerHandle | None = None  # the pending background flush (asyncio client)
         self.client = client
         self.namespace = namespace
         self.on_unavailable = on_unavailable
@@ -492,15 +562,34 @@ class RedisStorage:
         """True while Redis is considered down and it is not yet time to try it again."""
         return self._down and self.breaker.clock.monotonic() < self._next_check
 
-    def _unavailable(self, error: BaseException) -> None:
-        if self.on_unavailable == "fail":
-            raise StorageUnavailable(f"Redis unreachable for breaker {self.breaker.name!r}: {error}") from error
+    def _unavailable(self, error: BaseException, *, refuse: bool) -> None:
+        """A round trip failed: Redis counts as down until ``recheck_interval`` passes.
+
+        ``refuse``: the round trip was needed before a call (or for a manual action); in fail mode
+        that raises ``StorageUnavailable``. Round trips after a call ran (its outcome, deferred
+        outcomes) never raise: the caller gets the call's own outcome.
+        """
         with self._lock:
             first = not self._down
             self._down = True
             self._next_check = self.breaker.clock.monotonic() + self.recheck_interval
+        fail = self.on_unavailable == "fail"
         if first:
-            emit(self.breaker.listeners, self.breaker.name, "storage_fallback", error=repr(error))
+            emit(
+                self.breaker.listeners,
+                self.breaker.name,
+                "storage_unavailable" if fail else "storage_fallback",
+                error=repr(error),
+            )
+        if fail and refuse:
+            raise StorageUnavailable(f"Redis unavailable for breaker {self.breaker.name!r}: {error!r}") from error
+
+    def _refuse_while_down(self) -> None:
+        """Fail mode, Redis down and not yet time to ask it again: refuse without a round trip."""
+        remaining = self._next_check - self.breaker.clock.monotonic()
+        raise StorageUnavailable(
+            f"Redis unavailable for breaker {self.breaker.name!r}; asked again in {remaining:.3f}s"
+        )
 
     def _available(self) -> None:
         if self._down:
@@ -511,7 +600,7 @@ class RedisStorage:
 
     @property
     def degraded(self) -> bool:
-        """True while the breaker runs on local state because Redis is unreachable."""
+        """True while Redis counts as down: the breaker runs on local state (or refuses, in fail mode)."""
         return self._down
 
     # -- the local copy ------------------------------------------------------------------------------
@@ -534,9 +623,12 @@ class RedisStorage:
     def _admitted(self, admitted: bool) -> tuple[int, bool]:
         if admitted:
             return (self._gen, self._state is CircuitState.HALF_OPEN)
-        remaining = max(0.0, self._open_until - self.breaker.clock.monotonic())
-        retry_after = None if self._state is CircuitState.FORCED_OPEN else remaining
-        raise self.breaker._reject(self._state, retry_after)
+        # never 0 (it would invite a tight loop); None: no time can be given (forced open, no probe lease)
+        remaining = max(0.001, self._open_until - self.breaker.clock.monotonic())
+        no_time = self._state is CircuitState.FORCED_OPEN or (
+            self._state is CircuitState.HALF_OPEN and not self._lease_ms
+        )
+        raise self.breaker._reject(self._state, None if no_time else remaining)
 
     @staticmethod
     def _local_token(token: tuple[int, bool]) -> tuple[int, bool]:
@@ -558,9 +650,9 @@ class RedisStorage:
             if outcome == _FAILURE:
                 self.breaker._complete_local((self.breaker._generation, False), outcome, bool(slow), count=False)
 
-    def _failed(self, error: BaseException, pending: list[tuple[int, int, int, int]]) -> None:
-        self._unavailable(error)
+    def _failed(self, error: BaseException, pending: list[tuple[int, int, int, int]], *, refuse: bool) -> None:
         self._lost(pending)
+        self._unavailable(error, refuse=refuse)
 
     # -- the I/O, written once: sans-IO flows driven by a blocking or an asyncio driver ------------
     # A flow is a generator that yields the script's arguments (or _SCHEDULE_FLUSH) and receives the
@@ -573,9 +665,7 @@ class RedisStorage:
             step = next(flow)
             while True:
                 if step is _SCHEDULE_FLUSH:
-                    timer = threading.Timer(self.flush_delay, self._background_flush)
-                    timer.daemon = True
-                    timer.start()
+                    self._start_timer()
                     step = flow.send(None)
                     continue
                 try:
@@ -595,7 +685,7 @@ class RedisStorage:
             while True:
                 if step is _SCHEDULE_FLUSH:
                     loop = asyncio.get_running_loop()
-                    loop.call_later(self.flush_delay, self._spawn_flush, loop)
+                    self._flush_handle = loop.call_later(self.flush_delay, self._spawn_flush, loop)
                     step = flow.send(None)
                     continue
                 try:
@@ -608,14 +698,22 @@ class RedisStorage:
             return stop.value  # type: ignore[no-any-return]
 
     def _exchange(
-        self, op: str, gen: int = 0, probe: bool = False, outcome: int = 0, slow: bool = False, *, target: str = ""
+        self,
+        op: str,
+        gen: int = 0,
+        probe: bool = False,
+        outcome: int = 0,
+        slow: bool = False,
+        *,
+        target: str = "",
+        refuse: bool = True,
     ) -> Generator[Any, Any, list[Any] | None]:
-        """One script call carrying every deferred outcome; ``None`` when Redis is unreachable (fallback mode)."""
+        """One script call carrying every deferred outcome; ``None`` when it failed (see ``_unavailable``)."""
         args, pending = self._args(op, gen, probe, outcome, slow, target=target)
         try:
             reply = yield args
         except _UNAVAILABLE as error:
-            self._failed(error, pending)
+            self._failed(error, pending, refuse=refuse)
             return None
         self._available()
         return reply  # type: ignore[no-any-return]
@@ -624,7 +722,11 @@ class RedisStorage:
     def _admit_locally(self) -> tuple[int, bool] | None:
         """A token without a round trip (outage or a fresh copy), a rejection, or ``None``: ask Redis."""
         if self._use_local():
+            if self.on_unavailable == "fail":
+                self._refuse_while_down()
             return self._local_token(self.breaker._acquire_local())
+        if self._down and self.on_unavailable == "fail":
+            return None  # fail mode: after an outage, only Redis itself may admit a call
         return self._cached_admission()
 
     def _acquire_flow(self) -> Generator[Any, Any, tuple[int, bool]]:
@@ -665,7 +767,7 @@ class RedisStorage:
             token = (-1, False)  # a stale generation: Redis only answers with its state (rejoin check)
         elif outcome == _IGNORED and not token[1]:
             return  # nothing to record and nothing to release
-        reply = yield from self._exchange("record", token[0], token[1], outcome, slow)
+        reply = yield from self._exchange("record", token[0], token[1], outcome, slow, refuse=False)
         if reply is None:
             if token[0] >= 0 and outcome == _FAILURE:
                 self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
@@ -686,18 +788,38 @@ class RedisStorage:
         """Outcomes waiting for a round trip (calls admitted by an admission round trip)."""
         return len(self._pending)
 
+    def _start_timer(self) -> None:
+        timer = threading.Timer(self.flush_delay, self._background_flush)
+        timer.name = f"maestro-resilience-flush:{self.keys[0]}"
+        timer.daemon = True
+        with self._lock:
+            self._timer = timer
+        timer.start()
+
     def _background_flush(self) -> None:
-        with contextlib.suppress(StorageUnavailable):  # fail mode: the next call raises it
+        """The timer's flush: nothing escapes its thread (a failure is the storage's fallback handling)."""
+        try:
             self.flush()
+        except Exception as error:  # a background thread has no caller to raise to
+            self._background_failed(error)
+
+    def _background_failed(self, error: Exception) -> None:
+        """An error a flush did not handle itself (a bug, a client in a state nobody expected): fall back."""
+        with contextlib.suppress(Exception):
+            self._unavailable(error, refuse=False)
 
     def _spawn_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_handle = None
         task = loop.create_task(self._background_flush_async())
         self._flush_tasks.add(task)
         task.add_done_callback(self._flush_tasks.discard)
 
     async def _background_flush_async(self) -> None:
-        with contextlib.suppress(StorageUnavailable):
+        """The task's flush: it never ends with an exception (see ``_background_flush``)."""
+        try:
             await self.flush_async()
+        except Exception as error:  # nobody awaits this task
+            self._background_failed(error)
 
     def _flush_flow(self) -> Generator[Any, Any, None]:
         with self._lock:
@@ -710,7 +832,7 @@ class RedisStorage:
                 self._pending_failure = False
             self._lost(pending)
             return
-        reply = yield from self._exchange("get")
+        reply = yield from self._exchange("get", refuse=False)
         if reply is not None:
             self._apply(reply)
 
@@ -725,6 +847,62 @@ class RedisStorage:
     async def flush_async(self) -> None:
         """Send deferred outcomes now (asyncio client); see ``flush``."""
         await self._run_async(self._flush_flow())
+
+    def close(self) -> None:
+        """Send deferred outcomes and cancel the pending background flush (sync client).
+
+        Call it when the breaker is done with (a process or a test ending): no flush timer is left
+        behind. A failed round trip is handled as any other (local fallback, a ``storage_fallback``
+        event); it never raises. The client stays open (it is yours to close), and the storage keeps
+        working: a later deferred outcome schedules a new flush.
+
+        Examples:
+            >>> import redis
+            >>> from redis.backoff import NoBackoff
+            >>> from redis.retry import Retry
+            >>> from maestro_resilience import CircuitBreaker, RedisStorage
+            >>> client = redis.Redis(socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+            >>> storage = RedisStorage(client)
+            >>> payments = CircuitBreaker("payments", storage=storage)
+            >>> storage.close()  # nothing deferred yet: no round trip
+            >>> storage.pending
+            0
+        """
+        if self.is_async:
+            raise TypeError("with an asyncio Redis client use: await storage.aclose()")
+        if self._breaker is not None:
+            self.flush()
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+
+    async def aclose(self) -> None:
+        """Send deferred outcomes and cancel the pending background flush (asyncio client); see ``close``.
+
+        Examples:
+            >>> import asyncio
+            >>> import redis.asyncio
+            >>> from redis.asyncio.retry import Retry as AsyncRetry
+            >>> from redis.backoff import NoBackoff
+            >>> from maestro_resilience import CircuitBreaker, RedisStorage
+            >>> storage = RedisStorage(redis.asyncio.Redis(socket_timeout=0.5, retry=AsyncRetry(NoBackoff(), 0)))
+            >>> search = CircuitBreaker("search", storage=storage)
+            >>> asyncio.run(storage.aclose())  # nothing deferred yet: no round trip
+        """
+        if not self.is_async:
+            raise TypeError("with a blocking Redis client use: storage.close()")
+        if self._breaker is not None:
+            await self.flush_async()
+        handle, self._flush_handle = self._flush_handle, None
+        if handle is not None:
+            handle.cancel()
+        tasks = [task for task in self._flush_tasks if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- manual control --------------------------------------------------------------------------
     def _set_flow(self, state: CircuitState, *, announce: bool) -> Generator[Any, Any, bool]:
@@ -804,6 +982,15 @@ class RedisRateLimiter(Policy):
         burst: permits available at once (>= 1; defaults to ``max(1, rate)``).
         max_wait: seconds a caller may wait for its permit (>= 0); beyond it ``RateLimitExceeded``.
         namespace: key prefix (key: ``{namespace}:{name}``).
+        on_unavailable: what a call does while Redis fails (unreachable, timing out, or any redis-py
+            error reply): ``"fallback"`` (default) takes its permit from a limiter in this process at
+            the same ``rate``, ``per``, ``burst`` and ``max_wait`` (so N processes may together let
+            up to N times the rate through during the outage); ``"allow"`` lets every call through
+            (fail open); ``"fail"`` raises ``StorageUnavailable`` without running the call. The
+            first failure of an outage emits one ``storage_fallback`` event (``storage_unavailable``
+            with ``"fail"``); ``storage_rejoined`` when Redis answers again.
+        recheck_interval: seconds between attempts to reach Redis during an outage (calls in between
+            apply ``on_unavailable`` without a round trip).
 
     Examples:
         >>> import redis
@@ -817,6 +1004,12 @@ class RedisRateLimiter(Policy):
 
         Then ``@partner_api`` on the ``def`` functions that call the partner (an asyncio client, with
         ``redis.asyncio.retry.Retry``, for ``async def`` ones). Nothing connects until the first call.
+
+        While Redis is down each process limits itself at the same rate (the default), or:
+
+        >>> fail_open = RedisRateLimiter(client, 100, per=60, name="search", on_unavailable="allow")
+        >>> fail_open.on_unavailable, fail_open.degraded
+        ('allow', False)
     """
 
     def __init__(
@@ -828,31 +1021,66 @@ class RedisRateLimiter(Policy):
         *,
         max_wait: float = 0.0,
         namespace: str = "maestro:ratelimit",
+        on_unavailable: Literal["fallback", "allow", "fail"] = "fallback",
+        recheck_interval: float = 1.0,
         name: str | None = None,
         listeners: tuple[EventListener, ...] | list[EventListener] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
+        if on_unavailable not in ("fallback", "allow", "fail"):
+            raise ConfigurationError(f"on_unavailable must be 'fallback', 'allow' or 'fail', got {on_unavailable!r}")
+        if (
+            isinstance(recheck_interval, bool)
+            or not isinstance(recheck_interval, int | float)
+            or recheck_interval < 0
+            or not math.isfinite(recheck_interval)
+        ):
+            raise ConfigurationError(
+                f"recheck_interval must be a finite number of seconds >= 0, got {recheck_interval!r}"
+            )
         if isinstance(client, redis.asyncio.Redis):
             self.is_async = True
         elif isinstance(client, redis.Redis):
             self.is_async = False
         else:
-            raise TypeError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
+            raise ConfigurationError(f"client must be a redis.Redis or redis.asyncio.Redis, got {client!r}")
         for pname, value in (("rate", rate), ("per", per)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{pname} must be a number > 0, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not value > 0
+                or not math.isfinite(value)
+            ):
+                raise ConfigurationError(f"{pname} must be a finite number > 0, got {value!r}")
         if burst is None:
             burst = max(1, int(rate))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
-        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
-            raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+            raise ConfigurationError(f"burst must be an int >= 1, got {burst!r}")
+        if (
+            isinstance(max_wait, bool)
+            or not isinstance(max_wait, int | float)
+            or max_wait < 0
+            or not math.isfinite(max_wait)
+        ):
+            raise ConfigurationError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
         self.client = client
         self.rate, self.per, self.burst, self.max_wait = float(rate), float(per), burst, float(max_wait)
         self.key = f"{namespace}:{self.name}"
         self._script = client.register_script(GCRA_LUA)
         self._args = [self.per / self.rate * 1000.0, burst, self.max_wait * 1000.0]
+        self.on_unavailable = on_unavailable
+        self.recheck_interval = float(recheck_interval)
+        self._local = RateLimiter(rate, per, burst, max_wait=max_wait, name=self.name, clock=clock)
+        self._local.listeners = self.listeners  # its rejections are this limiter's
+        self._lock = threading.Lock()
+        self._down = False
+        self._next_check = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis counts as down: calls follow ``on_unavailable`` instead of the shared limit."""
+        return self._down
 
     def _verdict(self, reply: list[Any]) -> float:
         allowed, wait = int(reply[0]), float(reply[1]) / 1000.0
@@ -861,11 +1089,73 @@ class RedisRateLimiter(Policy):
             raise RateLimitExceeded(self.name, wait)
         return wait
 
+    def _without_redis(self, error: BaseException | None) -> float:
+        """A permit while Redis is down (``error``: the failure that just happened, if any), per ``on_unavailable``."""
+        if error is not None:
+            with self._lock:
+                first = not self._down
+                self._down = True
+                self._next_check = self.clock.monotonic() + self.recheck_interval
+            if first:
+                kind = "storage_unavailable" if self.on_unavailable == "fail" else "storage_fallback"
+                emit(self.listeners, self.name, kind, error=repr(error))
+        if self.on_unavailable == "fail":
+            why = (
+                repr(error) if error is not None else f"asked again in {self._next_check - self.clock.monotonic():.3f}s"
+            )
+            raise StorageUnavailable(f"Redis unavailable for rate limiter {self.name!r}: {why}") from error
+        if self.on_unavailable == "allow":
+            return 0.0
+        return self._local.reserve()
+
+    # The I/O, written once as a sans-IO flow: it yields the script's arguments and receives the
+    # reply (or has the Redis error thrown into it); ``_run`` and ``_run_async`` drive it.
+    def _permit_flow(self) -> Generator[list[Any], Any, float]:
+        """A permit's wait in seconds; ``RateLimitExceeded`` beyond ``max_wait``."""
+        if self._down and self.clock.monotonic() < self._next_check:
+            return self._without_redis(None)
+        try:
+            reply = yield self._args
+        except _UNAVAILABLE as error:
+            return self._without_redis(error)
+        if self._down:
+            with self._lock:
+                rejoined, self._down = self._down, False
+            if rejoined:
+                emit(self.listeners, self.name, "storage_rejoined")
+        return self._verdict(reply)
+
+    def _run(self, flow: Generator[list[Any], Any, float]) -> float:
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    reply = self._script(keys=[self.key], args=step)
+                except _UNAVAILABLE as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _run_async(self, flow: Generator[list[Any], Any, float]) -> float:
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    reply = await self._script(keys=[self.key], args=step)
+                except _UNAVAILABLE as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
     def acquire(self) -> None:
         """Take a permit, sleeping up to ``max_wait`` (sync client)."""
         if self.is_async:
             raise TypeError("this RedisRateLimiter has an asyncio client: use acquire_async()")
-        wait = self._verdict(self._script(keys=[self.key], args=self._args))
+        wait = self._run(self._permit_flow())
         if wait > 0:
             self.clock.sleep(wait)
 
@@ -873,7 +1163,7 @@ class RedisRateLimiter(Policy):
         """Take a permit, suspending up to ``max_wait`` (asyncio client)."""
         if not self.is_async:
             raise TypeError("this RedisRateLimiter has a blocking client: use acquire()")
-        wait = self._verdict(await self._script(keys=[self.key], args=self._args))
+        wait = await self._run_async(self._permit_flow())
         if wait > 0:
             await self.clock.asleep(wait)
 

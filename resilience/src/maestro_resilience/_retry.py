@@ -8,6 +8,7 @@ own state: nothing is shared between concurrent calls except the optional ``Retr
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from maestro_resilience._clock import SWITCHES, SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
+from maestro_resilience._exceptions import ConfigurationError
 from maestro_resilience._policy import Policy, check_clock
 
 if TYPE_CHECKING:
@@ -61,12 +63,27 @@ class RetryBudget:
     def __init__(
         self, ratio: float = 0.2, *, min_per_second: float = 1.0, max_tokens: float = 100.0, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
-            raise ValueError(f"ratio must be a number in (0, 1], got {ratio!r}")
-        if isinstance(min_per_second, bool) or not isinstance(min_per_second, int | float) or min_per_second < 0:
-            raise ValueError(f"min_per_second must be a number >= 0, got {min_per_second!r}")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int | float) or max_tokens < 1:
-            raise ValueError(f"max_tokens must be a number >= 1, got {max_tokens!r}")
+        if (
+            isinstance(ratio, bool)
+            or not isinstance(ratio, int | float)
+            or not 0 < ratio <= 1
+            or not math.isfinite(ratio)
+        ):
+            raise ConfigurationError(f"ratio must be a finite number in (0, 1], got {ratio!r}")
+        if (
+            isinstance(min_per_second, bool)
+            or not isinstance(min_per_second, int | float)
+            or min_per_second < 0
+            or not math.isfinite(min_per_second)
+        ):
+            raise ConfigurationError(f"min_per_second must be a finite number >= 0, got {min_per_second!r}")
+        if (
+            isinstance(max_tokens, bool)
+            or not isinstance(max_tokens, int | float)
+            or max_tokens < 1
+            or not math.isfinite(max_tokens)
+        ):
+            raise ConfigurationError(f"max_tokens must be a finite number >= 1, got {max_tokens!r}")
         self.ratio = float(ratio)
         self.min_per_second = float(min_per_second)
         self.max_tokens = float(max_tokens)
@@ -184,26 +201,29 @@ class Retry(Policy):
         from tenacity.wait import wait_base  # noqa: PLC0415
 
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
+            raise ConfigurationError(f"attempts must be an int >= 1, got {attempts!r}")
         if deadline is not None and (
-            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0
+            isinstance(deadline, bool)
+            or not isinstance(deadline, int | float)
+            or not deadline > 0
+            or not math.isfinite(deadline)
         ):
-            raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
+            raise ConfigurationError(f"deadline must be a finite number of seconds > 0 or None, got {deadline!r}")
         if isinstance(on, type):
             on = (on,)
         if not isinstance(on, tuple) or not all(isinstance(t, type) and issubclass(t, BaseException) for t in on):
-            raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
+            raise ConfigurationError(f"on must be an exception class or a tuple of them, got {on!r}")
         for pname, value, base in (
             ("stop", stop, stop_base),
             ("wait", wait, wait_base),
             ("retry", retry, tenacity.retry_base),
         ):
             if value is not None and not (isinstance(value, base) or callable(value)):
-                raise TypeError(f"{pname} must be a tenacity {pname} strategy or a callable, got {value!r}")
+                raise ConfigurationError(f"{pname} must be a tenacity {pname} strategy or a callable, got {value!r}")
         if retry_after is not None and not callable(retry_after):
-            raise TypeError(f"retry_after must be a callable returning seconds or None, got {retry_after!r}")
+            raise ConfigurationError(f"retry_after must be a callable returning seconds or None, got {retry_after!r}")
         if budget is not None and not isinstance(budget, RetryBudget):
-            raise TypeError(f"budget must be a RetryBudget, got {budget!r}")
+            raise ConfigurationError(f"budget must be a RetryBudget, got {budget!r}")
         self.attempts = attempts
         self.deadline = None if deadline is None else float(deadline)
         self.stop = stop if stop is not None else tenacity.stop_after_attempt(attempts)
@@ -237,10 +257,8 @@ class Retry(Policy):
 
     def _next_delay(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> float | None:
         """The delay before the next attempt; ``-1.0`` when the outcome is not retryable; ``None`` to give up."""
-        if not self.retry(state):
+        if not (self.retry(state) or isinstance(exc, self._tenacity.TryAgain)):  # TryAgain: always (tenacity's)
             return -1.0
-        if self.stop(state):
-            return None
         delay = None
         if self.retry_after is not None:
             hinted = self.retry_after(exc if exc is not None else result)
@@ -248,13 +266,15 @@ class Retry(Policy):
                 delay = max(0.0, float(hinted))
         if delay is None:
             delay = float(self.wait(state))
+        state.upcoming_sleep = delay  # as in tenacity: the wait is known when stop is asked (stop_before_delay)
+        if self.stop(state):
+            return None
         if self.deadline is not None:
             elapsed = (state.outcome_timestamp or 0.0) - state.start_time
             if elapsed + (0.0 if SWITCHES.no_wait else delay) > self.deadline:
                 return None
         if self.budget is not None and not self.budget.try_withdraw():
             return None
-        state.upcoming_sleep = delay
         state.idle_for += delay
         emit(
             self.listeners,

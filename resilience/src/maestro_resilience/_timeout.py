@@ -3,9 +3,12 @@ or (``sync_mode="signal"``, and every sync ``with`` block) in the calling main t
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import itertools
+import math
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -15,12 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 from maestro_resilience._alarm import ALARM, fired, forget
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
-from maestro_resilience._exceptions import TimeoutExceeded
+from maestro_resilience._exceptions import ConfigurationError, TimeoutExceeded
 from maestro_resilience._policy import Policy
 
 if TYPE_CHECKING:
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["Timeout"]
 
@@ -40,10 +42,13 @@ class Timeout(Policy):
     """Give up on a call after ``seconds`` with ``TimeoutExceeded`` (a ``TimeoutError``).
 
     * ``async def``: the call is cancelled (``asyncio.timeout``); ``async with Timeout(s):`` works too.
-    * ``def``, ``sync_mode="thread"`` (the default): the call runs on a worker thread and the caller
-      stops waiting on time. Python cannot kill a thread: the call goes on in the background until
-      it returns, holding a worker (``max_workers`` of them at most; further sync calls queue).
-      Handing a call to a thread costs tens of microseconds.
+    * ``def``, ``sync_mode="thread"`` (the default): the call runs on a worker thread, in a copy of
+      the caller's ``contextvars`` context, and the caller stops waiting on time. Python cannot kill
+      a thread: the abandoned call goes on in the background until it returns (``abandoned`` counts
+      them), and a new worker takes its place, so calls that hang do not starve healthy ones: up to
+      ``max_workers`` running calls plus ``max_abandoned`` abandoned ones; beyond that, calls queue
+      (and a queued call whose deadline passes is dropped without running). Handing a call to a
+      thread costs tens of microseconds.
     * ``def``, ``sync_mode="signal"``: the call runs in the calling thread, which must be the main
       thread (``RuntimeError`` elsewhere; POSIX only), under a ``SIGALRM`` interval timer whose
       handler raises ``TimeoutExceeded`` inside the overrunning code, interrupting a blocking
@@ -64,6 +69,8 @@ class Timeout(Policy):
     Args:
         seconds: the limit (> 0).
         max_workers: worker threads for sync calls in thread mode.
+        max_abandoned: extra workers that may replace calls abandoned on their deadline and still
+            running (default: ``max_workers``); the threads stay bounded by their sum.
         sync_mode: how decorated ``def`` functions and ``call()`` are limited: ``"thread"``,
             ``"signal"`` or ``"auto"``.
 
@@ -90,31 +97,49 @@ class Timeout(Policy):
         seconds: float,
         *,
         max_workers: int = 32,
+        max_abandoned: int | None = None,
         sync_mode: Literal["thread", "signal", "auto"] = "thread",
         name: str | None = None,
         listeners: tuple[EventListener, ...] | list[EventListener] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(name, listeners=listeners, clock=clock)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-            raise ValueError(f"seconds must be a number > 0, got {seconds!r}")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not seconds > 0
+            or not math.isfinite(seconds)
+        ):
+            raise ConfigurationError(f"seconds must be a finite number > 0, got {seconds!r}")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError(f"max_workers must be an int >= 1, got {max_workers!r}")
+            raise ConfigurationError(f"max_workers must be an int >= 1, got {max_workers!r}")
+        if max_abandoned is None:
+            max_abandoned = max_workers
+        if isinstance(max_abandoned, bool) or not isinstance(max_abandoned, int) or max_abandoned < 0:
+            raise ConfigurationError(f"max_abandoned must be an int >= 0 or None, got {max_abandoned!r}")
         if sync_mode not in _SYNC_MODES:
-            raise ValueError(f"sync_mode must be one of 'thread', 'signal', 'auto', got {sync_mode!r}")
+            raise ConfigurationError(f"sync_mode must be one of 'thread', 'signal', 'auto', got {sync_mode!r}")
         self.seconds = float(seconds)
         self.max_workers = max_workers
+        self.max_abandoned = max_abandoned
         self.sync_mode = sync_mode
-        self._pool: ThreadPoolExecutor | None = None  # created on the first sync call
+        self._pool: _Workers | None = None  # created on the first sync call
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
         self._last: tuple[object, Any] = (None, None)  # (loop, its _Deadlines): the common case without a lookup
 
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - keeps the package import light
+    def _executor(self) -> _Workers:
+        pool = self._pool
+        if pool is None:
+            with _POOL_LOCK:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = _Workers(self.max_workers, self.max_abandoned, f"timeout-{self.name}")
+        return pool
 
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"timeout-{self.name}")
-        return self._pool
+    @property
+    def abandoned(self) -> int:
+        """Sync calls this policy stopped waiting for that still run on their worker threads."""
+        return 0 if self._pool is None else self._pool.abandoned
 
     def _exceeded(self) -> TimeoutExceeded:
         emit(self.listeners, self.name, "timeout", seconds=self.seconds)
@@ -163,16 +188,16 @@ class Timeout(Policy):
         policy = self
 
         def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-            context = contextvars.copy_context()
-            future = policy._executor().submit(context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
-            try:
-                result: R = future.result(policy.seconds)
-            except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError since 3.11
-                if not future.done():
-                    future.cancel()
-                    raise policy._exceeded() from None
-                raise
-            return result
+            pool = policy._executor()
+            job = pool.submit(contextvars.copy_context(), fn, args, kwargs)
+            if not job.done.wait(policy.seconds) and pool.give_up(job):
+                raise policy._exceeded()
+            if job.error is not None:
+                try:
+                    raise job.error
+                finally:
+                    job.error = None  # no reference cycle through the traceback
+            return job.result  # type: ignore[no-any-return]
 
         return limited
 
@@ -271,9 +296,132 @@ class Timeout(Policy):
             raise
 
     def shutdown(self, wait: bool = False) -> None:
-        """Stop the worker threads of sync calls."""
+        """Stop the worker threads of sync calls (``wait``: until the running calls returned)."""
         if self._pool is not None:
             self._pool.shutdown(wait=wait)
+
+
+_POOL_LOCK = threading.Lock()
+
+_QUEUED, _RUNNING, _FINISHED, _DROPPED = 0, 1, 2, 3
+
+
+class _Job:
+    """One sync call handed to a worker."""
+
+    __slots__ = ("abandoned", "args", "context", "done", "error", "fn", "kwargs", "result", "state")
+
+    def __init__(
+        self, context: contextvars.Context, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.context, self.fn, self.args, self.kwargs = context, fn, args, kwargs
+        self.state = _QUEUED
+        self.abandoned = False
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class _Workers:
+    """The worker threads of one ``Timeout``'s sync calls.
+
+    ``size`` threads run calls; a call whose caller gave up on it (``give_up``) while it runs is
+    *abandoned*: it keeps its thread until it returns, and the pool may start one more thread in its
+    place, up to ``size + max_abandoned`` threads, so hung calls do not starve the healthy ones. A
+    thread beyond the current need exits once it has no call to run.
+    """
+
+    def __init__(self, size: int, max_abandoned: int, name: str) -> None:
+        self.size = size
+        self.max_abandoned = max_abandoned
+        self.name = name
+        self.abandoned = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+        self._started: list[threading.Thread] = []
+        self._numbers = itertools.count()
+
+    def _capacity(self) -> int:
+        return self.size + min(self.abandoned, self.max_abandoned)
+
+    def _grow(self) -> None:
+        """Start a thread if a queued call has no idle thread and the capacity allows (under the lock)."""
+        if len(self._queue) > self._idle and self._threads < self._capacity():
+            self._threads += 1
+            thread = threading.Thread(target=self._work, name=f"{self.name}_{next(self._numbers)}", daemon=True)
+            self._started = [t for t in self._started if t.is_alive()]
+            self._started.append(thread)
+            thread.start()
+
+    def submit(
+        self, context: contextvars.Context, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _Job:
+        job = _Job(context, fn, args, kwargs)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: shut down, cannot run new calls")
+            self._queue.append(job)
+            self._ready.notify()
+            self._grow()
+        return job
+
+    def give_up(self, job: _Job) -> bool:
+        """The caller's deadline passed: drop a queued call, abandon a running one; False if it finished."""
+        with self._lock:
+            if job.state == _QUEUED:
+                job.state = _DROPPED
+                self._queue.remove(job)
+                return True
+            if job.state == _RUNNING:
+                job.abandoned = True
+                self.abandoned += 1
+                self._grow()  # a thread in its place, within the bound
+                return True
+            return False
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    if self._closed or self._threads > self._capacity():
+                        self._threads -= 1
+                        return
+                    self._idle += 1
+                    self._ready.wait()
+                    self._idle -= 1
+                job = self._queue.popleft()
+                job.state = _RUNNING
+            try:
+                job.result = job.context.run(job.fn, *job.args, **job.kwargs)
+            except BaseException as error:  # handed to the caller (or dropped with an abandoned call)
+                job.error = error
+            job.context = job.fn = job.args = job.kwargs = None  # type: ignore[assignment]
+            with self._lock:
+                job.state = _FINISHED
+                if job.abandoned:
+                    self.abandoned -= 1
+                    job.result = job.error = None
+                    self._ready.notify_all()  # a thread beyond the capacity now may exit
+            job.done.set()
+
+    def shutdown(self, wait: bool) -> None:
+        with self._lock:
+            self._closed = True
+            for job in self._queue:
+                job.state = _DROPPED
+                job.error = RuntimeError(f"{self.name}: shut down before the call ran")
+                job.done.set()
+            self._queue.clear()
+            self._ready.notify_all()
+            threads = list(self._started)
+        if wait:
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join()
 
 
 _PENDING, _DONE, _FIRED = 0, 1, 2

@@ -9,18 +9,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from maestro_resilience._exceptions import ConfigurationError
+
 __all__ = ["Consecutive", "CountWindow", "TimeWindow", "Window"]
 
 
 def _check_rate(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+        raise ConfigurationError(f"{name} must be a finite number in (0, 1], got {value!r}")
     return float(value)
 
 
 def _check_positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
     return value
 
 
@@ -28,7 +30,7 @@ def _check_duration(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number of seconds > 0 (or None), got {value!r}")
+        raise ConfigurationError(f"{name} must be a finite number of seconds > 0 (or None), got {value!r}")
     return float(value)
 
 
@@ -157,7 +159,9 @@ class CountWindow:
         if self.minimum_calls is not None:
             _check_positive_int("CountWindow.minimum_calls", self.minimum_calls)
             if self.minimum_calls > self.size:
-                raise ValueError(f"CountWindow.minimum_calls must be <= size ({self.size}), got {self.minimum_calls}")
+                raise ConfigurationError(
+                    f"CountWindow.minimum_calls must be <= size ({self.size}), got {self.minimum_calls}"
+                )
 
     def new_state(self) -> _CountState:
         """An empty ring buffer."""
