@@ -5,6 +5,7 @@ insights, with hypothesis properties."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from maestro_test_result_aggregator.analysis import (
     percentile,
     slowest,
 )
-from maestro_test_result_aggregator.formats import validate_ctrf
+from maestro_test_result_aggregator.formats import read_report, validate_ctrf
 from maestro_test_result_aggregator.formats.ctrf import ctrf_document
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
 from maestro_test_result_aggregator.testing import make_result, make_run
@@ -141,3 +142,13 @@ def test_ctrf_insights_are_schema_valid() -> None:
     assert insights["passRate"]["current"] == 48 / 50
     assert round(insights["passRate"]["baseline"], 3) == round((40 / 50 + 45 / 50) / 2, 3)
     validate_ctrf(ctrf_document(current, insights=insights))
+
+
+def test_a_flaky_verdict_prints_its_parameters_once() -> None:
+    # Playwright 1.65's real JSON report: "sign out" passed on its retry in both projects.
+    report = Path(__file__).parent / "data" / "playwright_1_65" / "artifact" / "results.json"
+    lines = [str(v) for v in flaky_within_run(read_report(report)) if "sign out" in v.name]
+    assert lines == [
+        "FLAKY [within-run] login.spec.js::sign out[project=desktop]: passed after 1 failed attempt(s) of 2",
+        "FLAKY [within-run] login.spec.js::sign out[project=mobile]: passed after 1 failed attempt(s) of 2",
+    ]

@@ -18,6 +18,9 @@ from maestro_test_result_aggregator.testing import make_run
 
 DATA = Path(__file__).parent / "data"
 
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:playwright", "-p", "no:cacheprovider"]
+"""The real pytest of this environment, without the plugins that would change its output."""
+
 
 @pytest.fixture
 def shards(tmp_path: Path) -> Path:
@@ -75,12 +78,14 @@ def test_gate_against_a_baseline_file(tmp_path: Path) -> None:
     assert "2 new failure(s)" in text
 
 
-def test_bad_input_is_reported_and_strict_makes_it_fatal(shards: Path) -> None:
+def test_bad_input_fails_closed_unless_allowed(shards: Path) -> None:
     (shards / "zz-broken.xml").write_text("<testsuites><testsuite")
-    code, text = invoke("report", str(shards), "--format", "json")
+    code, _ = invoke("report", str(shards), "--format", "json")
+    assert code == 2
+    code, text = invoke("report", str(shards), "--format", "json", "--allow-unreadable")
     assert code == 0
     assert '"tests": 120' in text
-    code, _ = invoke("report", str(shards), "--format", "json", "--strict")
+    code, _ = invoke("report", str(shards), "--format", "json", "--allow-unreadable", "--strict")
     assert code == 2
     (shards / "evil.xml").write_text('<!DOCTYPE x [<!ENTITY a "b">]><testsuite/>')
     code, _ = invoke("merge", str(shards / "evil.xml"), "-o", str(shards / "o.json"))
@@ -141,10 +146,12 @@ def test_console_script_runs(shards: Path) -> None:
 def test_fixtures_are_not_modified_by_reading(tmp_path: Path) -> None:
     copy = tmp_path / "data"
     shutil.copytree(DATA, copy)
-    before = {p.name: p.read_bytes() for p in copy.iterdir()}
-    for path in copy.iterdir():
+    reports = [p for p in copy.rglob("*") if p.suffix in (".xml", ".json", ".jsonl") and "project" not in p.parts]
+    reports = [p for p in reports if p.name not in ("package.json", ".last-run.json")]
+    before = {p: p.read_bytes() for p in reports}
+    for path in reports:
         read_report(path)
-    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+    assert {p: p.read_bytes() for p in reports} == before
 
 
 def test_package_errors_exit_2(shards: Path, tmp_path: Path) -> None:
@@ -154,3 +161,69 @@ def test_package_errors_exit_2(shards: Path, tmp_path: Path) -> None:
     code, text = invoke("gate", str(shards), "--no-new-failures", "--baseline", "42", "--db", str(tmp_path / "h.db"))
     assert code == 2
     assert f"history store {tmp_path / 'h.db'}: no run with id 42" in text
+
+
+PLAYWRIGHT = DATA / "playwright_1_65"
+
+
+def test_a_truncated_shard_fails_the_gate_closed(tmp_path: Path) -> None:
+    # Playwright's real JUnit report of shard 2, cut where an OOM-killed job stopped writing it.
+    for shard in ("shard-1", "shard-2"):
+        shutil.copytree(PLAYWRIGHT / shard, tmp_path / shard)
+    junit = tmp_path / "shard-2" / "junit.xml"
+    junit.write_bytes(junit.read_bytes()[: junit.stat().st_size // 2])
+    (tmp_path / "shard-2" / "results.json").unlink()
+    code, text = invoke("gate", "--min-pass-rate", "0", str(tmp_path))
+    assert code == 2
+    assert "shard-2" in text
+    assert "--allow-unreadable" in text
+    code, text = invoke("gate", "--min-pass-rate", "0", "--allow-unreadable", str(tmp_path))
+    assert code == 0, text
+
+
+def test_an_empty_run_fails_the_gate_unless_allowed(tmp_path: Path) -> None:
+    # The real pytest on a project where it collects nothing: tests="0", exit 5.
+    done = subprocess.run(
+        [*PYTEST, "-q", "--junitxml=junit.xml"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 5
+    code, text = invoke("gate", "--min-pass-rate", "100", str(tmp_path / "junit.xml"))
+    assert code == 1
+    assert "FAIL not-empty: 0 test(s)" in text
+    code, text = invoke("gate", "--min-pass-rate", "100", "--allow-empty", str(tmp_path / "junit.xml"))
+    assert code == 0, text
+
+
+def test_declared_but_unlisted_tests_are_not_dropped(tmp_path: Path) -> None:
+    # Playwright's real report with the testcases of its first suite (desktop, cart.spec.js:
+    # tests="4" failures="1") missing, as a writer that died mid-suite leaves it.
+    text = (PLAYWRIGHT / "artifact" / "junit.xml").read_text()
+    start = text.index('<testsuite name="cart.spec.js"')
+    head_end = text.index(">", start) + 1
+    path = tmp_path / "junit.xml"
+    path.write_text(text[:head_end] + "\n" + text[text.index("</testsuite>", start) :])
+    unlisted = [t for t in read_report(path).tests if t.raw_status == "unlisted"]
+    assert [(t.status.value, t.suite) for t in unlisted] == [("failed", ("cart.spec.js",))]
+    code, text = invoke("gate", "--min-pass-rate", "100", str(path))
+    assert code == 1, text
+
+
+def test_a_playwright_artifact_folder_is_read_as_one_run() -> None:
+    # package.json and test-results/.last-run.json are not reports: skipped (named with -v),
+    # even though every report is required to be readable; results.json and junit.xml are the
+    # same run in two formats: counted once.
+    code, text = invoke("gate", "--min-pass-rate", "100", "-v", str(PLAYWRIGHT / "artifact"))
+    assert code == 1
+    assert "11 passed, 1 failed" in text
+    assert "14 test(s) in the run" in text
+    assert "not a report, skipped:" in text
+    assert "package.json" in text
+    assert ".last-run.json" in text
+    assert "counted once" in text
+    # A file named on the command line that is not a report is an error, not a skip.
+    code, _ = invoke("gate", "--min-pass-rate", "0", str(PLAYWRIGHT / "artifact" / "package.json"))
+    assert code == 2

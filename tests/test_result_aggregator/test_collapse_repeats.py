@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,19 @@ def test_the_cli_folds_repeats_only_with_the_option(tmp_path: Path) -> None:
     assert document["results"]["summary"]["flaky"] == 1
     bad = runner.invoke(main, ["merge", str(report), "--repeats", "count", "-o", str(tmp_path / "x.json")])
     assert bad.exit_code == 2
+
+
+def test_flakefinder_folds_identical_ids_the_junit_reader_told_apart_by_position() -> None:
+    # Three testcases with one id in a suite declaring three tests: read as three tests (the
+    # second and third with parameter "occurrence"); flakefinder's repeats of one test.
+    path = Path(tempfile.mkdtemp()) / "junit.xml"
+    path.write_text(
+        '<testsuite name="pytest" tests="3"><testcase classname="t.T" name="test_a"/>'
+        '<testcase classname="t.T" name="test_a"><failure message="boom"/></testcase>'
+        '<testcase classname="t.T" name="test_a"/></testsuite>'
+    )
+    run = read_report(path)
+    assert len(run.tests) == 3
+    (folded,) = collapse_repeats(run, "flakefinder").tests
+    assert (folded.name, dict(folded.parameters), folded.flaky) == ("test_a", {}, True)
+    assert [a.status for a in folded.attempts] == [PASSED, FAILED, PASSED]

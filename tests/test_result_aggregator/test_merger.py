@@ -73,16 +73,16 @@ def test_merger_gives_what_folding_with_merge_results_gives(groups: list[list[Te
     for got in merged:
         want = expected[got.test_id]
         assert got == want
-        # A test whose copies added nothing is its very first object, as with merge_results.
+        # A test met once is its very first object, as with merge_results.
         assert (got is want) == any(want is r for run in runs for r in run.tests)
 
 
-def test_a_copy_adding_nothing_keeps_the_first_result_object() -> None:
-    first = TestResult("t", Status.PASSED, 1.0)
-    again = TestResult("t", Status.PASSED, 1.0)  # equal attempt: nothing new
+def test_an_attempt_equal_to_an_earlier_one_is_kept() -> None:
+    # Two runs (distinct run ids) that failed the same way: two attempts, never de-duplicated.
+    first = TestResult("t", Status.FAILED, 1.0, message="boom")
+    again = TestResult("t", Status.FAILED, 1.0, message="boom")
     (merged,) = merge_runs([TestRun(Tool("x"), [first], run_id="1"), TestRun(Tool("x"), [again], run_id="2")]).tests
-    assert merged is first
-    assert merged.attempts == ()
+    assert [a.message for a in merged.attempts] == ["boom", "boom"]
 
 
 def test_unsorted_attempts_of_the_first_copy_are_sorted_at_the_first_merge() -> None:

@@ -80,8 +80,7 @@ class FlakyVerdict:
         ... )
         >>> (verdict,) = flaky_within_run(TestRun(Tool("pytest"), [retried]))
         >>> print(verdict)
-        FLAKY [within-run] tests/e2e/test_cart.py::test_checkout[browser=webkit] (browser=webkit):
-        passed after 1 failed attempt(s) of 2
+        FLAKY [within-run] tests/e2e/test_cart.py::test_checkout[browser=webkit]: passed after 1 failed attempt(s) of 2
         >>> verdict.signal, verdict.test_id == retried.test_id, dict(verdict.parameters)
         ('within-run', True, {'browser': 'webkit'})
     """
@@ -96,7 +95,8 @@ class FlakyVerdict:
 
     def __str__(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in sorted(self.parameters.items()))
-        shown = f"{self.name} ({params})" if params else self.name
+        # The name usually shows them already (``test_x[browser=webkit]``): never twice.
+        shown = f"{self.name} ({params})" if params and not self.name.endswith(f"[{params}]") else self.name
         return f"FLAKY [{self.signal}] {shown}: {self.evidence}"
 
 

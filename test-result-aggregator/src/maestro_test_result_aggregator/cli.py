@@ -46,19 +46,32 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
+    return [run for _, run in _load(inputs, strict)]
+
+
+def _load(inputs: tuple[str, ...], strict: bool) -> list[tuple[Path, TestRun]]:
+    """Every report named by ``inputs``, read. Fails closed: an unreadable report ends the
+    command with exit 2 unless ``--allow-unreadable``; a file found in a folder or by a glob that
+    is no report at all (``package.json``, Playwright's ``.last-run.json``) is skipped, and named
+    with ``--verbose``; one run found twice in two formats is counted once."""
     from rich.markup import escape  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
+    from maestro_test_result_aggregator.errors import UnknownFormatError  # noqa: PLC0415
     from maestro_test_result_aggregator.formats import expand_inputs, read_report  # noqa: PLC0415
 
     files = expand_inputs(inputs)
     if not files:
         _fail(f"no report files found in {', '.join(inputs)}")
-    runs = []
+    named = {Path(item).resolve() for item in inputs if Path(item).is_file()}
+    runs: list[tuple[Path, TestRun]] = []
     bad = 0
     console = _err()
     context = click.get_current_context(silent=True)
-    repeats = context.meta.get("maestro_repeats") if context is not None else None
+    meta = context.meta if context is not None else {}
+    repeats = meta.get("maestro_repeats")
+    allow_unreadable = bool(meta.get("maestro_allow_unreadable")) and not strict
+    verbose = bool(meta.get("maestro_verbose"))
     # Only on a terminal and for a few files or more: rich before 15 prints an empty line when
     # even a disabled Progress stops on a non-interactive console (a CI log, a pipe).
     shown = len(files) >= 5 and console.is_terminal
@@ -67,10 +80,17 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
         for path in files:
             try:
                 run = read_report(path)
-                runs.append(collapse_repeats(run, repeats) if repeats else run)
+                runs.append((path, collapse_repeats(run, repeats) if repeats else run))
+            except UnknownFormatError as error:
+                if path.resolve() in named:
+                    _fail(str(error))
+                if verbose:
+                    console.print(
+                        f"[dim]not a report, skipped:[/] {escape(str(path))}", highlight=False, soft_wrap=True
+                    )
             except AggregatorError as error:
-                if strict:
-                    _fail(f"{error} (--strict)")
+                if not allow_unreadable:
+                    _fail(f"{error} (unreadable report: fix it, or pass --allow-unreadable to skip it)")
                 bad += 1
                 console.print(f"[yellow]skipped[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             if progress is not None and task is not None:
@@ -79,13 +99,81 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
         _fail("no readable report among the inputs")
     if bad:
         console.print(f"[yellow]{bad} of {len(files)} file(s) could not be read[/]", highlight=False)
-    return runs
+    return _one_per_run(runs, console)
+
+
+def _one_per_run(runs: list[tuple[Path, TestRun]], console: Console) -> list[tuple[Path, TestRun]]:
+    """Drop a report that is the same run as another in the same folder, written in another
+    format (Playwright's ``results.json`` and ``junit.xml`` of one ``playwright test``): the
+    same tests by name with the same outcomes, started within the other's span. The report
+    that keeps more (attempts) stays: the JUnit one is dropped."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    from maestro_test_result_aggregator.merge import run_time  # noqa: PLC0415
+
+    outlines: dict[int, list[tuple[str, str]]] = {}
+
+    def outline(run: TestRun) -> list[tuple[str, str]]:
+        found = outlines.get(id(run))
+        if found is None:
+            found = outlines[id(run)] = sorted((t.name, t.status.value) for t in run.tests)
+        return found
+
+    def span(run: TestRun) -> float:
+        start = run_time(run)
+        return (run.stop - start) if run.stop is not None and start is not None else 0.0
+
+    kept: list[tuple[Path, TestRun]] = []
+    dropped: set[int] = set()
+    for index, (path, run) in enumerate(runs):
+        if index in dropped:
+            continue
+        for other_index in range(index + 1, len(runs)):
+            other_path, other = runs[other_index]
+            if other_index in dropped or other_path.parent != path.parent or run.tool == other.tool:
+                continue
+            first, second = run_time(run), run_time(other)
+            if first is None or second is None or abs(first - second) > max(span(run), span(other), 1.0):
+                continue
+            if len(run.tests) != len(other.tests) or outline(run) != outline(other):
+                continue
+            junit_first = run.tool.name == "junit"
+            drop, keep = (path, other_path) if junit_first else (other_path, path)
+            dropped.add(index if junit_first else other_index)
+            console.print(
+                f"[yellow]note[/] {escape(str(drop))} is the same run as {escape(str(keep))} "
+                "in another format: counted once",
+                highlight=False,
+                soft_wrap=True,
+            )
+            if junit_first:
+                break
+        if index not in dropped:
+            kept.append((path, run))
+    return kept
 
 
 def _merged(inputs: tuple[str, ...], strict: bool) -> TestRun:
-    from maestro_test_result_aggregator.merge import merge_runs  # noqa: PLC0415
+    from rich.markup import escape  # noqa: PLC0415
 
-    return merge_runs(_load_runs(inputs, strict))
+    from maestro_test_result_aggregator.merge import Merger, run_time  # noqa: PLC0415
+
+    loaded = _load(inputs, strict)
+    merger = Merger()
+    console = _err()
+    timeless = [path for path, run in loaded if run_time(run) is None and not any(t.start for t in run.tests)]
+    for path, run in loaded:
+        at = None
+        if path in timeless and len(loaded) > 1:
+            at = path.stat().st_mtime
+            console.print(
+                f"[yellow]note[/] {escape(str(path))} carries no time: its attempts are ordered "
+                "by the file's modification time",
+                highlight=False,
+                soft_wrap=True,
+            )
+        merger.add(run, at=at)
+    return merger.result()
 
 
 def _store(db: str | None) -> HistoryStore | None:
@@ -129,7 +217,38 @@ def _write(run: TestRun, fmt: str, output: str | None, profile: str = "xunit2", 
 
 
 inputs_argument = click.argument("inputs", nargs=-1, required=True)
-strict_option = click.option("--strict", is_flag=True, help="Any unreadable input is fatal (exit 2).")
+
+
+def _remember(name: str) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: object) -> object:
+        ctx.meta[name] = value
+        return value
+
+    return callback
+
+
+def strict_option(command: Any) -> Any:
+    """``--allow-unreadable``, ``--verbose`` and the old ``--strict`` (now the default)."""
+    command = click.option(
+        "--strict",
+        is_flag=True,
+        help="Any unreadable input is fatal (exit 2): the default now; overrides --allow-unreadable.",
+    )(command)
+    command = click.option(
+        "--allow-unreadable",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember("maestro_allow_unreadable"),
+        help="Skip an unreadable or truncated report with a warning instead of failing (exit 2).",
+    )(command)
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember("maestro_verbose"),
+        help="Name every file skipped because it is not a report.",
+    )(command)
 
 
 def _remember_repeats(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -294,6 +413,7 @@ def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float
 @click.option("--no-new-failures", is_flag=True, help="Fail on any test failing now but not in --baseline.")
 @click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
 @click.option("--max-duration-regression", type=float, help="Maximum % increase of test time vs --baseline.")
+@click.option("--allow-empty", is_flag=True, help="Pass a run that holds no test (by default it fails, exit 1).")
 @db_option
 @strict_option
 @repeats_option
@@ -305,10 +425,14 @@ def gate(
     no_new_failures: bool,
     baseline: str | None,
     max_duration_regression: float | None,
+    allow_empty: bool,
     db: str | None,
     strict: bool,
 ) -> None:
-    """Apply quality gates to INPUTS (merged): exit 0 pass, 1 failed (reasons printed), 2 bad input."""
+    """Apply quality gates to INPUTS (merged): exit 0 pass, 1 failed (reasons printed), 2 bad input.
+
+    Fails closed: an unreadable report exits 2 (--allow-unreadable skips it), a run with no test
+    exits 1 (--allow-empty passes it)."""
     from maestro_test_result_aggregator.gates import Gates  # noqa: PLC0415
 
     try:
@@ -330,6 +454,19 @@ def gate(
         if store is not None:
             store.close()
     outcome = gates.evaluate(run, base)
+    if not allow_empty:
+        from maestro_test_result_aggregator.gates import GateCheck  # noqa: PLC0415
+
+        tests = len(run.tests)
+        outcome.checks.insert(
+            0,
+            GateCheck(
+                "not-empty",
+                tests > 0,
+                f"{tests} test(s) in the run"
+                + ("" if tests else ": the runner may have crashed before any test (--allow-empty accepts it)"),
+            ),
+        )
     for check in outcome.checks:
         mark = "PASS" if check.passed else "FAIL"
         click.echo(f"{mark} {check.name}: {check.detail}")

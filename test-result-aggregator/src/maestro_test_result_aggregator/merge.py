@@ -4,11 +4,15 @@ result holding every attempt, in linear time, and merging the same shard twice c
 Rules:
 
 - A run already merged (same tool, environment, times, id and results: its fingerprint) is
-  skipped, so re-ingesting a shard is idempotent even when results carry no timestamps.
-- Two results with the same ``test_id`` become one whose ``attempts`` are the union of both
-  (an attempt already present is not added again), ordered by start time when every attempt has
-  one, otherwise in ingest order; the last attempt is the final outcome and gives ``status``,
-  ``duration``, ``message``... Inputs are never mutated.
+  skipped, so re-ingesting a shard is idempotent even when results carry no timestamps. That
+  run identity is the only de-duplication: an attempt equal to an earlier one (a test that
+  failed the same way twice) is another attempt, always kept.
+- Two results with the same ``test_id`` become one holding every attempt of both, ordered by
+  time: each attempt's own start, else its run's time (``run_time``: the suite ``timestamp``,
+  CTRF ``start``...), else the time the caller gives ``Merger.add`` (the CLI gives the file's
+  modification time, and says so); in ingest order only when some attempt has no time at all.
+  The last attempt is the final outcome and gives ``status``, ``duration``, ``message``...
+  Inputs are never mutated.
 - The merged run spans the earliest start to the latest stop; commit/branch/tool are kept when
   every input agrees, the shard is dropped.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import math
 import operator
 import re
 from array import array
@@ -43,6 +48,7 @@ __all__ = [
     "merge_results",
     "merge_runs",
     "run_fingerprint",
+    "run_time",
 ]
 
 _NAME: Final = attrgetter("name")
@@ -66,18 +72,17 @@ def as_attempt(result: TestResult) -> Attempt:
 
 
 def merge_results(first: TestResult, second: TestResult) -> TestResult:
-    """One result with the attempts of both (which must share a ``test_id``); returns ``first``
-    itself when ``second`` adds no new attempt."""
+    """One result with every attempt of both (which must share a ``test_id``): ``first``'s, then
+    ``second``'s, sorted by start time when every attempt has one. Attempts are never dropped
+    for being equal to another (a test can fail the same way twice)."""
     ours = first.attempts or (as_attempt(first),)
     theirs = second.attempts or (as_attempt(second),)
-    known = set(ours)
-    new = [a for a in theirs if a not in known]
-    if not new:
-        return first
-    attempts = [*ours, *new]
+    attempts = [*ours, *theirs]
+    final = attempts[-1]
     if all(a.start is not None for a in attempts):
-        attempts.sort(key=lambda a: a.start or 0.0)
-    base = second if attempts[-1] in theirs else first
+        attempts.sort(key=_start_or_zero)
+        final = attempts[-1]
+    base = second if any(final is a for a in theirs) else first
     return _with_attempts(base, attempts)
 
 
@@ -234,14 +239,29 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
         raise ValueError(f"style must be one of {', '.join(REPEAT_STYLES)}, got {style!r}")
     groups: dict[tuple[object, ...], list[tuple[int, int, int]]] = {}
     bases: list[str | None] = []
+    # Identical ids (flakefinder repeats unittest-style tests so): the JUnit reader tells such
+    # copies apart by position, parameter ``occurrence`` on the second and later.
+    repeated_ids = (
+        {_without_occurrence(r) for r in run.tests if "occurrence" in r.parameters} if style == "flakefinder" else set()
+    )
     for position, result in enumerate(run.tests):
         found = _repeat_of(result.name, style)
-        if found is None:
+        if found is None and repeated_ids and _without_occurrence(result) in repeated_ids:
+            found = (result.name, int(result.parameters.get("occurrence", "1")) - 1, 0)
+            key = _without_occurrence(result)
+        elif found is None:
             bases.append(None)
             continue
+        else:
+            key = (
+                tuple(result.suite),
+                result.file,
+                result.classname,
+                found[0],
+                tuple(sorted(result.parameters.items())),
+            )
         base, number, count = found
         bases.append(base)
-        key = (tuple(result.suite), result.file, result.classname, base, tuple(sorted(result.parameters.items())))
         groups.setdefault(key, []).append((number, count, position))
     folded: dict[int, TestResult] = {}  # first position of a group -> the folded result
     dropped: set[int] = set()
@@ -259,12 +279,20 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
             attempts.extend(result.attempts or (as_attempt(result),))
         last = run.tests[members[-1][2]]
         first_position = min(position for _, _, position in members)
-        folded[first_position] = _with_attempts(last, attempts, name=bases[members[-1][2]] or last.name)
+        parameters = {k: v for k, v in last.parameters.items() if k != "occurrence"} or EMPTY
+        folded[first_position] = _with_attempts(
+            last, attempts, name=bases[members[-1][2]] or last.name, parameters=parameters
+        )
         dropped.update(position for _, _, position in members if position != first_position)
     if not folded:
         return replace(run, tests=list(run.tests))
     tests = [folded.get(position, result) for position, result in enumerate(run.tests) if position not in dropped]
     return replace(run, tests=tests)
+
+
+def _without_occurrence(result: TestResult) -> tuple[object, ...]:
+    parameters = tuple(sorted((k, v) for k, v in result.parameters.items() if k != "occurrence"))
+    return (tuple(result.suite), result.file, result.classname, result.name, parameters)
 
 
 @contextlib.contextmanager
@@ -284,47 +312,48 @@ def _gc_paused() -> Iterator[None]:
 
 class _Merging:
     """A test met more than once by a ``Merger``: what ``merge_results`` would give after each
-    copy, kept mutable. ``merge_results`` rebuilds the whole result and its set of known attempts
-    for every copy (O(k) per copy, O(k**2) for a test run k times); this costs O(the copy's own
-    attempts) per copy, and the result is built once, by ``result()``."""
+    copy, kept mutable. ``merge_results`` rebuilds the whole result for every copy (O(k) per copy,
+    O(k**2) for a test run k times); this costs O(the copy's own attempts) per copy, and the result
+    is built once, by ``result()``.
 
-    __slots__ = ("attempts", "base", "changed", "known", "ordered", "timed")
+    Each attempt is ordered by its own start, or else by the start of the run it came from (the
+    suite ``timestamp``, CTRF ``start``...); while every attempt has such a time the list is kept
+    in time order, otherwise in ingest order."""
 
-    def __init__(self, first: TestResult) -> None:
+    __slots__ = ("attempts", "base", "keys", "ordered", "timed")
+
+    def __init__(self, first: TestResult, at: float | None) -> None:
         self.base = first  # gives the fields attempts do not (name, suite, file, tags...)
         self.attempts: list[Attempt] = list(first.attempts or (as_attempt(first),))
-        self.known = set(self.attempts)
-        self.timed = all(a.start is not None for a in self.attempts)
-        self.changed = False  # False: merging added nothing, the result is ``first`` itself
-        self.ordered = False  # ``attempts`` is known to be in start order (no NaN start either)
+        self.keys: list[float | None] = [a.start if a.start is not None else at for a in self.attempts]
+        self.timed = all(k is not None for k in self.keys)
+        self.ordered = False  # ``attempts`` is known to be in time order (no NaN time either)
 
-    def add(self, result: TestResult) -> None:
+    def add(self, result: TestResult, at: float | None) -> None:
         """``merge_results(<the result so far>, result)``, in place."""
         theirs = result.attempts or (as_attempt(result),)
-        known = self.known
-        new = [a for a in theirs if a not in known]
-        if not new:
-            return
+        new_keys = [a.start if a.start is not None else at for a in theirs]
         attempts = self.attempts
-        if self.timed and all(a.start is not None for a in new):
-            # Sorted by start, as ``merge_results`` sorts: the list already is, so sort only
-            # when the new attempts do not simply continue it (a sort calls the key per item).
-            # (A NaN start compares false: the list is then sorted every time, as merge_results does.)
-            keys = [_start_or_zero(attempts[-1]), *map(_start_or_zero, new)]
-            attempts.extend(new)
-            if not (self.ordered and all(map(operator.le, keys, keys[1:]))):
-                attempts.sort(key=_start_or_zero)  # always at the first merge: ``first`` may be unsorted
-                self.ordered = all(a.start == a.start for a in attempts)  # sorted, and no NaN start
+        keys = self.keys
+        attempts.extend(theirs)
+        keys.extend(new_keys)
+        if self.timed and all(k is not None for k in new_keys):
+            # Sorted by time, as ``merge_results`` sorts: the list already is, so sort only when
+            # the new attempts do not simply continue it (a sort calls the key per item).
+            # (A NaN time compares false: the list is then sorted every time, as merge_results does.)
+            tail = keys[len(keys) - len(new_keys) - 1 :]
+            if not (self.ordered and all(map(operator.le, tail, tail[1:]))):  # type: ignore[arg-type]
+                order = sorted(range(len(keys)), key=lambda i: keys[i] or 0.0)
+                self.attempts = attempts = [attempts[i] for i in order]
+                self.keys = keys = [keys[i] for i in order]
+                self.ordered = not any(map(math.isnan, keys))  # type: ignore[arg-type]  # sorted, no NaN time
         else:
             self.timed = False
-            attempts.extend(new)
-        known.update(new)
-        if attempts[-1] in theirs:
+        if any(attempts[-1] is a for a in theirs):
             self.base = result
-        self.changed = True
 
     def result(self) -> TestResult:
-        return _with_attempts(self.base, self.attempts) if self.changed else self.base
+        return _with_attempts(self.base, self.attempts)
 
 
 def _start_or_zero(attempt: Attempt) -> float:
@@ -371,6 +400,11 @@ class Merger:
         self._repeats: RepeatStyle | None = repeats
         # prefix (suite, file, class) -> name (+ parameters) -> result: see ``_identify``.
         self._tests: dict[str, dict[Inner, TestResult | _Merging]] = {}
+        # The time of the run each result came from, needed only when a later copy of a test
+        # arrives (the first copy's attempts are then ordered by it): the runs with a time are
+        # kept as they are until the first copy arrives, then indexed once, by result id.
+        self._pending: list[tuple[list[TestResult], float]] = []
+        self._times: dict[int, float] | None = None
         self._seen: set[str] = set()
         self._tools: set[Tool] = set()
         self._commits: set[str | None] = set()
@@ -384,12 +418,16 @@ class Merger:
         self.skipped = 0
         """How many ``add`` calls were ignored because that exact run was already merged."""
 
-    def add(self, run: TestRun) -> bool:
-        """Merge ``run``; returns ``False`` (and changes nothing) when it was already merged."""
-        with _gc_paused():
-            return self._add(run)
+    def add(self, run: TestRun, *, at: float | None = None) -> bool:
+        """Merge ``run``; returns ``False`` (and changes nothing) when it was already merged.
 
-    def _add(self, run: TestRun) -> bool:
+        The run's attempts are ordered among other runs' by their own start, else by the run's
+        time (``run_time``), else by ``at`` (the report file's modification time, say: a last
+        resort, the CLI says when it uses it)."""
+        with _gc_paused():
+            return self._add(run, at)
+
+    def _add(self, run: TestRun, at: float | None) -> bool:
         if self._repeats is not None:
             run = collapse_repeats(run, self._repeats)
         identity = _identify(run.tests)
@@ -410,16 +448,36 @@ class Merger:
             self._start = run.start
         if run.stop is not None and (self._stop is None or run.stop > self._stop):
             self._stop = run.stop
+        when = at if run_time(run) is None else run_time(run)
+        if when is not None and self._times is None:
+            self._pending.append((run.tests, when))
         texts, indexes, inners = identity
         buckets = [self._tests.setdefault(text, {}) for text in texts]
+        times = self._times
         for index, inner, result in zip(indexes, inners, run.tests, strict=True):
             bucket = buckets[index]
             existing = bucket.setdefault(inner, result)  # one dict operation for a new test
-            if existing is not result:
+            if existing is result:
+                if times is not None and when is not None:
+                    times[id(result)] = when
+            else:
                 if not isinstance(existing, _Merging):
-                    existing = bucket[inner] = _Merging(existing)
-                existing.add(result)
+                    if times is None:
+                        times = self._index_times()
+                    existing = bucket[inner] = _Merging(existing, times.get(id(existing)))
+                existing.add(result, when)
         return True
+
+    def _index_times(self) -> dict[int, float]:
+        """The run time of every result of the runs merged so far, by result id (built once,
+        at the first test met twice; kept up to date from then on)."""
+        times: dict[int, float] = {}
+        for tests, when in self._pending:
+            for result in tests:
+                times.setdefault(id(result), when)
+        self._pending.clear()
+        self._times = times
+        return times
 
     def result(self) -> TestRun:
         """The merged run (a new ``TestRun``; inputs untouched)."""
@@ -449,6 +507,18 @@ class Merger:
             stop=self._stop,
             extra={"merged_runs": self.runs} if self.runs > 1 else EMPTY,
         )
+
+
+def run_time(run: TestRun) -> float | None:
+    """When ``run`` ran, as its report says (``run.start``: the suite ``timestamp``, CTRF
+    ``start``, the first reportlog record...); None when the report carries no time.
+
+    Examples:
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> run_time(make_run(3, start=1_700_000_000.0))
+        1700000000.0
+    """
+    return run.start
 
 
 def merge_runs(runs: Iterable[TestRun], *, repeats: RepeatStyle | None = None) -> TestRun:

@@ -326,6 +326,8 @@ class _Scanner:
             return False
         if len(set(order)) != len(order):
             return False  # a fixed sequence naming an attribute twice would accept duplicates
+        if "status" in order or "result" in order:
+            return False  # GoogleTest's status="notrun": the reader's own handler must see it
         self.switches += 1
         self.grammar = _grammar(order, self.grammar.wide)
         return True

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -138,11 +139,17 @@ def _test_uuid(test_id: str) -> str:
     return f"{test_id[:8]}-{test_id[8:12]}-{test_id[12:16]}-{test_id[16:20]}-{test_id[20:32]}"
 
 
+def _fallback_name(result: TestResult, test_id: str) -> str:
+    """A non-empty name for a nameless test (the schema wants one): its class, else its suite
+    path, else its file, else its id."""
+    return result.classname or " > ".join(result.suite) or result.file or test_id
+
+
 def ctrf_test(result: TestResult) -> dict[str, Any]:  # noqa: PLR0912 - one branch per optional field
     """One result as a CTRF ``tests[]`` object."""
     test_id = result.test_id
     record: dict[str, Any] = {
-        "name": result.name,
+        "name": result.name or _fallback_name(result, test_id),
         "status": result.status.value,
         "duration": _ms(result.duration),
         "id": _test_uuid(test_id),
@@ -465,6 +472,10 @@ def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, A
         if includes_final:
             return tuple(earlier)
         return (*earlier, final)
+    if retries and record.get("flaky") is False and final.status is Status.PASSED:
+        # An explicit "flaky": false on a passed test: ``retries`` states the retry policy (CTRF
+        # allows that), not failed attempts.
+        return ()
     if retries:
         # Retried without details: every earlier attempt failed (that is why it was retried).
         return (*(Attempt(Status.FAILED) for _ in range(retries)), final)
@@ -586,7 +597,28 @@ def run_from_ctrf(document: Mapping[str, Any], *, source: str = "document") -> T
             append(_result_in(record))
         except (TypeError, ValueError, AttributeError, KeyError) as error:
             raise ReportParseError(source, f"bad test at results.tests[{index}]: {error}") from None
+    _seconds_not_milliseconds(run)
     return run
+
+
+def _seconds_not_milliseconds(run: TestRun) -> None:
+    """Test times written in epoch seconds where CTRF wants milliseconds (what
+    playwright-ctrf-json-reporter 0.0.29 writes for ``start``/``stop`` while its summary is in
+    milliseconds): read as milliseconds they land in January 1970, three orders of magnitude
+    before the run, and would sort every attempt first. Such a time, that falls within a day of
+    the run once taken as seconds, is taken as seconds."""
+    start = run.start
+    if start is None or start < 86_400 * 1000:
+        return
+    low, high = start - 86_400, (run.stop if run.stop is not None else start) + 86_400
+    limit = start / 100
+    for result in run.tests:
+        if result.start is not None and result.start < limit and low <= result.start * 1000 <= high:
+            result.start *= 1000
+            result.attempts = tuple(
+                replace(a, start=a.start * 1000) if a.start is not None and a.start < limit else a
+                for a in result.attempts
+            )
 
 
 def read_ctrf(path: str | os.PathLike[str]) -> TestRun:

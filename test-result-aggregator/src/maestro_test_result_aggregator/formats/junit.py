@@ -10,8 +10,8 @@ Dialects understood: Ant/Jenkins, Maven Surefire (``flakyFailure``/``flakyError`
 ``rerunFailure``/``rerunError`` become attempts), pytest xunit1 (``file``/``line``, properties)
 and xunit2, Playwright, jest-junit; a ``<testsuites>`` or lone ``<testsuite>`` root; nested
 suites (the suite path is every enclosing ``<testsuite>`` name); times with thousands separators
-(``1,234.5``); timestamps on the root only. Sibling ``<testcase>`` elements repeating the same
-test (how some tools write retries) collapse into one result with every attempt.
+(``1,234.5``); timestamps on the root only. Sibling ``<testcase>`` elements with the same name
+are distinct tests unless the report marks them as reruns (see ``fold_repeated_testcases``).
 
 Writer profiles: ``xunit2`` (default; one ``<testcase>`` per test, final outcome only, retries
 recorded as properties) and ``surefire`` (earlier failed attempts as ``flakyFailure`` when the
@@ -32,9 +32,12 @@ Examples:
 from __future__ import annotations
 
 import gc
+import json
 import os
 import pyexpat
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import IO, Any, Final, Literal
@@ -60,7 +63,7 @@ __all__ = [
     "JUNIT_PROFILES",
     "JunitEngine",
     "JunitProfile",
-    "collapse_repeats",
+    "fold_repeated_testcases",
     "iter_junit",
     "read_junit",
     "write_junit",
@@ -80,6 +83,7 @@ level holds its whole suite path, so unbounded nesting would cost quadratic memo
 _CHUNK: Final = 1 << 20
 _PARAM: Final = "maestro.parameter."
 _TAG: Final = "maestro.tag"
+_ATTEMPT: Final = "maestro.attempt."
 
 
 # ----------------------------------------------------------------------------- reading
@@ -109,6 +113,9 @@ _PASSED: Final = Status.PASSED
 _FAILURES: Final = frozenset(("failure", "error"))
 _ATTEMPTS: Final = frozenset(("flakyFailure", "flakyError", "rerunFailure", "rerunError"))
 _TEXT_CHILDREN: Final = frozenset(("system-out", "system-err", "stackTrace"))
+_NOT_RUN: Final = frozenset(("notrun", "disabled"))
+_STATUS_WORDS: Final = frozenset(status.value for status in Status)
+_SUITE_KEYS: Final = ("hostname", "tests", "failures", "errors", "skipped")
 
 
 class _Reader:
@@ -131,13 +138,15 @@ class _Reader:
         "current",
         "declared",
         "depth",
+        "elements",
         "ends",
         "failure_time",
         "fast_start",
+        "gone",
         "in_properties",
-        "interned",
         "limit",
         "message",
+        "opened",
         "parser",
         "properties",
         "raw",
@@ -149,6 +158,7 @@ class _Reader:
         "stderr",
         "stdout",
         "strings",
+        "suite_attrs",
         "suite_tuple",
         "suites",
         "tags",
@@ -166,7 +176,13 @@ class _Reader:
         self.ends: list[str] = []
         self.suites: list[str] = []
         self.suite_tuple: tuple[str, ...] = ()
-        self.interned: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # One suite tuple object per <testsuite> element (its results share it), so the id of a
+        # result's suite names the element it came from; the element's attributes that tell
+        # sibling testcases apart, or say how many tests it declares, by that id.
+        self.elements: list[tuple[str, ...]] = []
+        self.opened: list[int] = []  # testcases seen when each open <testsuite> started
+        self.gone = 0  # results a streaming caller took out of ``tests`` (``iter_junit``)
+        self.suite_attrs: dict[int, tuple[tuple[str, ...], dict[str, str]]] = {}
         self.strings: dict[str, str] = {}
         self.times: dict[str, float] = {}
         self.current: TestResult | None = None
@@ -270,6 +286,12 @@ class _Reader:
                 )
             if "timestamp" in attrs:
                 result.start = _timestamp(attrs["timestamp"])
+            if "status" in attrs and attrs["status"] in _NOT_RUN:
+                # GoogleTest's disabled tests (status="notrun" result="suppressed", with a 1970
+                # timestamp), tst's status="disabled": skipped, not passed.
+                result.status = Status.SKIPPED
+                result.raw_status = "disabled"
+                result.start = None
             append(result)
             reader.current = result
             reader.case_open = True
@@ -296,9 +318,37 @@ class _Reader:
                 self.case_open = False
             elif name == "testsuite" and self.suites:
                 self.suites.pop()
-                suite = tuple(self.suites)
-                self.suite_tuple = self.interned.setdefault(suite, suite)
+                element = self.elements.pop()
+                if len(self.tests) + self.gone == self.opened.pop() and not self._unlisted(element):
+                    del self.suite_attrs[id(element)]  # no result refers to it: memory stays flat
+                self.suite_tuple = self.elements[-1] if self.elements else ()
         self.ends.clear()
+
+    def _unlisted(self, element: tuple[str, ...]) -> bool:
+        """A ``<testsuite>`` that lists no testcase: when it declares tests, they are not
+        silently dropped (a crashed runner, a truncated writer): one result stands for them,
+        failed when the suite declares failures or errors."""
+        attrs = self.suite_attrs.get(id(element), _NO_SUITE)[1]
+        counts = {key: _declared(attrs.get(key)) or 0 for key in ("tests", "failures", "errors", "skipped")}
+        if counts["tests"] <= 0:
+            return False
+        if counts["failures"] + counts["errors"] > 0:
+            status = Status.FAILED
+        elif counts["skipped"] >= counts["tests"]:
+            status = Status.SKIPPED
+        else:
+            status = Status.OTHER
+        declared = " ".join(f'{key}="{value}"' for key, value in counts.items())
+        self.tests.append(
+            TestResult(
+                f"{counts['tests']} declared test(s), none listed",
+                status,
+                suite=element,
+                raw_status="unlisted",
+                message=f"<testsuite> declares {declared} but lists no <testcase>",
+            )
+        )
+        return True
 
     def _start_outside(self, name: str, attrs: dict[str, str]) -> None:
         if name == "testsuite":
@@ -311,7 +361,10 @@ class _Reader:
                 )
             self.suites.append(attrs.get("name", ""))
             suite = tuple(self.suites)
-            self.suite_tuple = self.interned.setdefault(suite, suite)
+            self.elements.append(suite)
+            self.opened.append(len(self.tests) + self.gone)
+            self.suite_attrs[id(suite)] = (suite, {key: attrs[key] for key in _SUITE_KEYS if key in attrs})
+            self.suite_tuple = suite
             if self.root is None:
                 self.root = name
             if self.start is None:
@@ -438,15 +491,18 @@ class _Reader:
                 result.parameters = params
             if others:
                 result.extra = {"properties": others}
-        result.status = self.status
-        result.raw_status = self.raw
+        if self.status is not _PASSED or result.raw_status != "disabled":
+            result.status = self.status
+            result.raw_status = self.raw
         result.message = self.message
         result.trace = self.trace
         result.stdout = self.stdout
         result.stderr = self.stderr
         if self.tags:
             result.tags = tuple(self.tags)
-        if self.attempts:
+        if self.properties is not None and _ATTEMPT + "1" in self.properties:
+            result.attempts = _written_attempts(self.properties, result, self.limit)  # ours: complete
+        elif self.attempts:
             result.attempts = self._attempts(result)
         self._reset_case()
 
@@ -465,6 +521,64 @@ class _Reader:
             result.message, result.trace, result.raw_status = last.message, last.trace, last.raw_status
             return (first, *self.attempts)
         return (*self.attempts, final)
+
+
+def _written_attempts(properties: dict[str, str], result: TestResult, limit: int) -> tuple[Attempt, ...]:
+    """The earlier attempts our xunit2 writer recorded as ``maestro.attempt.N`` properties, then
+    the testcase's own outcome. The values are untrusted input: a property that is not such a
+    record (not a JSON object, a field of the wrong kind, a time that is no time) is ignored."""
+    attempts: list[Attempt] = []
+    number = 1
+    while (value := properties.get(f"{_ATTEMPT}{number}")) is not None:
+        number += 1
+        if len(value) > 4 * limit + 4096:
+            continue  # more than our writer ever writes
+        try:
+            fields = json.loads(value)
+        except (ValueError, RecursionError):
+            continue
+        attempt = _attempt_record(fields, limit) if isinstance(fields, dict) else None
+        if attempt is not None:
+            attempts.append(attempt)
+    return (*attempts, _as_attempt(result)) if attempts else ()
+
+
+def _attempt_record(fields: dict[str, Any], limit: int) -> Attempt | None:
+    texts = [fields.get(name) for name in ("raw_status", "message", "trace")]
+    duration, start = fields.get("duration", 0.0), fields.get("start")
+    numbers_ok = all(
+        (number is None or (isinstance(number, int | float) and not isinstance(number, bool)))
+        for number in (duration, start)
+    )
+    if (
+        fields.get("status") not in _STATUS_WORDS
+        or not numbers_ok
+        or not all(t is None or isinstance(t, str) for t in texts)
+    ):
+        return None
+    raw, message, trace = texts
+    seconds = float(duration or 0.0)
+    when = _timestamp_seconds(start)
+    return Attempt(
+        Status(fields["status"]),
+        duration=seconds if -MAX_SECONDS <= seconds <= MAX_SECONDS else 0.0,
+        raw_status=raw,
+        message=bound_text(message, limit),
+        trace=bound_text(trace, limit),
+        start=when,
+    )
+
+
+def _timestamp_seconds(value: object) -> float | None:
+    """Epoch seconds our writer recorded; None when absent or not a usable time."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = float(value)
+    try:
+        datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return seconds
 
 
 def _parser(source: str, limit: int) -> tuple[Any, _Reader]:
@@ -535,29 +649,145 @@ def _as_attempt(result: TestResult) -> Attempt:
 
 
 _NAME: Final = attrgetter("name")
+_SEVERITY: Final = {Status.PASSED: 0, Status.SKIPPED: 1, Status.PENDING: 2, Status.OTHER: 3, Status.FAILED: 4}
+_NO_SUITE: Final[tuple[tuple[str, ...], dict[str, str]]] = ((), {})
 
 
-def collapse_repeats(tests: list[TestResult]) -> list[TestResult]:
-    """Sibling ``<testcase>`` elements repeating one test (same suite, class, name and file; how
-    some tools write retries) become one result whose ``attempts`` hold every run in order."""
+def _severity(attempt: Attempt) -> tuple[int, bool]:
+    return _SEVERITY[attempt.status], attempt.raw_status == "error"
+
+
+def _declared(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _tell_apart(members: list[TestResult], key: str, values: Sequence[str | None]) -> list[list[TestResult]]:
+    """Give each member ``values[i]`` as parameter ``key`` (when it has one) and split the members
+    by that value: distinct tests now, each subgroup still to be told apart."""
+    groups: dict[str | None, list[TestResult]] = {}
+    for member, value in zip(members, values, strict=True):
+        if value:
+            member.parameters = {**member.parameters, key: value}
+        groups.setdefault(value, []).append(member)
+    return list(groups.values())
+
+
+def _folded(members: list[TestResult], attempts: list[Attempt]) -> TestResult:
+    last = members[-1]
+    return replace(last, **attempts[-1].outcome(), attempts=tuple(attempts))
+
+
+def fold_repeated_testcases(  # noqa: PLR0912 - one branch per rule, in the documented order
+    tests: list[TestResult], suites: dict[int, tuple[tuple[str, ...], dict[str, str]]] | None = None
+) -> list[TestResult]:
+    """Sibling ``<testcase>`` elements of one report with the same suite path, class, name, file
+    and parameters: distinct tests unless the report marks them as reruns.
+
+    ``suites`` maps ``id(result.suite)`` to that ``<testsuite>`` element's attributes (the reader
+    gives each element its own suite tuple). In order:
+
+    1. Their suites' ``hostname`` differs (Playwright writes one same-named suite per project,
+       the project only there): distinct tests, parameter ``project`` = the hostname.
+    2. Their ``<properties>`` differ: distinct tests, the differing properties become parameters.
+    3. Their suite declares fewer ``tests`` than it holds testcases (pytest's junitxml with
+       pytest-rerunfailures writes each rerun as an extra childless testcase): reruns, folded into
+       one result with every attempt in document order; an earlier attempt that reads as passed
+       is a failed attempt (a test is rerun because it failed), raw status ``rerun``.
+    4. Their suite declares as many ``tests`` as it holds testcases (TestNG data providers, JUnit 5
+       parameterized tests under older Surefire, jest titles reused across ``describe`` blocks):
+       distinct tests, told apart by position: the second and later get parameter ``occurrence``.
+    5. Nothing tells: one test repeated without marking, folded with the most severe outcome as
+       the final one (failed > other > pending > skipped > passed; never simply the last).
+
+    ``read_junit`` applies it; ``iter_junit`` does not (it streams testcases as they come).
+
+    Examples:
+        pytest's junitxml with ``--reruns 1``: the suite declares one test, lists two testcases:
+
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "junit.xml"
+        >>> _ = path.write_text(
+        ...     '<testsuite name="pytest" tests="1"><testcase classname="t" name="test_a"/>'
+        ...     '<testcase classname="t" name="test_a"/></testsuite>'
+        ... )
+        >>> (test,) = read_junit(path).tests
+        >>> test.status.value, [a.status.value for a in test.attempts], test.flaky
+        ('passed', ['failed', 'passed'], True)
+
+        Without the declared count, nothing says reruns: the most severe outcome wins:
+
+        >>> _ = path.write_text(
+        ...     '<testsuite name="api"><testcase name="test_b"><failure message="boom"/></testcase>'
+        ...     '<testcase name="test_b"/></testsuite>'
+        ... )
+        >>> (test,) = read_junit(path).tests
+        >>> test.status.value, test.message, test.flaky
+        ('failed', 'boom', False)
+    """
     if len(set(map(_NAME, tests))) == len(tests):
         return tests  # no name twice (the usual case): one C-level pass instead of a key per test
-    index: dict[tuple[Any, ...], int] = {}
-    kept: list[TestResult] = []
-    repeated = False
-    for result in tests:
-        # Suite tuples are interned per parse, so their id is a cheap, exact key.
-        key = (result.name, result.classname, id(result.suite), result.file)
-        at = index.setdefault(key, len(kept))
-        if at == len(kept):
-            kept.append(result)
-            continue
-        repeated = True
-        previous = kept[at]
-        earlier = previous.attempts or (_as_attempt(previous),)
-        result.attempts = (*earlier, *(result.attempts or (_as_attempt(result),)))
-        kept[at] = result
-    return kept if repeated else tests
+    suites = suites or {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for position, result in enumerate(tests):
+        parameters = tuple(sorted(result.parameters.items())) if result.parameters else ()
+        key = (result.name, result.classname, result.suite, result.file, parameters)
+        groups.setdefault(key, []).append(position)
+    repeated = [positions for positions in groups.values() if len(positions) > 1]
+    if not repeated:
+        return tests
+    held: Counter[int] | None = None  # testcases per <testsuite> element, counted when needed
+    replaced: dict[int, TestResult] = {}
+    dropped: set[int] = set()
+    for positions in repeated:
+        pending = [[tests[position] for position in positions]]
+        undecided: list[list[TestResult]] = []
+        while pending:
+            members = pending.pop()
+            hosts = [suites.get(id(m.suite), _NO_SUITE)[1].get("hostname") for m in members]
+            if len(set(hosts)) > 1:
+                pending.extend(group for group in _tell_apart(members, "project", hosts) if len(group) > 1)
+                continue
+            properties = [m.extra.get("properties") if m.extra else None for m in members]
+            if any(p != properties[0] for p in properties):
+                names = sorted({k for p in properties if isinstance(p, dict) for k in p})
+                values = [
+                    ",".join(f"{k}={p.get(k, '') if isinstance(p, dict) else ''}" for k in names) for p in properties
+                ]
+                pending.extend(group for group in _tell_apart(members, "properties", values) if len(group) > 1)
+                continue
+            undecided.append(members)
+        for members in undecided:
+            if held is None:
+                held = Counter(id(result.suite) for result in tests)
+            declared = [_declared(suites.get(id(m.suite), _NO_SUITE)[1].get("tests")) for m in members]
+            counts = [held[id(m.suite)] for m in members]
+            if all(d is not None and d == c for d, c in zip(declared, counts, strict=True)):
+                for number, member in enumerate(members[1:], start=2):
+                    member.parameters = {**member.parameters, "occurrence": str(number)}
+                continue
+            positions_of = {id(m): p for p, m in ((p, tests[p]) for p in positions)}
+            attempts: list[Attempt] = []
+            if all(d is not None and d < c for d, c in zip(declared, counts, strict=True)):
+                for member in members[:-1]:
+                    for attempt in member.attempts or (_as_attempt(member),):
+                        if attempt.status is Status.PASSED:
+                            attempt = replace(attempt, status=Status.FAILED, raw_status="rerun")  # noqa: PLW2901
+                        attempts.append(attempt)
+                attempts.extend(members[-1].attempts or (_as_attempt(members[-1]),))
+            else:
+                for member in members:
+                    attempts.extend(member.attempts or (_as_attempt(member),))
+                worst = max(range(len(attempts)), key=lambda i: _severity(attempts[i]))
+                attempts.append(attempts.pop(worst))
+            first = min(positions_of[id(m)] for m in members)
+            replaced[first] = _folded(members, attempts)
+            dropped.update(positions_of[id(m)] for m in members if positions_of[id(m)] != first)
+    if not replaced:
+        return tests
+    return [replaced.get(position, result) for position, result in enumerate(tests) if position not in dropped]
 
 
 JunitEngine = Literal["fast", "expat"]
@@ -621,7 +851,7 @@ def read_junit(
             with open(source, "rb") as stream:
                 for _ in _feed(parser, reader, stream):
                     pass
-        tests = collapse_repeats(reader.tests)
+        tests = fold_repeated_testcases(reader.tests, reader.suite_attrs)
     finally:
         if paused:
             gc.enable()
@@ -643,6 +873,7 @@ def _iter_fast(source: str, limit: int, done: list[int]) -> Iterator[TestResult]
             if ready > 0:
                 yield from tests[:ready]
                 done[0] += ready
+                reader.gone += ready
                 del tests[:ready]
     if reader.root is None:
         raise Fallback
@@ -655,7 +886,8 @@ def iter_junit(
     path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT, engine: str = "fast"
 ) -> Iterator[TestResult]:
     """Stream the results of a JUnit XML file, one 1 MiB chunk's worth in memory at a time
-    (repeated sibling ``<testcase>`` elements are NOT collapsed here; ``merge`` does that).
+    (same-named sibling ``<testcase>`` elements are given as they come: the rules of
+    ``fold_repeated_testcases``, which ``read_junit`` applies, need the whole report).
 
     ``text_limit`` and ``engine`` are as for ``read_junit``; ``ValueError`` for an unknown engine."""
     source = os.fspath(path)
@@ -680,10 +912,12 @@ def _iter_junit(source: str, limit: int, engine: str) -> Iterator[TestResult]:
             ready = len(tests) - 1 if reader.case_open else len(tests)
             if skip:
                 dropped = min(skip, ready)
+                reader.gone += dropped
                 del tests[:dropped]
                 skip -= dropped
                 ready -= dropped
             yield from tests[:ready]
+            reader.gone += ready
             del tests[:ready]
         if skip:
             del reader.tests[:skip]
@@ -733,6 +967,14 @@ def _all_tests(node: _Node) -> list[TestResult]:
     return found
 
 
+def _surefire_can_say(result: TestResult) -> bool:
+    """Whether Surefire's ``flakyFailure``/``rerunFailure`` elements alone record every attempt:
+    each earlier one failed, and the final one passed or failed."""
+    return result.status in (Status.PASSED, Status.FAILED) and all(
+        attempt.status is Status.FAILED for attempt in result.attempts[:-1]
+    )
+
+
 class _Writer:
     def __init__(self, stream: IO[str], profile: str, message_limit: int, text_limit: int) -> None:
         self.write = stream.write
@@ -771,6 +1013,14 @@ class _Writer:
         else:
             self.write(f"{head}/>\n")
 
+    def _attempt_json(self, attempt: Attempt) -> str:
+        fields: dict[str, object] = {"status": attempt.status.value, "duration": attempt.duration}
+        for name in ("raw_status", "message", "trace", "start"):
+            value = getattr(attempt, name)
+            if value is not None:
+                fields[name] = bound_text(value, self.message_limit) if isinstance(value, str) else value
+        return json.dumps(fields, ensure_ascii=False)
+
     def _attempt_element(self, tag: str, attempt: Attempt, indent: str) -> None:
         head = f'{indent}<{tag} time="{_fmt_time(attempt.duration)}"'
         if attempt.message is not None:
@@ -787,7 +1037,7 @@ class _Writer:
         else:
             self.write(f"{head}/>\n")
 
-    def case(self, result: TestResult, indent: str) -> None:  # noqa: PLR0912 - one branch per field
+    def case(self, result: TestResult, indent: str) -> None:  # noqa: PLR0912, PLR0915 - one branch per field
         head = f'{indent}<testcase name="{attr(result.name)}"'
         if result.classname is not None:
             head += f' classname="{attr(result.classname)}"'
@@ -807,6 +1057,14 @@ class _Writer:
             properties.append(("maestro.retries", str(result.retries)))
             if result.flaky:
                 properties.append(("maestro.flaky", "true"))
+        if result.attempts and (not self.surefire or not _surefire_can_say(result)):
+            # Every earlier attempt as a property (xunit2 has no element for them; Surefire's
+            # say only failed attempts before a final pass or failure), so the file reads back
+            # to the same attempts; the final attempt is the testcase itself.
+            properties.extend(
+                (f"{_ATTEMPT}{number}", self._attempt_json(attempt))
+                for number, attempt in enumerate(result.attempts[:-1], start=1)
+            )
         extra_properties = result.extra.get("properties") if result.extra else None
         if isinstance(extra_properties, dict):
             properties.extend((str(k), str(v)) for k, v in extra_properties.items())
@@ -820,7 +1078,7 @@ class _Writer:
         earlier = result.attempts[:-1]
         if status is Status.FAILED:
             tag = "error" if result.raw_status == "error" else "failure"
-            if self.surefire and earlier:
+            if self.surefire and earlier and _surefire_can_say(result):
                 first = earlier[0]
                 self._failure_element(tag, first.message, first.trace, inner, first.duration)
                 for attempt in (*earlier[1:], result.attempts[-1]):

@@ -7,7 +7,8 @@ teardown failure is ``failed`` with raw status ``error``; ``xfail``/``xpass`` ke
 in ``raw_status``.
 
 pytest-json-report writes one JSON document with a ``tests`` list (no attempts: it keeps only
-the last run of a rerun test).
+the last run of a rerun test, with the outcome ``rerun``; that becomes one earlier failed attempt,
+raw status ``rerun``, then the last run's own outcome from its phases).
 
 Examples:
     >>> import json, tempfile, pathlib
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
@@ -49,6 +50,7 @@ from maestro_test_result_aggregator.formats._values import (
     text,
 )
 from maestro_test_result_aggregator.formats.jsonl import numbered_lines, parse_line
+from maestro_test_result_aggregator.merge import as_attempt
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -283,7 +285,10 @@ def _add_report(  # noqa: PLR0917 - the reader's state, as it is
         run.start = record["start"]
     if record.get("stop") is not None and (run.stop is None or record["stop"] > run.stop):
         run.stop = record["stop"]
-    if when == "teardown" or record.get("outcome") == "rerun":
+    # An attempt ends with its teardown. A ``rerun`` report does not end it: pytest-rerunfailures
+    # 16.6.1+ sends that attempt's teardown after it (older versions do not, and the next
+    # attempt's setup then closes it, above).
+    if when == "teardown":
         _close(nodeid, phases, attempts, infos, limit)
         open_attempts[nodeid] = {}
 
@@ -311,11 +316,27 @@ _JSON_REPORT_STATUS: Final = {
 
 
 def _json_report_test(record: Any, limit: int) -> TestResult:
+    result = _json_report_final(record, limit)
+    if result.raw_status != "rerun":
+        return result
+    # pytest-rerunfailures ran it again after a failure; pytest-json-report keeps only the last
+    # run (its phases) and the word ``rerun``: one earlier failed attempt is all that is known.
+    earlier = Attempt(
+        Status.FAILED, raw_status="rerun", message="failed, then rerun (pytest-json-report keeps no details)"
+    )
+    result = replace(result, raw_status=None if result.status is Status.PASSED else "failed")
+    return replace(result, attempts=(earlier, as_attempt(result)))
+
+
+def _json_report_final(record: Any, limit: int) -> TestResult:
     record = mapping(record, "test")
     nodeid = text(record["nodeid"], "nodeid")
     file, classname, name = split_nodeid(nodeid)
     outcome = optional_text(record.get("outcome"), "outcome")
     status, raw = _JSON_REPORT_STATUS.get(str(outcome), (Status.OTHER, str(outcome)))
+    rerun = outcome == "rerun"
+    if rerun:
+        status, raw = Status.PASSED, "rerun"
     message = trace = None
     stdout: list[str] = []
     stderr: list[str] = []
@@ -329,6 +350,8 @@ def _json_report_test(record: Any, limit: int) -> TestResult:
             stdout.append(text(phase["stdout"], f"{when} stdout"))
         if phase.get("stderr"):
             stderr.append(text(phase["stderr"], f"{when} stderr"))
+        if rerun and phase.get("outcome") in ("failed", "error"):
+            status = Status.FAILED  # the last run failed too (pytest-json-report then says ``failed``)
         if message is None and phase.get("outcome") in ("failed", "skipped"):
             crash = mapping(phase.get("crash"), f"{when} crash")
             message = optional_text(crash.get("message"), f"{when} crash message")
