@@ -21,6 +21,16 @@ PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test
 _CLEARED = ("MAESTRO_NEXUS_", "NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "STRICT", "V", "PYPIRC")
 
 
+def files_per_release(folder: str) -> int:
+    """How many files a release of ``folder`` has: sdist + wheel, or for the aggregator (binary
+    wheels) sdist + one wheel per release interpreter found here."""
+    if folder != "test-result-aggregator":
+        return 2
+    from maestro_devtools.release.pythons import release_interpreters
+
+    return 1 + len(release_interpreters())
+
+
 def version_of(folder: str) -> str:
     """The version a package folder of this repository declares (its ``__about__.py``)."""
     (package,) = (p for p in discover_packages(REPO_ROOT) if p.key == folder)

@@ -9,6 +9,8 @@ import pytest
 
 from maestro_devtools.release import discover_packages
 from maestro_devtools.release.build import build_package
+from maestro_devtools.release.pythons import release_interpreters
+from tests.fixtures.services import require
 from tests.release.conftest import REPO_ROOT, make_repo
 
 
@@ -51,3 +53,25 @@ def test_two_checkouts_at_different_paths_build_byte_identical_files(
             assert path.read_bytes() == twin.read_bytes(), f"{path.name} differs between two checkouts"
     leftovers = sorted(p.name for p in scratch.iterdir())
     assert not [name for name in leftovers if name.startswith("maestro-speedups-")], leftovers
+
+
+@pytest.mark.slow
+def test_the_aggregator_gets_a_manylinux_wheel_for_each_supported_python(tmp_path: Path) -> None:
+    # before: one cp311-cp311-linux_x86_64 wheel, so every service on 3.12/3.13 compiled the
+    # sdist (or, without a compiler, silently got the pure-Python reader)
+    interpreters = release_interpreters()
+    found = {i.version for i in interpreters}
+    require(
+        {"3.11", "3.12", "3.13"} <= found,
+        "CPython 3.11, 3.12 and 3.13",
+        "python3.12 and python3.13 (on PATH, or pyenv's; or MAESTRO_RELEASE_PYTHONS)",
+        installer="install",
+    )
+    (package,) = discover_packages(REPO_ROOT, ["test-result-aggregator"])
+    built = build_package(package, tmp_path, interpreters=interpreters)
+    wheels = [p.name for p in built.files if p.suffix == ".whl"]
+    assert sorted(name.split("-")[2] for name in wheels) == ["cp311", "cp312", "cp313"]
+    for name in wheels:
+        assert "manylinux_2_17_" in name, name
+        with zipfile.ZipFile(tmp_path / "test-result-aggregator" / name) as wheel:
+            assert any("_junit_speedups" in member for member in wheel.namelist()), name

@@ -39,6 +39,14 @@ def fake_nexus() -> Iterator[FakeNexus]:
 
         def do_GET(self) -> None:
             state.requests.append({"method": "GET", "path": self.path})
+            if self.path.endswith("/pypi-hosted/simple/"):  # the repository's root page answers
+                body = b"<html><body></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             self.send_response(404)  # a hosted repository without this project
             self.end_headers()
 
@@ -88,7 +96,10 @@ def test_components_upload_request_format(release_repo: Path, fake_nexus: FakeNe
     assert "s3cret-components" not in result.output
 
     gets = [r for r in fake_nexus.requests if r["method"] == "GET"]
-    assert [r["path"] for r in gets] == ["/nexus/repository/pypi-hosted/simple/maestro-resilience/"]
+    assert [r["path"] for r in gets] == [
+        "/nexus/repository/pypi-hosted/simple/",  # the root answers, so a project's 404 is believed
+        "/nexus/repository/pypi-hosted/simple/maestro-resilience/",
+    ]
     posts = [r for r in fake_nexus.requests if r["method"] == "POST"]
     assert len(posts) == 2  # sdist and wheel, one asset per request
     built = {p.name: p.read_bytes() for p in (release_repo / "dist/resilience").iterdir()}

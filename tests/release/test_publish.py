@@ -14,7 +14,15 @@ import pytest
 from maestro_devtools.release.verify import isolated_install_argv
 from maestro_devtools.servers import PypiIndex, start_pypi_index
 from tests.fixtures.pypi import PypiIndexFactory
-from tests.release.conftest import PACKAGE_FOLDERS, Result, git, index_env, run_release_command, version_of
+from tests.release.conftest import (
+    PACKAGE_FOLDERS,
+    Result,
+    files_per_release,
+    git,
+    index_env,
+    run_release_command,
+    version_of,
+)
 
 pytestmark = [pytest.mark.release, pytest.mark.slow]
 
@@ -56,16 +64,18 @@ def test_first_publish_uploads_every_file_and_verifies_installs(
     assert first_publish.returncode == 0, first_publish.output
     rows = _rows(first_publish)
     assert set(rows) == {dist for dist, _, _ in DISTS.values()}
-    for _version, upload, verified in rows.values():
-        assert (upload, verified) == ("uploaded 2 of 2", "yes")
+    for folder, (dist, _, _) in DISTS.items():
+        n = files_per_release(folder)
+        assert (rows[dist][1], rows[dist][2]) == (f"uploaded {n} of {n}", "yes")
     assert {dist: row[0] for dist, row in rows.items()} == {dist: version_of(f) for f, (dist, _, _) in DISTS.items()}
     held = sorted(p.name for p in index.directory.iterdir())
-    assert len(held) == 8
+    total = sum(map(files_per_release, DISTS))
+    assert len(held) == total
     assert all(name.endswith((".whl", ".tar.gz")) for name in held)
     # dependency order: the aggregator is uploaded before the adapters that need it
     out = first_publish.stdout
     assert out.index("uploading maestro_test_result_aggregator") < out.index("uploading maestro_test_adapters")
-    assert "Uploaded 8 file(s)." in out
+    assert f"Uploaded {total} file(s)." in out
     # each published version is tied to its commit by the tag <folder>-v<version>
     tags = git(shared_repo, "tag", "--points-at", "HEAD").split()
     assert sorted(tags) == sorted(f"{folder}-v{version_of(folder)}" for folder in DISTS)
@@ -135,6 +145,10 @@ def test_dry_run_on_an_empty_index_lists_files_and_uploads_none(
     assert dry.returncode == 0, dry.output
     rows = _rows(dry)
     assert len(rows) == len(PACKAGE_FOLDERS)
-    assert {row[1] for row in rows.values()} == {"would upload 2 of 2"}
-    assert "Dry run: would upload 8 file(s); nothing was uploaded." in dry.stdout
+    assert {dist: row[1] for dist, row in rows.items()} == {
+        dist: f"would upload {files_per_release(folder)} of {files_per_release(folder)}"
+        for folder, (dist, _, _) in DISTS.items()
+    }
+    total = sum(map(files_per_release, DISTS))
+    assert f"Dry run: would upload {total} file(s); nothing was uploaded." in dry.stdout
     assert list(index.directory.iterdir()) == []

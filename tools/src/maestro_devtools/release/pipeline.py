@@ -7,12 +7,13 @@ wheel and sdist and passed its smoke check: a broken release never reaches the i
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maestro_devtools.release.build import BuiltPackage, build_package
+from maestro_devtools.release.build import BuiltPackage, build_package, is_platform_wheel
 from maestro_devtools.release.checks import (
     refuse_dirty_tree,
     refuse_superseded_version,
@@ -22,6 +23,7 @@ from maestro_devtools.release.checks import (
 from maestro_devtools.release.errors import ReleaseError, ReleaseRefusedError, VerificationError
 from maestro_devtools.release.index import IndexFile, open_index
 from maestro_devtools.release.packages import Package, discover_packages
+from maestro_devtools.release.pythons import Interpreter, release_interpreters
 from maestro_devtools.release.tags import tag_release
 from maestro_devtools.release.target import Target
 from maestro_devtools.release.upload import make_uploader
@@ -149,10 +151,15 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     # Build everything before uploading anything: a package that fails to build must not
     # leave the index with half a release.
     dist_root = options.dist_root or options.root / "dist"
+    interpreters = release_interpreters()
     builds = []
     for package in packages:
         log(f"building {package.dist_name} {package.version}")
-        builds.append(build_package(package, dist_root))
+        built = build_package(package, dist_root, interpreters=interpreters)
+        for note in built.notes:
+            log(f"warning: {note}")
+        builds.append(built)
+    by_tag = {i.tag: i.path for i in interpreters}
 
     plans = [(built, *_compare(built, listings[built.package.project], log)) for built in builds]
     rows = []
@@ -163,7 +170,7 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
         row.differs = differs
         rows.append(row)
     if options.verify and not options.dry_run and any(missing for _, missing, _ in plans):
-        _verify_before_upload(plans, rows, target, log)
+        _verify_before_upload(plans, rows, target, log, by_tag)
         if any(row.error for row in rows):
             _stop_before_upload(rows)
             return rows
@@ -172,7 +179,10 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
         for row in rows:
             row.verified = "skipped (dry run)" if options.dry_run else "skipped"
         return rows
-    _verify_all(packages, rows, target, log)
+    platform_packages = {
+        b.package.project for b in builds if any(is_platform_wheel(f) for f in b.files if f.suffix == ".whl")
+    }
+    _verify_all(packages, rows, target, log, dict.fromkeys(platform_packages, interpreters))
     if not options.allow_dirty:  # a dirty tree is not what the tag's commit holds
         _tag(options.root, packages, rows, log)
     return rows
@@ -205,15 +215,21 @@ def _verify_before_upload(
     rows: list[ReleaseRow],
     target: Target,
     log: Log,
+    interpreters: dict[str, Path],
 ) -> None:
-    """Install each package's just-built wheel and sdist (every extra) and smoke-check them."""
+    """Install each package's just-built wheels and sdist (every extra) and smoke-check them."""
     log(f"checking the built files install and work, before uploading (dependencies from {target.verify_url})")
     find_links = sorted({path.parent for built, _, _ in plans for path in built.files})
 
     def check(built: BuiltPackage) -> list[str] | VerificationError:
         try:
             return verify_files(
-                built.package, built.files, target.verify_url, target.credentials, find_links=find_links
+                built.package,
+                built.files,
+                target.verify_url,
+                target.credentials,
+                find_links=find_links,
+                interpreters=interpreters,
             )
         except VerificationError as exc:
             return exc
@@ -229,12 +245,24 @@ def _verify_before_upload(
                 log(f"  {line}")
 
 
-def _verify_all(packages: list[Package], rows: list[ReleaseRow], target: Target, log: Log) -> None:
+def _verify_all(
+    packages: list[Package],
+    rows: list[ReleaseRow],
+    target: Target,
+    log: Log,
+    per_python: dict[str, list[Interpreter]],
+) -> None:
+    """Install each package from the index and smoke-check it; a package with binary wheels with
+    every release interpreter (each must get its wheel, accelerator included)."""
     log(f"verifying installs from {target.verify_url} in fresh virtual environments")
 
     def verify(package: Package) -> str | None:
+        others = [i for i in per_python.get(package.project, []) if i.path != Path(sys.executable)]
         try:
             output = verify_install(package, target.verify_url, target.credentials)
+            for interpreter in others:
+                extra = verify_install(package, target.verify_url, target.credentials, interpreter=interpreter.path)
+                output += f"; Python {interpreter.version}: {extra}"
         except ReleaseError as exc:
             return str(exc)
         if output:

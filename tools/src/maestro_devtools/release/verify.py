@@ -10,8 +10,10 @@ import sys
 import tempfile
 import urllib.parse
 import venv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
 
 from maestro_devtools.release.errors import VerificationError
 from maestro_devtools.release.packages import Package
@@ -58,11 +60,24 @@ def _install_and_check(
     *,
     credentials: Credentials | None,
     find_links: Sequence[Path] = (),
+    interpreter: Path | None = None,
+    require_accelerator: bool = False,
 ) -> str:
-    """Install ``requirement`` into a fresh venv, run the smoke check; its output, or ``VerificationError``."""
+    """Install ``requirement`` into a fresh venv of ``interpreter`` (default: this one) and run the
+    smoke check; its output, or ``VerificationError``."""
     with tempfile.TemporaryDirectory(prefix=f"verify-{package.key}-") as tmp:
         directory = Path(tmp)
-        venv.EnvBuilder(with_pip=False).create(directory / "venv")
+        if interpreter is None:
+            venv.EnvBuilder(with_pip=False).create(directory / "venv")
+        else:
+            made = subprocess.run(
+                [str(interpreter), "-m", "venv", "--without-pip", str(directory / "venv")],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if made.returncode != 0:
+                raise VerificationError(f"{interpreter} could not make a virtual environment: {made.stderr.strip()}")
         python = directory / "venv" / "bin" / "python"
         netrc = _write_netrc(directory, index_url, credentials) if credentials else None
         env = isolated_env(netrc)
@@ -81,7 +96,7 @@ def _install_and_check(
             [*argv, package.version],
             capture_output=True,
             text=True,
-            env=env,
+            env={**env, "MAESTRO_SMOKE_REQUIRE_ACCELERATOR": "1" if require_accelerator else ""},
             cwd=directory,
             check=False,
         )
@@ -91,18 +106,38 @@ def _install_and_check(
         return check.stdout.strip()
 
 
+_CURRENT_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def _interpreter_tag(path: Path) -> str | None:
+    """``cp312`` for a CPython-specific wheel; ``None`` for an sdist or a pure wheel."""
+    if path.suffix != ".whl":
+        return None
+    tags = parse_wheel_filename(path.name)[3]
+    specific = {tag.interpreter for tag in tags if tag.platform != "any"}
+    return min(specific) if specific else None
+
+
 def _extras(package: Package) -> str:
     return f"[{','.join(package.extras)}]" if package.extras else ""
 
 
-def verify_install(package: Package, index_url: str, credentials: Credentials | None = None) -> str:
-    """Install ``package`` with every extra from ``index_url`` alone and run its smoke check.
+def verify_install(
+    package: Package, index_url: str, credentials: Credentials | None = None, *, interpreter: Path | None = None
+) -> str:
+    """Install ``package`` with every extra from ``index_url`` alone and run its smoke check
+    (with ``interpreter``, default this one).
 
     Returns what the check printed; raises ``VerificationError`` with pip's (or the check's)
     last lines when the install or the check fails.
     """
     return _install_and_check(
-        package, package.install_spec, f"{package.install_spec} from {index_url}", index_url, credentials=credentials
+        package,
+        package.install_spec,
+        f"{package.install_spec} from {index_url}" + (f" with {interpreter}" if interpreter else ""),
+        index_url,
+        credentials=credentials,
+        interpreter=interpreter,
     )
 
 
@@ -113,16 +148,29 @@ def verify_files(
     credentials: Credentials | None = None,
     *,
     find_links: Sequence[Path] = (),
+    interpreters: Mapping[str, Path] | None = None,
 ) -> list[str]:
     """Install each built file (wheel, sdist) with every extra into its own fresh venv, before
     upload: our other packages come from ``find_links`` (this release's build folders), third-party
-    dependencies from ``index_url``. Returns one line per file."""
+    dependencies from ``index_url``. A wheel built for another CPython (``cp312``) is installed by
+    that interpreter (``interpreters`` maps wheel tags to them), and must bring its compiled
+    accelerator. Returns one line per file."""
     lines, failures = [], []
     for path in files:
         requirement = f"{package.dist_name}{_extras(package)} @ {path.resolve().as_uri()}"
+        tag = _interpreter_tag(path)
         try:
+            if tag is not None and tag not in (interpreters or {}) and tag != _CURRENT_TAG:
+                raise VerificationError(f"no interpreter for {path.name} ({tag}) to check it with")
             output = _install_and_check(
-                package, requirement, path.name, index_url, credentials=credentials, find_links=find_links
+                package,
+                requirement,
+                path.name,
+                index_url,
+                credentials=credentials,
+                find_links=find_links,
+                interpreter=None if tag in (None, _CURRENT_TAG) else (interpreters or {})[tag],
+                require_accelerator=tag is not None,
             )
         except VerificationError as exc:
             failures.append(str(exc))
