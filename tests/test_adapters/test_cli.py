@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from maestro_test_result_aggregator.formats import read_jsonl, read_junit, validate_ctrf
+from tests.waiting import wait_until
 
 CLI = [sys.executable, "-m", "maestro_test_adapters"]
 NO_RANDOM = ("-p", "no:randomly")
@@ -35,6 +37,41 @@ def test_list_adapters_shows_availability() -> None:
     rows = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert {"frontend", "playwright", "production", "pytest", "selenium"} <= set(rows)
     assert "available" in rows["pytest"]
+
+
+def test_list_adapters_exits_2_when_an_adapter_it_checks_cannot_run() -> None:
+    no_chromium = {"MAESTRO_CHROMIUM": "/no/such/chromium"}
+    result = _cli("list-adapters", cwd=Path.cwd(), env=no_chromium)
+    assert result.returncode == 2
+    assert "playwright   unavailable  no Chromium at /no/such/chromium" in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith("maestro-test: error: cannot run here: ")
+    assert "playwright" in result.stderr
+    assert _cli("list-adapters", "pytest", "production", cwd=Path.cwd(), env=no_chromium).returncode == 0
+    unknown = _cli("list-adapters", "cypress", cwd=Path.cwd())
+    assert unknown.returncode == 2
+    assert "no test adapter named 'cypress'" in unknown.stderr
+
+
+@pytest.mark.parametrize("adapter", ["pytest", "production"])
+def test_a_jsonl_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path, adapter: str) -> None:
+    (tmp_path / "test_a.py").write_text("def test_ok(): pass\n")
+    (tmp_path / "checks.toml").write_text("[[checks]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\n")
+    (tmp_path / "a-file").write_text("")
+    target = "test_a.py" if adapter == "pytest" else "checks.toml"
+    result = _cli("run", "-a", adapter, target, "--jsonl", "a-file/r.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("maestro-test: error: cannot write a-file/r.jsonl: ")
+
+
+def test_a_usage_error_quotes_the_runners_error_line(tmp_path: Path) -> None:
+    (tmp_path / "test_a.py").write_text("def test_ok(): pass\n")
+    result = _cli("run", "-a", "pytest", "test_a.py", "--jsonl", "out/r.jsonl", "--", "--no-such-option", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "error: unrecognized arguments: --no-such-option" in line
+    assert line.endswith("(full pytest log: out/r.pytest.log)")  # the whole log, next to the results
+    assert "usage:" in (tmp_path / "out" / "r.pytest.log").read_text()
 
 
 def test_run_writes_ctrf_junit_and_jsonl_and_exits_1_on_failures(tmp_path: Path) -> None:
@@ -86,6 +123,19 @@ def test_fail_on_flaky_turns_a_flaky_pass_into_exit_1(tmp_path: Path) -> None:
     assert _cli("run", "-a", "pytest", "test_f.py", cwd=tmp_path).returncode == 0
     (tmp_path / "seen").unlink()
     assert _cli("run", "-a", "pytest", "test_f.py", "--fail-on-flaky", cwd=tmp_path).returncode == 1
+
+
+def test_a_coverage_gate_not_met_is_never_exit_0(tmp_path: Path) -> None:
+    # pytest-cov: every test passes, pytest exits 1 because --cov-fail-under is not met
+    (tmp_path / "half.py").write_text("def used():\n    return 1\n\ndef never_called():\n    return 2\n")
+    (tmp_path / "test_half.py").write_text("import half\ndef test_used(): assert half.used() == 1\n")
+    result = _cli(
+        "run", "-a", "pytest", "test_half.py", "--", *NO_RANDOM, "--cov=half", "--cov-fail-under=100", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("maestro-test: error: pytest exit status 1 although no test failed: ")
+    assert "Coverage failure: total of 75 is less than fail-under=100" in line
 
 
 @pytest.mark.parametrize(
@@ -168,3 +218,95 @@ def test_adapter_options_reach_the_adapter(tmp_path: Path) -> None:
 def test_no_tests_is_exit_5(tmp_path: Path) -> None:
     (tmp_path / "test_e.py").write_text("x = 1\n")
     assert _cli("run", "-a", "pytest", "test_e.py", cwd=tmp_path).returncode == 5
+
+
+STOPPABLE = """
+import os
+import threading
+
+import pytest
+
+@pytest.fixture(scope="session")
+def database(request):
+    yield
+    (request.config.rootpath / "session-teardown-ran").touch()  # a database dropped, a container stopped
+
+def test_ok(database):
+    pass
+
+def test_waits(database, request):
+    (request.config.rootpath / "pytest.pid").write_text(str(os.getpid()))
+    threading.Event().wait()  # until the run is stopped
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timing
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_maestro_test_stops_pytest_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    # CI cancelling a job (SIGTERM), Ctrl-C (SIGINT): pytest is interrupted as by Ctrl-C, so its
+    # session teardown runs; nothing outlives maestro-test, the JSONL is complete, no temp folder is left
+    (tmp_path / "test_stop.py").write_text(STOPPABLE)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        [*CLI, "run", "-a", "pytest", "test_stop.py", "--jsonl", "r.jsonl", "--", *NO_RANDOM],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid_file = tmp_path / "pytest.pid"
+        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="test_waits to start")
+        pid = int(pid_file.read_text())
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 2
+    assert stderr.strip().splitlines()[-1].startswith("maestro-test: error: ")
+    assert (tmp_path / "session-teardown-ran").exists()
+    wait_until(lambda: not _alive(pid), what=f"pytest (pid {pid}) to be gone")
+    run = read_jsonl(tmp_path / "r.jsonl")
+    assert run.stop is not None  # the end line
+    assert {r.name: r.status.value for r in run.tests} == {"test_ok": "passed", "test_waits": "failed"}
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.timing
+def test_pytest_dies_with_a_killed_maestro_test(tmp_path: Path) -> None:
+    # SIGKILL leaves maestro-test no chance to stop anything: pytest must not run on without it
+    (tmp_path / "test_stop.py").write_text(STOPPABLE)
+    temp = tmp_path / "tmp"  # the killed maestro-test cannot remove its temporary folder: keep it here
+    temp.mkdir()
+    process = subprocess.Popen(
+        [*CLI, "run", "-a", "pytest", "test_stop.py", "--", *NO_RANDOM],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pid_file = tmp_path / "pytest.pid"
+        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="test_waits to start")
+        pid = int(pid_file.read_text())
+        process.kill()
+        process.wait()
+        wait_until(lambda: not _alive(pid), what=f"pytest (pid {pid}) to die with maestro-test")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if (tmp_path / "pytest.pid").exists() and _alive(pid := int((tmp_path / "pytest.pid").read_text())):
+            os.kill(pid, signal.SIGKILL)  # never leave it running, whatever happened

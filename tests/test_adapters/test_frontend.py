@@ -37,6 +37,7 @@ from tests.fixtures.services import require
 from tests.test_adapters.deadline import DeadlineClock
 
 PROJECT = Path(__file__).parent / "vitest_project"
+VITEST4_PROJECT = Path(__file__).parent / "vitest4_project"
 
 
 def installed_copy(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Path:
@@ -58,6 +59,13 @@ def installed_copy(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Pa
 @pytest.fixture(scope="module")
 def vitest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return installed_copy(tmp_path_factory, PROJECT)
+
+
+@pytest.fixture(scope="module")
+def vitest4_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = installed_copy(tmp_path_factory, VITEST4_PROJECT)
+    (root / "src").mkdir(exist_ok=True)  # the tests write their test files there
+    return root
 
 
 @pytest.mark.slow
@@ -226,15 +234,31 @@ def test_a_killed_runner_leaves_every_finished_result_streamed_to_the_jsonl(
 ) -> None:
     (vitest_project / "src" / "crash.test.js").write_text(CRASHING)
     jsonl = tmp_path / "r.jsonl"
-    # What the JSONL held while the runner still ran is not asserted here: twice under load the
-    # file had no result line when the adapter had already reported both results and the killer's
-    # start (not understood yet; see the session note, issue 16). The results surviving the kill
-    # in the JSONL, with its end line, is asserted below.
+    events: list[str] = []
+    on_disk_while_running: list[str] = []
+
+    def saw(event: str) -> None:
+        # Once the adapter has reported both results and the killer's start (in whichever order),
+        # and before run() returns, the two results are in the JSONL already (written and flushed
+        # before on_result is called). The events and the file's lines are kept for the message.
+        events.append(event)
+        names = {event.split(":", 1)[1] for event in events}
+        if len(names) == 3 and not on_disk_while_running:
+            on_disk_while_running.extend(jsonl.read_text().splitlines())
+
     try:
-        options = RunOptions(timeout=300, jsonl=jsonl, runner_args=("src/crash.test.js",))
+        options = RunOptions(
+            timeout=300,
+            jsonl=jsonl,
+            runner_args=("src/crash.test.js",),
+            on_test_start=lambda name: saw(f"start:{name}") if name == "kills the runner" else None,
+            on_result=lambda result: saw(f"result:{result.name}") if result.name != "kills the runner" else None,
+        )
         run = FrontendAdapter().run(vitest_project, options=options)
     finally:
         (vitest_project / "src" / "crash.test.js").unlink()
+    written = [json.loads(line).get("name") for line in on_disk_while_running if '"type":"result"' in line]
+    assert written == ["passes before the crash", "also passes before the crash"], (events, on_disk_while_running)
     results = {r.name: r for r in run.tests}
     assert results["passes before the crash"].status is Status.PASSED
     assert results["also passes before the crash"].status is Status.PASSED
@@ -293,6 +317,148 @@ def test_retries_are_attempts_and_a_file_that_fails_to_load_is_a_failure(vitest_
     assert flaky.retries == 1
 
 
+HALF_COVERED = {
+    "half.js": """
+export function used() {
+  return 1;
+}
+
+export function neverCalled() {
+  return 2;
+}
+""",
+    "half.test.js": """
+import { expect, it } from "vitest";
+import { used } from "./half.js";
+
+it("uses half", () => {
+  expect(used()).toBe(1);
+});
+""",
+}
+
+
+@pytest.mark.slow
+def test_a_coverage_threshold_not_met_fails_the_run_although_every_test_passed(vitest_project: Path) -> None:
+    # @vitest/coverage-v8: every test passes, Vitest exits 1 because a threshold is not met
+    for name, text in HALF_COVERED.items():
+        (vitest_project / "src" / name).write_text(text)
+    try:
+        coverage = ("--coverage.enabled", "--coverage.include=src/half.js", "--coverage.thresholds.lines=100")
+        options = RunOptions(timeout=300, runner_args=("src/half.test.js", *coverage))
+        run = FrontendAdapter().run(vitest_project, options=options)
+    finally:
+        for name in HALF_COVERED:
+            (vitest_project / "src" / name).unlink()
+    assert [(r.name, r.status) for r in run.tests] == [("uses half", Status.PASSED)]
+    assert exit_code(run) is ExitCode.ERROR
+    assert run_error(run) == (
+        "vitest exit status 1 although no test failed: "
+        "ERROR: Coverage for lines (66.66%) does not meet global threshold (100%)"
+    )
+
+
+KILLS_ITS_WORKER = {
+    "worker.test.js": """
+import { describe, expect, it } from "vitest";
+
+it("passes before", () => {
+  expect(1).toBe(1);
+});
+
+describe("group", () => {
+  it("kills its worker", () => {
+    // the worker dies as the OOM killer would kill it; the runner itself lives on
+    process.kill(process.pid, "SIGKILL");
+  });
+
+  it("never runs", () => {
+    expect(1).toBe(1);
+  });
+});
+
+it("never runs either", () => {
+  expect(1).toBe(1);
+});
+""",
+    "other.test.js": """
+import { expect, it } from "vitest";
+
+it("runs in another worker", () => {
+  expect(1).toBe(1);
+});
+""",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("release", ["vitest 3", "vitest 4"])
+def test_a_killed_worker_never_turns_its_files_tests_into_passes(
+    release: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Vitest 4 writes the killed file's never-run tests as bare <testcase> (a pass) in its JUnit
+    # report; Vitest 3 writes no report. The test in flight is named whichever way the events came.
+    project: Path = request.getfixturevalue("vitest_project" if release == "vitest 3" else "vitest4_project")
+    for name, text in KILLS_ITS_WORKER.items():
+        (project / "src" / name).write_text(text)
+    started: list[str] = []
+    try:
+        options = RunOptions(
+            timeout=300,
+            jsonl=tmp_path / "r.jsonl",
+            on_test_start=started.append,
+            runner_args=("src/worker.test.js", "src/other.test.js"),
+        )
+        run = FrontendAdapter(runner="vitest").run(project, options=options)
+    finally:
+        for name in KILLS_ITS_WORKER:
+            (project / "src" / name).unlink()
+    results = {r.name: r for r in run.tests}
+    everything = (run_error(run), [(r.name, r.status, r.raw_status) for r in run.tests])
+    # Vitest batches its workers' events: a result sent just before the kill may be lost with the
+    # worker (then it is "resultLost", never a pass nor a crash); the other worker's is not
+    before = results["passes before"]
+    assert (before.status, before.raw_status) in ((Status.PASSED, "passed"), (Status.OTHER, "resultLost")), everything
+    killed = results["group > kills its worker"]
+    assert (killed.status, killed.raw_status, killed.file) == (Status.FAILED, "crashed", "src/worker.test.js")
+    assert "while this test was running" in (killed.message or "")
+    assert started.count("group > kills its worker") == 1
+    for never in ("group > never runs", "never runs either"):
+        assert never not in results or (results[never].status, results[never].raw_status) == (
+            Status.OTHER,
+            "notRun",
+        ), results[never]
+    assert not [r.name for r in run.tests if r.status is Status.PASSED and "never" in r.name]
+    if release == "vitest 4":  # the runner lived on, finished the other file and wrote its report
+        assert results["runs in another worker"].status is Status.PASSED
+        assert exit_code(run) is ExitCode.TESTS_FAILED, everything
+    else:  # Vitest 3 stops with the worker, before any report
+        assert exit_code(run) is ExitCode.ERROR, everything
+    assert [(r.name, r.status) for r in read_jsonl(tmp_path / "r.jsonl").tests] == [
+        (r.name, r.status) for r in run.tests
+    ]
+
+
+@pytest.mark.slow
+def test_a_config_that_does_not_parse_quotes_the_runners_error_and_keeps_its_log(
+    vitest4_project: Path, tmp_path: Path
+) -> None:
+    config = vitest4_project / "vitest.config.js"
+    config.write_text("export default {\n  test: { ,, }\n};\n")
+    try:
+        options = RunOptions(timeout=300, jsonl=tmp_path / "r.jsonl")
+        run = FrontendAdapter().run(vitest4_project, options=options)
+    finally:
+        config.unlink()
+    error = run_error(run) or ""
+    assert error.startswith("vitest wrote no report (exit status 1): ")
+    assert 'Expected identifier but found ","' in error  # esbuild's own line, not the output's last one
+    assert "failed to load config from" in error
+    assert error.endswith(f"(full vitest log: {tmp_path / 'r.vitest.log'})")
+    assert "Startup Error" in (tmp_path / "r.vitest.log").read_text()
+    assert exit_code(run) is ExitCode.ERROR
+
+
 def test_bad_projects_are_refused(tmp_path: Path) -> None:
     with pytest.raises(TargetNotFoundError, match=r"package\.json"):
         FrontendAdapter().run(tmp_path)
@@ -310,6 +476,8 @@ def test_a_runner_that_writes_no_report_is_an_infrastructure_error(tmp_path: Pat
     run = FrontendAdapter().run(tmp_path, options=RunOptions(timeout=300))
     assert exit_code(run) is ExitCode.ERROR
     assert "vitest wrote no report" in (run_error(run) or "")
+    assert "npm error npx canceled due to missing packages" in (run_error(run) or "")  # npm's reason
+    assert "A complete log" not in (run_error(run) or "")
     assert run.tests == []
 
 

@@ -24,6 +24,9 @@ from maestro_test_adapters import InvalidOptionError, RunOptions, TestAdapterErr
         ({"output_limit": -5}, "output_limit"),
         ({"ctrf": ""}, "ctrf"),
         ({"on_result": 3}, "on_result"),
+        ({"stop_grace": -1}, "stop_grace"),
+        ({"stop_grace": float("inf")}, "stop_grace"),
+        ({"stop_grace": True}, "stop_grace"),
     ],
 )
 def test_bad_options_name_the_parameter(kwargs: dict[str, Any], parameter: str) -> None:
@@ -42,3 +45,4 @@ def test_options_normalise_their_values() -> None:
     assert options.runner_args == ("-x",)
     assert options.env == {"A": "1"}
     assert RunOptions().jsonl is None
+    assert RunOptions(stop_grace=0).stop_grace == 0.0

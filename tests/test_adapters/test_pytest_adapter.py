@@ -8,6 +8,7 @@ passes, then the next one hangs or crashes). Global timeouts are reached on an e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import textwrap
@@ -28,6 +29,7 @@ from maestro_test_adapters import (
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun
 from tests.test_adapters.deadline import DeadlineClock
+from tests.waiting import async_wait_until
 
 NO_RANDOM = ("-p", "no:randomly")
 
@@ -498,3 +500,332 @@ def test_an_unreadable_report_is_an_infrastructure_error(tmp_path: Path) -> None
 def test_the_clock_setting_must_be_callable() -> None:
     with pytest.raises(InvalidOptionError, match="clock: must be a callable"):
         PytestAdapter(clock=5)  # type: ignore[arg-type]
+
+
+# -- a failing exit that no result explains ---------------------------------------------------------
+
+COVERED_MODULE = """
+def used():
+    return 1
+
+def never_called():
+    return 2
+"""
+
+
+def test_a_coverage_gate_not_met_fails_the_run_although_every_test_passed(tmp_path: Path) -> None:
+    # pytest-cov: pytest exits 1 with every test green when --cov-fail-under is not met
+    _write(tmp_path, "half.py", COVERED_MODULE)
+    _write(tmp_path, "test_half.py", "import half\ndef test_used(): assert half.used() == 1\n")
+    options = RunOptions(cwd=tmp_path, runner_args=(*NO_RANDOM, "--cov=half", "--cov-fail-under=100"))
+    run = PytestAdapter().run("test_half.py", options=options)
+    assert [(r.name, r.status) for r in run.tests] == [("test_used", Status.PASSED)]
+    assert exit_code(run) is ExitCode.ERROR
+    reason = run_error(run) or ""
+    assert reason.startswith("pytest exit status 1 although no test failed: ")
+    assert "Coverage failure: total of 75 is less than fail-under=100" in reason
+
+
+def test_rerunfailures_fail_on_flaky_fails_the_run(tmp_path: Path) -> None:
+    # pytest-rerunfailures --fail-on-flaky: pytest exits 7 when a test passed only on a rerun
+    _write(tmp_path, "test_f.py", FLAKY_ONCE)
+    options = RunOptions(cwd=tmp_path, runner_args=(*NO_RANDOM, "--fail-on-flaky"))
+    run = PytestAdapter().run("test_f.py", options=options)
+    assert [(r.name, r.status, r.flaky) for r in run.tests] == [("test_flaky", Status.PASSED, True)]
+    assert exit_code(run) is ExitCode.ERROR
+    assert run_error(run) == (
+        "pytest exit status 7 although no test failed: pytest-rerunfailures --fail-on-flaky "
+        "(a test passed only on a rerun)"
+    )
+
+
+def test_an_explained_failing_exit_is_not_an_infrastructure_error(tmp_path: Path) -> None:
+    _write(tmp_path, "test_f.py", "def test_bad(): assert 0\n")
+    run = PytestAdapter().run("test_f.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
+    assert run_error(run) is None
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+
+
+# -- pytest-rerunfailures, oldest and newest supported ----------------------------------------------
+
+FLAKY_ONCE = """
+import pytest
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky(request):
+    marker = request.config.rootpath / "seen"
+    first = not marker.exists()
+    marker.touch()
+    assert not first
+"""
+
+RERUNS = """
+import pytest
+from maestro_test_adapters.pytest_plugin import attach
+
+@pytest.fixture
+def evidence(request):
+    yield
+    # saved at teardown, as the browser fixtures save a screenshot: it belongs to this attempt
+    done = (request.config.rootpath / "count").read_text()
+    attach(request, "evidence", "text/plain", f"after-attempt-{int(done) - 1}")
+
+@pytest.mark.flaky(reruns=2)
+def test_flaky(request, evidence):
+    counter = request.config.rootpath / "count"
+    n = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(n + 1))
+    print(f"output of attempt {n}")
+    assert n >= 2, f"attempt {n}"
+
+@pytest.mark.flaky(reruns=1)
+def test_always_fails():
+    print("always")
+    assert False, "never"
+
+def test_after(): pass
+"""
+
+OLDEST_RERUNFAILURES = "14.0"
+
+WHICH_PLUGIN = """
+import pytest_rerunfailures
+
+def pytest_configure(config):
+    (config.rootpath / "plugin.txt").write_text(pytest_rerunfailures.__file__)
+"""
+
+
+@pytest.fixture(scope="session")
+def rerunfailures_oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-rerunfailures 14.0 (the oldest release we support) in a folder of its own, installed
+    once per session from the package index: put first on PYTHONPATH, it replaces the one in the venv."""
+    target = tmp_path_factory.getbasetemp() / f"pytest-rerunfailures-{OLDEST_RERUNFAILURES}"
+    if not (target / "pytest_rerunfailures.py").is_file():
+        import subprocess
+        import sys
+
+        pip = subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q",
+                "--target", str(target), f"pytest-rerunfailures=={OLDEST_RERUNFAILURES}",
+            ],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if pip.returncode != 0:
+            from tests.fixtures.services import unavailable
+
+            unavailable(f"cannot install pytest-rerunfailures=={OLDEST_RERUNFAILURES}: {pip.stderr.strip()[-300:]}")
+    return target
+
+
+@pytest.mark.parametrize("release", ["oldest", "installed"])
+def test_reruns_end_on_the_rerun_report_whatever_the_rerunfailures_release(
+    release: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # 14.0-16.6 send no teardown report for a rerun attempt; 16.6.1+ do
+    env = {}
+    if release == "oldest":
+        env["PYTHONPATH"] = str(request.getfixturevalue("rerunfailures_oldest"))
+    _write(tmp_path, "test_reruns.py", RERUNS)
+    _write(tmp_path, "conftest.py", WHICH_PLUGIN)
+    streamed: list[str] = []
+    options = RunOptions(
+        cwd=tmp_path,
+        env=env,
+        jsonl=tmp_path / "r.jsonl",
+        on_result=lambda r: streamed.append(r.name),
+        runner_args=(*NO_RANDOM, "-p", "no:cacheprovider", "-p", "no:warnings"),
+    )
+    run = PytestAdapter().run("test_reruns.py", options=options)
+    plugin = Path((tmp_path / "plugin.txt").read_text())
+    assert (env.get("PYTHONPATH") == str(plugin.parent)) is (release == "oldest")  # the release meant
+    assert run_error(run) is None
+    results = _by_name(run)
+    flaky = results["test_flaky"]
+    assert (flaky.status, flaky.raw_status) == (Status.PASSED, "passed")
+    assert [(a.status, a.raw_status) for a in flaky.attempts] == [
+        (Status.FAILED, "failed"),
+        (Status.FAILED, "failed"),
+        (Status.PASSED, "passed"),
+    ]
+    assert [(a.message or "").splitlines()[0] for a in flaky.attempts[:2]] == [
+        "AssertionError: attempt 0",
+        "AssertionError: attempt 1",
+    ]
+    assert [a.stdout for a in flaky.attempts] == [f"output of attempt {n}\n" for n in range(3)]  # its own only
+    assert flaky.stdout == "output of attempt 2\n"
+    assert [[a.path for a in attempt.attachments] for attempt in flaky.attempts] == [
+        [f"after-attempt-{n}"] for n in range(3)
+    ]
+    always = results["test_always_fails"]
+    assert (always.status, always.raw_status) == (Status.FAILED, "failed")
+    assert [a.raw_status for a in always.attempts] == ["failed", "failed"]
+    assert results["test_after"].status is Status.PASSED
+    assert streamed == ["test_flaky", "test_always_fails", "test_after"]
+    assert [r.name for r in read_jsonl(tmp_path / "r.jsonl").tests] == streamed
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+
+
+# -- every failure the runner reported is kept -------------------------------------------------------
+
+MANY_FAILURES = """
+import time
+import unittest
+
+import pytest
+
+class TestCase(unittest.TestCase):
+    def test_subtests(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertEqual(i, 0)
+
+def test_pytest_subtests(subtests):
+    for i in range(3):
+        with subtests.test(msg="case", i=i):
+            assert i == 0
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown boom")
+
+def test_fails_then_teardown_fails(bad_teardown):
+    assert 0, "call boom"
+
+@pytest.mark.timeout(0.2, method="signal")
+def test_stopped_by_pytest_timeout():
+    threading.Event().wait()
+"""
+
+
+def test_every_failure_of_a_test_is_kept(tmp_path: Path) -> None:
+    _write(tmp_path, "test_many.py", "import threading\n" + MANY_FAILURES)
+    run = PytestAdapter().run("test_many.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
+    assert run_error(run) is None
+    results = _by_name(run)
+    unittest_sub = results["test_subtests"]
+    assert unittest_sub.status is Status.FAILED
+    assert "1 != 0" in (unittest_sub.message or "")
+    assert "2 != 0" in (unittest_sub.message or "")  # the second failing subtest too, as junitxml keeps it
+    assert "2 != 0" in (unittest_sub.trace or "")
+    pytest_sub = results["test_pytest_subtests"]
+    assert "assert 1 == 0" in (pytest_sub.message or "")
+    assert "assert 2 == 0" in (pytest_sub.message or "")
+    both = results["test_fails_then_teardown_fails"]
+    assert (both.status, both.raw_status) == (Status.FAILED, "failed")
+    assert "call boom" in (both.message or "")
+    assert "RuntimeError: teardown boom" in (both.message or "")
+    assert "teardown boom" in (both.trace or "")
+    stopped = results["test_stopped_by_pytest_timeout"]
+    assert (stopped.status, stopped.raw_status) == (Status.FAILED, "timedOut")
+    assert "Timeout" in (stopped.message or "")
+
+
+@pytest.mark.parametrize("args", [("--doctest-modules",), ("-n", "2")])
+def test_one_collection_error_is_one_result(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # with --doctest-modules pytest reports the module's error twice (its test module and its
+    # doctest module collectors): one file, one result, one id
+    _write(tmp_path, "test_broken.py", "import no_such_module\n")
+    run = PytestAdapter().run(".", options=RunOptions(cwd=tmp_path, runner_args=(*args, *NO_RANDOM)))
+    assert [(r.name, r.raw_status) for r in run.tests] == [("test_broken.py", "error")]
+    assert len({r.test_id for r in run.tests}) == 1
+    assert exit_code(run) is ExitCode.TESTS_FAILED
+
+
+# -- stopping -------------------------------------------------------------------------------------
+
+STOPPABLE = """
+import os
+import threading
+
+import pytest
+
+@pytest.fixture(scope="session")
+def database(request):
+    yield
+    (request.config.rootpath / "session-teardown-ran").touch()
+
+def test_ok(database):
+    pass
+
+def test_waits(database, request):
+    (request.config.rootpath / "pytest.pid").write_text(str(os.getpid()))
+    threading.Event().wait()  # until the run is stopped
+"""
+
+
+@pytest.mark.timing
+async def test_a_cancelled_run_stops_pytest_in_order(tmp_path: Path) -> None:
+    _write(tmp_path, "test_stop.py", STOPPABLE)
+    pid_file = tmp_path / "pytest.pid"
+    options = RunOptions(cwd=tmp_path, jsonl=tmp_path / "r.jsonl", runner_args=NO_RANDOM)
+    task = asyncio.ensure_future(PytestAdapter().arun("test_stop.py", options=options))
+    await async_wait_until(lambda: task.done() or (pid_file.exists() and pid_file.read_text()), what="test_waits")
+    assert not task.done(), task.result()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (tmp_path / "session-teardown-ran").exists()  # pytest got SIGINT, not SIGKILL
+    pid = int(pid_file.read_text())
+    await async_wait_until(lambda: not Path(f"/proc/{pid}").exists(), what=f"pytest (pid {pid}) to be gone")
+    run = read_jsonl(tmp_path / "r.jsonl")
+    assert run.stop is not None
+    assert {r.name: (r.status, r.raw_status) for r in run.tests} == {
+        "test_ok": (Status.PASSED, "passed"),
+        "test_waits": (Status.FAILED, "interrupted"),
+    }
+
+
+# -- what pytest said, not only where -------------------------------------------------------------
+
+SAYS_WHAT = '''
+def test_missing_fixture(nope):
+    pass
+
+def add(a, b):
+    """
+    >>> add(1, 1)
+    3
+    """
+    return a + b
+
+def boom():
+    """
+    >>> boom()
+    2
+    """
+    raise ValueError("kaput")
+'''
+
+
+def test_missing_fixtures_and_doctest_failures_say_what_went_wrong(tmp_path: Path) -> None:
+    # pytest's longrepr for these has no crash line: the message was only a location (test_x.py:4)
+    _write(tmp_path, "test_says.py", SAYS_WHAT)
+    options = RunOptions(cwd=tmp_path, runner_args=(*NO_RANDOM, "--doctest-modules"))
+    results = _by_name(PytestAdapter().run("test_says.py", options=options))
+    assert results["test_missing_fixture"].raw_status == "error"
+    assert results["test_missing_fixture"].message == "fixture 'nope' not found"
+    assert results["test_says.add"].message == ">>> add(1, 1)\nExpected:\n    3\nGot:\n    2"
+    assert results["test_says.boom"].message == ">>> boom()\nUNEXPECTED EXCEPTION: ValueError('kaput')"
+
+
+def test_record_property_values_are_kept(tmp_path: Path) -> None:
+    # pytest's junitxml and reportlog keep them; a CI dashboard reads them (ticket ids, sizes...)
+    _write(
+        tmp_path,
+        "test_props.py",
+        """
+        def test_props(record_property):
+            record_property("ticket", "QA-12")
+            record_property("rows", 3)
+            record_property("ticket", "QA-13")
+            record_property("shape", (1, 2))
+        """,
+    )
+    jsonl = tmp_path / "r.jsonl"
+    run = PytestAdapter().run("test_props.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=NO_RANDOM))
+    expected = [["ticket", "QA-12"], ["rows", 3], ["ticket", "QA-13"], ["shape", "(1, 2)"]]
+    assert run.tests[0].extra["properties"] == expected
+    assert read_jsonl(jsonl).tests[0].extra["properties"] == expected

@@ -6,6 +6,7 @@ report is ingested with the aggregator's ``read_report`` for anything those line
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from maestro_test_adapters._adapter import Availability, Target
 from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._runlog import keep_log, last_line, read_log, reason_lines, unexplained_exit
 from maestro_test_adapters._tail import LineTail
 from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
 from maestro_test_result_aggregator.model import (
@@ -132,6 +134,8 @@ class _Progress:
                 continue
             test_id = record["id"]
             if record.get("event") == "start":
+                if test_id in self.started:  # the worker's own start line, then the reporter's
+                    continue
                 self.started[test_id] = self._identity(record)
                 if self._options.on_test_start is not None:
                     self._options.on_test_start(self.started[test_id].name)
@@ -223,6 +227,36 @@ class _Progress:
 def _key(result: TestResult) -> tuple[object, ...]:
     """The same test in our progress lines and in the runner's own report."""
     return (result.suite, result.name, tuple(sorted(result.parameters.items())))
+
+
+def _merge_ingested(runner: str, ingested: TestRun, progress: _Progress, *, skip: set[tuple[object, ...]]) -> None:
+    """Add the runner's own report's results that our reporter's lines missed (not those in ``skip``)."""
+    live = bool(progress.results)
+    seen = {_key(result) for result in progress.results.values()}
+    for reported in ingested.tests:
+        result = reported
+        if result.file is None and result.classname and result.suite == (result.classname,):
+            result.file = result.classname  # the same file field (and id) as the live results
+            result.classname = None
+        key = _key(result)
+        if key in seen or key in skip:
+            continue
+        if live and runner == "vitest" and result.status is Status.PASSED:
+            # our reporter saw every test that ran finish: a "pass" only the runner's report has
+            # is a test that never ran (Vitest 4's JUnit lists them as bare <testcase>)
+            result = dataclasses.replace(
+                result,
+                status=Status.OTHER,
+                raw_status="notRun",
+                duration=0.0,
+                message=f"never ran: {runner} reported no result for it (its worker died?)",
+            )
+        progress.stream.add(result)
+
+
+def _identity_key(who: _Identity) -> tuple[object, ...]:
+    """``_key`` of the result a started test would have."""
+    return (who.suite, who.name, tuple(sorted(who.parameters.items())))
 
 
 def _installed_version(project: Path, runner: str) -> str | None:
@@ -371,23 +405,40 @@ class FrontendAdapter:
         elif outcome.returncode < 0:
             error = f"{plan.runner} {describe_returncode(outcome.returncode)}"
         elif ingested is None and error is None and not progress.results:
-            last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
-            detail = last[-1] if last else describe_returncode(outcome.returncode)
+            said = reason_lines(read_log(plan.log))  # a config error's own lines, not the last one
+            detail = " | ".join(said) or last_line(outcome.output_tail) or describe_returncode(outcome.returncode)
             error = f"{plan.runner} wrote no report ({describe_returncode(outcome.returncode)}): {detail}"
         elif ingested is None and error is None and progress.in_flight():  # it left mid-test (process.exit)
             error = f"{plan.runner} exited ({describe_returncode(outcome.returncode)}) before its tests finished"
         stream = progress.stream
         died = outcome.timed_out or outcome.returncode < 0
         live = bool(progress.results)
+        # Tests that started and have no result were in flight when the runner or a worker died.
+        # Vitest runs a file's tests one after another and batches its workers' events: there an
+        # earlier test of the same file finished, but its result died with the worker.
+        unfinished = progress.in_flight()
+        in_flight, lost = unfinished, []
+        if plan.runner == "vitest":
+            last_in_file = {who.file: who for who in unfinished}
+            in_flight = [who for who in unfinished if last_in_file[who.file] is who]
+            lost = [who for who in unfinished if last_in_file[who.file] is not who]
         if ingested is not None and not (live and plan.runner == "jest"):  # jest-junit names differ
-            seen = {_key(result) for result in progress.results.values()}
-            for result in ingested.tests:
-                if result.file is None and result.classname and result.suite == (result.classname,):
-                    result.file = result.classname  # the same file field (and id) as the live results
-                    result.classname = None
-                if _key(result) not in seen:
-                    stream.add(result)
-        in_flight = progress.in_flight() if ingested is None and error is not None else []
+            _merge_ingested(plan.runner, ingested, progress, skip={_identity_key(who) for who in unfinished})
+        if error is None:  # a failing exit no result explains: a coverage threshold, --fail-on-flaky-tests...
+            error = unexplained_exit(plan.runner, outcome.returncode, stream.run.tests, read_log(plan.log))
+        cause = error or f"the {plan.runner} worker running this file died"
+        for who in lost:
+            stream.add(
+                TestResult(
+                    name=who.name,
+                    suite=who.suite,
+                    file=who.file,
+                    parameters=who.parameters,
+                    status=Status.OTHER,
+                    raw_status="resultLost",
+                    message=f"{cause}: this test finished, but its result was lost",
+                )
+            )
         for who in in_flight:
             stream.add(
                 TestResult(
@@ -397,7 +448,7 @@ class FrontendAdapter:
                     parameters=who.parameters,
                     status=Status.FAILED,
                     raw_status="timedOut" if outcome.timed_out else "crashed",
-                    message=f"{error} while this test was running",
+                    message=f"{cause} while this test was running",
                     trace=outcome.output_tail or None,
                 )
             )
@@ -414,6 +465,10 @@ class FrontendAdapter:
                     duration=outcome.duration,
                 )
             )
+        if error is not None:
+            kept = keep_log(plan.log, plan.runner, (options.jsonl, options.ctrf, options.junit))
+            if kept is not None:
+                error += f" (full {plan.runner} log: {kept})"
         shutil.rmtree(plan.workdir, ignore_errors=True)
         return stream.finish(error=error)
 
@@ -430,6 +485,7 @@ class FrontendAdapter:
                 timeout=options.timeout,
                 poll=progress.poll,
                 clock=self.clock,
+                stop_grace=options.stop_grace,
             )
         except BaseException:
             progress.stream.close()
@@ -450,6 +506,7 @@ class FrontendAdapter:
                 timeout=options.timeout,
                 poll=progress.poll,
                 clock=self.clock,
+                stop_grace=options.stop_grace,
             )
         except BaseException:
             progress.stream.close()

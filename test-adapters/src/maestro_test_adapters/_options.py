@@ -55,6 +55,9 @@ class RunOptions:
         output_limit: characters of captured output kept per result (head and tail).
         on_result: called with each result as soon as it is known (progress displays).
         on_test_start: called with a test's id when it starts (progress displays).
+        stop_grace: seconds the runner gets to stop on its own when the run is interrupted
+            (Ctrl-C, ``SIGTERM`` of ``maestro-test``, a cancelled task): its process group gets
+            ``SIGINT``, as from Ctrl-C, so session teardowns run; what is left after this is killed.
 
     Examples:
         >>> RunOptions(timeout=600, ctrf="report.json", runner_args=("-x",)).timeout
@@ -74,6 +77,7 @@ class RunOptions:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     on_result: Callable[[TestResult], None] | None = None
     on_test_start: Callable[[str], None] | None = None
+    stop_grace: float = 10.0
 
     def __init__(
         self,
@@ -91,6 +95,7 @@ class RunOptions:
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         on_result: Callable[[TestResult], None] | None = None,
         on_test_start: Callable[[str], None] | None = None,
+        stop_grace: float = 10.0,
     ) -> None:
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
@@ -113,6 +118,13 @@ class RunOptions:
         for name, callback in (("on_result", on_result), ("on_test_start", on_test_start)):
             if callback is not None and not callable(callback):
                 raise InvalidOptionError(name, f"must be callable or None, got {callback!r}")
+        if (
+            isinstance(stop_grace, bool)
+            or not isinstance(stop_grace, int | float)
+            or not math.isfinite(stop_grace)
+            or stop_grace < 0
+        ):
+            raise InvalidOptionError("stop_grace", f"must be a finite number of seconds >= 0, got {stop_grace!r}")
         setter = object.__setattr__
         setter(self, "timeout", timeout)
         setter(self, "jsonl", _path("jsonl", jsonl))
@@ -131,3 +143,4 @@ class RunOptions:
         setter(self, "output_limit", output_limit)
         setter(self, "on_result", on_result)
         setter(self, "on_test_start", on_test_start)
+        setter(self, "stop_grace", float(stop_grace))

@@ -3,7 +3,11 @@
 The driver is tiny and I/O only: start the process (stdout+stderr to a log file, never a pipe
 that could fill up), call ``poll`` every ``interval`` seconds while it runs (adapters tail the
 runner's JSONL there for live progress), kill the whole process group when the deadline
-passes (SIGTERM, then SIGKILL after a grace period), and report what happened.
+passes (SIGTERM, then SIGKILL after a grace period), and report what happened. When the run
+itself is interrupted (``KeyboardInterrupt``, a cancelled task), the group gets ``SIGINT`` as
+from Ctrl-C, so the runner stops in order (pytest runs its session teardown), and whatever is
+left after ``stop_grace`` seconds is killed; the runner also dies with this process
+(``PR_SET_PDEATHSIG``) should this process be killed outright.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +26,28 @@ from pathlib import Path
 __all__ = ["ProcessOutcome", "arun_process", "describe_returncode", "run_process"]
 
 _GRACE = 2.0
+_STOP_GRACE = 10.0
 _INTERVAL = 0.05
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> Callable[[], None] | None:
+    """What the child runs before exec: ask to be sent SIGKILL when the process that started it
+    dies (``PR_SET_PDEATHSIG``, Linux). prctl is looked up here, in the parent, so the child
+    imports nothing between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes  # noqa: PLC0415 - Linux only
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    return die_with_parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +96,23 @@ def run_process(
     poll: Callable[[], None],
     interval: float = _INTERVAL,
     clock: Callable[[], float] = time.monotonic,
+    stop_grace: float = _STOP_GRACE,
 ) -> ProcessOutcome:
     """Run ``argv`` to its end or until ``timeout`` (measured on ``clock``); ``poll()`` is called
-    while it runs."""
+    while it runs. Interrupted, it stops the runner's group (``SIGINT``, then ``SIGKILL`` after
+    ``stop_grace`` seconds) before the interruption goes on."""
     started = time.monotonic()
     deadline = None if timeout is None else clock() + timeout
     timed_out = False
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_child_setup(),  # noqa: PLW1509 - prctl only, no locks: safe before exec
         )
         try:
             while True:
@@ -97,9 +131,13 @@ def run_process(
                         _signal_group(process.pid, signal.SIGKILL)
                         process.wait()
                     break
-        except BaseException:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
+        except BaseException:  # Ctrl-C, SIGTERM turned into KeyboardInterrupt by the CLI...
+            _signal_group(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=stop_grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
             raise
         finally:
             _signal_group(process.pid, signal.SIGKILL)  # leftovers of the group (xdist workers, browsers)
@@ -116,6 +154,7 @@ async def arun_process(
     poll: Callable[[], None],
     interval: float = _INTERVAL,
     clock: Callable[[], float] = time.monotonic,
+    stop_grace: float = _STOP_GRACE,
 ) -> ProcessOutcome:
     """The asyncio twin of ``run_process`` (the event loop stays free while the runner runs)."""
     started = time.monotonic()
@@ -123,7 +162,13 @@ async def arun_process(
     timed_out = False
     with open(log, "wb") as output:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            *argv,
+            cwd=cwd,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_child_setup(),  # prctl only: nothing to lock before exec
         )
         try:
             while True:
@@ -142,9 +187,13 @@ async def arun_process(
                         _signal_group(process.pid, signal.SIGKILL)
                         await process.wait()
                     break
-        except BaseException:
-            _signal_group(process.pid, signal.SIGKILL)
-            await process.wait()
+        except BaseException:  # a cancelled task, Ctrl-C
+            _signal_group(process.pid, signal.SIGINT)
+            try:
+                await asyncio.wait_for(asyncio.shield(process.wait()), stop_grace)
+            except (TimeoutError, asyncio.CancelledError):
+                _signal_group(process.pid, signal.SIGKILL)
+                await asyncio.shield(process.wait())
             raise
         finally:
             _signal_group(process.pid, signal.SIGKILL)

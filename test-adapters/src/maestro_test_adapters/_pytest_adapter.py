@@ -23,14 +23,16 @@ from maestro_test_adapters._adapter import Availability, Target
 from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import append_results, set_run_error, write_reports
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._runlog import keep_log, read_log, reason_lines, unexplained_exit
 from maestro_test_adapters._tail import LineTail, read_inflight, results_in
-from maestro_test_adapters.errors import _TIMEOUT_MARK, InvalidOptionError, TargetNotFoundError
+from maestro_test_adapters.errors import _TIMEOUT_MARK, InvalidOptionError, ReportWriteError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
 
 __all__ = ["PytestAdapter"]
 
 PLUGIN = "maestro_test_adapters.pytest_plugin"
 _PYTEST_ERRORS = {2: "pytest was interrupted", 3: "pytest hit an internal error", 4: "pytest usage error"}
+_EXIT_HINTS = {7: "pytest-rerunfailures --fail-on-flaky (a test passed only on a rerun)"}
 
 
 @dataclass(slots=True)
@@ -43,6 +45,19 @@ class _Plan:
     log: Path
     workdir: Path
     keep_report: bool
+
+
+def _abandon(plan: _Plan) -> None:
+    """After an interrupted run (the runner was stopped, see ``run_process``): give the report its
+    end line if the runner could not write it, and remove the temporary folder."""
+    from maestro_test_result_aggregator.formats import read_jsonl
+
+    try:
+        if plan.report.exists() and read_jsonl(plan.report, allow_torn_tail=True).stop is None:
+            append_results(plan.report, [], stop=time.time())
+    except Exception:  # noqa: S110 - a report cut before its header: nothing to complete
+        pass
+    shutil.rmtree(plan.workdir, ignore_errors=True)
 
 
 class _Watcher:
@@ -194,9 +209,18 @@ class PytestAdapter:
         path_part = text.split("::", 1)[0]
         if not path_part or not (cwd / path_part).exists():
             raise TargetNotFoundError(text, "pytest target")
+        if options.jsonl is not None:  # refused before anything runs, as a typed error (exit 2)
+            try:
+                options.jsonl.resolve().parent.mkdir(parents=True, exist_ok=True)
+                existed = options.jsonl.exists()
+                with open(options.jsonl, "a", encoding="utf-8"):
+                    pass
+                if not existed:  # only a check: the plugin creates it
+                    options.jsonl.unlink()
+            except OSError as error:
+                raise ReportWriteError(f"cannot write {options.jsonl}: {error}") from error
         workdir = Path(tempfile.mkdtemp(prefix="maestro-pytest-"))
         report = options.jsonl.resolve() if options.jsonl is not None else workdir / "results.jsonl"
-        report.parent.mkdir(parents=True, exist_ok=True)
         inflight = workdir / "inflight.txt"
         argv = [self.python, "-m", "pytest", "-p", PLUGIN]
         for plugin in self.plugins:
@@ -249,8 +273,11 @@ class PytestAdapter:
         elif outcome.returncode in _PYTEST_ERRORS:
             collection_errors = any(r.extra.get("collection_error") for r in run.tests)
             if not (outcome.returncode == 2 and collection_errors):
+                said = reason_lines(read_log(plan.log) or outcome.output_tail)  # pytest's "error:" line first
                 last = [line for line in outcome.output_tail.splitlines() if line.strip()]
-                detail = last[-1].strip() if last else describe_returncode(outcome.returncode)
+                detail = (
+                    " | ".join(said) if said else last[-1].strip() if last else describe_returncode(outcome.returncode)
+                )
                 error = f"{_PYTEST_ERRORS[outcome.returncode]}: {detail}"
         elif not plan.report.exists():
             last = [line.strip() for line in outcome.output_tail.splitlines() if line.strip()]
@@ -260,6 +287,8 @@ class PytestAdapter:
             error = f"cannot read pytest's report ({describe_returncode(outcome.returncode)}): {unreadable_because}"
         elif run.stop is None:  # no end line: pytest left before its session finished (os._exit...)
             error = f"pytest exited ({describe_returncode(outcome.returncode)}) before finishing its report"
+        else:  # a failing exit no result explains: a coverage gate, --fail-on-flaky...
+            error = unexplained_exit("pytest", outcome.returncode, run.tests, read_log(plan.log), hints=_EXIT_HINTS)
         lost: list[TestResult] = []
         if inflight and (died or error is not None):
             raw = "timedOut" if outcome.timed_out else "crashed"
@@ -297,7 +326,8 @@ class PytestAdapter:
             for result in lost:
                 options.on_result(result)
         if error is not None:
-            set_run_error(run, error)
+            kept = keep_log(plan.log, "pytest", (options.jsonl, options.ctrf, options.junit))
+            set_run_error(run, f"{error} (full pytest log: {kept})" if kept is not None else error)
         shutil.rmtree(plan.workdir, ignore_errors=True)
         write_reports(run, options)
         return run
@@ -336,15 +366,20 @@ class PytestAdapter:
         if self.in_process:
             return self._run_in_process(plan, options)
         watcher = _Watcher(plan, options)
-        outcome = run_process(
-            plan.argv,
-            cwd=plan.cwd,
-            env=plan.env,
-            log=plan.log,
-            timeout=options.timeout,
-            poll=watcher.poll,
-            clock=self.clock,
-        )
+        try:
+            outcome = run_process(
+                plan.argv,
+                cwd=plan.cwd,
+                env=plan.env,
+                log=plan.log,
+                timeout=options.timeout,
+                poll=watcher.poll,
+                clock=self.clock,
+                stop_grace=options.stop_grace,
+            )
+        except BaseException:
+            _abandon(plan)
+            raise
         watcher.poll()
         return self._finish(plan, outcome, options)
 
@@ -355,14 +390,19 @@ class PytestAdapter:
             return self.run(target, options=options)
         plan = self._plan(target, options)
         watcher = _Watcher(plan, options)
-        outcome = await arun_process(
-            plan.argv,
-            cwd=plan.cwd,
-            env=plan.env,
-            log=plan.log,
-            timeout=options.timeout,
-            poll=watcher.poll,
-            clock=self.clock,
-        )
+        try:
+            outcome = await arun_process(
+                plan.argv,
+                cwd=plan.cwd,
+                env=plan.env,
+                log=plan.log,
+                timeout=options.timeout,
+                poll=watcher.poll,
+                clock=self.clock,
+                stop_grace=options.stop_grace,
+            )
+        except BaseException:
+            _abandon(plan)
+            raise
         watcher.poll()
         return self._finish(plan, outcome, options)

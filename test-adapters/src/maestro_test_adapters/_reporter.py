@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import pytest
 
@@ -38,6 +40,7 @@ class _Attempt:
     trace: str | None = None
     failed: bool = False
     rerun: bool = False
+    labelled: bool = False  # the message names which failure each line is (more than one was kept)
 
 
 @dataclass(slots=True)
@@ -49,6 +52,10 @@ class _Test:
     attachments_seen: int = 0
     attempt_attachments: list[Attachment] = field(default_factory=list)
     duration: float = 0.0
+    sections_from: int = 0  # pytest accumulates captured sections across reruns: the attempt's own start here
+    rerun_closed: bool = False  # the last attempt ended on its ``rerun`` report; a teardown may still follow
+    rerun_sections_from: int = 0
+    properties: list[list[object]] = field(default_factory=list)  # record_property's (name, value), in order
 
 
 def _crash_message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -60,8 +67,120 @@ def _crash_message(report: pytest.TestReport | pytest.CollectReport) -> str | No
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
         return str(crash.message)
+    said = _fixture_lookup_message(longrepr) or _doctest_message(longrepr)
+    if said:
+        return said
     text = str(longrepr).strip()
     return text.splitlines()[-1] if text else None
+
+
+def _fixture_lookup_message(longrepr: object) -> str | None:
+    """``fixture 'db' not found`` (pytest's ``FixtureLookupErrorRepr``), not only its location."""
+    errorstring = getattr(longrepr, "errorstring", None)
+    if not isinstance(errorstring, str):
+        return None
+    lines = [line.strip() for line in errorstring.splitlines() if line.strip()]
+    return lines[0] if lines else None
+
+
+_DOCTEST_SOURCE: Final = re.compile(r"^\d{3}\s")  # "006     >>> add(1, 1)": a numbered source line
+
+
+def _doctest_message(longrepr: object) -> str | None:
+    """The failing example and what went wrong (pytest's ``ReprFailDoctest``): ``>>> add(1, 1)``
+    then ``Expected:``/``Got:`` or ``UNEXPECTED EXCEPTION: ...``, not only the location."""
+    located = getattr(longrepr, "reprlocation_lines", None)
+    if not isinstance(located, Sequence) or not located:
+        return None
+    lines = [str(line) for line in located[0][1]]
+    sources = [i for i, line in enumerate(lines) if _DOCTEST_SOURCE.match(line)]
+    if not sources:
+        return None
+    example = lines[sources[-1]][3:].strip()
+    rest = lines[sources[-1] + 1 :]
+    if rest and rest[0].startswith("UNEXPECTED EXCEPTION:"):
+        rest = rest[:1]
+    body = "\n".join(line.rstrip() for line in rest).strip("\n")
+    return f"{example}\n{body}" if body else example
+
+
+def _failure_label(report: pytest.TestReport) -> str | None:
+    """``SUBFAILED[msg] (i=1)`` for the report of a failing subtest (pytest >= 9, pytest-subtests,
+    ``unittest`` ``subTest``), ``None`` for a test's own phase report."""
+    context = getattr(report, "context", None)
+    if context is None:
+        return None
+    msg = getattr(context, "msg", None)
+    kwargs = getattr(context, "kwargs", None) or {}
+    parts = ["SUBFAILED"]
+    if msg:
+        parts.append(f"[{msg}]")
+    if kwargs:
+        parts.append(" (" + ", ".join(f"{key}={value}" for key, value in kwargs.items()) + ")")
+    return "".join(parts)
+
+
+def _stopped_by_pytest_timeout(message: str | None) -> bool:
+    """pytest-timeout's signal method fails the test with ``Failed: Timeout (>Ns) from pytest-timeout.``"""
+    return message is not None and message.startswith("Failed: Timeout") and "pytest-timeout" in message
+
+
+def _fold_failure(attempt: _Attempt, report: pytest.TestReport) -> None:
+    """Fold a failed (or ``rerun``) phase report into the attempt. The first failure gives the
+    raw outcome; every later one (another failing subtest, a teardown error after a failed call)
+    is kept in the message and trace too, each named (pytest's junitxml keeps one ``<failure>``
+    per failing subtest)."""
+    text = str(report.longreprtext)
+    message = _crash_message(report)
+    label = _failure_label(report)
+    when = report.when
+    if not attempt.failed:
+        attempt.failed = True
+        attempt.status = Status.FAILED
+        if when == "call":
+            attempt.raw = "xpassed" if text.startswith("[XPASS(strict)]") else "failed"
+            if _stopped_by_pytest_timeout(message):
+                attempt.raw = "timedOut"
+        elif when in ("setup", "teardown"):
+            attempt.raw = "error"
+        else:
+            attempt.raw = "crashed"
+        attempt.message = message
+        attempt.trace = text or None
+        attempt.labelled = label is not None
+        if label is not None:
+            attempt.message = f"{label}: {message}" if message else label
+        return
+    if label is None and getattr(report.longrepr, "reprcrash", None) is None:
+        return  # the test's own summary of its failed subtests ("contains 2 failed subtests")
+    if not attempt.labelled:
+        attempt.labelled = True
+        first = "setup" if attempt.raw == "error" else "call"
+        attempt.message = f"{first}: {attempt.message}" if attempt.message else first
+        attempt.trace = f"{first}\n{attempt.trace}" if attempt.trace else None
+    name = label or str(when)
+    attempt.message = "\n".join(filter(None, [attempt.message, f"{name}: {message or 'failed'}"]))
+    attempt.trace = "\n\n".join(filter(None, [attempt.trace, f"{name}\n{text}" if text else None]))
+
+
+def _properties(user_properties: Iterable[tuple[str, object]]) -> list[list[object]]:
+    """``record_property`` values as ``[name, value]`` pairs, as pytest's junitxml keeps them (a
+    name may repeat); values that are not JSON scalars become their ``str``; attachments are not
+    properties."""
+    kept: list[list[object]] = []
+    for name, value in user_properties:
+        if name == ATTACHMENT_PROPERTY:
+            continue
+        scalar = value is None or isinstance(value, str | int | float | bool)
+        kept.append([str(name), value if scalar else str(value)])
+    return kept
+
+
+def _captured(sections: Sequence[tuple[str, str]], kind: str) -> str:
+    """The text of the ``Captured <kind> ...`` sections, joined as ``report.capstdout`` and
+    ``report.caplog`` join them."""
+    prefix = f"Captured {kind}"
+    return ("\n" if kind == "log" else "").join(content for name, content in sections if name.startswith(prefix))
 
 
 def _split_nodeid(nodeid: str) -> tuple[str, tuple[str, ...], str]:
@@ -86,6 +205,7 @@ class MaestroReporter:
         )
         self.tests: dict[str, _Test] = {}
         self.written = 0
+        self._collection_errors: set[str] = set()
         self.timed_out: str | None = None  # the in-process timeout's reason, when it interrupted the run
         inflight = config.getoption("maestro_inflight", None)
         self._inflight: IO[str] | None = open(inflight, "a", encoding="utf-8") if inflight else None  # noqa: SIM115
@@ -107,8 +227,14 @@ class MaestroReporter:
         test = self.tests.get(report.nodeid)
         if test is None:
             test = self.tests[report.nodeid] = _Test()
-        attempt = test.attempt
         when = report.when
+        if test.rerun_closed:
+            test.rerun_closed = False
+            if when == "teardown":  # pytest-rerunfailures >= 16.6.1: the rerun attempt's own teardown
+                self._amend_rerun(report, test)
+                return
+            self._attach_to_ended(report, test)  # earlier releases: what its teardown attached
+        attempt = test.attempt
         if when == "setup":
             meta = getattr(report, _META, None)
             if meta:
@@ -118,22 +244,12 @@ class MaestroReporter:
             attempt.start = getattr(report, "start", None)
         attempt.duration += report.duration
         self._collect_attachments(test, report.user_properties)
+        test.properties = _properties(report.user_properties)  # the item's whole list so far
         outcome: str = report.outcome  # pytest-rerunfailures also writes "rerun"
         if outcome == "rerun":
             attempt.rerun = True
         if outcome in ("failed", "rerun"):
-            if not attempt.failed:
-                attempt.failed = True
-                attempt.status = Status.FAILED
-                text = str(report.longreprtext)
-                if when == "call":
-                    attempt.raw = "xpassed" if text.startswith("[XPASS(strict)]") else "failed"
-                elif when in ("setup", "teardown"):
-                    attempt.raw = "error"
-                else:
-                    attempt.raw = "crashed"
-                attempt.message = _crash_message(report)
-                attempt.trace = text or None
+            _fold_failure(attempt, report)
         elif outcome == "skipped" and not attempt.failed:
             attempt.status = Status.SKIPPED
             wasxfail = getattr(report, "wasxfail", None)
@@ -145,8 +261,11 @@ class MaestroReporter:
                 attempt.message = _crash_message(report)
         elif outcome == "passed" and when == "call" and hasattr(report, "wasxfail"):
             attempt.raw = "xpassed"
-        if when == "teardown" or when not in ("setup", "call"):
+        if when == "teardown" or when not in ("setup", "call") or outcome == "rerun":
+            # pytest-rerunfailures 14.0-16.6 send no teardown report for a rerun attempt: the
+            # ``rerun`` report ends it, whatever the release (a teardown that follows is folded in)
             self._end_attempt(report, test)
+            test.rerun_closed = outcome == "rerun"
 
     def _collect_attachments(self, test: _Test, properties: Iterable[tuple[str, object]]) -> None:
         props = [value for key, value in properties if key == ATTACHMENT_PROPERTY]
@@ -157,11 +276,39 @@ class MaestroReporter:
                 )
         test.attachments_seen = max(test.attachments_seen, len(props))
 
+    def _amend_rerun(self, report: pytest.TestReport, test: _Test) -> None:
+        """Fold the teardown report of an attempt already ended on its ``rerun`` report into it."""
+        self._attach_to_ended(report, test)
+        ended = test.attempts[-1]
+        own = report.sections[test.rerun_sections_from :]
+        test.sections_from = len(report.sections)
+        test.duration += report.duration
+        test.attempts[-1] = dataclasses.replace(
+            ended,
+            duration=ended.duration + report.duration,
+            stdout=bound_text(_captured(own, "stdout"), self.limit) or None,
+            stderr=bound_text(_captured(own, "stderr"), self.limit) or None,
+        )
+
+    def _attach_to_ended(self, report: pytest.TestReport, test: _Test) -> None:
+        """Attachments recorded after an attempt's ``rerun`` report (browser evidence saved by a
+        fixture's teardown) belong to that attempt: they arrive on its teardown report
+        (pytest-rerunfailures >= 16.6.1) or on the next attempt's setup report (earlier releases)."""
+        self._collect_attachments(test, report.user_properties)
+        if test.attempt_attachments:
+            ended = test.attempts[-1]
+            test.attempts[-1] = dataclasses.replace(ended, attachments=(*ended.attachments, *test.attempt_attachments))
+            test.attachments.extend(test.attempt_attachments)
+            test.attempt_attachments = []
+
     def _end_attempt(self, report: pytest.TestReport, test: _Test) -> None:
         attempt = test.attempt
         limit = self.limit
-        stdout = bound_text(report.capstdout, limit) or None
-        stderr = bound_text(report.capstderr, limit) or None
+        own = report.sections[test.sections_from :]  # this attempt's output only, not the earlier ones'
+        test.rerun_sections_from = test.sections_from
+        test.sections_from = len(report.sections)
+        stdout = bound_text(_captured(own, "stdout"), limit) or None
+        stderr = bound_text(_captured(own, "stderr"), limit) or None
         finished = Attempt(
             attempt.status,
             duration=attempt.duration,
@@ -181,7 +328,7 @@ class MaestroReporter:
             test.attempt = _Attempt()
             return
         attempts = (*test.attempts, finished) if test.attempts else ()
-        log = report.caplog
+        log = _captured(own, "log")
         self._write(
             report.nodeid,
             location=report.location,
@@ -207,6 +354,8 @@ class MaestroReporter:
         extra: dict[str, object] = {"nodeid": nodeid}
         if log:
             extra["log"] = log
+        if test.properties:
+            extra["properties"] = test.properties
         meta = test.meta
         self.writer.write(
             TestResult(
@@ -235,8 +384,9 @@ class MaestroReporter:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A collection error becomes a failed result (``raw_status="error"``) named after the file."""
-        if not report.failed:
-            return
+        if not report.failed or report.nodeid in self._collection_errors:
+            return  # under xdist every worker may report the same file's error
+        self._collection_errors.add(report.nodeid)
         text = str(report.longreprtext)
         path = report.nodeid.split("::")[0] or report.nodeid
         self.writer.write(

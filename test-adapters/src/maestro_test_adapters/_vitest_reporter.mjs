@@ -4,8 +4,11 @@
 // turns every result line into a line of its JSONL report as soon as it reads it (every 50 ms);
 // the JUnit report written at the end only adds what these lines did not carry.
 import { appendFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 const target = process.env.MAESTRO_PROGRESS_FILE;
+// the worker-side half: writes each test's start from the worker that runs it (see the file)
+const setupFile = fileURLToPath(new URL("./_vitest_setup.mjs", import.meta.url));
 
 function write(record) {
   if (target) {
@@ -29,6 +32,21 @@ function trace(error) {
 }
 
 export default class MaestroProgressReporter {
+  // Vitest batches onTestCaseReady: a worker killed mid-test may never send the start of the test
+  // it was running. Our setup file makes the worker write it first (the config is serialised to
+  // the workers after onInit, so adding it here reaches them).
+  onInit(vitest) {
+    if (!target) {
+      return;
+    }
+    for (const project of vitest.projects || []) {
+      const files = project.config && project.config.setupFiles;
+      if (Array.isArray(files) && !files.includes(setupFile)) {
+        files.unshift(setupFile);
+      }
+    }
+  }
+
   onTestCaseReady(testCase) {
     write({ event: "start", ...describe(testCase) });
   }

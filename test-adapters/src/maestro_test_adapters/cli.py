@@ -13,6 +13,7 @@ Exit codes are ``ExitCode``: 0 all passed, 1 test failures, 2 infrastructure or 
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections import Counter
@@ -73,6 +74,11 @@ class _Progress:
     def stop(self) -> None:
         if self._live is not None:
             self._live.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM goes the way of Ctrl-C: the adapter interrupts the runner (its teardowns run)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _fail(message: str) -> NoReturn:
@@ -140,6 +146,13 @@ def cli() -> None:
 @click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Run from here.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
 @click.option(
+    "--stop-grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="On Ctrl-C or SIGTERM: seconds the runner gets to stop (teardowns run) before it is killed.",
+)
+@click.option(
     "--adapter-option",
     "-O",
     "adapter_options",
@@ -160,6 +173,7 @@ def run(
     fail_on_flaky: bool,
     cwd: Path | None,
     progress: bool | None,
+    stop_grace: float,
     adapter_options: tuple[str, ...],
 ) -> None:
     """Run TARGET with an adapter; arguments after `--` go to the runner."""
@@ -192,14 +206,20 @@ def run(
             fail_on_flaky=fail_on_flaky,
             on_result=display.finished,
             on_test_start=display.started,
+            stop_grace=stop_grace,
         )
-        result = adapter.run(target, options=options)
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # CI cancelling the job, docker stop
+        try:
+            result = adapter.run(target, options=options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     except TestAdapterError as error:
         display.stop()
         _fail(str(error))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         display.stop()
-        _fail("interrupted")
+        where = f"; finished results are in {jsonl}" if jsonl is not None else ""
+        _fail(f"interrupted{f' by {interrupt}' if str(interrupt) else ''}: the runner was stopped{where}")
     display.stop()
     console.print(_summary(result, time.monotonic() - started))
     reason = run_error(result)
@@ -209,19 +229,35 @@ def run(
 
 
 @cli.command("list-adapters")
-def list_adapters() -> None:
-    """List the registered adapters, whether each can run here, and why not."""
+@click.argument("names", nargs=-1)
+def list_adapters(names: tuple[str, ...]) -> None:
+    """List the registered adapters, whether each can run here, and why not.
+
+    Exits 2 when one of NAMES (default: every registered adapter) cannot run here, so CI can
+    check the adapters it needs before running anything.
+    """
     from maestro_test_adapters._registry import adapter_names, get_adapter
     from maestro_test_adapters.errors import TestAdapterError
 
-    for name in adapter_names():
+    registered = adapter_names()
+    unknown = [name for name in names if name not in registered]
+    if unknown:
+        _fail(f"no test adapter named {unknown[0]!r}; available adapters: {', '.join(registered)}")
+    failing = []
+    for name in names or registered:
         try:
             availability = get_adapter(name).available()
         except TestAdapterError as error:
             click.echo(f"{name:<12} broken       {error}")
+            failing.append(name)
             continue
         state = "available" if availability.ok else "unavailable"
         click.echo(f"{name:<12} {state:<12} {availability.reason or ''}".rstrip())
+        if not availability.ok:
+            failing.append(name)
+    if failing:
+        click.echo(f"maestro-test: error: cannot run here: {', '.join(failing)}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:
