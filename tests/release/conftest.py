@@ -4,6 +4,7 @@ the four packages, and a helper that runs the release command as a person would.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from maestro_devtools.servers import PypiIndex
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FOLDERS = ("resilience", "audit-logger", "test-result-aggregator", "test-adapters")
+_UNRELEASED_BODY = re.compile(r"^## \[Unreleased\][^\n]*\n.*?(?=^## \[|\Z)", re.MULTILINE | re.DOTALL)
 _CLEARED = ("MAESTRO_NEXUS_", "NEXUS_", "TWINE_", "DRY_RUN", "ALLOW_DIRTY", "STRICT", "V", "PYPIRC")
 
 
@@ -76,6 +78,9 @@ def make_repo(target: Path) -> Path:
     for folder in PACKAGE_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, target / folder, ignore=ignore)
     shutil.copy(REPO_ROOT / ".gitignore", target / ".gitignore")
+    for folder in PACKAGE_FOLDERS:  # as just after a bump: [Unreleased] is empty
+        changelog = target / folder / "CHANGELOG.md"
+        changelog.write_text(_UNRELEASED_BODY.sub("## [Unreleased]\n\n", changelog.read_text(), count=1))
     git(target, "init", "-q", "-b", "main")
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "packages")

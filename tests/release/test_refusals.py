@@ -9,7 +9,7 @@ import pytest
 
 from maestro_devtools.servers import free_port
 from tests.fixtures.pypi import PUBLIC_SIMPLE_INDEX, PypiIndexFactory
-from tests.release.conftest import git, index_env, run_release_command
+from tests.release.conftest import git, index_env, run_release_command, version_of
 
 pytestmark = pytest.mark.release
 
@@ -140,3 +140,33 @@ def test_a_version_with_no_changelog_section_is_refused(
     assert "maestro-resilience 9.9.9 has no section in resilience/CHANGELOG.md" in result.stderr
     assert list(index.directory.iterdir()) == []
     assert not (release_repo / "dist").exists(), "nothing may be built before the checks pass"
+
+
+@pytest.mark.parametrize("change", ["a changelog entry", "a source change"])
+def test_a_tree_that_is_not_yet_its_version_is_refused_unless_rehearsed(
+    release_repo: Path, pypi_index_factory: PypiIndexFactory, change: str
+) -> None:
+    # before: audit-logger's version was set in f5d6234, later commits changed its src/ and its
+    # changelog gathered [Unreleased] entries, and `make release` would publish that tree as 0.3.0
+    if change == "a changelog entry":
+        changelog = release_repo / "resilience/CHANGELOG.md"
+        changelog.write_text(
+            changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- A new thing.\n", 1)
+        )
+        expected = "resilience/CHANGELOG.md has 1 [Unreleased] entries"
+    else:
+        module = release_repo / "resilience/src/maestro_resilience/_bulkhead.py"
+        module.write_text(module.read_text() + "\n# a change after the version was set\n")
+        expected = "1 source file(s) changed after"
+    git(release_repo, "commit", "-qam", change)
+    index = pypi_index_factory()
+    refused = run_release_command(release_repo, index_env(index), "resilience")
+    assert refused.returncode == 1, refused.output
+    assert "this tree is not the version it claims" in refused.stderr
+    assert expected in refused.stderr
+    assert "ALLOW_UNBUMPED=1" in refused.stderr
+    assert list(index.directory.iterdir()) == []
+    rehearsal = run_release_command(release_repo, index_env(index, DRY_RUN="1", ALLOW_UNBUMPED="1"), "resilience")
+    assert rehearsal.returncode == 0, rehearsal.output
+    assert f"warning: maestro-resilience {version_of('resilience')}: " in rehearsal.stdout
+    assert "would upload" in rehearsal.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,7 +11,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import InvalidVersion, Version
 
 from maestro_devtools.release.errors import ReleaseRefusedError
-from maestro_devtools.release.packages import Package
+from maestro_devtools.release.packages import Package, version_file
 
 
 def refuse_unreleasable_version(package: Package) -> None:
@@ -94,3 +95,51 @@ def refuse_version_without_changelog(package: Package) -> None:
             f"set versions with `make bump-{package.key} PART=...`, which turns [Unreleased] into the "
             "version's section"
         )
+
+
+_UNRELEASED_SECTION = re.compile(r"^## \[Unreleased\][^\n]*\n(?P<body>.*?)(?=^## \[|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def unreleased_entries(changelog: Path) -> list[str]:
+    """The entries under ``## [Unreleased]`` (list items; headings and blank lines aside)."""
+    text = changelog.read_text() if changelog.is_file() else ""
+    match = _UNRELEASED_SECTION.search(text)
+    if match is None:
+        return []
+    return [line.strip() for line in match["body"].splitlines() if line.lstrip().startswith(("- ", "* "))]
+
+
+def _git(root: Path, *args: str) -> str | None:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def changes_since_version(root: Path, package: Package) -> tuple[str, list[str]] | None:
+    """``(commit, files)``: the commit that last set ``__version__`` and the package's source files
+    changed after it; ``None`` outside git or when nothing changed."""
+    relative = version_file(package).resolve().relative_to(root.resolve())
+    commit = _git(root, "log", "-1", "--format=%H", "-G", "__version__", "--", str(relative))
+    if not commit:
+        return None
+    source = (package.folder / "src").resolve().relative_to(root.resolve())
+    changed = _git(root, "diff", "--name-only", commit, "HEAD", "--", str(source))
+    files = [f for f in (changed or "").splitlines() if f and f != str(relative)]
+    return (commit, files) if files else None
+
+
+def unbumped_problems(root: Path, package: Package) -> list[str]:
+    """Why this tree is not the version it claims, for a version the index does not hold yet:
+    changelog entries not in the version's section, source changed after the version was set."""
+    problems = []
+    entries = unreleased_entries(package.folder / "CHANGELOG.md")
+    if entries:
+        problems.append(
+            f"{package.key}/CHANGELOG.md has {len(entries)} [Unreleased] entries that {package.version}'s "
+            f"section does not list (first: {entries[0][:80]!r})"
+        )
+    changed = changes_since_version(root, package)
+    if changed is not None:
+        commit, files = changed
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        problems.append(f"{len(files)} source file(s) changed after {commit[:12]} set {package.version}: {shown}")
+    return problems

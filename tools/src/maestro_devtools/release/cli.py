@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--no-verify", action="store_true", help="skip the install check")
     release.add_argument("-v", "--verbose", action="store_true", default=None, help="V=1")
     release.add_argument(
+        "--allow-unbumped",
+        action="store_true",
+        default=None,
+        help="publish a tree that is not yet its version (a rehearsal; ALLOW_UNBUMPED=1)",
+    )
+    release.add_argument(
         "--strict", action="store_true", default=None, help="refuse when the index advertises no hash (STRICT=1)"
     )
 
@@ -66,6 +72,9 @@ def _release(args: argparse.Namespace, out: Redactor) -> int:
         verify=not args.no_verify,
         verbose=args.verbose if args.verbose is not None else environment_flag(env, "V"),
         strict=args.strict if args.strict is not None else environment_flag(env, "STRICT"),
+        allow_unbumped=args.allow_unbumped
+        if args.allow_unbumped is not None
+        else environment_flag(env, "ALLOW_UNBUMPED"),
     )
     for name in ignored_variables(env):
         _say(

@@ -75,6 +75,12 @@ def load_package(folder: Path) -> Package:
     return Package(folder, name, import_name, _read_version(folder / version_path), extras, requires)
 
 
+def version_file(package: Package) -> Path:
+    """The file that holds the package's ``__version__`` (``[tool.hatch.version].path``)."""
+    data = tomllib.loads((package.folder / "pyproject.toml").read_text())
+    return package.folder / str(data["tool"]["hatch"]["version"]["path"])
+
+
 def _is_publishable(pyproject: Path) -> bool:
     """A folder with a ``[project]`` table that is not marked private; an unreadable file is an
     error, never a package silently left out of the release."""

@@ -13,12 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion
+
 from maestro_devtools.release.build import BuiltPackage, build_package, is_platform_wheel
 from maestro_devtools.release.checks import (
     refuse_dirty_tree,
     refuse_superseded_version,
     refuse_unreleasable_version,
     refuse_version_without_changelog,
+    unbumped_problems,
 )
 from maestro_devtools.release.errors import ReleaseError, ReleaseRefusedError, VerificationError
 from maestro_devtools.release.index import IndexFile, open_index
@@ -45,6 +49,7 @@ class ReleaseOptions:
     verify: bool = True
     verbose: bool = False
     strict: bool = False
+    allow_unbumped: bool = False
 
 
 @dataclass
@@ -87,6 +92,39 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tu
         )
         return [], missing
     return missing, []
+
+
+def _refuse_unbumped(
+    options: ReleaseOptions, packages: list[Package], listings: dict[str, dict[str, IndexFile]], log: Log
+) -> None:
+    """Refuse to publish a version the index does not hold yet from a tree that is not that version
+    (changes logged under [Unreleased], or source changed after the version was set)."""
+    problems = []
+    for package in packages:
+        if any(_version_of_file(name) == package.version for name in listings[package.project]):
+            continue  # published: the content comparison decides
+        problems += [f"{package.dist_name} {package.version}: {p}" for p in unbumped_problems(options.root, package)]
+    if not problems:
+        return
+    advice = "bump the version first (make bump-<pkg> PART=...), which turns [Unreleased] into its section"
+    if options.allow_unbumped:
+        for problem in problems:
+            log(f"warning: {problem}")
+        log(f"warning: ALLOW_UNBUMPED=1: publishing anyway (a rehearsal); for a real release, {advice}")
+        return
+    raise ReleaseRefusedError(
+        "this tree is not the version it claims:\n  " + "\n  ".join(problems) + f"\n{advice}, "
+        "or rehearse with ALLOW_UNBUMPED=1"
+    )
+
+
+def _version_of_file(filename: str) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
 
 
 def _refuse_unchecked(listings: dict[str, dict[str, IndexFile]], options: ReleaseOptions, log: Log) -> None:
@@ -147,6 +185,7 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     _refuse_unchecked(listings, options, log)
     for package in packages:
         refuse_superseded_version(package, listings[package.project].keys())
+    _refuse_unbumped(options, packages, listings, log)
 
     # Build everything before uploading anything: a package that fails to build must not
     # leave the index with half a release.
