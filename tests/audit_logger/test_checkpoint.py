@@ -71,7 +71,7 @@ def test_records_deleted_from_the_end_of_the_active_file_are_a_gap(tmp_path: Pat
 def test_without_a_checkpoint_the_same_truncation_goes_unseen(tmp_path: Path) -> None:
     # The limitation the head file closes: an unsealed file's tail can be cut cleanly.
     path = tmp_path / "audit.jsonl"
-    write(path, signer=False)
+    write(path, signer=False, checkpoint=False)
     assert not path.with_name("audit.jsonl.head").exists()
     drop_last(path, 3)
     assert verify(path).ok
@@ -104,9 +104,10 @@ def test_a_forged_head_fails_its_signature(tmp_path: Path) -> None:
     assert [p.kind for p in report.problems] == ["checkpoint_signature"]
     wrong = verify(path, keys=Keyring().add_hmac("k1", b"x" * 32))
     assert [p.kind for p in wrong.problems] == ["checkpoint_signature"]
-    unchecked = verify(path)
+    assert [p.kind for p in verify(path).problems] == ["unknown_key"]  # a signed log needs its keys
+    unchecked = verify(path, allow_unsigned=True)
     assert unchecked.ok
-    assert unchecked.warnings == ["signatures not checked: no verification keys given"]
+    assert "signatures not checked: no verification keys given" in unchecked.warnings
 
 
 def test_a_removed_head_is_reported_once_digests_say_there_was_one(tmp_path: Path) -> None:
@@ -189,7 +190,7 @@ def test_a_head_that_cannot_be_written_never_fails_a_record(tmp_path: Path) -> N
 @pytest.mark.parametrize("flag", [False, True])
 def test_cli_require_checkpoint(tmp_path: Path, flag: bool) -> None:
     path = tmp_path / "audit.jsonl"
-    write(path, signer=False)
+    write(path, signer=False, checkpoint=False)
     args = ["verify", str(path)] + (["--require-checkpoint"] if flag else [])
     result = CliRunner().invoke(main, args)
     assert result.exit_code == (1 if flag else 0), result.output
@@ -244,14 +245,17 @@ def test_sqlite_checkpoint_table_is_created_with_the_first_rows(tmp_path: Path) 
 
     db = tmp_path / "audit.db"
     AuditLogger(SqliteSink(db, signer=HmacSigner(KEY, "k1"), writer_id="idle"), service="svc").close()
-    fill_db(SqliteSink(db, writer_id="plain"))
+    fill_db(SqliteSink(db, writer_id="plain", checkpoint=False))
     with sqlite3.connect(db) as conn:
         names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "audit_events_heads" not in names
-    assert verify(db, keys=KEYS).ok
+    assert verify(db, keys=KEYS, allow_unsigned=True).ok
+    assert [p.kind for p in verify(db, keys=KEYS).problems] == ["checkpoint"]  # keys given: unsigned fails
     fill_db(SqliteSink(db, signer=HmacSigner(KEY, "k1"), writer_id="signed"), n=3)
-    report = verify(db, keys=KEYS, require_checkpoint=True)
+    report = verify(db, keys=KEYS, require_checkpoint=True, allow_unsigned=True)
     assert report.ok, report.problems
+    unsigned = verify(db, keys=KEYS).problems  # the writer without a signer is covered by nothing signed
+    assert [(p.kind, p.writer) for p in unsigned] == [("checkpoint", "plain")]
 
 
 def test_sqlite_checkpoint_detects_a_rechained_history(tmp_path: Path) -> None:
@@ -270,23 +274,30 @@ def test_sqlite_checkpoint_detects_a_rechained_history(tmp_path: Path) -> None:
             body = body[:9] + prev + body[73:]
             prev = hashlib.sha256(body.encode()).hexdigest()
             line = body[:-1] + f',"hash":"{prev}"}}'
-            conn.execute("UPDATE audit_events SET record = ?, hash = ? WHERE id = ?", (line, prev, row_id))
-    assert [p.kind for p in verify(db).problems] == ["modified"]  # even unsigned, the hash is compared
+            conn.execute(  # the indexed columns too, as a careful attacker would
+                "UPDATE audit_events SET record = ?, hash = ?, actor_id = 'v' WHERE id = ?", (line, prev, row_id)
+            )
+    assert [p.kind for p in verify(db, allow_unsigned=True).problems] == ["modified"]  # even unchecked
     report = verify(db, keys=KEYS)
     assert [(p.kind, p.line, p.seq) for p in report.problems] == [("modified", 12, 11)]
 
 
-def test_sqlite_without_a_signer_keeps_no_checkpoint_table(tmp_path: Path) -> None:
+def test_sqlite_without_a_signer_keeps_an_unsigned_checkpoint_table(tmp_path: Path) -> None:
+    # Unsigned entries prove nothing against an attacker, but catch an accidental truncation.
     import sqlite3
 
     from maestro_audit_logger import SqliteSink
 
     db = tmp_path / "audit.db"
-    fill_db(SqliteSink(db))
+    fill_db(SqliteSink(db, writer_id="w"))
     with sqlite3.connect(db) as conn:
-        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "audit_events_heads" not in names
+        (entry,) = [orjson.loads(e) for (e,) in conn.execute("SELECT entry FROM audit_events_heads")]
+    assert (entry["writer"], entry["seq"], entry["algorithm"]) == ("w", 11, "none")
     assert verify(db).ok
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit_events WHERE id > 10")
+    conn.close()
+    assert [(p.kind, p.seq) for p in verify(db).problems] == [("gap", 10)]
 
 
 def test_postgres_checkpoint_detects_deleted_last_rows(postgres_dsn: str) -> None:
@@ -308,9 +319,9 @@ def test_readers_and_the_cli_skip_the_head_file(tmp_path: Path) -> None:
     write(path, 7)
     assert path.with_name("audit.jsonl.head").exists()
     assert len(list(AuditReader(tmp_path).records())) == 7
-    result = CliRunner().invoke(main, ["verify", str(tmp_path), "--json"])
+    result = CliRunner().invoke(main, ["verify", str(tmp_path), "--json", "--allow-unsigned"])
     assert result.exit_code == 0, result.output
-    assert orjson.loads(result.output)["warnings"] == ["signatures not checked: no verification keys given"]
+    assert "signatures not checked: no verification keys given" in orjson.loads(result.output)["warnings"]
 
 
 def test_a_shrinking_head_is_padded_never_truncated(tmp_path: Path) -> None:
@@ -350,3 +361,23 @@ def test_processes_sharing_a_file_keep_their_own_head_entries(tmp_path: Path) ->
     report = verify(path, keys=KEYS, require_checkpoint=True)
     assert report.ok, report.problems
     assert (report.records, report.writers) == (120, 3)
+
+
+def test_postgres_fresh_unsigned_history_fails_verify_with_keys(postgres_dsn: str) -> None:
+    # An attacker with write access to the tables and no key replaces the history, using the
+    # library itself: the checkpoint rows it writes are unsigned.
+    psycopg = pytest.importorskip("psycopg")
+    from maestro_audit_logger import PostgresSink
+
+    fill_db(PostgresSink(postgres_dsn, signer=HmacSigner(KEY, "k1"), writer_id="w"))
+    assert verify(postgres_dsn, keys=KEYS).ok
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM audit_events")
+        conn.execute("DELETE FROM audit_events_heads")
+    fill_db(PostgresSink(postgres_dsn, writer_id="w"), n=3)
+    assert verify(postgres_dsn, allow_unsigned=True).ok  # the chains alone cannot tell
+    report = verify(postgres_dsn, keys=KEYS)
+    assert [(p.kind, p.file) for p in report.problems] == [("checkpoint_signature", "audit_events_heads")]
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE audit_events_heads")
+    assert [p.kind for p in verify(postgres_dsn, keys=KEYS).problems] == ["checkpoint"]

@@ -115,6 +115,47 @@ def test_sqlite_tampering_is_pinpointed_by_row(tmp_path: Path) -> None:
     assert [(p.kind, p.line, p.seq) for p in report.problems] == [("modified", 5, 4), ("gap", 9, 8)]
 
 
+def _execute(source: str, sql: str) -> None:
+    if source.startswith("postgresql://"):
+        with psycopg.connect(source, autocommit=True) as pg:
+            pg.execute(sql)  # type: ignore[arg-type]
+        return
+    with sqlite3.connect(source) as conn:
+        conn.execute(sql)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("actor_id", "evil"), ("action", "invoice.delete"), ("time", "1999-01-01T00:00:00Z"), ("targets", "|invoice:99|")],
+)
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_edited_indexed_column_fails_verify_and_search_does_not_lie(
+    kind: str, column: str, value: str, tmp_path: Path, request: Any
+) -> None:
+    # The hash covers the stored record, not the columns search filters on: editing a column
+    # must fail verify (the column checked against the record), and search must not return a
+    # record its filter does not match (filters re-checked on the parsed record).
+    source = str(tmp_path / "a.db") if kind == "sqlite" else request.getfixturevalue("postgres_dsn")
+    audit = AuditLogger(SqliteSink(source) if kind == "sqlite" else PostgresSink(source), service="svc")
+    fill(audit, 10)
+    audit.close()
+    assert verify(source).ok
+    victim = list(AuditReader(source).records())[4]  # row id 5: auth.login by u-1, target invoice:4
+    _execute(source, f"UPDATE audit_events SET {column} = '{value}' WHERE id = 5")  # noqa: S608
+    report = verify(source)
+    assert not report.ok
+    assert [(p.kind, p.file, p.line, p.seq) for p in report.problems] == [("column_mismatch", "audit_events", 5, 4)]
+    assert column in report.problems[0].message
+    assert repr(value) in report.problems[0].message
+    filters = {"actor_id": {"actor": value}, "action": {"action": value}, "targets": {"target": "invoice:99"}}
+    found = list(AuditReader(source).query(**filters.get(column, {"until": "2000-01-01T00:00:00Z"})))
+    assert victim["event_id"] not in [r["event_id"] for r in found]  # the edited column does not make it match
+    assert found == []
+    # Untouched filters still find it (its record says what it is).
+    assert victim in list(AuditReader(source).query(event_id=victim["event_id"]))
+
+
 def test_table_names_are_validated(tmp_path: Path) -> None:
     with pytest.raises(AuditConfigError, match="identifier"):
         SqliteSink(tmp_path / "a.db", table="x; drop table y")

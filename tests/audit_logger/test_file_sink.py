@@ -109,7 +109,7 @@ def test_rotation_by_time_and_retention_keep_digests(tmp_path: Path) -> None:
         clock.ns += 86_400 * 10**9  # a day passes
     audit.record("a.b", actor=Actor("u"), extra={"day": 3})
     audit.close()
-    segments = sorted(p for p in tmp_path.glob("audit.jsonl.*") if not p.name.endswith((".digest", ".lock")))
+    segments = sorted(p for p in tmp_path.glob("audit.jsonl.*") if not p.name.endswith((".digest", ".lock", ".head")))
     digests = sorted(tmp_path.glob("audit.jsonl.*.digest"))
     assert len(digests) == 3
     assert len(segments) == 1  # older ones deleted, their digests kept
@@ -150,9 +150,12 @@ def test_ed25519_signed_digests_verify_with_the_public_key_only(tmp_path: Path) 
     unknown = verify(path, keys=Keyring().add_hmac("zzz", KEY))
     assert unknown.first is not None
     assert unknown.first.kind == "unknown_key"
-    nokeys = verify(path)
-    assert nokeys.ok
-    assert nokeys.warnings
+    nokeys = verify(path)  # the log says it was signed: without keys that is a failure
+    assert nokeys.first is not None
+    assert nokeys.first.kind == "unknown_key"
+    chains_only = verify(path, allow_unsigned=True)
+    assert chains_only.ok
+    assert chains_only.warnings
 
 
 def test_torn_tail_is_repaired_on_open_with_a_repair_event(tmp_path: Path) -> None:

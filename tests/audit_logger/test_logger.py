@@ -21,6 +21,7 @@ from maestro_audit_logger import (
     AuditWriteError,
     FailOpen,
     JsonlFileSink,
+    NoRedaction,
     RedactSecrets,
     Source,
     StreamSink,
@@ -499,3 +500,54 @@ def test_partial_replay_keeps_the_rest_of_the_spool_in_order(tmp_path: Path) -> 
     audit.close()
     assert [r["extra"]["i"] for r in sink.records] == list(range(7))
     assert [r["seq"] for r in sink.records] == list(range(7))
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"extra": {"ratio": float("nan")}}, "extra.ratio"),
+        ({"extra": {"rates": [1.5, float("inf")]}}, "extra.rates[1]"),
+        ({"extra": {"deep": {"x": -float("inf")}}}, "extra.deep.x"),
+        ({"changes": {"total": [1.0, float("nan")]}}, "changes.total[1]"),
+    ],
+)
+@pytest.mark.parametrize("redaction", [None, NoRedaction()])
+def test_nan_and_infinity_are_refused_naming_the_field(
+    tmp_path: Path, fields: dict[str, object], path: str, redaction: NoRedaction | None
+) -> None:
+    # JSON has no NaN or Infinity: orjson would store them as null, silently changing the value.
+    log = tmp_path / "audit.jsonl"
+    with AuditLogger(log, service="svc", redaction=redaction) as audit:
+        with pytest.raises(AuditEventError, match="NaN or infinite") as info:
+            audit.record("metric.update", actor=Actor("u"), **fields)  # type: ignore[arg-type]
+        assert info.value.field == path
+        with pytest.raises(AuditEventError, match="NaN or infinite"):
+            audit.render_fields("metric.update", actor=Actor("u"), **fields)
+        audit.record("metric.update", actor=Actor("u"), extra={"none": None, "x": 1.5})  # null itself is fine
+    [line] = log.read_bytes().splitlines()
+    assert orjson.loads(line)["extra"] == {"none": None, "x": 1.5}
+
+
+def test_last_error_is_cleared_once_writes_succeed_again(tmp_path: Path) -> None:
+    # A real fault: the head file's path is a directory, so the checkpoint write fails.
+    path = tmp_path / "audit.jsonl"
+    head = path.with_name("audit.jsonl.head")
+    head.mkdir()
+    with AuditLogger(JsonlFileSink(path), service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"))
+        assert "checkpoint" in str(audit.stats.last_error)
+        head.rmdir()  # the fault goes away
+        audit.record("invoice.update", actor=Actor("u"))
+        assert audit.stats.last_error is None
+
+
+def test_last_error_is_cleared_after_a_fail_open_replay(tmp_path: Path) -> None:
+    sink = MemorySink(fail=OSError(28, "No space left on device"))
+    audit = AuditLogger(sink, service="svc", failure_policy=FailOpen(tmp_path / "spool.jsonl", retry_interval_s=0))
+    audit.record("a.b", actor=Actor("u"))
+    assert "No space left" in str(audit.stats.last_error)
+    sink.fail = None
+    audit.record("a.b", actor=Actor("u"))
+    assert audit.stats.replayed == 1
+    assert audit.stats.last_error is None
+    audit.close()

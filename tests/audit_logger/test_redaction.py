@@ -186,11 +186,35 @@ def test_property_pseudonyms_are_deterministic_and_hide_the_value(value: str) ->
 @given(
     text=st.text(max_size=60),
     secret=st.sampled_from(
-        ["Bearer abcdefghij", "bEaReR abcdefghij", "AKIAABCDEFGHIJKLMNOP", "password=x", "4111 1111 1111 1111"]
+        [
+            "Bearer abcdefghij",
+            "bEaReR abcdefghij",
+            "AKIAABCDEFGHIJKLMNOP",
+            "password=x",
+            "4111 1111 1111 1111",
+            "ghp_" + "a" * 36,
+            "github_pat_" + "b" * 22,
+            "glpat-" + "c" * 20,
+            "xoxb-1234567890",
+            "sk_live_" + "d" * 12,
+            "whsec_" + "e" * 20,
+            "AIza" + "f" * 35,
+            "npm_" + "g" * 36,
+            "sk-" + "h" * 20,
+            "eyJabcdefgh.eyJabcdefgh.s",
+            "-----BEGIN PRIVATE KEY-----\nx",
+            "pg://u:p@h",
+            '"accessToken": "t"',
+            "('Cookie', 'c')",
+            "a@b.example",
+        ]
     ),
+    pii=st.booleans(),
 )
-def test_property_the_fast_prefilter_never_hides_a_pattern_match(text: str, secret: str) -> None:
-    r = Redactor()
+def test_property_the_fast_prefilter_never_hides_a_pattern_match(text: str, secret: str, pii: bool) -> None:
+    # The branches a string is scanned with are picked by C-level checks: the result must be
+    # what the full alternation gives.
+    r = Redactor(pii_fields={"email"}, pii_key=b"k" * 32) if pii else Redactor()
     pattern = r._pattern
     assert pattern is not None
     for candidate in (text, f"{text} {secret} {text}", text + secret.lower(), text.upper() + secret):
@@ -306,3 +330,138 @@ def test_a_subclass_overriding_a_step_is_honoured_by_record(tmp_path: Path) -> N
     audit.record("a.b", actor=Actor("u"), extra={"note": "hello world"})
     audit.close()
     assert b'"note":"HELLO WORLD"' in (tmp_path / "a.jsonl").read_bytes()
+
+
+# -- the common secret shapes, and ordinary fields left readable --------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["db_password", "accessToken", "privateKey", "client-secret", "aws_secret_access_key", "X-API-Key",
+            "apiKey", "SESSION_ID", "passwordHash", "refresh-token", "set-cookie", "auth_code"],
+)  # fmt: skip
+def test_secret_key_names_are_matched_by_their_normalised_parts(key: str) -> None:
+    out = Redactor().redact_mapping({key: "s3cr3t-value", "nested": [{key: "s3cr3t-value"}]})
+    assert out == {key: REDACTED, "nested": [{key: REDACTED}]}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("token_count", 5), ("invoice_total", "1250.00"), ("secret_name", "db-creds"), ("token_type", "Bearer"),
+     ("password_changed_at", "2026-11-01T00:00:00Z"), ("keyboard", "qwerty"), ("sort_keys", True),
+     ("author", "Ann"), ("monkey", "George"), ("pinned", True)],
+)  # fmt: skip
+def test_ordinary_fields_stay_readable(key: str, value: object) -> None:
+    assert Redactor().redact_mapping({key: value}) == {key: value}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["token_count: 5", "invoice_total=1250", "retry after 30s: connection reset", "see https://example.com/a?b=c",
+     "user ann@example.com signed in", "order 2026-000042 shipped", "build 0190aaaa-0000-7000-8000-000000000000"],
+)  # fmt: skip
+def test_ordinary_text_stays_readable(text: str) -> None:
+    assert Redactor().redact_text(text) == text
+
+
+def test_a_plural_secret_key_walks_its_collection_and_redacts_a_scalar() -> None:
+    r = Redactor()
+    assert r.redact_mapping({"tokens": 3}) == {"tokens": REDACTED}
+    assert r.redact_mapping({"secrets": {"db": {"password": "p"}, "count": 2}}) == {
+        "secrets": {"db": {"password": REDACTED}, "count": 2}
+    }
+
+
+def test_header_pairs_are_redacted_by_their_name() -> None:
+    out = Redactor().redact_mapping(
+        {"headers": [["Authorization", "Basic dXNlcjpwYXNz"], ["X-Api-Key", "k-1"], ["Accept", "text/html"]]}
+    )
+    assert out == {"headers": [["Authorization", REDACTED], ["X-Api-Key", REDACTED], ["Accept", "text/html"]]}
+    assert Redactor().redact_value((("Cookie", "sid=1"),)) == [["Cookie", REDACTED]]
+
+
+GHP = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hI6"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ('payload {"db_password": "hunter 2", "user": "ann"}', "hunter 2"),  # JSON inside a string
+        ("KeyError: {'accessToken': 'tok-123456', 'id': 7}", "tok-123456"),  # a dict repr in an exception
+        ("headers=[('Authorization', 'Basic dXNlcjpwYXNz')]", "dXNlcjpwYXNz"),
+        ("could not connect to postgresql://app:pw-9x@db/prod", "pw-9x"),  # credentials in a URL
+        ("redis://:s3cret@cache:6379/0 refused", "s3cret"),
+        (f"jwt was {JWT}", "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),  # a JWT without Bearer
+        (f"pushed with {GHP}", GHP),  # GitHub
+        ("token glpat-abcdefghij0123456789 expired", "glpat-abcdefghij0123456789"),  # GitLab
+        ("slack xoxb-1234567890-0987654321-abcdefghijkl", "xoxb-1234567890"),  # Slack
+        ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),  # Stripe
+        (f"aws {AWS}", AWS),  # AWS
+        ("maps AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v", "AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v"),  # Google
+        (f"key:\n{PEM}\nend", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),  # PEM private key
+        ("client_secret=abc123&grant_type=x", "abc123"),
+    ],
+)
+def test_common_secret_shapes_in_text_are_redacted(text: str, leak: str) -> None:
+    out = Redactor().redact_text(text)
+    assert leak not in out
+    assert Redactor().redact_text(out) == out  # idempotent
+
+
+def test_every_string_field_of_a_record_is_scanned(tmp_path: Path) -> None:
+    from maestro_audit_logger import Source
+
+    path = tmp_path / "audit.jsonl"
+    with AuditLogger(path, service="svc") as audit:
+        audit.record(
+            "repo.push",
+            actor=Actor("u-1", name=f"bot {GHP}"),
+            targets=Target("repo", "acme/api", name=f"https://x:{GHP}@github.com/acme/api"),
+            request_id=f"req {JWT}",
+            correlation_id="postgresql://app:pw-9x@db/prod",
+            source=Source(user_agent=f"curl Bearer {GHP}"),
+            extra={"db_password": "hunter2", "token_count": 5, "invoice_total": 12},
+        )
+    raw = path.read_bytes()
+    for leak in (GHP.encode(), b"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV", b"pw-9x", b"hunter2"):
+        assert leak not in raw
+    record = orjson.loads(raw.splitlines()[0])
+    assert record["extra"] == {"db_password": REDACTED, "token_count": 5, "invoice_total": 12}
+    assert record["targets"][0]["id"] == "acme/api"
+    assert record["actor"]["id"] == "u-1"
+
+
+def test_pii_rules_apply_to_ids_an_email_used_as_actor_id() -> None:
+    r = Redactor(pii_fields={"email"}, pii_key=b"k" * 32)
+    sink = MemorySink()
+    with AuditLogger(sink, service="svc", redaction=r) as audit:
+        audit.record(
+            "user.update",
+            actor=Actor("ann@example.com", on_behalf_of=Actor("bob@example.com")),
+            targets=Target("user", "carol@example.com"),
+            reason="mail to dave@example.com bounced",
+        )
+        audit.record("user.update", actor=Actor("u-2"), targets=Target("user", "u-3"))
+    raw = b"".join(sink.lines)
+    for email in (b"ann@", b"bob@", b"carol@", b"dave@"):
+        assert email not in raw
+    first, second = sink.records
+    assert first["actor"]["id"] == r.pseudonym("ann@example.com")
+    assert first["actor"]["on_behalf_of"]["id"] == r.pseudonym("bob@example.com")
+    assert first["targets"][0]["id"] == r.pseudonym("carol@example.com")
+    assert second["actor"]["id"] == "u-2"
+    assert second["targets"][0]["id"] == "u-3"
+
+
+def test_record_leaves_the_cached_actor_and_target_dicts_alone() -> None:
+    actor = Actor("u-1", name=f"bot {GHP}")
+    target = Target("repo", GHP)
+    before = (dict(actor.to_dict()), dict(target.to_dict()))
+    with capture() as events:
+        AuditLogger(MemorySink(), service="s").record("a.b", actor=actor, targets=target)
+    assert (actor.to_dict(), target.to_dict()) == before
+    assert events[0]["targets"][0]["id"] == REDACTED

@@ -56,6 +56,9 @@ def test_intact_log_verifies(tmp_path: Path) -> None:
     assert report.records == 40
     assert report.segments >= 2
     assert report.exit_code == 0
+    assert report.warnings == []
+    assert report.signatures_required
+    assert verify(path, keys=RING, allow_unsigned=True).warnings == []  # signed and checked: no unsigned note
 
 
 def test_modified_record_is_pinpointed(tmp_path: Path) -> None:
@@ -174,21 +177,184 @@ def test_tampered_digest_fields_fail_the_signature(tmp_path: Path) -> None:
     assert "digest_signature" in kinds
 
 
+# -- unsigned rewrites: an attacker with file access and no key, using the library itself ------
+
+_INTEGRITY = ("prev", "seq", "writer", "hash")
+
+
+def _log_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
+
+
+def _rewrite_unsigned(path: Path, edit: Callable[[dict[str, object]], dict[str, object]], **sink: object) -> None:
+    """Read every record, edit them, delete the log and write it again with the library: same
+    writer id and rotation, no signer (digests and head say ``"algorithm": "none"``)."""
+    from maestro_audit_logger import AuditReader
+
+    records = list(AuditReader(path).records())
+    writer = str(records[0]["writer"])
+    for p in _log_files(path):
+        p.unlink()
+    bodies = [
+        orjson.dumps({k: v for k, v in edit(r).items() if k not in _INTEGRITY}, option=orjson.OPT_SORT_KEYS)
+        for r in records
+    ]
+    s = JsonlFileSink(path, writer_id=writer, **sink)  # type: ignore[arg-type]
+    for body in bodies:
+        s.emit([body])
+    s.close()
+
+
+def _as_mallory(r: dict[str, object]) -> dict[str, object]:
+    return {**r, "actor": {"id": "mallory"}} if r.get("extra") == {"i": 3} else r
+
+
+def test_attack_rechained_history_with_unsigned_digests_and_head_fails(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    _rewrite_unsigned(path, _as_mallory, rotate_bytes=4096, checkpoint=True)
+    digest = orjson.loads(sorted(tmp_path.glob("audit.jsonl.*.digest"))[0].read_bytes())
+    assert digest["algorithm"] == "none"
+    report = verify(path, keys=RING)
+    assert not report.ok
+    assert report.exit_code == 1
+    first = report.first
+    assert first is not None
+    assert (first.kind, first.file) == ("digest_signature", digest["segment"] + ".digest")
+    assert '"algorithm": "none"' in first.message
+    kinds = {p.kind for p in report.problems}
+    assert "checkpoint_signature" in kinds  # the unsigned head too
+    assert verify(path, allow_unsigned=True).ok  # the chains alone cannot tell
+
+
+def test_attack_fresh_unsigned_log_substituted_for_the_history_fails(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    for p in _log_files(path):
+        p.unlink()
+    with AuditLogger(JsonlFileSink(path, writer_id="host/1/aaaaaa"), service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"), extra={"i": 0})
+    report = verify(path, keys=RING)
+    assert [p.kind for p in report.problems] == ["checkpoint_signature"]
+    assert "not signed" in report.problems[0].message
+
+
+def test_attack_records_of_a_new_unsigned_writer_appended_fail(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None, n=5)
+    with AuditLogger(JsonlFileSink(path, writer_id="evil/1/bbbbbb", checkpoint=False), service="svc") as audit:
+        audit.record("invoice.delete", actor=Actor("mallory"))
+    report = verify(path, keys=RING)
+    assert [(p.kind, p.writer) for p in report.problems] == [("checkpoint", "evil/1/bbbbbb")]
+    assert "no signed head entry or digest covers" in report.problems[0].message
+
+
+def test_attack_substituted_log_without_any_head_fails(tmp_path: Path) -> None:
+    path = build(tmp_path, rotate=None)
+    for p in _log_files(path):
+        p.unlink()
+    with AuditLogger(JsonlFileSink(path, writer_id="host/1/aaaaaa", checkpoint=False), service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"), extra={"i": 0})
+    report = verify(path, keys=RING)
+    assert [p.kind for p in report.problems] == ["checkpoint"]
+    assert "head file is missing" in report.problems[0].message
+
+
+def test_attack_truncated_tail_with_an_unsigned_head_fails(tmp_path: Path) -> None:
+    from maestro_audit_logger._segments import head_path, make_head
+
+    path = build(tmp_path, rotate=None, n=10)
+    edit_lines(path, lambda ls: ls[:-3])
+    last = orjson.loads(path.read_bytes().splitlines()[-1])
+    entry = make_head(path.name, last["writer"], last["seq"], last["hash"], None)
+    head_path(path).write_bytes(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
+    report = verify(path, keys=RING)
+    assert not report.ok
+    assert report.first is not None
+    assert report.first.kind == "checkpoint_signature"
+
+
+def test_a_signed_log_verified_without_keys_fails_unless_allowed(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    report = verify(path)
+    assert not report.ok
+    assert report.first is not None
+    assert report.first.kind == "unknown_key"
+    assert "no verification key was given" in report.first.message
+    allowed = verify(path, allow_unsigned=True)
+    assert allowed.ok
+    assert "signatures not checked: no verification keys given" in allowed.warnings
+
+
+def test_an_unsigned_log_verifies_and_says_what_that_proves(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLogger(JsonlFileSink(path), service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"))
+    assert path.with_name("audit.jsonl.head").exists()  # unsigned, but a head all the same
+    report = verify(path)
+    assert report.ok
+    assert report.warnings == [verify_module.UNSIGNED_NOTE]
+    edit_lines(path, lambda ls: [])  # an accidental truncation: the unsigned head catches it
+    assert [p.kind for p in verify(path).problems] == ["gap"]
+
+
+def test_cli_verify_with_a_key_fails_on_an_unsigned_rewrite(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    key = tmp_path / "k1.key"
+    key.write_bytes(KEY)
+    _rewrite_unsigned(path, _as_mallory, rotate_bytes=4096)
+    runner = CliRunner()
+    res = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}"])
+    assert res.exit_code == 1, res.output
+    assert "TAMPERED" in res.output
+    assert "not signed" in res.output
+    opt_out = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}", "--allow-unsigned"])
+    assert opt_out.exit_code == 0, opt_out.output
+    assert "unsigned log" in opt_out.output
+
+
+def test_sqlite_attack_fresh_unsigned_rows_substituted_fails(tmp_path: Path) -> None:
+    import sqlite3
+
+    from maestro_audit_logger import SqliteSink
+
+    db = tmp_path / "audit.db"
+    with AuditLogger(SqliteSink(db, signer=HmacSigner(KEY, "k1"), writer_id="w"), service="svc") as audit:
+        for i in range(5):
+            audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+    assert verify(db, keys=RING).ok
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit_events")
+        conn.execute("DELETE FROM audit_events_heads")
+    conn.close()
+    # The library writes the fresh history and its (unsigned) checkpoint row.
+    with AuditLogger(SqliteSink(db, writer_id="w"), service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"), extra={"i": 0})
+    assert verify(db, allow_unsigned=True).ok  # the chains alone cannot tell
+    report = verify(db, keys=RING)
+    assert [p.kind for p in report.problems] == ["checkpoint_signature"]
+    assert "not signed" in report.problems[0].message
+    # Without the checkpoint table at all, it is missing.
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE audit_events_heads")
+    conn.close()
+    report = verify(db, keys=RING)
+    assert [p.kind for p in report.problems] == ["checkpoint"]
+    assert "missing" in report.problems[0].message
+
+
 def test_torn_tail_is_reported_and_repaired(tmp_path: Path) -> None:
     path = build(tmp_path, rotate=None, n=5)
     with path.open("ab") as fh:
         fh.write(b'{"prev":"abc')
-    report = verify(path)
+    report = verify(path, keys=RING)
     assert report.problems == []
     assert report.torn is not None
     assert report.torn.line == 6
     assert report.exit_code == 1
-    fixed = repair(path)
+    fixed = repair(path, signer=HmacSigner(KEY, "k1"))
     assert fixed is not None
     assert fixed.kind == "torn"
     assert repair(path) is None
-    after = verify(path)
-    assert after.ok
+    after = verify(path, keys=RING)
+    assert after.ok, after.problems
     assert [orjson.loads(x)["action"] for x in path.read_bytes().splitlines()][-1] == "audit.repair"
 
 
@@ -212,11 +378,11 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     key = tmp_path / "k1.hex"
     key.write_text(KEY.hex())
     runner = CliRunner()
-    ok = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}"])
+    ok = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}", "--key-encoding", "hex"])
     assert ok.exit_code == 0, ok.output
     assert "OK" in ok.output
     edit_lines(path, lambda ls: [*ls[:-2], ls[-1].replace(b'"u"', b'"v"')])
-    bad = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}", "--json"])
+    bad = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}", "--key-encoding", "hex", "--json"])
     assert bad.exit_code == 1
     payload = json.loads(bad.output)
     assert payload["ok"] is False
@@ -231,13 +397,69 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(main, ["verify", str(path), "--hmac-key", "nonsense"]).exit_code == 2
 
 
+def _token_with_whitespace_at(end: int) -> bytes:
+    """A real `secrets.token_bytes(32)` key whose first (end=0) or last (end=-1) byte is ASCII
+    whitespace: about 1 draw in 43 for each end."""
+    import secrets
+
+    while True:
+        key = secrets.token_bytes(32)
+        if key[end] in b" \t\n\r\x0b\x0c":
+            return key
+
+
+def _hex_digit_key() -> bytes:
+    import secrets
+
+    return secrets.token_hex(16).encode()  # 32 raw bytes that all happen to be hex digits
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda: _token_with_whitespace_at(0), lambda: _token_with_whitespace_at(-1), _hex_digit_key],
+    ids=["leading-whitespace", "trailing-whitespace", "hex-digits"],
+)
+def test_cli_reads_raw_key_files_exactly_as_written(tmp_path: Path, make_key: Callable[[], bytes]) -> None:
+    key = make_key()
+    path = tmp_path / "audit.jsonl"
+    with AuditLogger(JsonlFileSink(path, rotate_bytes=4096, signer=HmacSigner(key, "k1")), service="svc") as audit:
+        for i in range(40):
+            audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+    key_file = tmp_path / "k1.key"
+    key_file.write_bytes(key)
+    res = CliRunner().invoke(main, ["verify", str(path), "--hmac-key", f"k1={key_file}"])
+    assert res.exit_code == 0, res.output
+    assert "OK" in res.output
+
+
+@pytest.mark.parametrize("encoding", ["hex", "base64"])
+def test_cli_reads_encoded_key_files_only_when_told(tmp_path: Path, encoding: str) -> None:
+    import base64
+
+    path = build(tmp_path, rotate=None, n=3)
+    text = KEY.hex() if encoding == "hex" else base64.b64encode(KEY).decode()
+    key_file = tmp_path / "k1.txt"
+    key_file.write_text(text + "\n")
+    runner = CliRunner()
+    told = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key_file}", "--key-encoding", encoding])
+    assert told.exit_code == 0, told.output
+    raw = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key_file}"])
+    assert raw.exit_code == 1  # the text itself is not the key
+    key_file.write_text("not " + encoding)
+    bad = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key_file}", "--key-encoding", encoding])
+    assert bad.exit_code == 2
+    assert f"not valid {encoding}" in bad.output
+
+
 def test_cli_verify_repair(tmp_path: Path) -> None:
     path = build(tmp_path, rotate=None, n=3)
     with path.open("ab") as fh:
         fh.write(b"{torn")
+    key = tmp_path / "k1.key"
+    key.write_bytes(KEY)
     runner = CliRunner()
-    assert runner.invoke(main, ["verify", str(path)]).exit_code == 1
-    res = runner.invoke(main, ["verify", str(path), "--repair"])
+    assert runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}"]).exit_code == 1
+    res = runner.invoke(main, ["verify", str(path), "--repair", "--hmac-key", f"k1={key}"])
     assert res.exit_code == 0, res.output
     assert "repaired" in res.output
 

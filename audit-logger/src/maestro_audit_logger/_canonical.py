@@ -9,6 +9,7 @@ hash appended as its last member: ``{...,"hash":"<64 hex>"}``. The hash is SHA-2
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -28,9 +29,39 @@ def dumps(record: dict[str, Any]) -> bytes:
         AuditEventError: a value is not JSON-serialisable (the field is named when it can be found).
     """
     try:
-        return orjson.dumps(record, option=_OPTS)
+        body = orjson.dumps(record, option=_OPTS)
     except TypeError as exc:
         raise AuditEventError(_find_bad(record) or "record", f"is not JSON-serialisable ({exc})") from None
+    if b"null" in body:
+        check_finite(record)
+    return body
+
+
+def check_finite(record: Any) -> None:
+    """`AuditEventError` naming the first NaN or infinite float in ``record``.
+
+    orjson writes NaN and +-Infinity as ``null``; a body without ``null`` holds none, so callers
+    only need this when ``b"null" in body`` (a C-level search).
+    """
+    path = _find_nonfinite(record)
+    if path is not None:
+        raise AuditEventError(path, "is NaN or infinite: JSON cannot represent it (refused, not stored as null)")
+
+
+def _find_nonfinite(value: Any, path: str = "") -> str | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path or "record"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _find_nonfinite(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _find_nonfinite(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _find_bad(value: Any, path: str = "") -> str | None:

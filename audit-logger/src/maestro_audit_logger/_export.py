@@ -329,17 +329,33 @@ def _csv_row(r: dict[str, Any]) -> list[Any]:
     ]
 
 
+# OWASP's CSV injection rule: a cell starting with one of these is a formula (or becomes one)
+# in Excel, LibreOffice and Google Sheets; a leading ' makes it text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_lines(records: Iterable[dict[str, Any]], fmt: str) -> Iterator[str]:
-    """Render records as ``jsonl``, ``csv`` (with a header), ``ocsf`` or ``ecs`` (both JSON lines)."""
+    """Render records as ``jsonl``, ``csv`` (with a header), ``ocsf`` or ``ecs`` (both JSON lines).
+
+    CSV rows end with CRLF (RFC 4180, so a CR or LF inside a value is quoted), and a text cell
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so
+    a spreadsheet shows it instead of running it as a formula (OWASP's CSV injection rule).
+    """
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         yield buf.getvalue()
         for r in records:
             buf.seek(0)
             buf.truncate()
-            writer.writerow(_csv_row(r))
+            writer.writerow([_cell(v) for v in _csv_row(r)])
             yield buf.getvalue()
         return
     convert = {"jsonl": None, "ocsf": to_ocsf, "ecs": to_ecs}

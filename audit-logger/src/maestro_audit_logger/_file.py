@@ -100,9 +100,9 @@ class JsonlFileSink(Sink):
             None writes unsigned digests.
         retention_days: delete sealed segments older than this (their digests stay).
         checkpoint: keep ``<path>.head``, each writer's last stored record (seq and hash),
-            signed with ``signer`` and rewritten after every write (after the fsync in durable
-            modes), so `verify` detects records deleted from the end of the active, unsealed
-            file. Default: on when ``signer`` is given.
+            signed with ``signer`` (unsigned without one) and rewritten after every write (after
+            the fsync in durable modes), so `verify` detects records deleted from the end of the
+            active, unsealed file. Default: on.
         seal_on_close: seal the active file when the sink is closed.
         repair_on_open: truncate a torn last line left by a crash (and record an
             ``audit.repair`` event) before appending.
@@ -154,7 +154,7 @@ class JsonlFileSink(Sink):
         self.rotate_interval_s = rotate_interval_s
         self.signer = signer
         self.retention_days = retention_days
-        self.checkpoint = signer is not None if checkpoint is None else bool(checkpoint)
+        self.checkpoint = True if checkpoint is None else bool(checkpoint)
         self.seal_on_close = seal_on_close
         self._clock = clock
         self._fd = -1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from maestro_audit_logger._canonical import dumps
+from maestro_audit_logger._canonical import check_finite, dumps
 from maestro_audit_logger._context import EVENT_KEYS, _audit_context, _structlog_vars, structlog_context
 from maestro_audit_logger._durability import Durability, FailClosed, FailOpen, FailurePolicy, flush
 from maestro_audit_logger._errors import AuditConfigError, AuditEventError, AuditWriteError
@@ -549,6 +549,8 @@ class AuditLogger:
             body = _orjson_dumps(record, option=_SORT_KEYS)
         except TypeError:
             body = dumps(record)  # raises AuditEventError naming the field
+        if b"null" in body:  # NaN and Infinity would be stored as null: refused
+            check_finite(record)
         if len(body) > core.body_limit:
             _too_large(len(body), core.max_record_bytes)
         core.emit_one(body, record)

@@ -90,7 +90,8 @@ class PostgresSink(DatabaseSink):
         signer: signs each writer's checkpoint (`HmacSigner`, `Ed25519Signer`).
         checkpoint: keep ``<table>_heads``: each writer's last row (seq and hash), signed with
             ``signer`` and updated in the same transaction as the rows, so `verify` detects rows
-            deleted from the end and a re-chained history. Default: on when ``signer`` is given.
+            deleted from the end and a re-chained history (without a ``signer`` the entries are
+            unsigned: they catch an accidental truncation, not an attacker). Default: on.
         background: in ``buffered`` mode, a writer thread sends full batches to the server and
             waits for their commit while ``record`` fills the next batch. The thread that fills
             a batch chains it and builds its COPY text (Python work); the writer only waits on
@@ -138,7 +139,7 @@ class PostgresSink(DatabaseSink):
             raise AuditConfigError(f"dsn must be a PostgreSQL connection string, got {dsn!r}")
         check_signer(signer)
         self.signer = signer
-        self.checkpoint = signer is not None if checkpoint is None else bool(checkpoint)
+        self.checkpoint = True if checkpoint is None else bool(checkpoint)
         self.failure_types = (psycopg.Error, OSError)
         self.dsn = dsn
         self.table = check_table(table)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import orjson
 
 from maestro_audit_logger._clock import iso_from_ns
-from maestro_audit_logger._db import DEFAULT_TABLE, check_table, heads_table
+from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, check_table, heads_table
 from maestro_audit_logger._errors import AuditConfigError, AuditReadError
 from maestro_audit_logger._segments import list_units
 
@@ -99,11 +100,16 @@ def database_chunks(
     progress: Callable[[int], None] | None = None,
     table: str = DEFAULT_TABLE,
     after: int = -1,
+    columns: list[list[tuple[Any, ...]]] | None = None,
 ) -> Iterator[tuple[list[int], list[bytes]]]:
     """The rows after row id ``after`` in insertion order, in chunks of up to ``size`` rows:
-    (row ids, stored lines), fetched with ``fetchmany``; ``progress`` gets the rows read so far."""
+    (row ids, stored lines), fetched with ``fetchmany``; ``progress`` gets the rows read so far.
+
+    ``columns``: a list that receives, before each chunk is yielded, that chunk's indexed column
+    values (`maestro_audit_logger._db.COLUMNS` but ``record``) as one tuple per row (in its slot 0)."""
     check_table(table)
-    pg_sql = f"SELECT id, record FROM {table} WHERE id > %s ORDER BY id"  # noqa: S608
+    extra = ", " + ", ".join(COLUMNS[:-1]) if columns is not None else ""
+    pg_sql = f"SELECT id, record{extra} FROM {table} WHERE id > %s ORDER BY id"  # noqa: S608
     done = 0
     if source.startswith(("postgresql://", "postgres://")):
         from maestro_audit_logger._postgres import _psycopg
@@ -121,6 +127,8 @@ def database_chunks(
                         done += len(rows)
                         if progress is not None:
                             progress(done)
+                        if columns is not None:
+                            columns[:] = [[r[2:] for r in rows]]
                         yield [r[0] for r in rows], [r[1].encode() for r in rows]
                 except psycopg.errors.UndefinedTable:
                     raise AuditReadError(f"the database has no {table} table: not an audit store") from None
@@ -139,13 +147,15 @@ def database_chunks(
             # when the database stores text as UTF-8 (the default; CAST would give UTF-16 bytes).
             utf8 = conn2.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
             column = "CAST(record AS BLOB)" if utf8 else "record"
-            cur2 = conn2.execute(f"SELECT id, {column} FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
+            cur2 = conn2.execute(f"SELECT id, {column}{extra} FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
         except sqlite3.DatabaseError as exc:
             raise AuditReadError(f"{path} is not an audit database: {exc}") from None
         while rows2 := cur2.fetchmany(size):
             done += len(rows2)
             if progress is not None:
                 progress(done)
+            if columns is not None:
+                columns[:] = [[r[2:] for r in rows2]]
             yield [r[0] for r in rows2], [r[1] if utf8 else r[1].encode() for r in rows2]
     finally:
         conn2.close()
@@ -276,37 +286,15 @@ class AuditReader:
         """
         lo = to_iso(since, "since")
         hi = to_iso(until, "until")
+        matches = _matcher(actor, action, target, outcome, tenant, lo, hi, text, event_id)
         if _is_db(self.source):
-            yield from self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id, limit)
+            # The indexed columns narrow the rows down; each record is then checked itself (the
+            # hash covers the record, not the columns: an edited column must not make a search
+            # lie; `verify` reports such an edit).
+            rows = self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id)
+            yield from itertools.islice(filter(matches, rows), limit)
             return
-        needle = text.lower() if text else None
-        prefix = action[:-1] if action and action.endswith("*") else None
-        count = 0
-        for r in self.records():
-            if event_id is not None and r.get("event_id") != event_id:
-                continue
-            if actor is not None and (r.get("actor") or {}).get("id") != actor:
-                continue
-            if action is not None and (
-                not r.get("action", "").startswith(prefix) if prefix is not None else r.get("action") != action
-            ):
-                continue
-            if outcome is not None and r.get("outcome") != outcome:
-                continue
-            if tenant is not None and r.get("tenant") != tenant:
-                continue
-            if lo is not None and r.get("time", "") < lo:
-                continue
-            if hi is not None and r.get("time", "") >= hi:
-                continue
-            if target is not None and not _target_matches(r.get("targets") or [], target):
-                continue
-            if needle is not None and needle not in orjson.dumps(r).decode().lower():
-                continue
-            yield r
-            count += 1
-            if limit is not None and count >= limit:
-                return
+        yield from itertools.islice(filter(matches, self.records()), limit)
 
     def _query_db(
         self,
@@ -319,7 +307,6 @@ class AuditReader:
         hi: str | None,
         text: str | None,
         event_id: str | None,
-        limit: int | None,
     ) -> Iterator[dict[str, Any]]:
         pg = self.source.startswith(("postgresql://", "postgres://"))
         ph = "%s" if pg else "?"
@@ -355,9 +342,7 @@ class AuditReader:
         sql = f"SELECT record FROM {self.table}"  # noqa: S608 - checked identifier, bound values
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql += " ORDER BY id"  # no LIMIT: rows failing the re-check on their record must not count
         if pg:
             from maestro_audit_logger._postgres import _psycopg
 
@@ -497,6 +482,45 @@ class AuditReader:
         except ImportError:  # pragma: no cover - exercised only without the extra
             raise AuditReadError("to_pandas() needs pandas: pip install 'maestro-audit-logger[pandas]'") from None
         return pd.json_normalize(list(self.query(**filters)))
+
+
+def _matcher(
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    outcome: str | None,
+    tenant: str | None,
+    lo: str | None,
+    hi: str | None,
+    text: str | None,
+    event_id: str | None,
+) -> Callable[[dict[str, Any]], bool]:
+    """The filters of `AuditReader.query` as a predicate on a parsed record."""
+    needle = text.lower() if text else None
+    prefix = action[:-1] if action and action.endswith("*") else None
+
+    def matches(r: dict[str, Any]) -> bool:  # noqa: PLR0911 - one return per filter
+        if event_id is not None and r.get("event_id") != event_id:
+            return False
+        if actor is not None and (r.get("actor") or {}).get("id") != actor:
+            return False
+        if action is not None and (
+            not r.get("action", "").startswith(prefix) if prefix is not None else r.get("action") != action
+        ):
+            return False
+        if outcome is not None and r.get("outcome") != outcome:
+            return False
+        if tenant is not None and r.get("tenant") != tenant:
+            return False
+        if lo is not None and r.get("time", "") < lo:
+            return False
+        if hi is not None and r.get("time", "") >= hi:
+            return False
+        if target is not None and not _target_matches(r.get("targets") or [], target):
+            return False
+        return needle is None or needle in orjson.dumps(r).decode().lower()
+
+    return matches
 
 
 def _target_matches(targets: list[dict[str, Any]], wanted: str) -> bool:

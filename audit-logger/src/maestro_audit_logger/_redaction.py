@@ -39,29 +39,152 @@ DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
     }
 )
 
-_BEARER = r"(?i:\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*"
-_AWS = r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b"
-_AWS_SECRET = r"(?i:aws_secret_access_key)\s*[=:]\s*[A-Za-z0-9/+=]{40}"  # noqa: S105 - a pattern, not a secret
-_KEYVALUE = (
-    r"(?i:\b(?:password|passwd|pwd|secret|token|api[_-]?key|authorization)\b)"
-    r"\s*[=:]\s*(?i:(?:bearer|basic|token)\s+)?[^\s,;&\"']+"
+# Key names are matched by their normalised parts (lower case, split at ``_``, ``-``, ``.``,
+# spaces and camelCase humps): ``db_password``, ``accessToken``, ``privateKey``,
+# ``client-secret`` and ``aws_secret_access_key`` are secret, ``token_count`` and
+# ``secret_name`` are not. A key is secret when its last part is a secret word, its last two
+# parts a secret pair, or it is one of those followed by a value suffix (``password_hash``).
+_KEY_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+SECRET_WORDS: frozenset[str] = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "token",
+        "apikey", "authorization", "cookie", "credential", "credentials", "sessionid",
+        "privatekey", "secretkey", "accesskey", "otp", "cvv", "cvc", "ssn", "pin", "jwt",
+    }
+)  # fmt: skip
+SECRET_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"), ("session", "id"),
+        ("session", "key"), ("signing", "key"), ("encryption", "key"), ("master", "key"), ("account", "key"),
+        ("shared", "key"), ("auth", "code"), ("authorization", "code"), ("pin", "code"), ("otp", "code"),
+        ("mfa", "code"), ("security", "code"), ("connection", "string"),
+    }
+)  # fmt: skip
+# A plural secret word names a collection: its containers are walked, a scalar is redacted.
+_PLURAL_WORDS = frozenset({"passwords", "secrets", "tokens", "apikeys", "cookies"})
+_VALUE_SUFFIXES = frozenset(
+    {"value", "hash", "hashed", "plain", "plaintext", "raw", "enc", "encrypted", "b64", "base64", "hex", "header"}
 )
-_CARD = r"\b(?:\d[ -]?){12,18}\d\b"
 
 
-# Every value pattern needs one of these: a digit or ``=``/``:`` (cards, key=value, AWS
-# secrets), the word "bearer", or an AWS key prefix. Checking them with C-speed string
-# operations first skips the regex for most strings (it costs several times more).
-_TRIGGERS = frozenset("0123456789=:")
+def key_parts(key: str) -> tuple[str, ...]:
+    """A key name's lower-case parts: ``"aws_secret_access_key"``, ``"accessToken"`` and
+    ``"X-API-Key"`` give ``(aws, secret, access, key)``, ``(access, token)``, ``(x, api, key)``."""
+    return tuple(p.lower() for p in _KEY_SPLIT.split(key) if p)
+
+
+def _secret_parts(parts: tuple[str, ...]) -> bool:
+    if not parts:
+        return False
+    if parts[-1] in _VALUE_SUFFIXES and len(parts) > 1 and _secret_parts(parts[:-1]):
+        return True
+    if parts[-1] in SECRET_WORDS:
+        return True
+    return len(parts) > 1 and (parts[-2], parts[-1]) in SECRET_PAIRS
+
+
+def _plural_secret(parts: tuple[str, ...]) -> bool:
+    if not parts:
+        return False
+    if parts[-1] in _PLURAL_WORDS:
+        return True
+    return parts[-1] == "keys" and len(parts) > 1 and (parts[-2], "key") in SECRET_PAIRS
+
+
+# Value patterns: precompiled alternations, a string scanned once; the replacement looks at
+# which named group matched. Secret-looking key names inside text (``password=...``, JSON
+# ``"db_password": "..."``, a dict repr ``'accessToken': '...'``, ``('Authorization', '...')``)
+# keep their name and lose their value. Every branch starts at a literal or a small character
+# class (never with a variable-length prefix, which would cost a pass per position): the key
+# word itself is matched, not the key's first part (``db_password=...`` matches at
+# ``password=``), and a URL's credentials from ``://``.
+_KV_WORD = (
+    r"(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|authorization|"
+    r"access[_-]?key|private[_-]?key|credentials?|session[_-]?id|cookie|jwt)"
+    r"(?i:[_-](?:hash|value|plain|enc|b64|hex))?"
+)
+_KV_VALUE = r"""(?:(?i:bearer|basic|token)\s+)?(?!\[REDACTED)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&"'}\])]+)"""
+# Families of branches and what each needs (checked with C-level string operations first):
+# K (key=value, URL credentials, AWS secrets) ``=``/``:``/``,``; T (token formats, JWTs, bearer,
+# PEM) 13+ characters and one of the literals they start with (see `_families`); C
+# (cards) 13+ characters and a digit; E (emails) ``@``. A string is scanned once, by the
+# alternation of the branches its triggers allow, in this order (so it finds what the full
+# alternation finds: a branch whose trigger is absent cannot match).
+_K, _T, _C, _E = 1, 2, 4, 8
+_SCAN_PARTS = (
+    (_T, r"(?P<pem>-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z))"),
+    (_K, r"(?P<url>://[^\s:/@?#]*:)(?P<urlpw>[^\s@/?#]+)(?=@)"),
+    (_K, r"(?P<kv>(?=[pstacjPSTACJ])" + _KV_WORD + r"""(?:["']\s*[=:,]|\s*[=:])\s*)(?P<kvval>""" + _KV_VALUE + ")"),
+    (_K, r"(?P<aws_secret>(?i:aws_secret_access_key)\s*[=:]\s*[A-Za-z0-9/+=]{40})"),
+    (_T, r"(?P<bearer>(?i:\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*)"),
+    (_T, r"(?P<jwt>\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
+    (
+        _T,
+        r"(?P<token>\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_-]{20,}"
+        r"|xox[abposr]-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,}"
+        r"|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|sk-(?:proj-)?[A-Za-z0-9_-]{20,}"
+        r"|(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b))",
+    ),
+)
+_CARD = r"(?P<card>\b(?:\d[ -]?){12,18}\d\b)"
+_EMAIL = r"(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+_EMAIL_FULL = re.compile(_EMAIL)
+_ALL_PARTS = (*_SCAN_PARTS, (_C, _CARD), (_E, _EMAIL))
+
+
+def _compile(mask: int) -> re.Pattern[str]:
+    return re.compile("|".join(part for family, part in _ALL_PARTS if family & mask))
+
+
+# Every value pattern needs one of these: ``=``/``:``/``,`` (key=value, URLs) or ``@`` (emails);
+# in strings of 13 or more characters also a digit (cards) or one of the literals token formats
+# start with (see `_families`). Checking them with C-speed string operations
+# first skips the regex for most strings, and picks the branches worth trying for the rest.
+_DIGITS = frozenset("0123456789")
 _CLEAN_MAX_LEN = 64
 _CLEAN_MAX_ENTRIES = 4096
 _AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")
 
 
-def _may_hold_secret(text: str) -> bool:
-    if not _TRIGGERS.isdisjoint(text) or "bearer" in text.lower():
-        return True
-    return "A" in text and any(p in text for p in _AWS_PREFIXES)
+def _short_may_hold(text: str) -> bool:
+    # Whether a string shorter than 13 characters may hold anything (four C-level searches).
+    return "=" in text or ":" in text or "," in text or "@" in text
+
+
+def _families(text: str) -> int:
+    """The branch families whose triggers ``text`` holds (0: nothing to scan for)."""
+    mask = _K if ("=" in text or ":" in text or "," in text) else 0
+    if "@" in text:
+        mask |= _E
+    if len(text) < 13:
+        return mask
+    if not _DIGITS.isdisjoint(text):
+        mask |= _C
+    # The literals the T branches start with (a UUID or a dashed order number has none).
+    underscored = "_" in text and (
+        "gh" in text
+        or "github_pat_" in text
+        or "k_live_" in text
+        or "k_test_" in text
+        or "whsec_" in text
+        or "npm_" in text
+    )
+    if (
+        ("-" in text and ("glpat-" in text or "xox" in text or "sk-" in text or "-----" in text))
+        or underscored
+        or "eyJ" in text
+        or "AIza" in text
+        or ("A" in text and any(p in text for p in _AWS_PREFIXES))
+    ):
+        return mask | _T
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered:
+        mask |= _T
+    return mask
+
+
+def _normalised(key: str) -> str:
+    return "_".join(key_parts(key)) or key.lower()
 
 
 def luhn_ok(digits: str) -> bool:
@@ -80,32 +203,54 @@ def luhn_ok(digits: str) -> bool:
 class Redactor:
     """Replaces secrets and pseudonymises PII in an event before it is written.
 
+    Key names are matched by their normalised parts (case, ``_``, ``-``, ``.`` and camelCase
+    ignored): a key whose last part is a secret word (``password``, ``secret``, ``token``,
+    ``cookie``, ``credentials``, ...) or whose last two parts are a secret pair (``api key``,
+    ``private key``, ``access key``, ``session id``, ...) is secret, so ``db_password``,
+    ``accessToken``, ``privateKey``, ``client-secret`` and ``aws_secret_access_key`` are, and
+    ``token_count`` and ``invoice_total`` are not. ``[name, value]`` pairs (header lists) are
+    treated like a mapping entry. Every string of the record is scanned, ``actor``, ``targets``,
+    ``request_id``, ``correlation_id`` and ``tenant`` included.
+
     Args:
         secret_keys: key names whose values are replaced by ``[REDACTED]`` wherever they appear
-            (case-insensitive, in nested dicts and lists); in ``changes`` only ``"changed"`` is kept.
-            Defaults to `DEFAULT_SECRET_KEYS`; pass ``extra_secret_keys`` to add to them.
+            (compared by normalised name, in nested dicts and lists); in ``changes`` only
+            ``"changed"`` is kept. Defaults to `DEFAULT_SECRET_KEYS`; pass ``extra_secret_keys``
+            to add to them.
         extra_secret_keys: more secret key names on top of ``secret_keys``.
-        patterns: scan string values for bearer tokens, AWS-style keys, ``key=value`` secrets and
-            Luhn-valid card numbers (True by default).
+        patterns: scan string values for secrets (True by default): ``key=value``, ``key: value``,
+            JSON and Python-literal text naming a secret key; credentials in URLs
+            (``postgresql://app:[REDACTED]@db/prod``); bearer and basic credentials; JWTs; PEM
+            private keys; GitHub, GitLab, Slack, Stripe, AWS, Google, npm and OpenAI-style tokens;
+            Luhn-valid card numbers (not in ids).
         pii_fields: key names whose values are replaced by a keyed HMAC token (``pii:<hex>``).
+            With ``"email"``, email addresses are pseudonymised wherever they appear, in ids
+            (an email used as ``actor.id``) and in text too; with ``"name"``, actor names.
         pii_key: the HMAC key for ``pii_fields`` (required when they are given).
         pii_prefix: the marker put before PII tokens.
+        match_key_parts: match secret words and pairs in key names (True by default); False
+            matches only ``secret_keys`` (by normalised name).
 
     Examples:
         >>> from maestro_audit_logger import Redactor
         >>> r = Redactor(pii_fields={"email"}, pii_key=b"k" * 32)
-        >>> out = r.redact_mapping({"password": "x", "email": "a@b.c", "note": "Bearer abcdefghijklmnop"})
-        >>> out["password"], out["note"]
+        >>> out = r.redact_mapping({"db_password": "x", "email": "a@b.c", "note": "Bearer abcdefghijklmnop"})
+        >>> out["db_password"], out["note"]
         ('[REDACTED]', '[REDACTED]')
         >>> out["email"]
         'pii:...'
+        >>> r.redact_mapping({"accessToken": "t", "token_count": 5, "headers": [["Authorization", "Basic dXNlcg=="]]})
+        {'accessToken': '[REDACTED]', 'token_count': 5, 'headers': [['Authorization', '[REDACTED]']]}
+        >>> r.redact_text("connect to postgresql://app:pw@db/prod failed")
+        'connect to postgresql://app:[REDACTED]@db/prod failed'
 
         Give it to the logger: ``AuditLogger(sink, service="billing", redaction=r)``.
     """
 
     __slots__ = (
-        "_clean", "_kinds", "_own_plan", "_own_text", "_pattern", "_pii", "_pii_key", "_pii_name", "_plain", "_prefix",
-        "_replace_fn", "_secret",
+        "_clean", "_id_mask", "_key_parts", "_kinds", "_mask", "_own_plan", "_own_text", "_pattern", "_patterns",
+        "_pii", "_pii_email", "_pii_key", "_pii_name", "_plain", "_prefix", "_replace_fn", "_secret", "_seen_actor",
+        "_seen_target",
     )  # fmt: skip
 
     def __init__(
@@ -117,22 +262,31 @@ class Redactor:
         pii_fields: Iterable[str] = (),
         pii_key: bytes | None = None,
         pii_prefix: str = "pii:",
+        match_key_parts: bool = True,
     ) -> None:
         if isinstance(secret_keys, str) or isinstance(extra_secret_keys, str) or isinstance(pii_fields, str):
             raise AuditConfigError("secret_keys, extra_secret_keys and pii_fields must be iterables of names")
-        self._secret = frozenset(k.lower() for k in (*secret_keys, *extra_secret_keys))
-        self._pii = frozenset(k.lower() for k in pii_fields)
+        self._secret = frozenset(_normalised(k) for k in (*secret_keys, *extra_secret_keys))
+        self._pii = frozenset(_normalised(k) for k in pii_fields)
+        self._key_parts = bool(match_key_parts)
         if self._pii and (not isinstance(pii_key, bytes) or len(pii_key) < 16):
             raise AuditConfigError("pii_key must be bytes of at least 16 bytes when pii_fields are given")
         self._pii_key = pii_key or b""
         self._prefix = pii_prefix
-        self._pattern = re.compile("|".join((_BEARER, _AWS_SECRET, _AWS, _KEYVALUE, _CARD))) if patterns else None
+        self._pii_email = "email" in self._pii
+        # What text and ids are scanned for (ids: no card numbers); emails only as PII.
+        self._mask = (_K | _T | _C | (_E if self._pii_email else 0)) if patterns else 0
+        self._id_mask = self._mask & ~_C
+        self._pattern = _compile(self._mask) if patterns else None  # the full alternation
+        self._patterns: dict[int, re.Pattern[str]] = {}
         self._kinds: dict[str, int] = {}
         # Key names known to be neither secret nor PII (exactly the kind-0 entries of `_kinds`).
         self._plain: set[str] = set()
         # Short strings already scanned and found clean (values repeat: currencies, codes,
         # names). Only clean text is kept, never a secret; bounded like the key cache.
         self._clean: set[str] = set()
+        self._seen_actor: object = None
+        self._seen_target: object = None
         self._replace_fn = self._replace
         # Shortcuts around `redact_text` apply only when a subclass has not overridden it.
         self._own_text = type(self).redact_text is Redactor.redact_text
@@ -150,8 +304,14 @@ class Redactor:
         # 0 plain, 1 secret, 2 PII; cached per key name (bounded: the cache stops growing at 4096)
         kind = self._kinds.get(key)
         if kind is None:
-            lowered = key.lower()
-            kind = 1 if lowered in self._secret else 2 if lowered in self._pii else 0
+            parts = key_parts(key)
+            norm = "_".join(parts)
+            if norm in self._secret or (self._key_parts and _secret_parts(parts)):
+                kind = 1
+            elif self._key_parts and _plural_secret(parts):
+                kind = 3
+            else:
+                kind = 2 if norm in self._pii else 0
             if len(self._kinds) < 4096:
                 self._kinds[key] = kind
                 if not kind:
@@ -173,24 +333,55 @@ class Redactor:
         return f"{self._prefix}{digest}"
 
     def redact_text(self, text: str) -> str:
-        """Replace secret-looking substrings of ``text`` (bearer tokens, keys, card numbers)."""
+        """Replace secret-looking substrings of ``text`` (see ``patterns``)."""
         pattern = self._pattern
         if pattern is None or len(text) < 5 or text in self._clean:
             return text
-        if _may_hold_secret(text):
-            out = pattern.sub(self._replace_fn, text)
+        mask = _families(text) & self._mask
+        if mask:
+            out = self._scanner(mask).sub(self._replace_fn, text)
             if out is not text and out != text:
                 return out
         if len(text) <= _CLEAN_MAX_LEN and len(self._clean) < _CLEAN_MAX_ENTRIES:
             self._clean.add(text)
         return text
 
-    @staticmethod
-    def _replace(match: re.Match[str]) -> str:
-        s = match.group(0)
-        if s[0].isdigit():
+    def _redact_id(self, value: Any, *, remember: bool = True) -> Any:
+        # An id or name field: an email pseudonymised when emails are PII, secrets replaced
+        # (card numbers are not looked for: numeric ids pass the Luhn check one time in ten).
+        if type(value) is not str or value in self._clean:
+            return value
+        if self._pii_email and "@" in value and _EMAIL_FULL.fullmatch(value):
+            return self.pseudonym(value)
+        mask = _families(value) & self._id_mask if len(value) >= 5 else 0
+        if mask:
+            out = self._scanner(mask).sub(self._replace_fn, value)
+            if out != value:
+                return out
+        if remember and len(value) <= _CLEAN_MAX_LEN and len(self._clean) < _CLEAN_MAX_ENTRIES:
+            self._clean.add(value)  # ids repeat (the same actor, the same target), request ids do not
+        return value
+
+    def _scanner(self, mask: int) -> re.Pattern[str]:
+        pattern = self._patterns.get(mask)
+        if pattern is None:
+            pattern = self._patterns[mask] = _compile(mask)  # at most 16, compiled once each
+        return pattern
+
+    def _replace(self, match: re.Match[str]) -> str:
+        group = match.lastgroup
+        if group == "kvval":
+            value = match.group("kvval")
+            quote = value[0] if value[0] in "\"'" else ""
+            return match.group("kv") + quote + REDACTED + quote
+        if group == "urlpw":
+            return match.group("url") + REDACTED
+        if group == "card":
+            s = match.group(0)
             digits = s.replace(" ", "").replace("-", "")
             return "[REDACTED:card]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else s
+        if group == "email":
+            return self.pseudonym(match.group(0))
         return REDACTED
 
     def redact_value(self, value: Any) -> Any:
@@ -200,6 +391,13 @@ class Redactor:
         if isinstance(value, Mapping):
             return self.redact_mapping(value)
         if isinstance(value, list | tuple):
+            if len(value) == 2 and type(value[0]) is str:
+                # A [name, value] pair, e.g. a header list [["Authorization", "Basic ..."]].
+                kind = self._kinds.get(value[0])
+                if kind is None:
+                    kind = self._kind(value[0])
+                if kind:
+                    return [value[0], self._keyed(kind, value[1])]
             return [self.redact_value(v) for v in value]
         return value
 
@@ -214,7 +412,7 @@ class Redactor:
             if kind is None:
                 kind = self._kind(key) if type(key) is str else 0
             if kind:
-                out[key] = REDACTED if kind == 1 else self._pii_value(value)
+                out[key] = self._keyed(kind, value)
                 continue
             tv = type(value)
             if tv is str:
@@ -224,6 +422,14 @@ class Redactor:
             else:
                 out[key] = self.redact_value(value)
         return out
+
+    def _keyed(self, kind: int, value: Any) -> Any:
+        # The value of a secret (1), PII (2) or plural-secret (3: ``tokens``, ``secrets``) key.
+        if kind == 1:
+            return REDACTED
+        if kind == 2:
+            return self._pii_value(value)
+        return self.redact_value(value) if isinstance(value, Mapping | list | tuple) else REDACTED
 
     def _pii_value(self, value: Any) -> Any:
         if value is None:
@@ -237,7 +443,7 @@ class Redactor:
         out: dict[str, Any] = {}
         for key, pair in changes.items():
             kind = self._kind(key)
-            if kind == 1:
+            if kind in (1, 3):
                 out[key] = CHANGED
             elif kind == 2:
                 out[key] = [self._pii_value(v) for v in pair]
@@ -253,18 +459,80 @@ class Redactor:
         changes = record.get("changes")
         if changes is not None:
             record["changes"] = self.redact_changes(changes)
-        reason = record.get("reason")
+        return self._redact_fields(record)
+
+    def _redact_fields(self, record: dict[str, Any], owned: bool = False) -> dict[str, Any]:
+        # Every string field but ``extra`` and ``changes``: the reason and user agent as text;
+        # the actor, targets, request and correlation ids and the tenant as ids. The actor's and
+        # targets' dicts are cached by their objects: changed ones are copied, never mutated.
+        # The hot path: ids and names already found clean cost a set lookup; a request id too
+        # short to hold any pattern without ``= : , @`` is not scanned (nor remembered).
+        # ``owned``: the record comes from `record` (`_redact_owned`), whose actor and target
+        # dicts are the immutable ones cached by `Actor` and `Target` objects: the last ones
+        # found clean are kept (referenced, so ``is`` cannot match a recycled object) and an
+        # event with the same objects skips their checks.
+        get = record.get
+        clean = self._clean
+        reason = get("reason")
         if reason is not None:
             record["reason"] = self.redact_text(reason)
-        if self._pii and "name" in self._pii:
-            actor = record["actor"]
-            if "name" in actor:
-                record["actor"] = {**actor, "name": self.pseudonym(actor["name"])}
-        source = record.get("source")
+        actor = get("actor")
+        if actor is not None and actor is not self._seen_actor:
+            if actor.get("id") in clean and (
+                len(actor) == 2 or ("on_behalf_of" not in actor and not self._pii_name and actor.get("name") in clean)
+            ):
+                if owned:
+                    self._seen_actor = actor
+            else:
+                record["actor"] = self._redact_actor(actor)
+        targets = get("targets")
+        if targets is not None:
+            self._redact_targets(record, targets, owned)
+        source = get("source")
         if source is not None and "user_agent" in source:
-            source = {**source, "user_agent": self.redact_text(source["user_agent"])}
-            record["source"] = source
+            record["source"] = {**source, "user_agent": self.redact_text(source["user_agent"])}
+        value = get("request_id")
+        if value is not None and (len(value) >= 13 or _short_may_hold(value)):
+            record["request_id"] = self._redact_id(value, remember=False)
+        value = get("correlation_id")
+        if value is not None and (len(value) >= 13 or _short_may_hold(value)):
+            record["correlation_id"] = self._redact_id(value, remember=False)
+        value = get("tenant")
+        if value is not None and value not in clean:
+            record["tenant"] = self._redact_id(value)
         return record
+
+    def _redact_targets(self, record: dict[str, Any], targets: list[dict[str, Any]], owned: bool) -> None:
+        if len(targets) != 1:
+            record["targets"] = [self._redact_target(t) for t in targets]
+            return
+        t = targets[0]
+        if t is self._seen_target:
+            return
+        clean = self._clean
+        if t.get("id") not in clean or ("name" in t and t["name"] not in clean):
+            record["targets"] = [self._redact_target(t)]
+        elif owned:
+            self._seen_target = t
+
+    def _redact_actor(self, actor: dict[str, Any]) -> dict[str, Any]:
+        out = dict(actor)
+        if "id" in out:
+            out["id"] = self._redact_id(out["id"])
+        name = out.get("name")
+        if name is not None:
+            out["name"] = self.pseudonym(name) if self._pii_name else self._redact_id(name)
+        obo = out.get("on_behalf_of")
+        if isinstance(obo, dict):
+            out["on_behalf_of"] = self._redact_actor(obo)
+        return out if out != actor else actor
+
+    def _redact_target(self, target: dict[str, Any]) -> dict[str, Any]:
+        out = dict(target)
+        for name in ("id", "name"):
+            if name in out:
+                out[name] = self._redact_id(out[name])
+        return out if out != target else target
 
     def _redact_owned(self, record: dict[str, Any]) -> dict[str, Any]:
         # `redact_record` for a record the caller owns down to its ``extra`` dict (the logger's
@@ -284,17 +552,7 @@ class Redactor:
         changes = get("changes")
         if changes is not None:
             record["changes"] = self.redact_changes(changes)
-        reason = get("reason")
-        if reason is not None:
-            record["reason"] = self.redact_text(reason)
-        if self._pii_name:
-            actor = record["actor"]
-            if "name" in actor:
-                record["actor"] = {**actor, "name": self.pseudonym(actor["name"])}
-        source = get("source")
-        if source is not None and "user_agent" in source:
-            record["source"] = {**source, "user_agent": self.redact_text(source["user_agent"])}
-        return record
+        return self._redact_fields(record, True)
 
     def _scrub(self, data: dict[Any, Any]) -> None:
         # `redact_mapping` in place: values of existing keys are replaced (never a key added or
@@ -320,7 +578,7 @@ class Redactor:
             if kind is None:
                 kind = self._kind(key) if type(key) is str else 0
             if kind:
-                data[key] = REDACTED if kind == 1 else self._pii_value(value)
+                data[key] = self._keyed(kind, value)
                 continue
             tv = type(value)
             if tv is str:

@@ -758,6 +758,7 @@ class Sink(ABC):
             except self.failure_types as exc:
                 raise _StoreFailed(bodies, exc) from exc
             self.stats.syncs += 1
+        self.stats.last_error = None  # stored (and synced): an earlier failure is over
         self._after_store()
 
     # -- what a concrete sink implements --------------------------------------------------

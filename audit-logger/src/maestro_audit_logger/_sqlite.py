@@ -75,7 +75,8 @@ class SqliteSink(DatabaseSink):
         signer: signs each writer's checkpoint (`HmacSigner`, `Ed25519Signer`).
         checkpoint: keep ``<table>_heads``: each writer's last row (seq and hash), signed with
             ``signer`` and updated in the same transaction as the rows, so `verify` detects rows
-            deleted from the end and a re-chained history. Default: on when ``signer`` is given.
+            deleted from the end and a re-chained history (without a ``signer`` the entries are
+            unsigned: they catch an accidental truncation, not an attacker). Default: on.
         background: in ``buffered`` mode, insert full batches on a background writer thread.
 
     Examples:
@@ -109,7 +110,7 @@ class SqliteSink(DatabaseSink):
         self.path = Path(path)
         self.table = check_table(table)
         self.signer = signer
-        self.checkpoint = signer is not None if checkpoint is None else bool(checkpoint)
+        self.checkpoint = True if checkpoint is None else bool(checkpoint)
         if not isinstance(background, bool):
             raise AuditConfigError(f"background must be True or False, got {background!r}")
         self._background = background

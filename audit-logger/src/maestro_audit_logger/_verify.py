@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from maestro_audit_logger._canonical import GENESIS, HASH_SUFFIX_LEN, parse_chain, split_line
+from maestro_audit_logger._db import COLUMNS, targets_text
 from maestro_audit_logger._errors import AuditReadError
 from maestro_audit_logger._merkle import merkle_root
 from maestro_audit_logger._segments import (
@@ -37,10 +38,44 @@ from maestro_audit_logger._segments import (
     parse_heads,
     signed_part,
 )
-from maestro_audit_logger._signing import Keyring
+from maestro_audit_logger._signing import Keyring, Signer
 
 _HASH_KEY = b',"hash":"'
 _UNIT = re.compile(r"\.\d{20}(\.digest)?$")
+_REPORTED = 1 << 62  # a writer whose head entry was already reported as a problem
+_NOT_CHECKED = "signatures not checked: no verification keys given"
+UNSIGNED_NOTE = (
+    "unsigned log: the hash chains show records altered, removed or reordered by mistake, but anyone "
+    "who can write the files can rewrite the whole log undetected; sign it (HmacSigner, Ed25519Signer) "
+    "and verify with the key to prove it is untouched"
+)
+
+
+def _signed(entry: dict[str, Any]) -> bool:
+    return entry.get("algorithm") not in (None, "none")
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What verify demands of signatures.
+
+    ``enforce``: every digest and head entry must carry a valid signature from a known key, and
+    every writer's chain end must be covered by one (given keys, or the log says it was signed,
+    unless ``allow_unsigned``). ``require_signed``: unsigned digests and heads are problems.
+    ``unsigned``: nothing in the log was checked against a key (the log is unsigned, or was
+    verified without keys under ``allow_unsigned``).
+    """
+
+    keys: Keyring | None
+    enforce: bool
+    require_signed: bool
+    unsigned: bool
+
+    @staticmethod
+    def make(keys: Keyring | None, require_signatures: bool, allow_unsigned: bool, claims_signed: bool) -> _Policy:
+        enforce = not allow_unsigned and (bool(keys) or claims_signed)
+        unsigned = not enforce and not (keys and claims_signed)
+        return _Policy(keys, enforce, enforce or require_signatures, unsigned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +87,11 @@ class Problem:
             (inserted, duplicated or reordered), ``broken_link`` (a record does not chain to its
             predecessor), ``corrupt`` (not a record), ``digest_mismatch``, ``digest_signature``,
             ``digest_chain``, ``segment_missing``, ``digest_missing``, ``unknown_key``, ``torn``,
-            ``checkpoint`` (the head file is missing, unreadable or another log's) or
-            ``checkpoint_signature``. Records deleted from the end of the active file are a
-            ``gap`` found through the head file (see ``JsonlFileSink(checkpoint=...)``).
+            ``checkpoint`` (the head file is missing, unreadable or another log's, or a writer's
+            records are covered by no signed head entry or digest), ``checkpoint_signature`` or
+            ``column_mismatch`` (a database row's indexed column disagrees with its record).
+            Records deleted from the end of the active file are a ``gap`` found through the head
+            file (see ``JsonlFileSink(checkpoint=...)``).
         file: the file (or ``table`` for databases) holding the bad record or digest.
         line: 1-based line (or row id) of the first bad record, when there is one.
         seq: the record's sequence number in its writer's chain, when known.
@@ -100,7 +137,10 @@ class VerifyReport:
         writers: distinct writer chains seen.
         problems: every finding except a torn tail, in file order (capped by ``max_problems``).
         torn: the torn last line of the active file, if any.
-        warnings: things not checked (e.g. signatures without keys).
+        warnings: things not checked (e.g. signatures without keys), and for a log verified
+            without signatures one line on what an unsigned log can and cannot prove.
+        signatures_required: whether every digest and head had to carry a valid signature
+            (keys were given, or the log says its writer signed, and ``allow_unsigned`` was not).
 
     Examples:
         >>> import tempfile
@@ -122,6 +162,7 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     torn: Problem | None = None
     warnings: list[str] = field(default_factory=list)
+    signatures_required: bool = False
 
     @property
     def ok(self) -> bool:
@@ -404,6 +445,73 @@ def _scan_rows(ids: list[int], lines: list[bytes], where: str, chains: _Chains, 
         return
 
 
+def _record_columns(d: dict[str, Any]) -> tuple[Any, ...]:
+    """The indexed column values a sink derives from a stored record (`_db.row` but ``record``)."""
+    get = d.get
+    actor = get("actor")
+    targets = get("targets")
+    return (
+        get("event_id"),
+        get("time"),
+        get("action"),
+        get("category"),
+        get("outcome"),
+        get("severity"),
+        actor.get("id") if isinstance(actor, dict) else None,
+        targets_text(targets) if targets else "",
+        get("tenant"),
+        get("service"),
+        get("request_id"),
+        get("writer"),
+        get("seq"),
+        get("hash"),
+    )
+
+
+def _as_text(values: tuple[Any, ...]) -> tuple[str | None, ...]:
+    return tuple(None if v is None else v if type(v) is str else str(v) for v in values)
+
+
+def _check_columns(
+    ids: list[int], lines: list[bytes], columns: list[tuple[Any, ...]], table: str, chains: _Chains
+) -> None:
+    """The indexed columns are what search filters on, and the hash covers only the record:
+    each row's columns must equal what its record says (an ``UPDATE`` of a column is reported)."""
+    try:
+        if list(map(_record_columns, map(orjson.loads, lines))) == columns:
+            return  # the usual case: one pass in C-level maps, one list comparison
+    except (orjson.JSONDecodeError, AttributeError):
+        pass  # a corrupt record (the chain check reports it): row by row below
+    for row_id, line, stored in zip(ids, lines, columns, strict=True):
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(d, dict):
+            continue
+        expected = _record_columns(d)
+        if stored == expected:
+            continue
+        got, want = _as_text(stored), _as_text(expected)
+        if got == want:  # e.g. a number stored as text
+            continue
+        names = [n for n, g, w in zip(COLUMNS, got, want, strict=False) if g != w]
+        detail = ", ".join(f"{n} {g!r} (record: {w!r})" for n, g, w in zip(COLUMNS, got, want, strict=False) if g != w)
+        seq = d.get("seq")
+        chains.add(
+            Problem(
+                "column_mismatch",
+                table,
+                row_id,
+                seq if type(seq) is int else None,
+                str(d.get("writer")),
+                f"the indexed column{'s' if len(names) > 1 else ''} {detail} disagree"
+                f"{'' if len(names) > 1 else 's'} with the hashed record: edited after it was written "
+                "(searches on them miss or mislead)",
+            )
+        )
+
+
 def _scan_lines(
     numbered: Iterable[tuple[int, bytes]], where: str, chains: _Chains
 ) -> tuple[list[str], dict[str, list[int]]]:
@@ -489,12 +597,11 @@ def _finish_tail(tail: bytes, count: int, where: str, chains: _Chains, *, active
 def _check_digest(
     digest: dict[str, Any],
     dpath: Path,
-    keys: Keyring | None,
-    require_signatures: bool,
+    policy: _Policy,
     prev_digest: str,
     chains: _Chains,
-) -> None:
-    report = chains.report
+) -> bool | None:
+    """Check a digest's place in the digest chain and its signature (see `_check_signature`)."""
     name = dpath.name
     if digest.get("prev_digest") != prev_digest:
         chains.add(
@@ -508,44 +615,15 @@ def _check_digest(
                 "or a digest was replaced",
             )
         )
-    algorithm = digest.get("algorithm")
-    if algorithm in (None, "none"):
-        if require_signatures:
-            chains.add(Problem("digest_signature", name, None, None, None, "the digest is not signed"))
-        return
-    if not keys:
-        if "signatures not checked: no verification keys given" not in report.warnings:
-            report.warnings.append("signatures not checked: no verification keys given")
-        return
-    signature = digest.get("signature")
-    key_id = str(digest.get("key_id"))
-    result = (
-        keys.verify(str(algorithm), key_id, signed_part(digest), str(signature))
-        if isinstance(signature, str)
-        else False
+    return _check_signature(
+        digest,
+        name,
+        policy,
+        chains,
+        "digest_signature",
+        "digest",
+        "the signature does not verify with key {key_id!r}: the digest was forged or signed with another key",
     )
-    if result is None:
-        chains.add(
-            Problem(
-                "unknown_key",
-                name,
-                None,
-                None,
-                None,
-                f"no {algorithm} key with key_id {key_id!r} to check the signature",
-            )
-        )
-    elif not result:
-        chains.add(
-            Problem(
-                "digest_signature",
-                name,
-                None,
-                None,
-                None,
-                f"the signature does not verify with key {key_id!r}: the digest was forged or signed with another key",
-            )
-        )
 
 
 def _leaf(claimed: str | bytes) -> bytes:
@@ -555,36 +633,73 @@ def _leaf(claimed: str | bytes) -> bytes:
         return b""
 
 
-def _check_signature(
+def _check_signature(  # noqa: PLR0911 - one return per outcome
     entry: dict[str, Any],
     name: str,
-    keys: Keyring | None,
-    require_signatures: bool,
+    policy: _Policy,
     chains: _Chains,
     kind: str,
     what: str,
-) -> bool:
-    """Check a signed entry (a head line); False when a problem was reported."""
+    forged: str = "the {what}'s signature does not verify with key {key_id!r}: forged",
+) -> bool | None:
+    """Check a signed entry (a digest or a head line): True when it carries a valid signature
+    from a known key, False when a problem was reported (as ``policy`` demands), None when it was
+    accepted unchecked (unsigned, or no keys, and the policy allows it)."""
     algorithm = entry.get("algorithm")
-    if algorithm in (None, "none"):
-        if require_signatures:
-            chains.add(Problem(kind, name, None, None, None, f"the {what} is not signed"))
+    keys = policy.keys
+    if not _signed(entry):
+        if policy.require_signed:
+            because = "verification keys were given" if keys else "the log was signed by its writer"
+            if not policy.enforce:
+                because = "signatures are required"
+            chains.add(
+                Problem(
+                    kind,
+                    name,
+                    None,
+                    None,
+                    None,
+                    f'the {what} is not signed ("algorithm": "none") but {because}: rewritten without the key, '
+                    "or written by an unsigned writer (verify with allow_unsigned / --allow-unsigned to accept)",
+                )
+            )
             return False
-        return True
+        return None
     if not keys:
-        if "signatures not checked: no verification keys given" not in chains.report.warnings:
-            chains.report.warnings.append("signatures not checked: no verification keys given")
-        return True
+        if policy.enforce:
+            chains.add(
+                Problem(
+                    "unknown_key",
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"the {what} is signed ({algorithm}, key_id {entry.get('key_id')!r}) but no verification key "
+                    "was given: pass the key (--hmac-key / --ed25519-key), or allow_unsigned / --allow-unsigned "
+                    "to check the chains only",
+                )
+            )
+            return False
+        if _NOT_CHECKED not in chains.report.warnings:
+            chains.report.warnings.append(_NOT_CHECKED)
+        return None
     signature = entry.get("signature")
     key_id = str(entry.get("key_id"))
     result = keys.verify(str(algorithm), key_id, signed_part(entry), signature) if isinstance(signature, str) else False
     if result is None:
-        chains.add(Problem("unknown_key", name, None, None, None, f"no {algorithm} key with key_id {key_id!r}"))
+        chains.add(
+            Problem(
+                "unknown_key",
+                name,
+                None,
+                None,
+                None,
+                f"no {algorithm} key with key_id {key_id!r} to check the {what}'s signature",
+            )
+        )
         return False
     if not result:
-        chains.add(
-            Problem(kind, name, None, None, None, f"the {what}'s signature does not verify with key {key_id!r}: forged")
-        )
+        chains.add(Problem(kind, name, None, None, None, forged.format(what=what, key_id=key_id)))
         return False
     return True
 
@@ -662,20 +777,28 @@ def verify(
     max_problems: int = 100,
     progress: Callable[[int], None] | None = None,
     require_checkpoint: bool = False,
+    allow_unsigned: bool = False,
 ) -> VerifyReport:
     """Verify an audit log: a JSONL file (with its sealed segments), a directory of them,
     a ``sqlite://`` path or a ``postgresql://`` DSN.
 
     Args:
         source: what to verify.
-        keys: verification keys for digest signatures (without them signatures are not checked
-            and a warning says so).
-        require_signatures: report unsigned digests as problems.
+        keys: verification keys. Given keys (or when any digest or head entry says its writer
+            signed), every digest and head entry must carry a valid signature from a known key,
+            the log must have a signed head, and every writer's last record must be covered by a
+            signed head entry or digest: an unsigned (``"algorithm": "none"``), unknown-key or
+            missing signature is a problem. Without keys, an unsigned log is checked by its
+            chains and a warning says what that can and cannot prove.
+        require_signatures: report unsigned digests and head entries as problems.
         max_problems: stop collecting after this many findings.
         progress: called with the bytes (files) or rows (databases) processed so far.
         require_checkpoint: report a log without signed checkpoints (a JSONL file's
             ``<file>.head``, a database's ``audit_events_heads`` table) as a problem. Without it
             a head file is required only when the log's digests say the writer kept one.
+        allow_unsigned: the explicit opt-out: accept unsigned digests and heads (and a signed
+            log verified without keys); signatures that are present are still checked with the
+            keys given.
 
     Raises:
         AuditReadError: the source does not exist, cannot be read, or is not an audit log.
@@ -706,10 +829,15 @@ def verify(
         table = "audit_events"
         # The checkpoints first: they are committed with the rows they name.
         heads = database_heads(text, table=table)
+        entries = parse_heads("\n".join(heads).encode()) if heads else None
+        policy = _Policy.make(keys, require_signatures, allow_unsigned, any(map(_signed, entries or ())))
         scratch: dict[str, list[int]] = {}
-        for ids, lines in database_chunks(text, size=_CHUNK, progress=progress, table=table):
+        columns: list[list[tuple[Any, ...]]] = []
+        for ids, lines in database_chunks(text, size=_CHUNK, progress=progress, table=table, columns=columns):
             _scan_rows(ids, lines, table, chains, scratch)
-        _check_database_heads(heads, table, chains, keys, require_signatures, required=require_checkpoint)
+            _check_columns(ids, lines, columns[0], table, chains)
+        _check_database_heads(heads, table, chains, policy, required=require_checkpoint)
+        _note_unsigned(report, policy)
         report.writers = len(chains.state)
         return report
     path = Path(text)
@@ -718,18 +846,28 @@ def verify(
         raise AuditReadError(f"{path} does not exist")
     report = VerifyReport(text)
     if not path.is_dir():
-        _verify_family(path, report, keys, require_signatures, max_problems, progress, require_checkpoint)
+        flags = (require_signatures, allow_unsigned)
+        _verify_family(path, report, keys, flags, max_problems, progress, require_checkpoint)
         return report
     checked = 0
     for family in families:
         if not is_audit_family(family):
             report.warnings.append(f"skipped {family.name}: not an audit log")
             continue
-        _verify_family(family, report, keys, require_signatures, max_problems, progress, require_checkpoint)
+        _verify_family(
+            family, report, keys, (require_signatures, allow_unsigned), max_problems, progress, require_checkpoint
+        )
         checked += 1
     if not checked:
         raise AuditReadError(f"{path} holds no audit log")
     return report
+
+
+def _note_unsigned(report: VerifyReport, policy: _Policy) -> None:
+    """Record what ``policy`` demanded, and one line on what an unsigned log proves."""
+    report.signatures_required = report.signatures_required or policy.enforce
+    if policy.unsigned and UNSIGNED_NOTE not in report.warnings:
+        report.warnings.append(UNSIGNED_NOTE)
 
 
 def is_audit_family(active: Path) -> bool:
@@ -747,11 +885,11 @@ def is_audit_family(active: Path) -> bool:
     return any(load_digest(active.with_name(s + DIGEST_SUFFIX)) is not None for s in list_units(active))
 
 
-def _verify_family(
+def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in order
     active: Path,
     report: VerifyReport,
     keys: Keyring | None,
-    require_signatures: bool,
+    flags: tuple[bool, bool],
     max_problems: int,
     progress: Callable[[int], None] | None,
     require_checkpoint: bool = False,
@@ -762,16 +900,26 @@ def _verify_family(
     # The head file first: a live writer updates it after its data, so every record it names
     # is in the files read below.
     head = _read_head(active)
+    stems = list_units(active)
+    digests = {s: load_digest(active.with_name(s + DIGEST_SUFFIX)) for s in stems}
+    entries = parse_heads(head) if isinstance(head, bytes) else None
+    claims = any(_signed(d) for d in digests.values() if d is not None) or any(map(_signed, entries or ()))
+    policy = _Policy.make(keys, flags[0], flags[1], claims)
+    _note_unsigned(report, policy)
+    covered: dict[str, int] = {}  # writer -> last seq sealed in a validly signed digest
     seen_present = False
     done = 0
-    for stem in list_units(active):
+    for stem in stems:
         seg = active.with_name(stem)
         dpath = active.with_name(stem + DIGEST_SUFFIX)
-        digest = load_digest(dpath) if dpath.exists() else None
+        digest = digests[stem] if dpath.exists() else None
         if dpath.exists() and digest is None:
             chains.add(Problem("digest_mismatch", dpath.name, None, None, None, "the digest file is corrupt"))
         if digest is not None:
-            _check_digest(digest, dpath, keys, require_signatures, prev_digest, chains)
+            if _check_digest(digest, dpath, policy, prev_digest, chains):
+                for writer, info in (digest.get("writers") or {}).items():
+                    if isinstance(info, dict) and type(info.get("last_seq")) is int:
+                        covered[writer] = max(covered.get(writer, -1), info["last_seq"])
             prev_digest = digest_hash(digest)
             checkpointed = checkpointed or digest.get("checkpoint") is True
         if not seg.exists():
@@ -816,8 +964,66 @@ def _verify_family(
         done += size
         if progress is not None:
             progress(done)
-    _check_heads(active, head, chains, keys, require_signatures, required=checkpointed)
+    attested = _check_heads(active, head, chains, policy, required=checkpointed or policy.enforce)
+    if policy.enforce and attested is not None:
+        _check_attested(chains, policy, attested, covered, head_path(active).name, lambda: _reread_head(active))
     report.writers += len(chains.state)
+
+
+def _reread_head(active: Path) -> list[dict[str, Any]]:
+    data = _read_head(active)
+    return (parse_heads(data) or []) if isinstance(data, bytes) else []
+
+
+def _check_attested(
+    chains: _Chains,
+    policy: _Policy,
+    attested: dict[str, int],
+    covered: dict[str, int],
+    name: str,
+    reread: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """With signatures enforced, every writer's last record must be covered by a validly signed
+    head entry or digest: a chain nothing signed was written by someone without the key.
+
+    Records past a writer's signed head entry are a write in flight (the head is updated after
+    the data) or a crash between the two: re-read the head once, then warn about what is left."""
+    loose = {w: st[0] for w, st in chains.state.items() if max(attested.get(w, -1), covered.get(w, -1)) < st[0]}
+    if not loose:
+        return
+    fresh: dict[str, int] = {}
+    for entry in reread():
+        writer, seq = entry.get("writer"), entry.get("seq")
+        if isinstance(writer, str) and type(seq) is int and writer in loose and _signed(entry):
+            # Only a signed entry that verifies counts (a scratch report keeps problems out).
+            scratch = _Chains(VerifyReport(""), 1)
+            if _check_signature(entry, name, policy, scratch, "checkpoint_signature", "checkpoint"):
+                fresh[writer] = seq
+    for writer, last in loose.items():
+        signed_up_to = max(attested.get(writer, -1), covered.get(writer, -1), fresh.get(writer, -1))
+        if signed_up_to >= last:
+            continue
+        st = chains.state[writer]
+        if signed_up_to < 0:
+            chains.add(
+                Problem(
+                    "checkpoint",
+                    name,
+                    None,
+                    last,
+                    writer,
+                    f"writer {writer} has records (to seq {last}, at {st[2]}:{st[3]}) that no signed head entry "
+                    "or digest covers: written or replaced by someone without the key",
+                )
+            )
+        else:
+            note = (
+                f"records {signed_up_to + 1}-{last} of writer {writer} come after its last signed checkpoint "
+                f"(seq {signed_up_to}): a write in flight, or a crash before the head was updated; "
+                "no signature covers them yet"
+            )
+            if note not in chains.report.warnings:
+                chains.report.warnings.append(note)
 
 
 def _read_head(active: Path) -> bytes | str | None:
@@ -833,25 +1039,35 @@ def _check_heads(
     active: Path,
     data: bytes | str | None,
     chains: _Chains,
-    keys: Keyring | None,
-    require_signatures: bool,
+    policy: _Policy,
     *,
     required: bool,
-) -> None:
-    """Compare each writer's signed checkpoint with where its chain ends in the files."""
+) -> dict[str, int] | None:
+    """Compare each writer's signed checkpoint with where its chain ends in the files; returns
+    what `_check_head_entries` returns, or None when the head file itself was reported."""
     name = head_path(active).name
     if data is None:
         if required:
-            chains.add(Problem("checkpoint", name, None, None, None, "the head file is missing (removed?)"))
-        return
+            message = "the head file is missing (removed?)"
+            if policy.enforce:
+                message = (
+                    "the head file is missing: a signed log must end in a signed head "
+                    "(removed, or the log was replaced by one written without the key?)"
+                )
+            chains.add(Problem("checkpoint", name, None, None, None, message))
+            return None
+        return {}
     if isinstance(data, str):
         chains.add(Problem("checkpoint", name, None, None, None, data))
-        return
+        return None
     entries = parse_heads(data)
     if entries is None:
         chains.add(Problem("checkpoint", name, None, None, None, "the head file is corrupt (or torn by a crash)"))
-        return
-    _check_head_entries(entries, name, active.name, chains, keys, require_signatures)
+        return None
+    if not entries and policy.enforce:
+        chains.add(Problem("checkpoint", name, None, None, None, "the head file holds no signed entry"))
+        return None
+    return _check_head_entries(entries, name, active.name, chains, policy)
 
 
 def _check_head_entries(
@@ -859,18 +1075,25 @@ def _check_head_entries(
     name: str,
     log: str,
     chains: _Chains,
-    keys: Keyring | None,
-    require_signatures: bool,
-) -> None:
-    """Each entry names a writer's last record: fewer records is a gap, another hash a replacement."""
+    policy: _Policy,
+) -> dict[str, int]:
+    """Each entry names a writer's last record: fewer records is a gap, another hash a replacement.
+
+    Returns each writer's seq as named by its entry: validly signed entries with their seq,
+    entries already reported as a problem with a seq of ``_REPORTED`` (nothing more to say)."""
+    attested: dict[str, int] = {}
     for entry in entries:
         writer = str(entry.get("writer"))
         seq = entry.get("seq")
         if entry.get("file") != log or type(seq) is not int:
             chains.add(Problem("checkpoint", name, None, None, writer, "a head entry of another log or malformed"))
+            attested[writer] = _REPORTED
             continue
-        if not _check_signature(entry, name, keys, require_signatures, chains, "checkpoint_signature", "checkpoint"):
+        valid = _check_signature(entry, name, policy, chains, "checkpoint_signature", "checkpoint")
+        if valid is False:
+            attested[writer] = _REPORTED
             continue
+        attested[writer] = _REPORTED  # unless it proves sound below
         st = chains.state.get(writer)
         last = -1 if st is None else st[0]
         if last < seq:
@@ -898,14 +1121,18 @@ def _check_head_entries(
                     f"the last record of writer {writer} is not the one its signed checkpoint recorded: replaced",
                 )
             )
+        elif valid:
+            attested[writer] = seq
+        else:
+            del attested[writer]  # accepted unsigned: attests nothing
+    return attested
 
 
 def _check_database_heads(
     raw: list[str] | None,
     table: str,
     chains: _Chains,
-    keys: Keyring | None,
-    require_signatures: bool,
+    policy: _Policy,
     *,
     required: bool,
 ) -> None:
@@ -927,14 +1154,20 @@ def _check_database_heads(
                     "its signed entries were deleted",
                 )
             )
-        elif required:
-            chains.add(Problem("checkpoint", name, None, None, None, "the checkpoint table is missing or empty"))
+        elif required or policy.enforce:
+            message = "the checkpoint table is missing or empty"
+            if policy.enforce:
+                message += ": a signed log must have a signed checkpoint for each writer (removed?)"
+            chains.add(Problem("checkpoint", name, None, None, None, message))
         return
     entries = parse_heads("\n".join(raw).encode())
     if entries is None:
         chains.add(Problem("checkpoint", name, None, None, None, "a checkpoint row is corrupt"))
         return
-    _check_head_entries(entries, name, table, chains, keys, require_signatures)
+    attested = _check_head_entries(entries, name, table, chains, policy)
+    if policy.enforce:
+        # Rows and their entry are committed in one transaction: nothing is in flight.
+        _check_attested(chains, policy, attested, {}, name, list)
 
 
 def _line_in_flight(path: Path, offset: int) -> bool:
@@ -953,8 +1186,14 @@ def _line_in_flight(path: Path, offset: int) -> bool:
     return b"\n" in more
 
 
-def repair(path: str | os.PathLike[str]) -> Problem | None:
+def repair(path: str | os.PathLike[str], *, signer: Signer | None = None) -> Problem | None:
     """Truncate a torn last line of an active JSONL file and record an ``audit.repair`` event.
+
+    Args:
+        path: the active JSONL file.
+        signer: signs the repairing writer's head entry. Give the log's signer when the log is
+            signed: an unsigned writer's ``audit.repair`` event is reported by `verify` with keys
+            (nothing signed covers it).
 
     Returns:
         The torn-tail finding that was repaired, or None when the file was intact.
@@ -986,7 +1225,7 @@ def repair(path: str | os.PathLike[str]) -> Problem | None:
         return None
     line = data.count(b"\n") + 1
     tail = len(data) - (data.rfind(b"\n") + 1)
-    sink = JsonlFileSink(target, repair_on_open=True)
+    sink = JsonlFileSink(target, repair_on_open=True, signer=signer)
     sink.flush()
     sink.close()
     return Problem("torn", target.name, line, None, None, f"removed an incomplete last line of {tail} bytes")

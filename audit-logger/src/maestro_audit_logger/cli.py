@@ -173,7 +173,52 @@ def stats(source: str, top: int, **filters: Any) -> None:
         console.print(table)
 
 
-def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...]) -> Any:
+def read_key_file(path: str | Path, encoding: str = "raw") -> bytes:
+    r"""A key file's bytes, read unambiguously.
+
+    ``raw`` (the default): the file's bytes exactly as written, nothing stripped (a key from
+    ``secrets.token_bytes(32)`` may start or end with whitespace bytes, and may consist of hex
+    digits). ``hex`` / ``base64``: the file holds the key as text in that encoding; surrounding
+    whitespace (a trailing newline) is ignored.
+
+    Raises:
+        AuditConfigError: the file cannot be read, or is not valid text in the encoding.
+
+    Examples:
+        >>> import base64, secrets, tempfile
+        >>> from pathlib import Path
+        >>> key = b" " + secrets.token_bytes(30) + b"\n"  # whitespace bytes are part of a raw key
+        >>> path = Path(tempfile.mkdtemp()) / "k1.key"
+        >>> _ = path.write_bytes(key)
+        >>> read_key_file(path) == key
+        True
+        >>> _ = path.write_text(base64.b64encode(key).decode() + "\n")
+        >>> read_key_file(path, "base64") == key
+        True
+    """
+    import base64
+    import binascii
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AuditConfigError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    if encoding == "raw":
+        if not data:
+            raise AuditConfigError(f"key file {path} is empty")
+        return data
+    text = data.strip()
+    try:
+        if encoding == "hex":
+            return bytes.fromhex(text.decode("ascii"))
+        if encoding == "base64":
+            return base64.b64decode(text, validate=True)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise AuditConfigError(f"key file {path} is not valid {encoding} text") from None
+    raise AuditConfigError(f"key encoding must be raw, hex or base64, got {encoding!r}")
+
+
+def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...], encoding: str = "raw") -> Any:
     from maestro_audit_logger._signing import Keyring
 
     ring = Keyring()
@@ -182,12 +227,7 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...]) -> Any:
             key_id, sep, path = item.partition("=")
             if not sep or not key_id or not path:
                 raise AuditConfigError(f"a {what} key is given as KEY_ID=FILE, got {item!r}")
-            raw = Path(path).read_bytes().strip()
-            try:
-                value = bytes.fromhex(raw.decode())
-            except ValueError:
-                value = raw
-            add(key_id, value)
+            add(key_id, read_key_file(path, encoding))
     return ring
 
 
@@ -195,12 +235,32 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...]) -> Any:
 @click.argument("source")
 @click.option("--repair", is_flag=True, help="Truncate a torn last line (a crash mid-write) and record a repair event.")
 @click.option(
-    "--hmac-key", "hmac_keys", multiple=True, metavar="KEY_ID=FILE", help="HMAC secret (raw or hex) to check digests."
+    "--hmac-key",
+    "hmac_keys",
+    multiple=True,
+    metavar="KEY_ID=FILE",
+    help="HMAC secret file (raw bytes as written, see --key-encoding) to check signatures.",
 )
 @click.option(
-    "--ed25519-key", "ed_keys", multiple=True, metavar="KEY_ID=FILE", help="Ed25519 public key (32 raw bytes or hex)."
+    "--ed25519-key",
+    "ed_keys",
+    multiple=True,
+    metavar="KEY_ID=FILE",
+    help="Ed25519 public key file (32 raw bytes, see --key-encoding).",
 )
-@click.option("--require-signatures", is_flag=True, help="Treat unsigned digests as tampering.")
+@click.option(
+    "--key-encoding",
+    type=click.Choice(["raw", "hex", "base64"]),
+    default="raw",
+    show_default=True,
+    help="How key files hold their key: raw bytes exactly as written, or hex / base64 text.",
+)
+@click.option("--require-signatures", is_flag=True, help="Treat unsigned digests and heads as tampering.")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Accept unsigned digests and heads even with keys (or a signed log without keys): chains only.",
+)
 @click.option("--require-checkpoint", is_flag=True, help="Treat a JSONL log without its signed head file as tampering.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_friendly
@@ -209,28 +269,32 @@ def verify(
     repair: bool,
     hmac_keys: tuple[str, ...],
     ed_keys: tuple[str, ...],
+    key_encoding: str,
     require_signatures: bool,
+    allow_unsigned: bool,
     require_checkpoint: bool,
     as_json: bool,
 ) -> None:
     """Check hash chains, digests and signatures; pinpoint the first bad record.
 
-    Exit 0 when intact, 1 when tampered (or torn), 2 for bad input.
+    Given keys (or when the log says its writer signed), every digest and head must carry a
+    valid signature from a known key; --allow-unsigned opts out. Exit 0 when intact, 1 when
+    tampered, torn or unsigned, 2 for bad input.
     """
     import functools
 
     from maestro_audit_logger._verify import repair as do_repair
     from maestro_audit_logger._verify import verify
 
-    do_verify = functools.partial(verify, require_checkpoint=require_checkpoint)
-    keys = _keyring(hmac_keys, ed_keys)
+    do_verify = functools.partial(verify, require_checkpoint=require_checkpoint, allow_unsigned=allow_unsigned)
+    keys = _keyring(hmac_keys, ed_keys, key_encoding)
     repaired = None
     if repair:
         report = do_verify(source, keys=keys, require_signatures=require_signatures)
         if report.torn is not None:
-            repaired = do_repair(
-                Path(report.torn.file) if Path(report.torn.file).is_absolute() else _torn_path(source, report.torn.file)
-            )
+            torn = Path(report.torn.file)
+            target = torn if torn.is_absolute() else _torn_path(source, report.torn.file)
+            repaired = do_repair(target, signer=_repair_signer(keys))
     report = _verify_with_progress(do_verify, source, keys, require_signatures)
     if as_json:
         payload = {
@@ -244,6 +308,7 @@ def verify(
             "torn": None if report.torn is None else _problem(report.torn),
             "repaired": None if repaired is None else _problem(repaired),
             "warnings": report.warnings,
+            "signatures_required": report.signatures_required,
         }
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -267,6 +332,20 @@ def verify(
             if report.torn is not None and report.torn is not first:
                 console.print(f"  also: {report.torn}")
     sys.exit(report.exit_code)
+
+
+def _repair_signer(keys: Any) -> Any:
+    """An HMAC signer for the repair event when exactly one HMAC key was given (an Ed25519
+    verifier holds only public keys: its repair event stays unsigned)."""
+    if len(keys.hmac_keys) != 1:
+        return None
+    from maestro_audit_logger._signing import HmacSigner
+
+    ((key_id, key),) = keys.hmac_keys.items()
+    try:
+        return HmacSigner(key, key_id)
+    except AuditConfigError:
+        return None
 
 
 def _problem(p: Any) -> dict[str, Any]:
