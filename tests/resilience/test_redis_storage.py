@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -514,3 +515,21 @@ async def test_async_timeouts_outside_a_shared_breaker_count_as_its_failures(
     with pytest.raises(CircuitOpenError):
         await hang()
     await storage.aclose()
+
+
+@pytest.mark.parametrize(("probe", "final"), [(ok, "closed"), (fail, "open")], ids=["probe-closes", "probe-fails"])
+def test_a_probe_made_elsewhere_reaches_listeners_through_half_open(
+    client: redis.Redis, probe: Callable[[], object], final: str
+) -> None:
+    events: list[Event] = []
+    watcher = shared(client, window=Consecutive(1), open_duration=0.05, listeners=[events.append])
+    prober = shared(client, window=Consecutive(1), open_duration=0.05)
+    with pytest.raises(Boom):
+        watcher.call(fail)
+    wait_until_half_open(prober)
+    with contextlib.suppress(Boom):
+        prober.call(probe)  # half-open, then closed or open again: only the prober saw it happen
+    assert prober.state.value == final  # its round trip carries the probe's deferred outcome
+    assert watcher.state.value == final  # one round trip: the watcher learns the new state
+    changes = [(e.detail["old"], e.detail["new"]) for e in events if e.kind == "state_change"]
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", final)]

@@ -284,3 +284,32 @@ def test_try_again_retries_whatever_the_retry_strategy_as_in_tenacity() -> None:
     policy = Retry(attempts=5, retry=tenacity.retry_if_result(lambda r: r is None), clock=FakeClock())
     assert policy.call(flaky) == "ok"
     assert calls == 3
+
+
+def test_statistics_are_the_last_started_call_never_a_mix() -> None:
+    clock = FakeClock()
+    retry = Retry(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(1), clock=clock)
+    attempts: list[float] = []
+
+    @retry
+    def inner() -> str:
+        return "in"
+
+    inner_started: list[float] = []
+
+    @retry
+    def outer() -> str:
+        attempts.append(clock.monotonic())
+        if len(attempts) == 1:
+            raise ConnectionError("once")
+        inner_started.append(clock.monotonic())
+        return inner()  # a call through the same policy starts while outer is on its second attempt
+
+    assert outer() == "in"
+    assert retry.statistics == {
+        "start_time": inner_started[0],
+        "attempt_number": 1,
+        "idle_for": 0,
+        "delay_since_first_attempt": 0,
+    }
+    assert outer.statistics == retry.statistics  # the decorated function's view is the policy's

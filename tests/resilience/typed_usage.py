@@ -20,6 +20,24 @@ async def fetch(url: str) -> bytes:
     return url.encode()
 
 
+@Retry(attempts=2)
+def parse(text: str) -> int:
+    return int(text)
+
+
+@Retry(attempts=2)
+async def aparse(text: str) -> int:
+    return int(text)
+
+
+parsed: int = parse("1")
+parsed_again: int = parse.retry_with(attempts=3)("2")
+parse_ref: Callable[[str], int] = parse
+aparse_ref: Callable[[str], Coroutine[Any, Any, int]] = aparse.retry_with(attempts=3)
+attempts_made: int = parse.statistics["attempt_number"]
+policy_of_parse: Retry = parse.retry
+
+
 @Fallback("x")
 def name() -> str:
     return "n"

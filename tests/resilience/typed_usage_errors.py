@@ -22,3 +22,4 @@ number: int = get(1)  # E: assignment
 data: bytes = fetch("u")  # E: assignment
 breaker.call(get, "x")  # E: arg-type
 Timeout(1, sync_mode="process")  # E: arg-type
+again: bytes = fetch.retry_with(attempts=2)("u")  # E: assignment

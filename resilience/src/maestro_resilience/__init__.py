@@ -31,7 +31,7 @@ from maestro_resilience._pipeline import Pipeline
 from maestro_resilience._policy import Policy
 from maestro_resilience._ratelimit import RateLimiter
 from maestro_resilience._registry import Registry
-from maestro_resilience._retry import Attempt, Retry, RetryBudget
+from maestro_resilience._retry import Attempt, RetriedFunction, Retry, RetryBudget
 from maestro_resilience._timeout import Timeout
 from maestro_resilience._windows import Consecutive, CountWindow, TimeWindow
 
@@ -66,6 +66,7 @@ __all__ = [
     "RedisStorage",
     "Registry",
     "ResilienceError",
+    "RetriedFunction",
     "Retry",
     "RetryBudget",
     "StorageUnavailable",

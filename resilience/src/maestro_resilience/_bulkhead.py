@@ -302,18 +302,60 @@ class ThreadPoolBulkhead(Policy):
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - keeps the package import light
 
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix=f"bulkhead-{self.name}")
+        self._counts = threading.Lock()
+        self._in_flight = 0  # admitted calls not yet done (running or queued)
+        self._running = 0
+
+    @property
+    def active(self) -> int:
+        """Calls running on the pool's threads.
+
+        Examples:
+            >>> from maestro_resilience import ThreadPoolBulkhead
+            >>> pool = ThreadPoolBulkhead(2, max_queue=4)
+            >>> pool.call(lambda: pool.active), pool.active, pool.waiting
+            (1, 0, 0)
+            >>> pool.shutdown()
+        """
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Calls admitted and queued for a thread."""
+        with self._counts:
+            return self._in_flight - self._running
+
+    def _run(self, ran: list[bool], context: contextvars.Context, fn: Callable[..., R], args: Any, kwargs: Any) -> R:
+        with self._counts:
+            ran.append(True)
+            self._running += 1
+        try:
+            return context.run(fn, *args, **kwargs)
+        finally:
+            with self._counts:  # done: neither running nor queued, before the caller sees the outcome
+                self._running -= 1
+                self._in_flight -= 1
+
+    def _release(self, ran: list[bool]) -> None:
+        if not ran:  # never ran (cancelled by shutdown, or never submitted)
+            with self._counts:
+                self._in_flight -= 1
+        self._slots.release()
 
     def _submit(self, fn: Callable[..., R], args: Any, kwargs: Any) -> Any:
         if not self._slots.acquire(blocking=False):
             emit(self.listeners, self.name, "rejected", max_workers=self.max_workers, max_queue=self.max_queue)
             raise BulkheadFullError(self.name, self.max_workers)
         context = contextvars.copy_context()
+        ran: list[bool] = []
+        with self._counts:
+            self._in_flight += 1
         try:
-            future = self._pool.submit(context.run, fn, *args, **kwargs)
+            future = self._pool.submit(self._run, ran, context, fn, args, kwargs)
         except BaseException:
-            self._slots.release()
+            self._release(ran)
             raise
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(lambda _: self._release(ran))
         return future
 
     def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:

@@ -84,6 +84,31 @@ class RateLimiter(Policy):
         self._lock = threading.Lock()
         self._tat = clock.monotonic()  # GCRA: theoretical arrival time of the next permit
 
+    @property
+    def available_permits(self) -> int:
+        """Permits a caller could take right now without waiting (0 to ``burst``).
+
+        Examples:
+            >>> from maestro_resilience import RateLimiter
+            >>> from maestro_resilience.testing import FakeClock
+            >>> clock = FakeClock()
+            >>> limiter = RateLimiter(2, per=1.0, burst=4, clock=clock)
+            >>> limiter.available_permits
+            4
+            >>> for _ in range(3):
+            ...     limiter.acquire()
+            >>> limiter.available_permits
+            1
+            >>> clock.advance(0.5)  # one permit back every half second
+            >>> limiter.available_permits
+            2
+        """
+        with self._lock:
+            now = self.clock.monotonic()
+            ahead = max(self._tat, now) - now  # how far the schedule runs ahead of now
+        permits = math.floor((self._tolerance - ahead) / self._interval + 1e-9) + 1
+        return max(0, min(self.burst, permits))
+
     def reserve(self) -> float:
         """Take a permit now; return how long to wait before using it (raises when over ``max_wait``)."""
         with self._lock:

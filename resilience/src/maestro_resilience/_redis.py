@@ -346,6 +346,9 @@ return {1, tostring(wait)}
 """
 
 
+_AFTER_PROBE = (CircuitState.CLOSED, CircuitState.OPEN)  # where a half-open probe leads
+
+
 class RedisStorage:
     """Keeps a circuit breaker's state and window in Redis, shared by every process using the same name.
 
@@ -544,14 +547,20 @@ class RedisStorage:
         state = CircuitState(state.decode() if isinstance(state, bytes) else state)
         now = self.breaker.clock.monotonic()
         with self._lock:
-            old, loaded = self._state, self._seen_at != float("-inf")
+            old, old_gen, loaded = self._state, self._gen, self._seen_at != float("-inf")
             self._state = state
             self._gen = int(gen)
             self._open_until = now + int(remaining) / 1000.0
             self._seen_at = now
-        if announce and loaded and old is not state:
-            # a transition seen by this process (made by it or by another one): listeners hear of it
-            self.breaker._announce(old, state)
+        if announce and loaded:
+            # a transition seen by this process (made by it or by another one): listeners hear of it.
+            # From OPEN, two or more generations later, the breaker went through HALF_OPEN elsewhere (a
+            # probe closed it, or failed and reopened it): listeners hear of the half-open state too.
+            if old is CircuitState.OPEN and state in _AFTER_PROBE and int(gen) - old_gen >= 2:
+                self.breaker._announce(old, CircuitState.HALF_OPEN)
+                self.breaker._announce(CircuitState.HALF_OPEN, state)
+            elif old is not state:
+                self.breaker._announce(old, state)
         if int(exceeded):  # METRICS_ONLY: an outcome recorded by this reply took the window over its threshold
             calls, failures, slow = (int(x) for x in reply[5:8])
             self.breaker._threshold_exceeded(calls, failures, slow)

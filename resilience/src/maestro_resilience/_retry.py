@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from maestro_resilience._clock import SWITCHES, SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
@@ -22,10 +22,23 @@ from maestro_resilience._policy import Policy, check_clock
 if TYPE_CHECKING:
     import tenacity
 
-__all__ = ["Attempt", "Retry", "RetryBudget"]
+__all__ = ["Attempt", "RetriedFunction", "Retry", "RetryBudget"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+# tenacity keywords of ``retry_with`` that have another home here (named in the error)
+_TENACITY_ONLY = {
+    "sleep": "pass clock= (maestro_resilience.testing.FakeClock in tests)",
+    "before": "use listeners= (a 'retry' event precedes each wait)",
+    "after": "use listeners= (a 'retry' event precedes each wait)",
+    "before_sleep": "use listeners= (a 'retry' event precedes each wait)",
+    "reraise": "Retry always raises the last original exception",
+    "retry_error_cls": "Retry always raises the last original exception",
+    "retry_error_callback": "wrap the call in a Fallback",
+    "enabled": "use maestro_resilience.testing.no_wait() in tests",
+}
 
 
 class RetryBudget:
@@ -228,6 +241,7 @@ class Retry(Policy):
         self.deadline = None if deadline is None else float(deadline)
         self.stop = stop if stop is not None else tenacity.stop_after_attempt(attempts)
         self.wait = wait if wait is not None else tenacity.wait_random_exponential(multiplier=0.1, max=10.0)
+        self._default_retry = retry is None
         if retry is None:
             from maestro_resilience._exceptions import BulkheadFullError, CircuitOpenError, RateLimitExceeded  # noqa: PLC0415
 
@@ -241,12 +255,108 @@ class Retry(Policy):
         self._checks_results = _is_result_check(self.retry)
         self._tenacity = tenacity
         self._retrying = tenacity.Retrying(stop=self.stop, wait=self.wait, retry=self.retry, reraise=True)
+        # the last call's statistics: its start time while its first attempt is all there is, else a dict
+        self._stats: float | dict[str, Any] | None = None
+        self._settings: dict[str, Any] = {
+            "name": self.name,
+            "attempts": attempts,
+            "deadline": deadline,
+            "stop": stop,
+            "wait": wait,
+            "retry": None if self._default_retry else retry,
+            "on": on,
+            "retry_after": retry_after,
+            "budget": budget,
+            "listeners": self.listeners,
+            "clock": clock,
+        }
+
+    # -- tenacity's runtime attributes -----------------------------------------------------------
+    @property
+    def statistics(self) -> dict[str, Any]:
+        """tenacity's statistics of the last call (or block) this policy started, in any thread.
+
+        Keys as in tenacity: ``start_time`` (on the policy's clock), ``attempt_number`` (attempts
+        made), ``idle_for`` (seconds waited) and ``delay_since_first_attempt`` (seconds from the
+        first attempt to the last outcome judged by ``stop``). Empty before the first call; the
+        dict returned is a snapshot. Each call counts in its own dict, so concurrent calls never
+        mix their figures (tenacity clears one shared dict at every call); as in tenacity's
+        ``fn.statistics``, the last call started wins. Use ``retry`` events for metrics.
+
+        Examples:
+            >>> import tenacity
+            >>> from maestro_resilience import Retry
+            >>> from maestro_resilience.testing import FakeClock
+            >>> retry = Retry(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(2), clock=FakeClock())
+            >>> try:
+            ...     retry.call(int, "x")
+            ... except ValueError:
+            ...     pass
+            >>> stats = retry.statistics
+            >>> stats["attempt_number"], stats["idle_for"], stats["delay_since_first_attempt"]
+            (3, 4.0, 4.0)
+        """
+        last = self._stats
+        if last is None:
+            return {}
+        if isinstance(last, dict):
+            return dict(last)
+        return {"start_time": last, "attempt_number": 1, "idle_for": 0, "delay_since_first_attempt": 0}
+
+    def copy(self, **changes: Any) -> Retry:
+        """A new ``Retry`` with the same settings except ``changes`` (tenacity's ``Retrying.copy``).
+
+        Args:
+            **changes: any keyword of ``Retry`` (``stop=``, ``wait=``, ``attempts=``...).
+
+        Raises:
+            ConfigurationError: a keyword ``Retry`` does not take (tenacity-only keywords such as
+                ``reraise`` or ``before_sleep`` name their replacement).
+
+        Examples:
+            >>> import tenacity
+            >>> from maestro_resilience import Retry
+            >>> retry = Retry(stop=tenacity.stop_after_attempt(3))
+            >>> retry.copy(stop=tenacity.stop_after_attempt(4)).stop.max_attempt_number
+            4
+        """
+        for key in changes:
+            if key in _TENACITY_ONLY:
+                raise ConfigurationError(f"Retry has no {key}= setting: {_TENACITY_ONLY[key]}")
+            if key not in self._settings:
+                raise ConfigurationError(f"Retry has no {key}= setting (it takes: {', '.join(self._settings)})")
+        return Retry(**{**self._settings, **changes})
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> RetriedFunction[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> RetriedFunction[P, R]: ...
+
+    def __call__(self, fn: Callable[P, Any]) -> RetriedFunction[P, Any]:
+        """Decorate ``fn``, keeping its signature and adding tenacity's ``retry``, ``retry_with``, ``statistics``."""
+        wrapper: Any = super().__call__(fn)
+        wrapper.retry = self
+        wrapper.retry_with = lambda **changes: self.copy(**changes)(fn)
+        wrapper.statistics = _Statistics(self)
+        return wrapper  # type: ignore[no-any-return]
 
     # -- shared decision logic (sans-IO: returns the delay or None to give up) ------------------
     def _new_state(self, fn: Any, args: Any, kwargs: Any, start: float) -> tenacity.RetryCallState:
         state = self._tenacity.RetryCallState(self._retrying, fn, args, kwargs)
         state.start_time = start
         return state
+
+    def _new_stats(self, start: float) -> dict[str, Any]:
+        """tenacity's statistics of a call that failed once (``begin()``), published as the last call's."""
+        stats: dict[str, Any] = {
+            "start_time": start,
+            "attempt_number": 1,
+            "idle_for": 0,
+            "delay_since_first_attempt": 0,
+        }
+        self._stats = stats
+        return stats
 
     def _record(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> None:
         if exc is not None:
@@ -255,7 +365,9 @@ class Retry(Policy):
             state.set_result(result)
         state.outcome_timestamp = self.clock.monotonic()
 
-    def _next_delay(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> float | None:
+    def _next_delay(
+        self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any, stats: dict[str, Any]
+    ) -> float | None:
         """The delay before the next attempt; ``-1.0`` when the outcome is not retryable; ``None`` to give up."""
         if not (self.retry(state) or isinstance(exc, self._tenacity.TryAgain)):  # TryAgain: always (tenacity's)
             return -1.0
@@ -267,6 +379,7 @@ class Retry(Policy):
         if delay is None:
             delay = float(self.wait(state))
         state.upcoming_sleep = delay  # as in tenacity: the wait is known when stop is asked (stop_before_delay)
+        stats["delay_since_first_attempt"] = state.seconds_since_start
         if self.stop(state):
             return None
         if self.deadline is not None:
@@ -276,6 +389,9 @@ class Retry(Policy):
         if self.budget is not None and not self.budget.try_withdraw():
             return None
         state.idle_for += delay
+        state.next_action = self._tenacity.RetryAction(delay)
+        stats["idle_for"] += delay
+        stats["attempt_number"] += 1
         emit(
             self.listeners,
             self.name,
@@ -317,7 +433,7 @@ class Retry(Policy):
         def retried(*args: P.args, **kwargs: P.kwargs) -> R:
             if budget is not None:
                 budget.deposit()
-            start = monotonic()
+            start = policy._stats = monotonic()
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
@@ -332,9 +448,10 @@ class Retry(Policy):
         self, fn: Callable[..., R], args: Any, kwargs: Any, *, start: float, exc: BaseException | None, result: Any
     ) -> R:
         state = self._new_state(fn, args, kwargs, start)
+        stats = self._new_stats(start)
         while True:
             self._record(state, exc, result)
-            delay = self._next_delay(state, exc, result)
+            delay = self._next_delay(state, exc, result, stats)
             if delay is None:
                 return self._give_up(state, exc, result)  # type: ignore[no-any-return]
             if delay < 0:
@@ -362,7 +479,7 @@ class Retry(Policy):
         async def retried(*args: P.args, **kwargs: P.kwargs) -> R:
             if budget is not None:
                 budget.deposit()
-            start = monotonic()
+            start = policy._stats = monotonic()
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
@@ -384,9 +501,10 @@ class Retry(Policy):
         result: Any,
     ) -> R:
         state = self._new_state(fn, args, kwargs, start)
+        stats = self._new_stats(start)
         while True:
             self._record(state, exc, result)
-            delay = self._next_delay(state, exc, result)
+            delay = self._next_delay(state, exc, result, stats)
             if delay is None:
                 return self._give_up(state, exc, result)  # type: ignore[no-any-return]
             if delay < 0:
@@ -406,11 +524,70 @@ class Retry(Policy):
                     return result  # type: ignore[no-any-return]
 
 
+class RetriedFunction(Protocol[P, R_co]):
+    """What ``@Retry(...)`` returns: the function, with tenacity's ``retry``, ``retry_with`` and ``statistics``.
+
+    Attributes:
+        retry: the ``Retry`` policy that decorated it.
+        statistics: a read-only view of ``retry.statistics`` (the last call started).
+
+    Examples:
+        >>> import tenacity
+        >>> from maestro_resilience import Retry
+        >>> from maestro_resilience.testing import FakeClock
+        >>> @Retry("parse", stop=tenacity.stop_after_attempt(3), clock=FakeClock())
+        ... def parse(text: str) -> int:
+        ...     return int(text)
+        >>> try:
+        ...     parse.retry_with(stop=tenacity.stop_after_attempt(4))("x")
+        ... except ValueError as error:
+        ...     print(error.__notes__[-1])
+        maestro_resilience.Retry('parse'): gave up after 4 attempt(s)
+        >>> parse("7"), parse.statistics["attempt_number"]
+        (7, 1)
+    """
+
+    retry: Retry
+    statistics: Mapping[str, Any]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Call the function under its ``Retry``."""
+        ...
+
+    def retry_with(self, **changes: Any) -> RetriedFunction[P, R_co]:
+        """The same function under ``retry.copy(**changes)`` (tenacity's ``retry_with``)."""
+        ...
+
+
+class _Statistics(Mapping[str, Any]):
+    """``fn.statistics``: a live, read-only view of the policy's statistics."""
+
+    def __init__(self, policy: Retry) -> None:
+        self._policy = policy
+
+    def __getitem__(self, key: str) -> Any:
+        return self._policy.statistics[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._policy.statistics)
+
+    def __len__(self) -> int:
+        return len(self._policy.statistics)
+
+    def __repr__(self) -> str:
+        return repr(self._policy.statistics)
+
+
 class Attempt:
-    """One attempt of a retried block (``with attempt:``): it records the block's exception.
+    """One attempt of a retried block (``with attempt:``): it records the block's outcome.
 
     Attributes:
         number: 1 for the first attempt.
+
+    As in tenacity, ``attempt.retry_state`` is the ``tenacity.RetryCallState`` of the block's run
+    (one for all its attempts): ``attempt_number``, ``outcome`` (set when the ``with`` block ends),
+    ``idle_for``, ``next_action``... With a ``retry=`` strategy that judges results, the block's
+    result is ``None`` unless set with ``attempt.retry_state.set_result(value)`` after the block.
 
     Examples:
         >>> from maestro_resilience import Retry
@@ -421,13 +598,29 @@ class Attempt:
         ...         numbers.append(attempt.number)
         ...         if attempt.number < 2:
         ...             raise ConnectionError("reset by peer")
-        >>> numbers
-        [1, 2]
+        >>> numbers, attempt.retry_state.attempt_number, attempt.retry_state.outcome.failed
+        ([1, 2], 2, False)
+
+        Judging a block's result, as in tenacity's documentation:
+
+        >>> import tenacity
+        >>> for attempt in Retry(retry=tenacity.retry_if_result(lambda x: x < 3), clock=FakeClock()):
+        ...     with attempt:
+        ...         result = attempt.number  # some computation
+        ...     if not attempt.retry_state.outcome.failed:
+        ...         attempt.retry_state.set_result(result)
+        >>> result
+        3
     """
 
     def __init__(self, attempts: _Attempts | _AsyncAttempts, number: int) -> None:
         self._attempts = attempts
         self.number = number
+
+    @property
+    def retry_state(self) -> tenacity.RetryCallState:
+        """tenacity's ``RetryCallState`` of this block's run (built on first use)."""
+        return self._attempts.current_state()
 
     def __enter__(self) -> Attempt:
         return self
@@ -435,17 +628,22 @@ class Attempt:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
+        attempts = self._attempts
         if exc is None:
-            self._attempts.done = True
+            attempts.done = True
+            if attempts.state is not None or attempts.policy._checks_results:
+                attempts.current_state()  # records the result, None as in tenacity
             return False
         if not isinstance(exc, Exception):
             return False  # KeyboardInterrupt, CancelledError... are never retried
-        self._attempts.error = exc
+        attempts.error = exc
+        if attempts.state is not None:
+            attempts.policy._record(attempts.state, exc, None)
         return True  # the iterator decides: retry, or re-raise the original exception
 
 
 class _Attempts:
-    """The sync iterator behind ``for attempt in retry``; tenacity state only after a failure."""
+    """The sync iterator behind ``for attempt in retry``; tenacity state only after a failure (or on demand)."""
 
     def __init__(self, policy: Retry) -> None:
         self.policy = policy
@@ -453,35 +651,63 @@ class _Attempts:
         self.error: BaseException | None = None
         self.number = 0
         self.state: tenacity.RetryCallState | None = None
+        self.stats: dict[str, Any] | None = None
         if policy.budget is not None:
             policy.budget.deposit()
-        self.start = policy.clock.monotonic()
+        self.start = policy._stats = policy.clock.monotonic()
 
     def __iter__(self) -> _Attempts:
         return self
 
-    def _decide(self) -> float:
-        """Seconds to wait before the next attempt; raises the original exception to stop."""
+    def current_state(self) -> tenacity.RetryCallState:
+        """The run's ``RetryCallState``, built on first use with the current attempt's outcome, if any."""
+        state = self.state
+        if state is None:
+            state = self.state = self.policy._new_state(None, (), {}, self.start)
+            state.attempt_number = self.number
+            if self.error is not None:
+                self.policy._record(state, self.error, None)
+            elif self.done:
+                self.policy._record(state, None, None)
+        elif self.done and state.outcome is None:
+            self.policy._record(state, None, None)
+        return state
+
+    def _judge(self) -> float | None:
+        """Seconds to wait before the next attempt, ``None`` to stop; raises the original exception to stop."""
         error = self.error
-        if error is None:  # the block neither failed nor finished: it was exited early (break)
-            raise StopIteration
+        if error is None and not self.done:  # the block neither failed nor finished: exited early (break)
+            return None
+        if error is None and not self.policy._checks_results:
+            return None
+        state = self.current_state()
         self.error = None
-        if self.state is None:
-            self.state = self.policy._new_state(None, (), {}, self.start)
-        self.policy._record(self.state, error, None)
-        delay = self.policy._next_delay(self.state, error, None)
-        if delay is None:
-            self.policy._give_up(self.state, error, None)
-        if delay is None or delay < 0:
-            raise error
-        self.state.prepare_for_next_attempt()
+        if self.stats is None:
+            self.stats = self.policy._new_stats(self.start)
+        if error is None:
+            outcome = state.outcome
+            if outcome is None or outcome.failed:
+                return None
+            result = outcome.result()
+            state.outcome_timestamp = self.policy.clock.monotonic()  # set_result() stamps on time.monotonic()
+            delay = self.policy._next_delay(state, None, result, self.stats)
+            if delay is None or delay < 0:
+                return None  # the block's result stands (tenacity raises RetryError when stop gives up)
+        else:
+            delay = self.policy._next_delay(state, error, None, self.stats)
+            if delay is None:
+                self.policy._give_up(state, error, None)
+            if delay is None or delay < 0:
+                raise error
+        self.done = False
+        state.prepare_for_next_attempt()
         return delay
 
     def __next__(self) -> Attempt:
-        if self.done:
-            raise StopIteration
         if self.number:
-            delay = self._decide()
+            delay = self._judge()
+            if delay is None:
+                raise StopIteration
             if not SWITCHES.no_wait and delay > 0:
                 self.policy.clock.sleep(delay)
         self.number += 1
@@ -495,13 +721,10 @@ class _AsyncAttempts(_Attempts):
         return self
 
     async def __anext__(self) -> Attempt:
-        if self.done:
-            raise StopAsyncIteration
         if self.number:
-            try:
-                delay = self._decide()
-            except StopIteration:
-                raise StopAsyncIteration from None
+            delay = self._judge()
+            if delay is None:
+                raise StopAsyncIteration
             if not SWITCHES.no_wait and delay > 0:
                 await self.policy.clock.asleep(delay)
         self.number += 1
