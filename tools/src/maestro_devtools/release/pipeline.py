@@ -96,22 +96,26 @@ def _compare(built: BuiltPackage, listing: dict[str, IndexFile], log: Log) -> tu
 
 def _refuse_unbumped(
     options: ReleaseOptions, packages: list[Package], listings: dict[str, dict[str, IndexFile]], log: Log
-) -> None:
+) -> set[str]:
     """Refuse to publish a version the index does not hold yet from a tree that is not that version
-    (changes logged under [Unreleased], or source changed after the version was set)."""
-    problems = []
+    (changes logged under [Unreleased], or source changed after the version was set); with
+    ``allow_unbumped``, warn and return the projects published as a rehearsal (never tagged)."""
+    problems, rehearsed = [], set()
     for package in packages:
         if any(_version_of_file(name) == package.version for name in listings[package.project]):
             continue  # published: the content comparison decides
-        problems += [f"{package.dist_name} {package.version}: {p}" for p in unbumped_problems(options.root, package)]
+        found = unbumped_problems(options.root, package)
+        problems += [f"{package.dist_name} {package.version}: {p}" for p in found]
+        if found:
+            rehearsed.add(package.project)
     if not problems:
-        return
+        return rehearsed
     advice = "bump the version first (make bump-<pkg> PART=...), which turns [Unreleased] into its section"
     if options.allow_unbumped:
         for problem in problems:
             log(f"warning: {problem}")
-        log(f"warning: ALLOW_UNBUMPED=1: publishing anyway (a rehearsal); for a real release, {advice}")
-        return
+        log(f"warning: ALLOW_UNBUMPED=1: publishing anyway (a rehearsal, not tagged); for a real release, {advice}")
+        return rehearsed
     raise ReleaseRefusedError(
         "this tree is not the version it claims:\n  " + "\n  ".join(problems) + f"\n{advice}, "
         "or rehearse with ALLOW_UNBUMPED=1"
@@ -185,7 +189,7 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     _refuse_unchecked(listings, options, log)
     for package in packages:
         refuse_superseded_version(package, listings[package.project].keys())
-    _refuse_unbumped(options, packages, listings, log)
+    rehearsed = _refuse_unbumped(options, packages, listings, log)
 
     # Build everything before uploading anything: a package that fails to build must not
     # leave the index with half a release.
@@ -223,13 +227,15 @@ def run_release(options: ReleaseOptions, target: Target, log: Log) -> list[Relea
     }
     _verify_all(packages, rows, target, log, dict.fromkeys(platform_packages, interpreters))
     if not options.allow_dirty:  # a dirty tree is not what the tag's commit holds
-        _tag(options.root, packages, rows, log)
+        _tag(options.root, [p for p in packages if p.project not in rehearsed], rows, log)
     return rows
 
 
 def _tag(root: Path, packages: list[Package], rows: list[ReleaseRow], log: Log) -> None:
     """Tag each version the index now holds completely and that verified."""
-    for package, row in zip(packages, rows, strict=True):
+    by_name = {row.package: row for row in rows}
+    for package in packages:
+        row = by_name[package.dist_name]
         if not (row.error or row.held_back or row.differs):
             log(tag_release(root, package))
 
