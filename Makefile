@@ -62,6 +62,9 @@ test: $(STAMP)
 ##: test-lowest             | the suite in random order on the lowest versions each pyproject declares
 # Users install our ranges, not our lock: these resolve requirements/dev.in afresh into
 # .venv-latest / .venv-lowest (uv's --resolution highest / lowest-direct) and run everything there.
+# The release pipeline (tools/, marker `release`) runs only from the lock, never from ranges: its
+# tests stay in `make test`, the range runs cover what users install.
+RANGE_PYTEST_ARGS ?= -m "not release"
 test-latest: RESOLUTION := highest
 test-lowest: RESOLUTION := lowest-direct
 test-latest test-lowest: test-%: venv-%

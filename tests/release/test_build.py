@@ -13,6 +13,8 @@ from maestro_devtools.release.pythons import release_interpreters
 from tests.fixtures.services import require
 from tests.release.conftest import REPO_ROOT, make_repo
 
+pytestmark = pytest.mark.release
+
 
 @pytest.mark.slow
 def test_build_makes_a_checked_sdist_and_wheel(tmp_path: Path) -> None:

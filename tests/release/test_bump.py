@@ -12,6 +12,8 @@ from maestro_devtools.release import ReleaseConfigError
 from maestro_devtools.release.bump import bump, open_changelog_section
 from tests.release.conftest import next_version, version_of
 
+pytestmark = pytest.mark.release
+
 
 def test_changelog_section_takes_the_unreleased_entries(tmp_path: Path) -> None:
     changelog = tmp_path / "CHANGELOG.md"

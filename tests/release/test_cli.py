@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from maestro_devtools.servers import free_port, wait_for_port
 from tests.release.conftest import next_version, version_of
+
+pytestmark = pytest.mark.release
 
 CLI = [sys.executable, "-m", "maestro_devtools.release"]
 

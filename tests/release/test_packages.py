@@ -10,6 +10,8 @@ import pytest
 from maestro_devtools.release import ReleaseConfigError, discover_packages
 from tests.release.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.release
+
 
 def test_packages_come_in_dependency_order() -> None:
     keys = [p.key for p in discover_packages(REPO_ROOT)]

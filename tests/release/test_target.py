@@ -14,6 +14,8 @@ from maestro_devtools.release.redact import MASK, Redactor
 from maestro_devtools.release.target import Credentials, Target, ignored_variables, resolve_target
 from maestro_devtools.release.upload import explain_status, strip_colour
 
+pytestmark = pytest.mark.release
+
 
 def test_nothing_configured_means_the_embedded_index() -> None:
     assert resolve_target({}) is None
