@@ -305,3 +305,45 @@ def test_follow_polls_a_database(tmp_path: Path) -> None:
     assert [
         r["extra"]["i"] for r in AuditReader(db).follow(poll_interval=0.01, stop=lambda: True, from_start=True)
     ] == [0, 1, 2]
+
+
+COUNTED_ROTATING_WRITER = """
+import sys
+from maestro_audit_logger import Actor, AuditLogger, JsonlFileSink
+path, n = sys.argv[1], int(sys.argv[2])
+with AuditLogger(JsonlFileSink(path, rotate_bytes=1500), service="svc") as audit:
+    for i in range(n):
+        audit.record("a.b", actor=Actor("u"), extra={"i": i})
+"""
+
+
+@pytest.mark.timing
+def test_follow_misses_no_record_of_a_real_rotating_writer(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "audit.jsonl"
+    n = 400
+    path.touch()  # followed from its first byte, before the writer starts
+    proc = subprocess.Popen([sys.executable, "-c", COUNTED_ROTATING_WRITER, str(path), str(n)])
+    seen: list[int] = []
+    idle_after_exit = 0
+
+    def stop() -> bool:
+        # Stop on the second idle poll after the writer exited: the first may race its last write.
+        nonlocal idle_after_exit
+        if proc.poll() is not None:
+            idle_after_exit += 1
+        return idle_after_exit >= 2
+
+    follower = AuditReader(path).follow(poll_interval=0.02, stop=stop, from_start=True)  # several rotations per poll
+    try:
+        seen.extend(r["extra"]["i"] for r in follower)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert len(list(tmp_path.glob("audit.jsonl.0*"))) > 50  # many rotations happened under the follower
+    missed = sorted(set(range(n)) - set(seen))
+    assert missed == [], f"{len(missed)} of {n} records missed"
+    assert seen == list(range(n))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from maestro_audit_logger import (
     verify,
 )
 from maestro_audit_logger.cli import main
+from tests.waiting import wait_until
 
 KEY = b"s" * 32
 RING = Keyring().add_hmac("k1", KEY)
@@ -699,3 +703,110 @@ def test_bulk_verify_is_used_and_counts_every_record(tmp_path: Path, monkeypatch
     report = verify(path)
     assert report.ok
     assert sum(calls) == 2600 - 1  # everything but each writer's first record went the bulk way
+
+
+# -- verify and repair against real writer processes ----------------------------------------------
+
+ROTATING_WRITER = """
+import sys
+from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink
+path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
+sink = JsonlFileSink(path, rotate_bytes=2048, signer=HmacSigner(key, "k1"), writer_id="rotor")
+audit = AuditLogger(sink, service="svc")
+i = 0
+while True:
+    audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+    i += 1
+"""
+
+
+@pytest.mark.timing
+def test_verify_during_live_rotation_never_raises_a_false_alarm(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", ROTATING_WRITER, str(path), KEY.hex()])
+    try:
+        wait_until(lambda: len(segments(path)) >= 3, what="the writer rotated three times")
+        alarms: list[str] = []
+        runs = 0
+        start = len(segments(path))
+        # Enough verifies to span many rotations (each rotation is a chance for the race).
+        while runs < 40 or len(segments(path)) < start + 10:
+            assert proc.poll() is None, "the writer died"
+            report = verify(path, keys=RING)
+            runs += 1
+            alarms += [str(p) for p in report.problems]
+        assert alarms == [], f"{len(alarms)} false alarm(s) in {runs} verifies: {alarms[:3]}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+CRASH_AFTER_RENAME = """
+import os, signal, sys
+import maestro_audit_logger._file as file_module
+from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink
+path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
+sink = JsonlFileSink(path, rotate_bytes=1 << 30, signer=HmacSigner(key, "k1"), writer_id="w")
+audit = AuditLogger(sink, service="svc")
+for i in range(10):
+    audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+audit.flush()
+# The rotation renames the active file, then fsyncs the directory, then seals: die in between.
+file_module.fsync_dir = lambda _path: os.kill(os.getpid(), signal.SIGKILL)
+sink.rotate()
+"""
+
+
+def crash_mid_rotation(path: Path) -> None:
+    """A real writer SIGKILLed between a rotation's rename and its seal."""
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_AFTER_RENAME, str(path), KEY.hex()])
+    try:
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(list(path.parent.glob("audit.jsonl.0*"))) == 1
+    assert not list(path.parent.glob("*.digest"))
+
+
+def test_repair_seals_a_segment_left_unsealed_by_a_crash_mid_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    crash_mid_rotation(path)
+    before = verify(path, keys=RING)
+    assert [p.kind for p in before.problems] == ["digest_missing"]
+    fixed = repair(path, signer=HmacSigner(KEY, "k1"))
+    assert fixed is not None
+    assert fixed.kind == "digest_missing"
+    after = verify(path, keys=RING)
+    assert after.ok, after.problems
+    assert after.records == 10
+    assert repair(path, signer=HmacSigner(KEY, "k1")) is None
+
+
+def test_cli_verify_repair_seals_a_segment_left_unsealed_by_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    crash_mid_rotation(path)
+    key = tmp_path / "k1.key"
+    key.write_bytes(KEY)
+    runner = CliRunner()
+    res = runner.invoke(main, ["verify", str(path), "--hmac-key", f"k1={key}"])
+    assert res.exit_code == 1
+    assert "digest_missing" in res.output
+    res = runner.invoke(main, ["verify", str(path), "--repair", "--hmac-key", f"k1={key}"])
+    assert res.exit_code == 0, res.output
+    assert "repaired" in res.output
+
+
+def test_a_restarted_writer_never_reseals_over_a_digest_it_cannot_read(tmp_path: Path) -> None:
+    # before: a writer (or repair) that found a digest file it could not parse sealed the segment
+    # again with a fresh, validly signed digest, so a tampered digest (and the segment it vouched
+    # for) verified OK afterwards
+    path = build(tmp_path)
+    digest = sorted(path.parent.glob("*.digest"))[0]
+    digest.write_bytes(b"not a digest any more")
+    assert not verify(path, keys=RING).ok
+    sink = JsonlFileSink(path, rotate_bytes=4096, signer=HmacSigner(KEY, "k1"), writer_id="host/1/aaaaaa")
+    with AuditLogger(sink, service="svc") as audit:
+        audit.record("invoice.update", actor=Actor("u"), extra={"i": "after restart"})
+    assert digest.read_bytes() == b"not a digest any more"
+    assert not verify(path, keys=RING).ok

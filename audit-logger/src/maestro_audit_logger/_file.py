@@ -229,9 +229,14 @@ class JsonlFileSink(Sink):
         for stem in list_units(self.path):
             seg = self.path.with_name(stem)
             dig = seg.with_name(stem + DIGEST_SUFFIX)
-            digest = load_digest(dig) if dig.exists() else None
-            if digest is None and seg.exists():
+            if dig.exists():
+                # A digest that does not parse is evidence (of tampering or damage): never seal
+                # over it, or a tampered segment would get a fresh, valid digest. verify reports it.
+                digest = load_digest(dig)
+            elif seg.exists():
                 digest = seal(seg, prev, self.signer, checkpoint=self.checkpoint)
+            else:
+                digest = None
             if digest is not None:
                 prev = digest_hash(digest)
         self._prev_digest = prev

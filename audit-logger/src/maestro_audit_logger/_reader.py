@@ -9,7 +9,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -161,19 +161,60 @@ def database_chunks(
         conn2.close()
 
 
-def _rest_of_sealed(active: Path, inode: int, offset: int) -> bytes:
-    """What follows ``offset`` in the sealed segment of ``active`` that is file ``inode`` (the
-    file a follower was reading when it was rotated away); empty if it is gone."""
+def _open_inode(path: Path, inode: int | None) -> BinaryIO | None:
+    """``path`` opened for reading (only if it is still file ``inode``, when given), or None."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return None
+    if inode is not None and os.fstat(fh.fileno()).st_ino != inode:
+        fh.close()
+        return None
+    return fh
+
+
+def _open_segment(active: Path, inode: int) -> BinaryIO | None:
+    """The sealed segment of ``active`` that is file ``inode``, opened, or None if it is gone."""
     for name in reversed(list_units(active)):  # the newest segment first
-        segment = active.with_name(name)
         try:
-            with segment.open("rb") as fh:
-                if os.fstat(fh.fileno()).st_ino == inode:
-                    fh.seek(offset)
-                    return fh.read()
-        except FileNotFoundError:  # a digest without its segment (retention), or just pruned
+            fh = active.with_name(name).open("rb")
+        except (FileNotFoundError, IsADirectoryError):  # a digest without its segment, or pruned
             continue
-    return b""
+        if os.fstat(fh.fileno()).st_ino == inode:
+            return fh
+        fh.close()
+    return None
+
+
+def _rotated(path: Path, fh: BinaryIO) -> bool:
+    """Whether ``path`` names another file than ``fh`` now (the followed file was rotated)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(fh.fileno()).st_ino
+    except FileNotFoundError:
+        return True
+
+
+def _read_from(fh: BinaryIO, offset: int) -> bytes:
+    fh.seek(offset)
+    return fh.read()
+
+
+def _segments_after(active: Path, inode: int, until: int | None) -> Iterator[bytes]:
+    """The whole content of each sealed segment of ``active`` newer than the segment that is
+    file ``inode``, oldest first, stopping at file ``until`` (the active file we now hold: it
+    may itself have been rotated meanwhile). Nothing when segment ``inode`` is gone (pruned)."""
+    found = False
+    for name in list_units(active):
+        try:
+            with active.with_name(name).open("rb") as fh:
+                ino = os.fstat(fh.fileno()).st_ino
+                if ino == until:
+                    return
+                if found:
+                    yield fh.read()
+                found = found or ino == inode
+        except (FileNotFoundError, IsADirectoryError):  # a digest without its segment, or pruned
+            continue
 
 
 def _follow_record(path: Path, raw: bytes) -> dict[str, Any]:
@@ -424,38 +465,59 @@ class AuditReader:
     ) -> Iterator[dict[str, Any]]:
         import time
 
+        # The file being followed, held open across its rotation; if it was rotated away since
+        # follow() was called, its sealed segment (the loop then finishes it and moves on).
+        fh = _open_inode(path, inode)
+        if fh is None and inode is not None:
+            fh = _open_segment(path, inode)
+            if fh is None:
+                offset = 0  # pruned already: the new file from its start
         pending = b""  # the start of a line not written whole yet
-        while True:
-            complete: list[bytes] = []
-            try:
-                fh = path.open("rb")
-            except FileNotFoundError:
-                fh = None
-            if fh is not None:
-                with fh:
-                    st = os.fstat(fh.fileno())
-                    if st.st_ino != inode:  # rotated (or created): finish the file we were reading
-                        if inode is not None:
-                            # A sealed file ends with a whole line: a piece left over is torn.
-                            complete += (pending + _rest_of_sealed(path, inode, offset)).split(b"\n")[:-1]
-                        inode, offset, pending = st.st_ino, 0, b""
-                    elif st.st_size < offset:  # truncated: read it again from the start
+        done: int | None = None  # the last file read to its end (rotated away), by inode
+        try:
+            while True:
+                complete: list[bytes] = []
+                if fh is None:
+                    fh = _open_inode(path, None)
+                    if fh is not None:
                         offset, pending = 0, b""
-                    if st.st_size > offset:
-                        fh.seek(offset)
-                        chunk = fh.read(st.st_size - offset)
-                        offset += len(chunk)
-                        lines = (pending + chunk).split(b"\n")
-                        pending = lines.pop()
-                        complete += lines
-            if complete:
-                for raw in complete:
-                    if raw:
-                        yield _follow_record(path, raw)
-                continue
-            if stop is not None and stop():
-                return
-            time.sleep(poll_interval)
+                        if done is not None:
+                            # Segments sealed between the file we finished and this one, in order.
+                            for data in _segments_after(path, done, os.fstat(fh.fileno()).st_ino):
+                                complete += data.split(b"\n")[:-1]
+                            done = None
+                if fh is not None:
+                    size = os.fstat(fh.fileno()).st_size
+                    if size < offset:  # truncated: read it again from the start
+                        offset, pending = 0, b""
+                    chunk = os.pread(fh.fileno(), size - offset, offset) if size > offset else b""
+                    offset += len(chunk)
+                    lines = (pending + chunk).split(b"\n")
+                    pending = lines.pop()
+                    complete += lines
+                    if not chunk and _rotated(path, fh):
+                        # Renamed away: writers append to it no more (a rotation waits for them),
+                        # so read it to its end; the next turn reads every segment sealed after
+                        # it, in order, then the new active file from its start.
+                        rest = _read_from(fh, offset)
+                        # A sealed file ends with a whole line: a piece left over is torn.
+                        complete += (pending + rest).split(b"\n")[:-1]
+                        done = os.fstat(fh.fileno()).st_ino
+                        fh.close()
+                        fh = None
+                        offset, pending = 0, b""
+                        complete.append(b"")  # go on without waiting (an empty line yields nothing)
+                if complete:
+                    for raw in complete:
+                        if raw:
+                            yield _follow_record(path, raw)
+                    continue
+                if stop is not None and stop():
+                    return
+                time.sleep(poll_interval)
+        finally:
+            if fh is not None:
+                fh.close()
 
     def _follow_db(self, poll_interval: float, stop: Callable[[], bool] | None, last: int) -> Iterator[dict[str, Any]]:
         import time

@@ -11,6 +11,7 @@ or one signed with the wrong key. A torn last line (a crash mid-write) is report
 from __future__ import annotations
 
 import binascii
+import contextlib
 import fcntl
 import hashlib
 import itertools
@@ -20,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -294,10 +295,17 @@ def _read(path: Path) -> bytes:
 
 
 def _scan(
-    path: Path, where: str, chains: _Chains, *, want_sha: bool, check_foreign: bool
+    path: Path,
+    where: str,
+    chains: _Chains,
+    *,
+    want_sha: bool,
+    check_foreign: bool,
+    opened: BinaryIO | None = None,
 ) -> tuple[list[str | bytes], dict[str, list[int]], bytes, int, int, str]:
-    """Check every complete line of ``path``; return (hashes, writers, incomplete tail, lines,
-    bytes read, SHA-256 of the bytes read when ``want_sha``).
+    """Check every complete line of ``path`` (read through ``opened`` when given, left open);
+    return (hashes, writers, incomplete tail, lines, bytes read, SHA-256 of the bytes read when
+    ``want_sha``).
 
     The file is read and split one block at a time (never whole): the block and its line
     objects stay in the CPU cache, and memory stays flat however large the file is.
@@ -309,7 +317,7 @@ def _scan(
     sha = hashlib.sha256() if want_sha else None
     carry = b""
     try:
-        with path.open("rb") as fh:
+        with contextlib.nullcontext(opened) if opened is not None else path.open("rb") as fh:
             while block := fh.read(_BLOCK):
                 size += len(block)
                 if sha is not None:
@@ -885,7 +893,7 @@ def is_audit_family(active: Path) -> bool:
     return any(load_digest(active.with_name(s + DIGEST_SUFFIX)) is not None for s in list_units(active))
 
 
-def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in order
+def _verify_family(
     active: Path,
     report: VerifyReport,
     keys: Keyring | None,
@@ -895,13 +903,63 @@ def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in ord
     require_checkpoint: bool = False,
 ) -> None:
     chains = _Chains(report, max_problems)
+    snapshot = _snapshot(active)
+    opened = snapshot[4]
+    try:
+        _verify_snapshot(active, report, chains, keys, flags, progress, snapshot, require_checkpoint)
+    finally:
+        if opened is not None:
+            opened.close()
+    report.writers += len(chains.state)
+
+
+def _snapshot(
+    active: Path,
+) -> tuple[bytes | str | None, list[str], dict[str, dict[str, Any] | None], set[str], BinaryIO | None]:
+    """What to verify, taken consistently against live writers: (head file, segment stems, their
+    digests, stems whose digest file exists, the active file opened).
+
+    The head file is read first: a live writer updates it after its data, so every record it
+    names is in the files opened after it. All of it is read under a shared ``flock`` of
+    ``<active>.lock``, which a rotating writer holds exclusively from its rename to its seal: a
+    rotation is seen either not at all (the renamed file is the active file we hold open) or
+    whole (renamed and sealed), never half (a segment missing or without its digest).
+    """
+    try:
+        lock = os.open(active.with_name(active.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        lock = -1  # no rotating writer ever ran here (it creates the lock file first)
+    try:
+        if lock >= 0:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        head = _read_head(active)
+        stems = list_units(active)
+        present = {s for s in stems if active.with_name(s + DIGEST_SUFFIX).exists()}
+        digests = {s: load_digest(active.with_name(s + DIGEST_SUFFIX)) if s in present else None for s in stems}
+        try:
+            opened: BinaryIO | None = active.open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            opened = None  # _scan reports a directory
+        except OSError as exc:
+            raise AuditReadError(f"cannot read {active}: {exc.strerror or exc}") from None
+    finally:
+        if lock >= 0:
+            os.close(lock)
+    return head, stems, digests, present, opened
+
+
+def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
+    active: Path,
+    report: VerifyReport,
+    chains: _Chains,
+    keys: Keyring | None,
+    flags: tuple[bool, bool],
+    progress: Callable[[int], None] | None,
+    snapshot: tuple[bytes | str | None, list[str], dict[str, dict[str, Any] | None], set[str], BinaryIO | None],
+    checkpointed: bool,
+) -> None:
+    head, stems, digests, present, opened = snapshot
     prev_digest = GENESIS
-    checkpointed = require_checkpoint
-    # The head file first: a live writer updates it after its data, so every record it names
-    # is in the files read below.
-    head = _read_head(active)
-    stems = list_units(active)
-    digests = {s: load_digest(active.with_name(s + DIGEST_SUFFIX)) for s in stems}
     entries = parse_heads(head) if isinstance(head, bytes) else None
     claims = any(_signed(d) for d in digests.values() if d is not None) or any(map(_signed, entries or ()))
     policy = _Policy.make(keys, flags[0], flags[1], claims)
@@ -912,8 +970,8 @@ def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in ord
     for stem in stems:
         seg = active.with_name(stem)
         dpath = active.with_name(stem + DIGEST_SUFFIX)
-        digest = digests[stem] if dpath.exists() else None
-        if dpath.exists() and digest is None:
+        digest = digests[stem]
+        if stem in present and digest is None:
             chains.add(Problem("digest_mismatch", dpath.name, None, None, None, "the digest file is corrupt"))
         if digest is not None:
             if _check_digest(digest, dpath, policy, prev_digest, chains):
@@ -955,11 +1013,11 @@ def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in ord
         done += size
         if progress is not None:
             progress(done)
-    if active.exists():
+    if opened is not None or active.is_dir():
         _, _, tail, count, size, _ = _scan(
-            active, active.name, chains, want_sha=False, check_foreign=report.records == 0
+            active, active.name, chains, want_sha=False, check_foreign=report.records == 0, opened=opened
         )
-        if not (tail and _line_in_flight(active, size)):
+        if not (tail and opened is not None and _line_in_flight(opened, size)):
             _finish_tail(tail, count, active.name, chains, active=True)
         done += size
         if progress is not None:
@@ -967,7 +1025,6 @@ def _verify_family(  # noqa: PLR0912, PLR0915 - one pass over the family, in ord
     attested = _check_heads(active, head, chains, policy, required=checkpointed or policy.enforce)
     if policy.enforce and attested is not None:
         _check_attested(chains, policy, attested, covered, head_path(active).name, lambda: _reread_head(active))
-    report.writers += len(chains.state)
 
 
 def _reread_head(active: Path) -> list[dict[str, Any]]:
@@ -1170,33 +1227,33 @@ def _check_database_heads(
         _check_attested(chains, policy, attested, {}, name, list)
 
 
-def _line_in_flight(path: Path, offset: int) -> bool:
+def _line_in_flight(fh: BinaryIO, offset: int) -> bool:
     """Whether an incomplete last line is a live writer's, not a crash's: writers hold a shared
     ``flock`` while appending, so once we hold it exclusively every started write is complete."""
     try:
-        with path.open("rb") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                fh.seek(offset)
-                more = fh.read(1 << 20)
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            more = os.pread(fh.fileno(), 1 << 20, offset)
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     except OSError:
         return False
     return b"\n" in more
 
 
 def repair(path: str | os.PathLike[str], *, signer: Signer | None = None) -> Problem | None:
-    """Truncate a torn last line of an active JSONL file and record an ``audit.repair`` event.
+    """Repair what a crash leaves, as the sink would on its next start: truncate a torn last line
+    of an active JSONL file (recording an ``audit.repair`` event), and seal segments a crash left
+    between a rotation's rename and its seal (``digest_missing``).
 
     Args:
-        path: the active JSONL file.
-        signer: signs the repairing writer's head entry. Give the log's signer when the log is
-            signed: an unsigned writer's ``audit.repair`` event is reported by `verify` with keys
-            (nothing signed covers it).
+        path: the active JSONL file (it may be gone when the crash came mid-rotation).
+        signer: signs the repairing writer's head entry and the digests it writes. Give the log's
+            signer when the log is signed: an unsigned writer's ``audit.repair`` event and
+            unsigned digests are reported by `verify` with keys (nothing signed covers them).
 
     Returns:
-        The torn-tail finding that was repaired, or None when the file was intact.
+        The finding that was repaired (the torn tail first), or None when nothing needed it.
 
     Raises:
         AuditReadError: ``path`` is not an audit log file.
@@ -1218,17 +1275,33 @@ def repair(path: str | os.PathLike[str], *, signer: Signer | None = None) -> Pro
     from maestro_audit_logger._file import JsonlFileSink
 
     target = Path(path)
-    if not target.is_file():
+    units = list_units(target)
+    if target.is_dir() or not (target.is_file() or units):
         raise AuditReadError(f"{target} is not an audit log file")
-    data = _read(target)
-    if not data or data.endswith(b"\n"):
+    unsealed = [s for s in units if target.with_name(s).is_file() and not target.with_name(s + DIGEST_SUFFIX).exists()]
+    found: Problem | None = None
+    data = _read(target) if target.is_file() else b""
+    if data and not data.endswith(b"\n"):
+        line = data.count(b"\n") + 1
+        tail = len(data) - (data.rfind(b"\n") + 1)
+        found = Problem("torn", target.name, line, None, None, f"removed an incomplete last line of {tail} bytes")
+    elif unsealed:
+        found = Problem(
+            "digest_missing",
+            unsealed[0],
+            None,
+            None,
+            None,
+            f"sealed {len(unsealed)} segment(s) a crash left between rotation and sealing",
+        )
+    if found is None:
         return None
-    line = data.count(b"\n") + 1
-    tail = len(data) - (data.rfind(b"\n") + 1)
+    # Opening the sink truncates the torn tail and seals leftover segments (under the lock
+    # rotations take), exactly as a restarted writer does.
     sink = JsonlFileSink(target, repair_on_open=True, signer=signer)
     sink.flush()
     sink.close()
-    return Problem("torn", target.name, line, None, None, f"removed an incomplete last line of {tail} bytes")
+    return found
 
 
 def iter_lines(paths: Iterable[Path]) -> Iterator[tuple[str, int, bytes]]:

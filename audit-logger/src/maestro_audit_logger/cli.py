@@ -10,6 +10,7 @@ Exit status: 0 success (verify: intact), 1 verify found tampering, 2 bad input.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -233,7 +234,14 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...], encoding: str
 
 @main.command()
 @click.argument("source")
-@click.option("--repair", is_flag=True, help="Truncate a torn last line (a crash mid-write) and record a repair event.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help=(
+        "Repair what a crash left: truncate a torn last line (recording a repair event) and "
+        "seal segments left unsealed mid-rotation."
+    ),
+)
 @click.option(
     "--hmac-key",
     "hmac_keys",
@@ -295,6 +303,11 @@ def verify(
             torn = Path(report.torn.file)
             target = torn if torn.is_absolute() else _torn_path(source, report.torn.file)
             repaired = do_repair(target, signer=_repair_signer(keys))
+        for problem in report.problems:
+            if problem.kind == "digest_missing":
+                # A crash between a rotation's rename and its seal: seal as the sink would.
+                active = _torn_path(source, _SEGMENT.sub("", Path(problem.file).name))
+                repaired = do_repair(active, signer=_repair_signer(keys)) or repaired
     report = _verify_with_progress(do_verify, source, keys, require_signatures)
     if as_json:
         payload = {
@@ -350,6 +363,9 @@ def _repair_signer(keys: Any) -> Any:
 
 def _problem(p: Any) -> dict[str, Any]:
     return {"kind": p.kind, "file": p.file, "line": p.line, "seq": p.seq, "writer": p.writer, "message": p.message}
+
+
+_SEGMENT = re.compile(r"\.\d{20}$")
 
 
 def _torn_path(source: str, name: str) -> Path:
