@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import struct
 import subprocess
+import sys
 import textwrap
 import time
 import zipfile
@@ -26,7 +28,13 @@ from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 from tests.fixtures.chromium import CdpBrowser, ChromeDriverServer
 from tests.fixtures.services import unavailable
-from tests.fixtures.static_site import BUTTON_TEXT_AFTER_CLICK, CONSOLE_ERROR_TEXT, INDEX_TITLE, StaticSite
+from tests.fixtures.static_site import (
+    BUTTON_TEXT_AFTER_CLICK,
+    CONSOLE_ERROR_TEXT,
+    INDEX_TITLE,
+    StaticSite,
+    running_static_site,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -411,3 +419,213 @@ def test_browser_adapters_explain_why_they_are_unavailable(monkeypatch: pytest.M
     selenium = SeleniumAdapter().available()
     assert not selenium
     assert "/no/such/chrom" in str(selenium.reason)
+
+
+# -- hosts beyond loopback: a made-up name resolved to 127.0.0.1 only when allowed ------------------
+def _named(url: str, name: str) -> str:
+    assert "//127.0.0.1:" in url, url
+    return url.replace("//127.0.0.1:", f"//{name}:")
+
+
+def test_playwright_reaches_a_named_host_only_when_allowed(journey_dir: Path, static_site: StaticSite) -> None:
+    (journey_dir / "test_named.py").write_text(
+        f"def test_by_name(maestro_page):\n"
+        f"    maestro_page.goto({_named(static_site.url, 'app.test')!r} + 'index.html')\n"
+        f"    assert maestro_page.title() == {INDEX_TITLE!r}\n"
+    )
+    options = RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    blocked = PlaywrightAdapter().run("test_named.py", options=options)
+    [result] = blocked.tests
+    assert result.status is Status.FAILED
+    assert "net::ERR_NAME_NOT_RESOLVED" in (result.message or ""), result.message
+    assert "browser.allowed_hosts" not in blocked.environment.extra
+
+    allowed = PlaywrightAdapter(allow_hosts="app.test=127.0.0.1").run("test_named.py", options=options)
+    assert [(r.name, r.status) for r in allowed.tests] == [("test_by_name", Status.PASSED)], allowed.tests[0].trace
+    assert allowed.environment.extra["browser.allowed_hosts"] == "app.test=127.0.0.1"
+
+
+def test_selenium_reaches_hosts_allowed_by_setting_and_environment_variable(
+    journey_dir: Path, static_site: StaticSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures import binaries
+
+    monkeypatch.setenv("MAESTRO_CHROMEDRIVER", binaries.chromedriver())
+    monkeypatch.delenv("MAESTRO_ALLOW_HOSTS", raising=False)
+    adapter = SeleniumAdapter()
+    if not adapter.available():
+        unavailable(str(adapter.available().reason))
+    (journey_dir / "test_named.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.parametrize('name', ['app.test', 'other.test'])\n"
+        "def test_by_name(maestro_driver, name):\n"
+        f"    maestro_driver.get({static_site.url!r}.replace('127.0.0.1', name) + 'index.html')\n"
+        "    assert 'ERR_NAME_NOT_RESOLVED' not in maestro_driver.page_source\n"
+        f"    assert maestro_driver.title == {INDEX_TITLE!r}\n"
+    )
+    options = RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    blocked = adapter.run("test_named.py", options=options)
+    assert [r.status for r in blocked.tests] == [Status.FAILED, Status.FAILED]
+    assert all("ERR_NAME_NOT_RESOLVED" in (r.message or "") for r in blocked.tests), blocked.tests[0].message
+
+    (journey_dir / "pytest.ini").write_text(INI + "maestro_allow_hosts =\n    app.test=127.0.0.1\n")
+    environment = RunOptions(
+        cwd=journey_dir, timeout=300, runner_args=NO_RANDOM, env={"MAESTRO_ALLOW_HOSTS": "other.test=127.0.0.1"}
+    )
+    allowed = adapter.run("test_named.py", options=environment)
+    assert [r.status for r in allowed.tests] == [Status.PASSED, Status.PASSED], allowed.tests[0].trace
+    assert allowed.environment.extra["browser.allowed_hosts"] == "app.test=127.0.0.1, other.test=127.0.0.1"
+
+
+def test_a_wrong_allowed_host_is_a_usage_error_naming_it(journey_dir: Path) -> None:
+    (journey_dir / "pytest.ini").write_text(INI + "maestro_allow_hosts = http://db\n")
+    (journey_dir / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    run = PlaywrightAdapter().run(
+        "test_nothing.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    )
+    assert exit_code(run) is ExitCode.ERROR
+    assert "'http://db' is a URL, not a host name" in str(run_error(run))
+
+
+# -- the documented example, as written -----------------------------------------------------------
+BROWSERS_DOC = Path(__file__).resolve().parents[2] / "docs" / "test-adapters" / "browsers.md"
+SHOP_PAGES = {
+    "index.html": "<html><head><title>Shop</title></head><body>shop</body></html>",
+    "cart/index.html": (
+        "<html><head><title>Cart</title></head><body><p id='status'></p><button id='checkout' "
+        "onclick=\"document.getElementById('status').textContent = 'Order placed'\">Check out</button>"
+        "</body></html>"
+    ),
+}
+
+
+def _documented_journeys() -> str:
+    found = re.search(r"```python\n(# tests/journeys/test_checkout\.py\n.*?)```", BROWSERS_DOC.read_text(), re.S)
+    assert found, f"no journeys example in {BROWSERS_DOC}"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("asyncio_plugin", ["without pytest-asyncio", "with pytest-asyncio in strict mode"])
+def test_the_documented_sync_and_async_journeys_run_as_written(
+    tmp_path: Path, chromium_executable: Path, asyncio_plugin: str
+) -> None:
+    site_root = tmp_path / "site"
+    for name, text in SHOP_PAGES.items():
+        (site_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (site_root / name).write_text(text)
+    project = tmp_path / "project"
+    (project / "tests" / "journeys").mkdir(parents=True)
+    (project / "pytest.ini").write_text("[pytest]\n")
+    disable = ["-p", "no:asyncio"] if asyncio_plugin.startswith("without") else []
+    with running_static_site(site_root, tmp_path) as site:
+        journeys = _documented_journeys().replace("http://127.0.0.1:8000", site.base_url)
+        (project / "tests" / "journeys" / "test_checkout.py").write_text(journeys)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", *NO_RANDOM, *disable, "-p", "no:cacheprovider", "-rA", "tests/journeys"],
+            cwd=project,
+            env={**os.environ, "MAESTRO_CHROMIUM": str(chromium_executable)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED tests/journeys/test_checkout.py::test_checkout" in result.stdout
+    assert "PASSED tests/journeys/test_checkout.py::test_search" in result.stdout
+
+
+# -- context options: a session-wide fixture and a per-test marker ---------------------------------
+CONTEXT_OPTIONS_CONFTEST = """
+import pytest
+
+@pytest.fixture(scope="session")
+def maestro_context_options():
+    return {{
+        "viewport": {{"width": 640, "height": 480}},
+        "locale": "de-DE",
+        "timezone_id": "Asia/Tokyo",
+        "base_url": {site!r},
+        "extra_http_headers": {{"X-Team": "qa"}},
+        "ignore_https_errors": True,
+        "storage_state": {{
+            "cookies": [{{"name": "session", "value": "s1", "domain": "127.0.0.1", "path": "/", "expires": -1,
+                         "httpOnly": False, "secure": False, "sameSite": "Lax"}}],
+            "origins": [],
+        }},
+    }}
+"""
+
+CONTEXT_OPTIONS_JOURNEYS = """
+import pytest
+
+def test_session_options(maestro_page):
+    with maestro_page.expect_request("**/index.html") as sent:
+        maestro_page.goto("index.html")
+    assert maestro_page.title() == {title!r}
+    headers = sent.value.all_headers()
+    assert headers["x-team"] == "qa"
+    assert "session=s1" in headers["cookie"]
+    assert maestro_page.evaluate("[innerWidth, innerHeight]") == [640, 480]
+    assert maestro_page.evaluate("navigator.language") == "de-DE"
+    assert maestro_page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
+
+@pytest.mark.maestro_context(locale="fr-FR", viewport={{"width": 500, "height": 400}})
+def test_marker_options(maestro_page):
+    maestro_page.goto("index.html")
+    assert maestro_page.evaluate("[navigator.language, innerWidth]") == ["fr-FR", 500]
+    assert maestro_page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
+
+def test_shared_page_options(maestro_shared_page):
+    maestro_shared_page.goto("index.html")
+    assert maestro_shared_page.evaluate("navigator.language") == "de-DE"
+
+@pytest.mark.maestro_context(locale="ja-JP")
+async def test_async_options(maestro_async_page):
+    await maestro_async_page.goto("index.html")
+    assert await maestro_async_page.evaluate("[navigator.language, innerWidth]") == ["ja-JP", 640]
+
+@pytest.mark.maestro_context(no_such_option=1)
+def test_unknown_option(maestro_page):
+    pass
+"""
+
+
+def test_playwright_context_options_from_a_fixture_and_a_marker(journey_dir: Path, static_site: StaticSite) -> None:
+    (journey_dir / "conftest.py").write_text(CONTEXT_OPTIONS_CONFTEST.format(site=static_site.url))
+    (journey_dir / "test_options.py").write_text(CONTEXT_OPTIONS_JOURNEYS.format(title=INDEX_TITLE))
+    (journey_dir / "pytest.ini").write_text("[pytest]\n")  # no pytest-asyncio mode: not needed
+    run = PlaywrightAdapter().run(
+        "test_options.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    )
+    results = _by_name(run)
+    assert {n: r.status for n, r in results.items()} == {
+        "test_session_options": Status.PASSED,
+        "test_marker_options": Status.PASSED,
+        "test_shared_page_options": Status.PASSED,
+        "test_async_options": Status.PASSED,
+        "test_unknown_option": Status.FAILED,
+    }, {n: r.message for n, r in results.items()}
+    unknown = results["test_unknown_option"].message or ""
+    assert "maestro_context_options: Playwright refused the context options" in unknown
+    assert "no_such_option" in unknown
+
+
+@pytest.mark.timing  # pytest-timeout's timer races the browser call
+def test_a_journey_stopped_by_its_timeout_keeps_its_evidence(journey_dir: Path) -> None:
+    (journey_dir / "test_slow.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.timeout(3)\n"
+        "def test_waits_for_nothing(maestro_page):\n"
+        "    maestro_page.set_content('<h1>still loading</h1>')\n"
+        "    maestro_page.wait_for_selector('#never', timeout=300_000)\n"
+    )
+    run = PlaywrightAdapter().run(
+        "test_slow.py", options=RunOptions(cwd=journey_dir, timeout=300, runner_args=NO_RANDOM)
+    )
+    [result] = run.tests
+    assert (result.status, result.raw_status) == (Status.FAILED, "timedOut"), result.message
+    files = _attachments(result)
+    assert set(files) == {"screenshot", "console errors", "trace"}
+    _png_size(files["screenshot"])
+    with zipfile.ZipFile(files["trace"]) as trace:
+        assert any(name.endswith(".trace") for name in trace.namelist())

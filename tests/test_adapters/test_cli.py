@@ -149,6 +149,8 @@ def test_a_coverage_gate_not_met_is_never_exit_0(tmp_path: Path) -> None:
         (("run", "-a", "production", "-O", "workers=3", "c.toml"), "workers: is not a setting of the 'production'"),
         (("run", "-a", "production", "-O", "concurrency=0", "c.toml"), "concurrency: must be an int from 1 to 64"),
         (("run", "-a", "pytest", "-O", "in_process", "."), "--adapter-option wants KEY=VALUE"),
+        (("run", "-a", "selenium", "--allow-host", "http://db", "."), "allow_hosts: 'http://db' is a URL"),
+        (("run", "-a", "pytest", "--allow-host", "db", "."), "allow_hosts: is not a setting of the 'pytest'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], reason: str) -> None:
@@ -310,3 +312,39 @@ def test_pytest_dies_with_a_killed_maestro_test(tmp_path: Path) -> None:
             process.wait()
         if (tmp_path / "pytest.pid").exists() and _alive(pid := int((tmp_path / "pytest.pid").read_text())):
             os.kill(pid, signal.SIGKILL)  # never leave it running, whatever happened
+
+
+def test_allowed_hosts_reach_the_browser_fixtures_and_the_reports_environment(tmp_path: Path) -> None:
+    (tmp_path / "test_hosts.py").write_text(
+        "def test_hosts(pytestconfig):\n"
+        "    assert pytestconfig.getoption('maestro_allow_hosts') == ['app.test=127.0.0.1', '10.0.0.0/8']\n"
+    )
+    jsonl = tmp_path / "r.jsonl"
+    args = ("--allow-host", "app.test=127.0.0.1", "--allow-host", "10.0.0.0/8", "--jsonl", str(jsonl))
+    result = _cli("run", "-a", "playwright", *args, "test_hosts.py", "--", *NO_RANDOM, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = read_jsonl(jsonl)
+    assert run.environment.extra["browser.allowed_hosts"] == "app.test=127.0.0.1, 10.0.0.0/8"
+
+
+def test_chromium_args_prints_the_fixtures_flags_as_json(tmp_path: Path) -> None:
+    from maestro_test_adapters import chromium_args
+
+    result = _cli("chromium-args", "--allow-host", "db", cwd=tmp_path, env={"MAESTRO_ALLOW_HOSTS": "web=127.0.0.1"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == chromium_args(headless_flag=False, allow_hosts=["web=127.0.0.1", "db"])
+    refused = _cli("chromium-args", "--allow-host", "http://db", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("maestro-test: error: allow_hosts: 'http://db' is a URL")
+
+
+def test_output_is_not_wrapped_at_80_columns_when_not_on_a_terminal(tmp_path: Path) -> None:
+    reason = "a long reason " + "x" * 150
+    (tmp_path / "test_long.py").write_text(
+        f"import pytest\ndef test_long_name_{'y' * 60}():\n    pytest.fail({reason!r})\n"
+    )
+    result = _cli("run", "-a", "pytest", "test_long.py", "--", *NO_RANDOM, cwd=tmp_path, env={"COLUMNS": ""})
+    assert result.returncode == 1, result.stderr
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1, result.stdout
+    assert failed[0].endswith(reason), result.stdout

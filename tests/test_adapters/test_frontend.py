@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +29,7 @@ from maestro_test_adapters import (
     InvalidOptionError,
     RunOptions,
     TargetNotFoundError,
+    chromium_args,
     exit_code,
     run_error,
 )
@@ -689,3 +691,59 @@ def test_a_runner_that_exits_mid_run_is_an_infrastructure_error(jest_project: Pa
     assert "jest exited (exit status 0) before its tests finished" in (run_error(run) or "")
     assert "(in flight: exits the runner)" in (run_error(run) or "")
     assert exit_code(run) is ExitCode.ERROR
+
+
+PLAYWRIGHT_FLAGS = """
+const { test, expect } = require("@playwright/test");
+const fs = require("node:fs");
+
+test("records its browser's flags", async ({ page }) => {
+  await page.goto("about:blank");
+  // the browser this worker launched: a process whose parent is this worker
+  const launched = fs.readdirSync("/proc").filter((pid) => /^\\d+$/.test(pid)).flatMap((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      return parent === process.pid ? [fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\\0")] : [];
+    } catch {
+      return [];
+    }
+  });
+  fs.writeFileSync(process.env.FLAGS_OUT, JSON.stringify(launched));
+  expect(launched.length).toBeGreaterThan(0);
+});
+"""
+
+
+def _documented_playwright_config() -> str:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "test-adapters" / "frontend.md").read_text()
+    found = re.search(r"```js\n(// playwright\.config\.js.*?)```", doc, re.S)
+    assert found, "no playwright.config.js in frontend.md"
+    return found.group(1)
+
+
+def test_the_documented_playwright_config_is_the_one_the_tests_run() -> None:
+    assert _documented_playwright_config() == (PLAYWRIGHT_PROJECT / "playwright.config.js").read_text()
+
+
+@pytest.mark.slow
+def test_playwright_test_launches_chromium_with_the_offline_flags_and_allowed_hosts(
+    playwright_project: Path, chromium_executable: Path, tmp_path: Path
+) -> None:
+    (playwright_project / "tests" / "flags.spec.js").write_text(PLAYWRIGHT_FLAGS)
+    flags_out = tmp_path / "flags.json"
+    environment = {
+        "MAESTRO_CHROMIUM": str(chromium_executable),
+        "MAESTRO_ALLOW_HOSTS": "app.test=127.0.0.1",
+        "FLAGS_OUT": str(flags_out),
+    }
+    try:
+        options = RunOptions(timeout=300, runner_args=("tests/flags.spec.js",), env=environment)
+        run = FrontendAdapter(runner="playwright").run(playwright_project, options=options)
+    finally:
+        (playwright_project / "tests" / "flags.spec.js").unlink()
+    assert [(r.name, r.status) for r in run.tests] == [("records its browser's flags", Status.PASSED)], run.tests
+    [browser] = json.loads(flags_out.read_text())
+    expected = chromium_args(headless_flag=False, allow_hosts=["app.test=127.0.0.1"])
+    assert [a for a in expected if a not in browser] == [], browser
+    assert "--host-resolver-rules=MAP app.test 127.0.0.1 , MAP * ~NOTFOUND" in " ".join(browser)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from maestro_test_adapters._adapter import Availability, Target, TestAdapter
     from maestro_test_adapters._browsers import PlaywrightAdapter, SeleniumAdapter
     from maestro_test_adapters._checks import load_checks, redact_headers, redact_url
-    from maestro_test_adapters._chromium import chromium_args
+    from maestro_test_adapters._chromium import allowed_hosts, chromium_args
     from maestro_test_adapters._environment import detect_environment
     from maestro_test_adapters._exit import RUN_ERROR_KEY as RUN_ERROR_KEY
     from maestro_test_adapters._exit import ExitCode, exit_code, run_error
@@ -67,6 +67,7 @@ __all__ = [
     "TestAdapterError",
     "__version__",
     "adapter_names",
+    "allowed_hosts",
     "chromium_args",
     "detect_environment",
     "exit_code",
@@ -78,6 +79,7 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "allowed_hosts": "_chromium",
     "chromium_args": "_chromium",
     "ENTRY_POINT_GROUP": "_registry",
     "RUN_ERROR_KEY": "_exit",

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from maestro_test_adapters._adapter import Availability
-from maestro_test_adapters._chromium import chromedriver_path, chromium_path, headless_chromium_path, is_executable
+from maestro_test_adapters._chromium import (
+    allowed_hosts,
+    chromedriver_path,
+    chromium_path,
+    headless_chromium_path,
+    is_executable,
+)
 from maestro_test_adapters._options import RunOptions
 from maestro_test_adapters._pytest_adapter import PytestAdapter
 
@@ -26,10 +33,12 @@ class _BrowserAdapter(PytestAdapter):
         python: str | None = None,
         endpoint: str | None = None,
         artifacts: str | os.PathLike[str] | None = None,
+        allow_hosts: str | Iterable[str] = (),
     ) -> None:
         super().__init__(python=python, plugins=(FIXTURES,))
         self.endpoint = endpoint
         self.artifacts = None if artifacts is None else os.fspath(artifacts)
+        self.allow_hosts = allowed_hosts([allow_hosts] if isinstance(allow_hosts, str) else allow_hosts)
 
     def available(self) -> Availability:
         """Ok when the extra is installed and the browser (and driver) are present."""
@@ -54,7 +63,8 @@ class _BrowserAdapter(PytestAdapter):
             folder = os.fspath(options.jsonl.resolve().parent / "maestro-artifacts")
         if folder is None:
             folder = os.fspath(Path(options.cwd or Path.cwd()) / "maestro-artifacts")
-        return [f"--maestro-artifacts={os.path.abspath(folder)}"]
+        hosts = [f"--maestro-allow-host={host}" for host in self.allow_hosts]
+        return [f"--maestro-artifacts={os.path.abspath(folder)}", *hosts]
 
 
 class PlaywrightAdapter(_BrowserAdapter):
@@ -65,10 +75,18 @@ class PlaywrightAdapter(_BrowserAdapter):
         endpoint: attach to a remote browser instead of launching Chromium (see ``connect``).
         artifacts: folder for screenshots, traces and console logs (default: ``maestro-artifacts``
             next to the JSONL report, or in the working directory).
+        allow_hosts: hosts the browser may reach beyond loopback (default: none), added to the
+            run's ``--maestro-allow-host``/``maestro_allow_hosts``/``$MAESTRO_ALLOW_HOSTS``; see
+            ``allowed_hosts``. Recorded in the report's environment.
+
+    Raises:
+        InvalidOptionError: an ``allow_hosts`` entry is not a host, address or range.
 
     Examples:
         >>> PlaywrightAdapter(endpoint="http://127.0.0.1:9222").name
         'playwright'
+        >>> PlaywrightAdapter(allow_hosts="db, web=127.0.0.1").allow_hosts
+        ('db', 'web=127.0.0.1')
 
         Run journeys written with the ``maestro_page`` fixture on the system Chromium:
 
@@ -99,6 +117,7 @@ class SeleniumAdapter(_BrowserAdapter):
         python: the interpreter that runs pytest (default: this one).
         endpoint: a Selenium Grid URL (``http://grid:4444``) instead of the local ChromeDriver.
         artifacts: folder for screenshots and browser logs.
+        allow_hosts: hosts the browser may reach beyond loopback, as for ``PlaywrightAdapter``.
 
     Examples:
         >>> SeleniumAdapter(endpoint="http://grid:4444").name

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from maestro_test_adapters._adapter import Availability, Target
+from maestro_test_adapters._chromium import CHROMIUM_ARGS_ENV, chromium_args, configured_allowed_hosts
 from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
@@ -348,8 +349,11 @@ class FrontendAdapter:
         npm = shutil.which(self.npm)
         if npm is None:
             raise InvalidOptionError("npm", f"{self.npm} is not on PATH: install Node.js and npm")
-        workdir = Path(tempfile.mkdtemp(prefix="maestro-frontend-"))
         env = {**os.environ, **options.env, "CI": "true", "FORCE_COLOR": "0"}
+        if runner == "playwright" and CHROMIUM_ARGS_ENV not in env:  # what the documented config reads
+            allowed = configured_allowed_hosts(environ=env)
+            env[CHROMIUM_ARGS_ENV] = json.dumps(chromium_args(headless_flag=False, allow_hosts=allowed))
+        workdir = Path(tempfile.mkdtemp(prefix="maestro-frontend-"))
         progress = workdir / "progress.jsonl"
         if runner == "vitest":
             report = workdir / "junit.xml"

@@ -198,10 +198,19 @@ class MaestroReporter:
 
         self.config = config
         self.limit: int = config.getoption("maestro_output_limit", DEFAULT_OUTPUT_LIMIT) or DEFAULT_OUTPUT_LIMIT
+        from maestro_test_adapters._chromium import ENVIRONMENT_KEY, configured_allowed_hosts
         from maestro_test_adapters._environment import detect_environment
 
+        environment = detect_environment()
+        try:
+            hosts = configured_allowed_hosts(config)
+        except ValueError:  # refused by the browser fixtures' own check, as a usage error
+            hosts = ()
+        if hosts:
+            extra = {**environment.extra, ENVIRONMENT_KEY: ", ".join(hosts)}
+            environment = dataclasses.replace(environment, extra=extra)
         self.writer = JsonlWriter(
-            path, tool=Tool("pytest", pytest.__version__), environment=detect_environment(), start=time.time()
+            path, tool=Tool("pytest", pytest.__version__), environment=environment, start=time.time()
         )
         self.tests: dict[str, _Test] = {}
         self.written = 0

@@ -10,14 +10,19 @@ Playwright (extra ``playwright``):
     ``maestro_context`` and ``maestro_page`` (a fresh context per test, traced),
     ``maestro_shared_page`` (one page for the session, reset after each test: faster, weaker
     isolation), ``maestro_playwright`` (the session's sync driver), and the asyncio
-    twins ``maestro_async_browser``/``maestro_async_page`` (one browser per test, since an asyncio
-    browser belongs to one event loop).
+    twins ``maestro_async_browser``/``maestro_async_page`` for ``async def`` tests (one browser per
+    test on an event loop of its own; pytest-asyncio is not needed).
 
 Selenium (extra ``selenium``):
     ``maestro_webdriver`` (one per session; ChromeDriver from ``$MAESTRO_CHROMEDRIVER`` or
     ``/usr/bin/chromedriver`` passed explicitly in a ``Service``, so Selenium Manager never runs; or
     a Selenium Grid given by ``--maestro-grid-url``/``$MAESTRO_SELENIUM_GRID``) and ``maestro_driver``
     (the same driver, cookies and storage cleared for each test).
+
+Network: the browsers resolve no host name but ``localhost`` and reach nothing beyond loopback,
+unless allowed with ``--maestro-allow-host``, the ``maestro_allow_hosts`` ini setting or
+``$MAESTRO_ALLOW_HOSTS`` (host names, addresses, IPv4 ranges, ``NAME=ADDRESS``; see
+``allowed_hosts``). What is allowed is recorded in the report's environment.
 
 When a test fails, a screenshot (PNG), the page's console errors (Playwright) or browser log
 (Selenium) and a Playwright trace (zip) are saved under ``--maestro-artifacts`` and attached to
@@ -28,23 +33,33 @@ that attempt of the test in the Maestro report.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Generator, Iterator
+import threading
+from collections.abc import Coroutine, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import pytest
 
-from maestro_test_adapters._chromium import chromedriver_path, chromium_args, headless_chromium_path, is_executable
-from maestro_test_adapters.errors import AdapterUnavailableError
+from maestro_test_adapters._chromium import (
+    chromedriver_path,
+    chromium_args,
+    configured_allowed_hosts,
+    headless_chromium_path,
+    is_executable,
+)
+from maestro_test_adapters.errors import AdapterUnavailableError, InvalidOptionError
 from maestro_test_adapters.pytest_plugin import attach
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as AsyncBrowser
+    from playwright.async_api import BrowserContext as AsyncBrowserContext
     from playwright.async_api import Page as AsyncPage
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -58,6 +73,7 @@ __all__ = [
     "maestro_async_page",
     "maestro_browser",
     "maestro_context",
+    "maestro_context_options",
     "maestro_driver",
     "maestro_page",
     "maestro_playwright",
@@ -71,12 +87,29 @@ GRID_URL_ENV: Final = "MAESTRO_SELENIUM_GRID"
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _ATTEMPT = pytest.StashKey[int]()
 _BASE = pytest.StashKey[Path]()
+_T = TypeVar("_T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--maestro-browser-endpoint``, ``--maestro-grid-url`` and ``--maestro-trace``."""
+    """Add ``--maestro-browser-endpoint``, ``--maestro-grid-url``, ``--maestro-trace`` and
+    ``--maestro-allow-host`` (with its ini setting ``maestro_allow_hosts``)."""
     group = parser.getgroup("maestro-browser", "Maestro browser fixtures (maestro-test-adapters)")
+    group.addoption(
+        "--maestro-allow-host",
+        dest="maestro_allow_hosts",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let the browsers reach HOST (a name, *.domain, an address, an IPv4 range, NAME=ADDRESS, or *); "
+        "repeatable; also the ini setting maestro_allow_hosts and $MAESTRO_ALLOW_HOSTS",
+    )
+    parser.addini(
+        "maestro_allow_hosts",
+        type="linelist",
+        default=[],
+        help="hosts the Maestro browser fixtures may reach beyond loopback (see --maestro-allow-host)",
+    )
     group.addoption("--maestro-browser-endpoint", default=None, help="attach maestro_browser to this remote browser")
     group.addoption("--maestro-grid-url", default=None, help="run maestro_webdriver on this Selenium Grid")
     group.addoption(
@@ -85,6 +118,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="retain-on-failure",
         help="record a Playwright trace (DOM snapshots; optionally a screencast) per test, kept when it fails",
     )
+
+
+_ALLOWED = pytest.StashKey[tuple[str, ...]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the allowed hosts once, before any test: a wrong entry is a usage error naming it."""
+    config.addinivalue_line(
+        "markers",
+        "maestro_context(**options): Playwright context options for this test's maestro_context/maestro_page "
+        "(viewport, locale, timezone_id, base_url, storage_state, ignore_https_errors, extra_http_headers...)",
+    )
+    try:
+        config.stash[_ALLOWED] = configured_allowed_hosts(config)
+    except InvalidOptionError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _allowed(config: pytest.Config) -> tuple[str, ...]:
+    return config.stash[_ALLOWED] if _ALLOWED in config.stash else configured_allowed_hosts(config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -136,11 +189,15 @@ def _chromium_or_fail() -> str:
 
 
 # -- Playwright --------------------------------------------------------------------------------
-def launch_chromium(playwright: Playwright, **kwargs: Any) -> Browser:
+def launch_chromium(playwright: Playwright, *, allow_hosts: tuple[str, ...] = (), **kwargs: Any) -> Browser:
     """Launch the system Chromium with Playwright (headless, offline flags, no download): the
-    headless shell when installed, see ``headless_chromium_path``."""
+    headless shell when installed, see ``headless_chromium_path``. ``allow_hosts``: what it may
+    reach beyond loopback (see ``allowed_hosts``)."""
     return playwright.chromium.launch(
-        executable_path=_chromium_or_fail(), headless=True, args=chromium_args(headless_flag=False), **kwargs
+        executable_path=_chromium_or_fail(),
+        headless=True,
+        args=chromium_args(headless_flag=False, allow_hosts=allow_hosts),
+        **kwargs,
     )
 
 
@@ -171,11 +228,43 @@ def maestro_playwright() -> Iterator[Playwright]:
 def maestro_browser(maestro_playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
     """One Playwright (sync) Chromium for the whole session (or a remote one, see ``connect``)."""
     endpoint = _endpoint(pytestconfig)
-    browser = connect(maestro_playwright, endpoint) if endpoint else launch_chromium(maestro_playwright)
+    browser = (
+        connect(maestro_playwright, endpoint)
+        if endpoint
+        else launch_chromium(maestro_playwright, allow_hosts=_allowed(pytestconfig))
+    )
     try:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def maestro_context_options() -> dict[str, Any]:
+    """Keyword arguments for every Playwright context the fixtures open (``browser.new_context``):
+    ``viewport``, ``locale``, ``timezone_id``, ``base_url``, ``storage_state``,
+    ``ignore_https_errors``, ``extra_http_headers``... Empty by default; override it in a
+    ``conftest.py`` with ``scope="session"``. One test adds or changes options with
+    ``@pytest.mark.maestro_context(locale="de-DE")`` (``maestro_context``, ``maestro_page``,
+    ``maestro_async_page``; the shared page keeps the session's options).
+    """
+    return {}
+
+
+def _context_options(request: pytest.FixtureRequest, base: dict[str, Any]) -> dict[str, Any]:
+    options = dict(base)
+    marker = request.node.get_closest_marker("maestro_context")
+    if marker is not None:
+        if marker.args:
+            raise InvalidOptionError("maestro_context", f"takes keyword options only, got {marker.args!r}")
+        options.update(marker.kwargs)
+    return options
+
+
+def _new_context_error(error: TypeError, options: dict[str, Any]) -> InvalidOptionError:
+    return InvalidOptionError(
+        "maestro_context_options", f"Playwright refused the context options {sorted(options)}: {error}"
+    )
 
 
 def _console_errors_text(errors: list[str]) -> str:
@@ -183,9 +272,16 @@ def _console_errors_text(errors: list[str]) -> str:
 
 
 @pytest.fixture
-def maestro_context(maestro_browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
-    """A fresh browser context for one test, traced; the trace is kept when the test fails."""
-    context = maestro_browser.new_context()
+def maestro_context(
+    maestro_browser: Browser, maestro_context_options: dict[str, Any], request: pytest.FixtureRequest
+) -> Iterator[BrowserContext]:
+    """A fresh browser context for one test (with ``maestro_context_options`` and the test's
+    ``maestro_context`` marker), traced; the trace is kept when the test fails."""
+    options = _context_options(request, maestro_context_options)
+    try:
+        context = maestro_browser.new_context(**options)
+    except TypeError as error:
+        raise _new_context_error(error, options) from error
     mode = request.config.getoption("maestro_trace", "retain-on-failure")
     tracing = mode != "off"
     if tracing:
@@ -237,8 +333,13 @@ class _SharedPage:
 
 
 @pytest.fixture(scope="session")
-def _maestro_shared_page(maestro_browser: Browser, pytestconfig: pytest.Config) -> Iterator[_SharedPage]:
-    context = maestro_browser.new_context()
+def _maestro_shared_page(
+    maestro_browser: Browser, maestro_context_options: dict[str, Any], pytestconfig: pytest.Config
+) -> Iterator[_SharedPage]:
+    try:
+        context = maestro_browser.new_context(**maestro_context_options)
+    except TypeError as error:
+        raise _new_context_error(error, maestro_context_options) from error
     mode = pytestconfig.getoption("maestro_trace", "retain-on-failure")
     tracing = mode != "off"
     if tracing:
@@ -293,73 +394,154 @@ def maestro_shared_page(_maestro_shared_page: _SharedPage, request: pytest.Fixtu
         page.goto("about:blank")
 
 
-if importlib.util.find_spec("pytest_asyncio") is not None:
-    import pytest_asyncio
+class _LoopThread:
+    """An event loop of its own in a thread: the asyncio journeys run there, so they need no
+    pytest-asyncio and never meet the loop of sync Playwright (or of pytest-asyncio) in the
+    main thread."""
 
-    @pytest_asyncio.fixture
-    async def maestro_async_browser(pytestconfig: pytest.Config) -> AsyncIterator[AsyncBrowser]:
-        """An asyncio Playwright Chromium for one test (an asyncio browser belongs to one loop)."""
-        _need("playwright", "playwright")
-        from playwright.async_api import async_playwright
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="maestro-async-browser", daemon=True)
+        self._thread.start()
 
-        async with async_playwright() as playwright:
-            endpoint = _endpoint(pytestconfig)
-            if endpoint:
-                if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
-                    browser = await playwright.chromium.connect_over_cdp(endpoint)
-                else:
-                    browser = await playwright.chromium.connect(endpoint)
-            else:
-                browser = await playwright.chromium.launch(
-                    executable_path=_chromium_or_fail(), headless=True, args=chromium_args(headless_flag=False)
-                )
-            try:
-                yield browser
-            finally:
-                await browser.close()
-
-    @pytest_asyncio.fixture
-    async def maestro_async_page(
-        maestro_async_browser: AsyncBrowser, request: pytest.FixtureRequest
-    ) -> AsyncIterator[AsyncPage]:
-        """An asyncio page in a fresh context; on failure its screenshot, console errors and trace."""
-        context = await maestro_async_browser.new_context()
-        mode = request.config.getoption("maestro_trace", "retain-on-failure")
-        tracing = mode != "off"
-        if tracing:
-            await context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
         try:
-            yield page
+            self.loop.run_forever()
         finally:
-            node = request.node
-            if _failed(node):
-                base = _artifact_base(node)
-                screenshot = base.with_name(base.name + "-screenshot.png")
-                try:
-                    await page.screenshot(path=screenshot, full_page=True)
-                    attach(node, "screenshot", "image/png", screenshot)
-                except Exception as error:
-                    errors.append(f"maestro: screenshot failed: {error}")
-                console = base.with_name(base.name + "-console.txt")
-                console.write_text(_console_errors_text(errors), encoding="utf-8")
-                attach(node, "console errors", "text/plain", console)
-                if tracing:
-                    trace = base.with_name(base.name + "-trace.zip")
-                    await context.tracing.stop(path=trace)
-                    attach(node, "trace", "application/zip", trace)
-            elif tracing:
-                await context.tracing.stop()
-            await context.close()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def run(self, awaitable: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``awaitable`` on the loop; its result or exception comes back to this thread."""
+        return asyncio.run_coroutine_threadsafe(awaitable, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+
+
+@pytest.fixture
+def _maestro_async_loop() -> Iterator[_LoopThread]:
+    loop = _LoopThread()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` test that uses ``maestro_async_page``/``maestro_async_browser`` on their
+    loop (pytest-asyncio not needed; when installed, in any mode, it is bypassed for these tests)."""
+    loop = pyfuncitem.funcargs.get("_maestro_async_loop")
+    if not isinstance(loop, _LoopThread):
+        return None
+    function = inspect.unwrap(pyfuncitem.obj)  # pytest-asyncio wraps coroutines with functools.wraps
+    if not inspect.iscoroutinefunction(function):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    loop.run(function(**arguments))
+    return True
+
+
+@pytest.fixture
+def maestro_async_browser(_maestro_async_loop: _LoopThread, pytestconfig: pytest.Config) -> Iterator[AsyncBrowser]:
+    """An asyncio Playwright Chromium for one test, on an event loop of its own (an asyncio
+    browser belongs to one loop). Use it from ``async def`` tests: no pytest-asyncio needed."""
+    _need("playwright", "playwright")
+    from playwright.async_api import async_playwright
+
+    loop = _maestro_async_loop
+    manager = async_playwright()
+    playwright = loop.run(manager.__aenter__())
+    try:
+        endpoint = _endpoint(pytestconfig)
+        if endpoint:
+            if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
+                browser = loop.run(playwright.chromium.connect_over_cdp(endpoint))
+            else:
+                browser = loop.run(playwright.chromium.connect(endpoint))
+        else:
+            browser = loop.run(
+                playwright.chromium.launch(
+                    executable_path=_chromium_or_fail(),
+                    headless=True,
+                    args=chromium_args(headless_flag=False, allow_hosts=_allowed(pytestconfig)),
+                )
+            )
+        try:
+            yield browser
+        finally:
+            loop.run(browser.close())
+    finally:
+        loop.run(manager.__aexit__(None, None, None))
+
+
+async def _async_page_collecting(context: AsyncBrowserContext, errors: list[str]) -> AsyncPage:
+    page = await context.new_page()
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    return page
+
+
+async def _async_evidence(
+    node: pytest.Item, page: AsyncPage, context: AsyncBrowserContext, errors: list[str], *, tracing: bool
+) -> None:
+    if _failed(node):
+        base = _artifact_base(node)
+        screenshot = base.with_name(base.name + "-screenshot.png")
+        try:
+            await page.screenshot(path=screenshot, full_page=True)
+            attach(node, "screenshot", "image/png", screenshot)
+        except Exception as error:
+            errors.append(f"maestro: screenshot failed: {error}")
+        console = base.with_name(base.name + "-console.txt")
+        console.write_text(_console_errors_text(errors), encoding="utf-8")
+        attach(node, "console errors", "text/plain", console)
+        if tracing:
+            trace = base.with_name(base.name + "-trace.zip")
+            await context.tracing.stop(path=trace)
+            attach(node, "trace", "application/zip", trace)
+    elif tracing:
+        await context.tracing.stop()
+    await context.close()
+
+
+@pytest.fixture
+def maestro_async_page(
+    maestro_async_browser: AsyncBrowser,
+    _maestro_async_loop: _LoopThread,
+    maestro_context_options: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[AsyncPage]:
+    """An asyncio page in a fresh context; on failure its screenshot, console errors and trace.
+
+    ``async def`` tests that use it run on its own event loop: no pytest-asyncio, no asyncio mode.
+    """
+    loop = _maestro_async_loop
+    options = _context_options(request, maestro_context_options)
+    try:
+        context = loop.run(maestro_async_browser.new_context(**options))
+    except TypeError as error:
+        raise _new_context_error(error, options) from error
+    mode = request.config.getoption("maestro_trace", "retain-on-failure")
+    tracing = mode != "off"
+    if tracing:
+        loop.run(context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True))
+    errors: list[str] = []
+    page = loop.run(_async_page_collecting(context, errors))  # listeners belong to the page's loop
+    try:
+        yield page
+    finally:
+        loop.run(_async_evidence(request.node, page, context, errors, tracing=tracing))
 
 
 # -- Selenium ----------------------------------------------------------------------------------
-def new_chrome_driver(*, grid_url: str | None = None) -> WebDriver:
+def new_chrome_driver(*, grid_url: str | None = None, allow_hosts: tuple[str, ...] = ()) -> WebDriver:
     """A headless Chrome WebDriver on the system Chromium: ChromeDriver passed explicitly in a
-    ``Service`` (Selenium Manager never runs), or a ``Remote`` driver on ``grid_url``."""
+    ``Service`` (Selenium Manager never runs), or a ``Remote`` driver on ``grid_url``.
+    ``allow_hosts``: what the browser may reach beyond loopback (see ``allowed_hosts``)."""
     _need("selenium", "selenium")
     os.environ.setdefault("SE_OFFLINE", "true")
     os.environ.setdefault("SE_AVOID_STATS", "true")
@@ -367,7 +549,7 @@ def new_chrome_driver(*, grid_url: str | None = None) -> WebDriver:
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for arg in chromium_args():
+    for arg in chromium_args(allow_hosts=allow_hosts):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if grid_url:
@@ -396,7 +578,7 @@ def _browser_log(driver: WebDriver) -> list[dict[str, Any]]:
 def maestro_webdriver(pytestconfig: pytest.Config) -> Iterator[WebDriver]:
     """One Selenium Chrome driver for the session (local ChromeDriver or a Grid)."""
     grid = pytestconfig.getoption("maestro_grid_url", None) or os.environ.get(GRID_URL_ENV)
-    driver = new_chrome_driver(grid_url=grid or None)
+    driver = new_chrome_driver(grid_url=grid or None, allow_hosts=_allowed(pytestconfig))
     try:
         yield driver
     finally:

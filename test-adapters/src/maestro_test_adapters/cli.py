@@ -153,6 +153,14 @@ def cli() -> None:
     help="On Ctrl-C or SIGTERM: seconds the runner gets to stop (teardowns run) before it is killed.",
 )
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Browser adapters: let the browser reach HOST (a name, *.domain, an address, an IPv4 range, "
+    "NAME=ADDRESS, or *); repeatable. Default: loopback only.",
+)
+@click.option(
     "--adapter-option",
     "-O",
     "adapter_options",
@@ -174,6 +182,7 @@ def run(
     cwd: Path | None,
     progress: bool | None,
     stop_grace: float,
+    allow_hosts: tuple[str, ...],
     adapter_options: tuple[str, ...],
 ) -> None:
     """Run TARGET with an adapter; arguments after `--` go to the runner."""
@@ -184,9 +193,14 @@ def run(
     from maestro_test_adapters._registry import get_adapter
     from maestro_test_adapters.errors import TestAdapterError
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, soft_wrap=True)  # lines whole, never cut at 80 columns
+    settings = _settings(adapter_options)
+    if allow_hosts:
+        if "allow_hosts" in settings:
+            _fail("give the allowed hosts with --allow-host or -O allow_hosts=..., not both")
+        settings["allow_hosts"] = allow_hosts
     try:
-        adapter = get_adapter(adapter_name, **_settings(adapter_options))
+        adapter = get_adapter(adapter_name, **settings)
     except TestAdapterError as error:
         _fail(str(error))
     availability = adapter.available()
@@ -258,6 +272,29 @@ def list_adapters(names: tuple[str, ...]) -> None:
     if failing:
         click.echo(f"maestro-test: error: cannot run here: {', '.join(failing)}", err=True)
         sys.exit(2)
+
+
+@cli.command("chromium-args")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Also let the browser reach HOST (see `run --allow-host`); $MAESTRO_ALLOW_HOSTS is added.",
+)
+def chromium_args_command(allow_hosts: tuple[str, ...]) -> None:
+    """Print, as a JSON list, the flags that keep Chromium quiet and offline (for Playwright Test's
+    launchOptions.args, or your own launches; headless is left to the launcher)."""
+    import json
+
+    from maestro_test_adapters._chromium import chromium_args, configured_allowed_hosts
+    from maestro_test_adapters.errors import TestAdapterError
+
+    try:
+        allowed = configured_allowed_hosts() + tuple(allow_hosts)
+        click.echo(json.dumps(chromium_args(headless_flag=False, allow_hosts=allowed)))
+    except TestAdapterError as error:
+        _fail(str(error))
 
 
 def main() -> None:
