@@ -152,3 +152,26 @@ def test_a_flaky_verdict_prints_its_parameters_once() -> None:
         "FLAKY [within-run] login.spec.js::sign out[project=desktop]: passed after 1 failed attempt(s) of 2",
         "FLAKY [within-run] login.spec.js::sign out[project=mobile]: passed after 1 failed attempt(s) of 2",
     ]
+
+
+PLAYWRIGHT_COLOURED = (
+    "Error: \x1b[2mexpect(\x1b[22m\x1b[31mreceived\x1b[39m\x1b[2m).\x1b[22mtoBe\x1b[2m(\x1b[22m\x1b[32mexpected\x1b[39m"
+    "\x1b[2m) // Object.is equality\x1b[22m\n\nExpected: \x1b[32m3\x1b[39m\nReceived: \x1b[31m2\x1b[39m"
+)
+
+
+def test_ansi_colour_codes_are_stripped_from_clusters() -> None:
+    # Playwright messages are full of ANSI colour codes: clusters showed "\x1b[<N>m" and the
+    # same cause with and without colour made two clusters.
+    plain = "Error: expect(received).toBe(expected) // Object.is equality"
+    run = TestRun(
+        Tool("playwright"),
+        [
+            TestResult("a", Status.FAILED, message=PLAYWRIGHT_COLOURED),
+            TestResult("b", Status.FAILED, message=plain),
+        ],
+    )
+    (cluster,) = cluster_failures(run)
+    assert cluster.fingerprint == plain
+    assert "\x1b" not in cluster.example
+    assert cluster.example.startswith(plain)

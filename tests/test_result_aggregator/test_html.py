@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from maestro_test_result_aggregator.history import HistoryStore
-from maestro_test_result_aggregator.html import write_html
+from maestro_test_result_aggregator.html import render_html, write_html
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
 from maestro_test_result_aggregator.testing import make_result, make_run
 
@@ -111,3 +111,53 @@ def test_200k_tests_stay_usable(browser: Browser, tmp_path: Path) -> None:
         assert opened.errors == []
     finally:
         page.close()
+
+
+HOSTILE = [
+    "Hello<!-- -->World",
+    "<!--",
+    "-->",
+    "</script><script>document.body.dataset.pwned='1'</script>",
+    "</SCRIPT ><img src=x onerror=alert(1)>",
+    "<script>",
+    "<!--<script>",
+    "a\u2028b\u2029c",
+    "&lt;&amp;&#x3c;",
+    "]]></x>",
+    "\\u003c!--",
+]
+
+
+def test_hostile_messages_stay_text_and_every_test_is_listed(browser: Browser, tmp_path: Path) -> None:
+    # One `<!--` in a message (React SSR snapshots contain `Hello<!-- -->World`) used to make the
+    # embedded JSON invalid and the whole table empty.
+    tests = [make_result(i) for i in range(20)]
+    tests += [TestResult(f"hostile_{i}", Status.FAILED, classname=text, message=text) for i, text in enumerate(HOSTILE)]
+    run = TestRun(Tool("jest"), tests)
+    path = tmp_path / "hostile.html"
+    write_html(run, path)
+    opened = open_report(browser, path)
+    page = opened.page
+    try:
+        total = len(tests)
+        assert page.locator("#count").inner_text() == f"{total} of {total} tests"
+        page.fill("#search", "hostile_")
+        expect(page.locator("#count")).to_have_text(f"{len(HOSTILE)} of {total} tests", timeout=WAIT_MS)
+        shown = page.evaluate(
+            "Array.from(document.querySelectorAll('#spacer .row .ms')).map(function(e){return e.textContent})"
+        )
+        assert sorted(shown) == sorted(HOSTILE)  # the hostile text shows as text, byte for byte
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        assert page.evaluate("document.body.dataset.pwned") is None
+        assert page.evaluate("document.querySelectorAll('script').length") == 2
+        assert opened.errors == []
+    finally:
+        page.close()
+
+
+def test_ansi_colour_codes_are_not_shown_in_the_table() -> None:
+    coloured = "Error: \x1b[31mexpected\x1b[39m 3, got \x1b[32m2\x1b[39m"
+    page = render_html(TestRun(Tool("playwright"), [TestResult("t", Status.FAILED, message=coloured)]))
+    assert "\x1b" not in page
+    assert "\\u001b" not in page
+    assert "Error: expected 3, got 2" in page

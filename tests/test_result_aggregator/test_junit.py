@@ -161,3 +161,33 @@ def test_hostile_attempt_properties_are_ignored_not_trusted(engine: str, tmp_pat
         ("failed", 0.0, None),
         ("passed", 0.0, None),
     ]
+
+
+@pytest.mark.parametrize("engine", JUNIT_ENGINES)
+def test_a_testcase_with_failure_and_error_keeps_both(engine: str, tmp_path: Path) -> None:
+    # One <testcase> holding a <failure> and an <error> (a failed call and a teardown that raised,
+    # as some writers put them): the error used to be dropped, message and trace.
+    path = tmp_path / "junit.xml"
+    path.write_text(
+        '<testsuite name="s" tests="1" failures="1" errors="1"><testcase classname="c" name="t">'
+        '<failure message="AssertionError: call failed">assert 1 == 2</failure>'
+        '<error message="failed on teardown with RuntimeError">RuntimeError: teardown crashed</error>'
+        "</testcase></testsuite>"
+    )
+    (test,) = read_junit(path, engine=engine).tests
+    assert (test.status, test.raw_status) == (Status.FAILED, "failure")
+    assert test.message == "AssertionError: call failed\nerror: failed on teardown with RuntimeError"
+    assert test.trace == "assert 1 == 2\n\nerror:\nRuntimeError: teardown crashed"
+
+
+@pytest.mark.parametrize("engine", JUNIT_ENGINES)
+def test_same_named_testcases_with_empty_and_missing_properties_are_read(engine: str, tmp_path: Path) -> None:
+    # Regression (found by the generated-documents property test): one testcase without
+    # properties and one with k="" were "different" but fell into one group: the reader looped.
+    path = tmp_path / "junit.xml"
+    path.write_text(
+        '<testsuite name="s"><testcase name="t"/>'
+        '<testcase name="t"><properties><property name="k" value=""/></properties></testcase></testsuite>'
+    )
+    tests = read_junit(path, engine=engine).tests
+    assert [t.name for t in tests] == ["t"]

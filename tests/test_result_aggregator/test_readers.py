@@ -47,6 +47,19 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
         read_report(path)
 
 
+def test_mocha_json_is_not_taken_for_playwright(tmp_path: Path) -> None:
+    # A real `npx mocha --reporter json` file (mocha 10.8.2, see data/README.md): its "stats"
+    # object counts "suites", which detection took for Playwright JSON, whose reader then failed
+    # with "no 'suites' list".
+    copy = tmp_path / "report.json"
+    shutil.copy(DATA / "mocha_10" / "mocha.json", copy)
+    with pytest.raises(UnknownFormatError, match=r"report\.json: mocha JSON is not a format") as caught:
+        detect_format(copy)
+    assert "xunit" in str(caught.value)
+    with pytest.raises(UnknownFormatError, match="mocha JSON"):
+        read_report(copy)
+
+
 def test_ant_jenkins_dialect() -> None:
     run = read_report(DATA / "ant_jenkins.xml")
     by_name = {t.name: t for t in run.tests}

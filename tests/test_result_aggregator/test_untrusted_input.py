@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +38,7 @@ from maestro_test_result_aggregator.formats import (
 from maestro_test_result_aggregator.history import HistoryStore
 from maestro_test_result_aggregator.html import write_html
 from maestro_test_result_aggregator.merge import merge_runs
-from maestro_test_result_aggregator.model import Status, TestResult, TestRun, Tool
+from maestro_test_result_aggregator.model import DEFAULT_OUTPUT_LIMIT, Attempt, Status, TestResult, TestRun, Tool
 from maestro_test_result_aggregator.reports import render_markdown, report_data
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -358,6 +360,13 @@ def _spec(**result: object) -> list[dict[str, object]]:
     return [{"title": "a.spec.ts", "file": "a.spec.ts", "specs": [{"title": "t", "tests": [test]}]}]
 
 
+def _deep_playwright_suite(depth: int) -> dict[str, object]:
+    suite: dict[str, object] = _spec()[0]
+    for level in range(depth):
+        suite = {"title": f"s{level}", "file": "a.spec.ts", "specs": [], "suites": [suite]}
+    return suite
+
+
 _JUNIT = b'<testsuite name="x"><testcase name="a"/></testsuite>'
 _DEEP = 100_000
 
@@ -533,6 +542,11 @@ HOSTILE_BYTES: dict[str, bytes] = {
     "playwright stdout is a number": _playwright(_spec(stdout=5)),
     "playwright config is a list": _playwright([], config=[1], stats=[1]),
     "playwright config version is an object": _playwright([], config={"version": {}}),
+    # suite paths deeper than any reader accepts (writers nested one element per level)
+    "jsonl suite 2,000 deep": _jsonl(_result(suite=[f"s{i}" for i in range(2000)])),
+    "ctrf suite list 2,000 deep": _ctrf([_test(suite=[f"s{i}" for i in range(2000)])]),
+    "playwright suites 300 deep": _playwright([_deep_playwright_suite(300)]),
+    "ctrf suite string 2,000 deep": _ctrf([_test(suite=" > ".join(f"s{i}" for i in range(2000)))]),
     "playwright fields of the wrong kinds": _playwright(
         [{"title": [1], "file": {}, "specs": [{"title": {}, "line": "x", "tags": 5, "tests": [{"annotations": 5}]}]}]
     ),
@@ -617,3 +631,113 @@ def test_the_cli_fails_closed_in_one_line(tmp_path: Path, name: str) -> None:
             assert len(errors) == 1, result.output
             if options:
                 assert errors[0].startswith(f"error: {path}"), errors  # strict: the file's own error
+
+
+# ----------------------------------------------------------------------------- bounded memory
+
+_READ_SCRIPT = """
+import sys
+from maestro_test_result_aggregator.formats import _junit_fast, read_junit
+if sys.argv[3] == "pure":
+    _junit_fast._speedups = None
+run = read_junit(sys.argv[1], engine=sys.argv[2])
+assert [t.name for t in run.tests] == ["t", "after"], [t.name for t in run.tests]
+"""
+
+# Linux keeps a process's peak RSS across exec, so a reader started straight from this (large)
+# pytest process would report at least this process's peak. A small launcher runs the reader
+# and reports its child's peak (RUSAGE_CHILDREN): the reader's own, from a fresh address space.
+_LAUNCHER = """
+import resource, subprocess, sys
+subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def _peak_rss_kib(script: str, *args: str) -> int:
+    """The peak RSS (KiB) of a fresh interpreter running ``script`` with ``args``."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, script, *args], check=True, capture_output=True, text=True)
+    return int(done.stdout)
+
+
+_TOKEN_BODIES: dict[str, str] = {
+    # 1 MB each: before the fix, the fast reader's regex kept a backtracking frame per repeat
+    # (a 2 MB comment cost 1.1 GB; these 280 MB to 700 MB).
+    "comment": "<!--" + "x" * 1_000_000 + "-->",
+    "comment with single dashes": "<!--" + "-x" * 500_000 + "-->",
+    "text of references": "<system-out>" + "&lt;" * 250_000 + "</system-out>",
+    "text of brackets": "<system-out>" + "]x" * 500_000 + "</system-out>",
+    "text of CRLF": "<system-out>" + "\r\n" * 500_000 + "</system-out>",
+}
+
+
+@pytest.mark.parametrize("token", sorted(_TOKEN_BODIES))
+@pytest.mark.parametrize(
+    ("engine", "accelerator"), [("fast", "c"), ("fast", "pure"), ("expat", "pure")], ids=["C", "pure", "expat"]
+)
+def test_a_big_token_is_read_in_bounded_memory(tmp_path: Path, token: str, engine: str, accelerator: str) -> None:
+    if accelerator == "c" and _junit_fast._speedups is None:
+        pytest.skip("the C accelerator is not built here")
+    path = tmp_path / "token.xml"
+    path.write_text(
+        f'<testsuite name="s"><testcase name="t">{_TOKEN_BODIES[token]}</testcase><testcase name="after"/></testsuite>',
+        newline="",
+    )
+    rss_kib = _peak_rss_kib(_READ_SCRIPT, str(path), engine, accelerator)
+    # The interpreter and the package take about 25 MB, the 1 MB token a few times its size.
+    assert rss_kib < 64 * 1024, f"{token} ({engine}, {accelerator}): {rss_kib // 1024} MB"
+
+
+@pytest.mark.parametrize("write", [write_junit, write_ctrf, write_jsonl], ids=["junit", "ctrf", "jsonl"])
+def test_writers_do_not_recurse_on_a_deep_suite_path(tmp_path: Path, write: Callable[..., object]) -> None:
+    # Regression: 2,000 nested suites crashed `merge --format junit` with a RecursionError.
+    depth = 2000
+    suite = tuple(f"s{i}" for i in range(depth))
+    run = TestRun(Tool("x"), [TestResult("t", Status.FAILED, 1.0, suite=suite), TestResult("u", Status.PASSED)])
+    path = tmp_path / "deep.out"
+    write(run, path)
+    text = path.read_text()
+    if write is write_junit:
+        assert text.count("<testsuite ") == depth + 1
+        assert text.count("</testsuite>") == depth + 1
+        assert '<testsuite name="s0" tests="1" failures="1"' in text
+    # What was written past the readers' limit is refused by name, not crashed on.
+    with pytest.raises(ReportParseError, match="nested more than 256 deep") as caught:
+        read_report(path)
+    assert str(path) in str(caught.value)
+
+
+def test_merge_refuses_a_deep_suite_path_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(_jsonl(_result(suite=[f"s{i}" for i in range(2000)])))
+    result = CliRunner().invoke(main, ["merge", str(path), "--format", "junit", "-o", str(tmp_path / "o.xml")])
+    assert isinstance(result.exception, SystemExit | None), result.exception
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}" in result.output
+    assert "nested more than 256 deep" in result.output
+
+
+@pytest.mark.parametrize("write", [write_ctrf, write_jsonl, write_junit], ids=["ctrf", "jsonl", "junit"])
+def test_every_reader_cuts_messages_to_the_same_size(tmp_path: Path, write: Callable[..., object]) -> None:
+    # One bounded-size policy: CTRF and JSONL used to keep a 100 MB message whole while JUnit
+    # cut it at 64 KiB. Written whole (text_limit for JUnit), read back cut to the default.
+    body = "HEAD" + "x" * 2_000_000 + "TAIL"
+    attempts = (
+        () if write is write_junit else (Attempt(Status.PASSED), Attempt(Status.FAILED, message=body, trace=body))
+    )
+    result = TestResult("t", Status.FAILED, message=body, trace=body, stdout=body, attempts=attempts)
+    path = tmp_path / "big.out"
+    if write is write_junit:
+        write(TestRun(Tool("x"), [result]), path, message_limit=10**8, text_limit=10**8)
+    else:
+        write(TestRun(Tool("x"), [result]), path)
+    assert path.stat().st_size > 2_000_000  # the writer kept it whole
+    (read,) = read_report(path).tests
+    texts = [read.message, read.trace, read.stdout] + [a.message for a in read.attempts if a.message]
+    assert texts
+    for text in texts:
+        assert text is not None
+        assert len(text) <= DEFAULT_OUTPUT_LIMIT + 100
+        assert text.startswith("HEAD")
+        assert text.endswith("TAIL")
+        assert "characters truncated by maestro" in text

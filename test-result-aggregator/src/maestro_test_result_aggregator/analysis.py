@@ -392,6 +392,20 @@ def duration_regressions(
 
 # ----------------------------------------------------------------------------- clustering
 
+_ANSI: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+"""An ANSI escape sequence (CSI: colours, bold, cursor moves), as Playwright and jest write them."""
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences (colour codes show as junk in HTML and Markdown).
+
+    Examples:
+        >>> strip_ansi("expected \x1b[32m3\x1b[39m, got \x1b[31m2\x1b[39m")
+        'expected 3, got 2'
+    """
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
 _NORMALISERS: Final = (
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<TS>"),
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
@@ -407,7 +421,7 @@ def fingerprint(message: str | None) -> str:
     numbers replaced by placeholders, so one cause gives one fingerprint."""
     if not message:
         return "(no message)"
-    line = message.strip().split("\n", 1)[0][:500]
+    line = strip_ansi(message).strip().split("\n", 1)[0][:500]
     for pattern, placeholder in _NORMALISERS:
         line = pattern.sub(placeholder, line)
     return " ".join(line.split())
@@ -443,7 +457,7 @@ class Cluster:
     def example(self) -> str:
         """The first member's message (or trace's first line)."""
         first = self.tests[0]
-        return first.message or (first.trace or "").strip().split("\n", 1)[0]
+        return strip_ansi(first.message or (first.trace or "").strip().split("\n", 1)[0])
 
 
 def cluster_failures(run: TestRun) -> list[Cluster]:

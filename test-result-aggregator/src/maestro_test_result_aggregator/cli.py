@@ -340,7 +340,13 @@ def report(
     strict: bool,
 ) -> None:
     """Summarise INPUTS (merged) as a terminal summary, Markdown, HTML, JSON, CTRF or JUnit."""
-    from maestro_test_result_aggregator.reports import render_json, render_markdown, render_terminal, report_data  # noqa: PLC0415
+    from maestro_test_result_aggregator.reports import (  # noqa: PLC0415
+        render_json,
+        render_markdown,
+        render_terminal,
+        report_data,
+        unwrapped_console,
+    )
 
     run = _merged(inputs, strict)
     store = _store(db)
@@ -368,13 +374,11 @@ def report(
         if store is not None:
             store.close()
     if fmt == "term":
-        from rich.console import Console  # noqa: PLC0415
-
         if output is None:
             render_terminal(data)
         else:
             with open(output, "w", encoding="utf-8") as stream:
-                render_terminal(data, Console(file=stream, width=120))
+                render_terminal(data, unwrapped_console(stream))
         return
     text = render_markdown(data) if fmt == "md" else render_json(data)
     if output is None:

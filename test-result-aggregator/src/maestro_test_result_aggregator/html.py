@@ -27,7 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
-from maestro_test_result_aggregator.analysis import cluster_failures
+from maestro_test_result_aggregator.analysis import cluster_failures, strip_ansi
 from maestro_test_result_aggregator.model import Status, TestRun
 from maestro_test_result_aggregator.reports import report_data
 
@@ -53,11 +53,30 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+_SCRIPT_UNSAFE: Final = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+
+
 def _script_json(value: Any) -> str:
+    """JSON that is safe as the text of a `<script>` element.
+
+    `<`, `>` and `&` can only occur inside JSON strings, where `\\u003c`-style escapes mean the same
+    character, so no `<!--`, `</script` or `<script` sequence (which change how the HTML parser
+    ends the element) survives; U+2028/U+2029 are escaped for older JavaScript parsers.
+
+    Examples:
+        >>> _script_json({"m": "Hello<!-- -->World</script>"})
+        '{"m":"Hello\\\\u003c!-- --\\\\u003eWorld\\\\u003c/script\\\\u003e"}'
+    """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (
-        text.replace("</", "<\\/").replace("<!--", "<\\!--").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    )
+    for unsafe, escaped in _SCRIPT_UNSAFE:  # str.replace per character class: C speed on 200k tests
+        text = text.replace(unsafe, escaped)
+    return text
 
 
 def _line_chart(title: str, values: Sequence[float], *, percent: bool = False, colour: str = "#1565c0") -> str:
@@ -165,7 +184,7 @@ def render_html(
         suite_index = suites.setdefault(suite, len(suites))
         message_index = -1
         if test.status is Status.FAILED or test.message:
-            text = (test.message or (test.trace or "").strip().split("\n", 1)[0])[:_MESSAGE_CHARS]
+            text = strip_ansi(test.message or (test.trace or "").strip().split("\n", 1)[0])[:_MESSAGE_CHARS]
             if text:
                 message_index = messages.setdefault(text, len(messages))
         name = test.name

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from maestro_test_result_aggregator.analysis import (
     cluster_failures,
@@ -243,14 +243,30 @@ def render_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_terminal(data: dict[str, Any], console: Console | None = None) -> None:
-    """Print a rich summary: counts, failure clusters, flaky tests and the slowest tests."""
+_UNWRAPPED: Final = 100_000
+"""The width of a console that is not a terminal: CI logs and files get whole lines."""
+
+
+def unwrapped_console(file: IO[str] | None = None) -> Console:
+    """A rich console for ``file`` (stdout by default): the terminal's width on a terminal,
+    otherwise no hard wrap (rich would cut lines at 80 columns in a CI log or a file)."""
     from rich.console import Console  # noqa: PLC0415 - rich loads only when printing
-    from rich.markup import escape  # noqa: PLC0415
+
+    console = Console(file=file)
+    return console if console.is_terminal else Console(file=file, width=_UNWRAPPED)
+
+
+def render_terminal(data: dict[str, Any], console: Console | None = None) -> None:
+    """Print a rich summary: counts, failure clusters, flaky tests and the slowest tests.
+
+    Without ``console``, lines are wrapped at the terminal's width on a terminal and not at all
+    elsewhere (``unwrapped_console``).
+    """
+    from rich.markup import escape  # noqa: PLC0415 - rich loads only when printing
     from rich.table import Table  # noqa: PLC0415
 
     # Names, messages and evidence come from the reports: "[/tmp/x]" in a message is text, not markup.
-    out = console or Console()
+    out = console or unwrapped_console()
     s = data["summary"]
     style = "bold red" if s["failed"] else "bold green"
     out.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,13 @@ _PEEK: Final = 64 * 1024
 _REPORT_SUFFIXES: Final = (".xml", ".json", ".jsonl", ".ndjson")
 
 
+# Playwright's JSON: a "config" object and a "suites" list (keys, not words in a test title).
+_PLAYWRIGHT_CONFIG: Final = re.compile(r'"config"\s*:\s*\{')
+_PLAYWRIGHT_SUITES: Final = re.compile(r'"suites"\s*:\s*\[')
+# mocha's `--reporter json`: a "stats" object counting "passes" (Playwright counts "expected").
+_MOCHA_STATS: Final = re.compile(r'"stats"\s*:\s*\{[^{}]*"passes"\s*:')
+
+
 def _first_line_record(head: str) -> dict[str, object] | None:
     first = head.split("\n", 1)[0].strip()
     try:
@@ -65,9 +73,9 @@ def _json_format(head: str) -> Format | None:
         return "ctrf"
     if '"exitcode"' in head and ('"tests"' in head or '"created"' in head):
         return "pytest-json-report"
-    if '"config"' in head or ('"suites"' in head and '"stats"' in head):
-        return "playwright-json"
-    return None
+    playwright = _PLAYWRIGHT_CONFIG.search(head) or (_PLAYWRIGHT_SUITES.search(head) and '"stats"' in head)
+    # mocha's JSON reporter is not Playwright, though its "stats" count "suites" too
+    return "playwright-json" if playwright and not _MOCHA_STATS.search(head) else None
 
 
 def detect_format(path: str | os.PathLike[str]) -> Format:
@@ -88,6 +96,11 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         found = "junit"
     elif head.startswith("{"):
         found = _json_format(head)
+    if found is None and head.startswith("{") and _MOCHA_STATS.search(head):
+        raise UnknownFormatError(
+            f"{source}: mocha JSON is not a format maestro-results reads; write JUnit XML with mocha's "
+            "`xunit` reporter or mocha-junit-reporter"
+        )
     if found is None:
         raise UnknownFormatError(
             f"{source}: not a known report format (JUnit XML, CTRF, maestro JSONL, pytest reportlog, "

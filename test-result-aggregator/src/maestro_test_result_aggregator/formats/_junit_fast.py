@@ -85,15 +85,15 @@ def _general(wide: bool) -> str:
     return (
         # start or empty tag, with the whitespace before it (one token instead of two)
         f"|(?P<lead>{_WS}*+)<(?P<tag>{_NAME})(?P<attrs>(?:{_WS}+{_NAME}{_WS}*={_WS}*"
-        f"(?:\"[\\t\\n\\r !#-;=-\\xff{high}]*+\"|'[\\t\\n\\r -&(-;=-\\xff{high}]*+'))*)"
+        f"(?:\"[\\t\\n\\r !#-;=-\\xff{high}]*+\"|'[\\t\\n\\r -&(-;=-\\xff{high}]*+'))*+)"
         f"{_WS}*(?P<empty>/?)>"
         # end tag, with the whitespace before it
         f"|(?P<endlead>{_WS}*+)</(?P<end>{_NAME}){_WS}*>"
         # character data with its references (no lone CR at a chunk end, no "]]>"): one token
         # for a whole traceback with quotes in it, the references resolved in Python
         f"|(?P<text>(?:[\\t\\n -%'-;=-\\x5c\\x5e-\\xff{high}]++|\\r\\n|\\r(?=[^\\n])|\\](?=[^\\]]|\\][^>])"
-        "|&(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)+)"
-        f"|(?P<comment><!--(?:[^-{_ILL}]|-[^-{_ILL}])*-->)"
+        "|&(?:lt|gt|amp|apos|quot|#[0-9]+|#x[0-9a-fA-F]+);)++)"
+        f"|(?P<comment><!--(?:[^-{_ILL}]++|-[^-{_ILL}])*+-->)"
         f"|<!\\[CDATA\\[(?P<cdata>[^{_ILL}]*?)\\]\\]>"
         f"|(?P<pi><\\?(?P<target>{_NAME})(?:{_WS}[^{_ILL}]*?)?\\?>)"
     )

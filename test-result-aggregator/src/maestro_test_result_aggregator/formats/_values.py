@@ -21,11 +21,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from maestro_test_result_aggregator.model import Attempt, TestResult, bound_text
+
 __all__ = [
     "MAX_SECONDS",
+    "MAX_SUITE_DEPTH",
+    "bounded_result",
     "clean",
     "epoch",
     "mapping",
@@ -34,10 +39,15 @@ __all__ = [
     "seconds",
     "string_map",
     "strings",
+    "suite_path",
     "text",
 ]
 
 MAX_SECONDS: Final = 1e12
+MAX_SUITE_DEPTH: Final = 256
+"""The longest suite path any reader accepts (JUnit ``<testsuite>`` nesting, a JSON ``suite``
+list): each test holds its whole path and writers nest one element per level, so an unbounded
+path would cost memory quadratic in the file and unbounded nesting in what is written."""
 """The largest duration accepted, in seconds (about 31,700 years): sums and millisecond
 conversions of durations stay finite."""
 
@@ -109,6 +119,14 @@ def strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(text(item, what) for item in value)
 
 
+def suite_path(value: Any, what: str) -> tuple[str, ...]:
+    """A suite path: ``strings`` of at most ``MAX_SUITE_DEPTH`` names."""
+    path = strings(value, what)
+    if len(path) > MAX_SUITE_DEPTH:
+        raise ValueError(f"{what} is nested more than {MAX_SUITE_DEPTH} deep ({len(path)} levels)")
+    return path
+
+
 def mapping(value: Any, what: str) -> dict[str, Any]:
     """A JSON object (None is empty), kept as it is."""
     if value is None:
@@ -121,3 +139,46 @@ def mapping(value: Any, what: str) -> dict[str, Any]:
 def string_map(value: Any, what: str) -> dict[str, str]:
     """A JSON object of strings (numbers written as text); None is empty."""
     return {clean(str(key)): text(item, f"{what}[{key!r}]") for key, item in mapping(value, what).items()}
+
+
+_TEXT_FIELDS: Final = ("message", "trace", "stdout", "stderr")
+
+
+def _too_long(item: TestResult | Attempt, limit: int) -> bool:
+    return any(len(getattr(item, name) or "") > limit for name in _TEXT_FIELDS)
+
+
+def bounded_result(result: TestResult, limit: int) -> TestResult:
+    """``result`` with its message, trace, stdout and stderr (and its attempts') cut by
+    ``bound_text`` to about ``limit`` characters: the one size policy of every reader (the JUnit
+    readers cut while streaming, the JSON readers here). Unchanged, the same object, when all fit.
+
+    Examples:
+        >>> from maestro_test_result_aggregator.model import Status
+        >>> cut = bounded_result(TestResult("t", Status.FAILED, message="x" * 100), 20)
+        >>> len(cut.message) < 100, "truncated by maestro" in cut.message
+        (True, True)
+    """
+    if not _too_long(result, limit) and not any(_too_long(attempt, limit) for attempt in result.attempts):
+        return result
+    attempts = tuple(_bounded_attempt(attempt, limit) for attempt in result.attempts)
+    return replace(
+        result,
+        message=bound_text(result.message, limit),
+        trace=bound_text(result.trace, limit),
+        stdout=bound_text(result.stdout, limit),
+        stderr=bound_text(result.stderr, limit),
+        attempts=attempts,
+    )
+
+
+def _bounded_attempt(attempt: Attempt, limit: int) -> Attempt:
+    if not _too_long(attempt, limit):
+        return attempt
+    return replace(
+        attempt,
+        message=bound_text(attempt.message, limit),
+        trace=bound_text(attempt.trace, limit),
+        stdout=bound_text(attempt.stdout, limit),
+        stderr=bound_text(attempt.stderr, limit),
+    )

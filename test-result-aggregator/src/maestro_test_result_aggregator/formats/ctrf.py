@@ -33,6 +33,7 @@ from maestro_test_result_aggregator.errors import ReportParseError, SchemaValida
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._schema import ctrf_schema, schema_errors
 from maestro_test_result_aggregator.formats._values import (
+    bounded_result,
     clean,
     epoch,
     mapping,
@@ -40,9 +41,11 @@ from maestro_test_result_aggregator.formats._values import (
     seconds,
     string_map,
     strings,
+    suite_path,
     text,
 )
 from maestro_test_result_aggregator.model import (
+    DEFAULT_OUTPUT_LIMIT,
     EMPTY,
     Attachment,
     Attempt,
@@ -486,8 +489,8 @@ def _attempts(record: Mapping[str, Any], final: Attempt, maestro: Mapping[str, A
 
 def _suite(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        return tuple(clean(part.strip()) for part in value.split(">")) if value else ()
-    return strings(value, "suite")
+        value = [part.strip() for part in value.split(">")] if value else []
+    return suite_path(value, "suite")
 
 
 def _line(value: Any) -> int | None:
@@ -505,7 +508,7 @@ def _parameters(value: Any) -> Mapping[str, str]:
     return {clean(k): clean(v) if isinstance(v, str) else json.dumps(v) for k, v in parameters.items()}
 
 
-def _result_in(item: Any) -> TestResult:
+def _result_in(item: Any, limit: int = DEFAULT_OUTPUT_LIMIT) -> TestResult:
     record = mapping(item, "test")
     extra = mapping(record.get("extra"), "extra")
     maestro = mapping(extra.pop("maestro", None), "extra.maestro")
@@ -523,7 +526,7 @@ def _result_in(item: Any) -> TestResult:
     name = record.get("name")
     if not isinstance(name, str):
         raise ValueError(f"test name must be a string, got {name!r}")
-    return TestResult(
+    result = TestResult(
         name=clean(name),
         status=final.status,
         duration=final.duration,
@@ -543,6 +546,7 @@ def _result_in(item: Any) -> TestResult:
         start=final.start,
         extra=extra or EMPTY,
     )
+    return bounded_result(result, limit)
 
 
 def _environment_in(value: Any) -> Environment:
@@ -621,9 +625,12 @@ def _seconds_not_milliseconds(run: TestRun) -> None:
             )
 
 
-def read_ctrf(path: str | os.PathLike[str]) -> TestRun:
+def read_ctrf(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
     """Read a CTRF JSON file, streaming: each test object is decoded and converted on its own,
     so memory stays bounded by the largest test, not the file.
+
+    Messages, traces and output are cut to about ``text_limit`` characters (head and tail kept),
+    as every reader does.
 
     Raises:
         ReportParseError: the file is not JSON (with line and column) or not CTRF.
@@ -634,14 +641,14 @@ def read_ctrf(path: str | os.PathLike[str]) -> TestRun:
         document: dict[str, Any] = {}
         for key in reader.document("not CTRF: the document is not a JSON object"):
             if key == "results" and reader.peek() == "{":
-                document[key] = _read_results(reader)
+                document[key] = _read_results(reader, text_limit)
             else:
                 document[key] = reader.value()
         reader.end()
     return run_from_ctrf(document, source=source)
 
 
-def _read_results(reader: JsonStream) -> dict[str, Any]:
+def _read_results(reader: JsonStream, limit: int) -> dict[str, Any]:
     """The ``results`` object, its ``tests`` converted one by one as they stream past."""
     results: dict[str, Any] = {}
     for key in reader.object():
@@ -652,7 +659,7 @@ def _read_results(reader: JsonStream) -> dict[str, Any]:
                 record = reader.value()
                 if isinstance(record, dict):
                     try:
-                        append(_result_in(record))
+                        append(_result_in(record, limit))
                     except (TypeError, ValueError, AttributeError, KeyError) as error:
                         raise reader.error(f"bad test at results.tests[{index}]: {error}") from None
                 else:

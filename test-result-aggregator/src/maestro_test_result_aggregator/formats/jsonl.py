@@ -25,15 +25,18 @@ from typing import IO, Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._values import (
+    bounded_result,
     epoch,
     mapping,
     optional_text,
     seconds,
     string_map,
     strings,
+    suite_path,
     text,
 )
 from maestro_test_result_aggregator.model import (
+    DEFAULT_OUTPUT_LIMIT,
     EMPTY,
     Attachment,
     Attempt,
@@ -174,7 +177,7 @@ def result_from_record(record: dict[str, Any]) -> TestResult:
         name=text(record["name"], "name"),
         status=_status(record["status"]),
         duration=seconds(record.get("duration", 0.0), "duration"),
-        suite=strings(record.get("suite"), "suite"),
+        suite=suite_path(record.get("suite"), "suite"),
         file=optional_text(record.get("file"), "file"),
         classname=optional_text(record.get("classname"), "classname"),
         line=_line(record.get("line")),
@@ -342,11 +345,14 @@ def parse_line(line: str, source: str, number: int) -> Any:
         raise ReportParseError(source, f"not readable: {error}", line=number) from None
 
 
-def iter_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -> Iterator[TestRun | TestResult]:
+def iter_jsonl(
+    path: str | os.PathLike[str], *, allow_torn_tail: bool = False, text_limit: int = DEFAULT_OUTPUT_LIMIT
+) -> Iterator[TestRun | TestResult]:
     """Stream the file: first its ``TestRun`` (without tests), then each ``TestResult``, one line
     in memory at a time; ``stop`` from the end line is set on that same ``TestRun`` object once
     reached. A last line without its newline (a crash mid-write) is skipped when
-    ``allow_torn_tail`` is true, otherwise it is a ``ReportParseError``.
+    ``allow_torn_tail`` is true, otherwise it is a ``ReportParseError``. Messages, traces and
+    output are cut to about ``text_limit`` characters (head and tail kept), as every reader does.
 
     Raises:
         ReportParseError: a line is not UTF-8 or not JSON, a record is not a maestro-results
@@ -373,7 +379,7 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -
                     run = _run_from_header(record)
                     yield run
                 elif kind == "result":
-                    yield result_from_record(record)
+                    yield bounded_result(result_from_record(record), text_limit)
                 elif kind == "end":
                     stop = record.get("stop")
                     run.stop = None if stop is None else epoch(stop, "stop")
@@ -385,9 +391,11 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -
         raise ReportParseError(source, "empty file: no run header")
 
 
-def read_jsonl(path: str | os.PathLike[str], *, allow_torn_tail: bool = False) -> TestRun:
+def read_jsonl(
+    path: str | os.PathLike[str], *, allow_torn_tail: bool = False, text_limit: int = DEFAULT_OUTPUT_LIMIT
+) -> TestRun:
     """Read a whole JSONL run (see ``iter_jsonl``)."""
-    records = iter_jsonl(path, allow_torn_tail=allow_torn_tail)
+    records = iter_jsonl(path, allow_torn_tail=allow_torn_tail, text_limit=text_limit)
     run = next(records)
     if not isinstance(run, TestRun):  # pragma: no cover - iter_jsonl always yields the run first
         raise TypeError("iter_jsonl yielded a result before the run header")

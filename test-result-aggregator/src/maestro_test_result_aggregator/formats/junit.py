@@ -46,7 +46,7 @@ from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputE
 from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
-from maestro_test_result_aggregator.formats._values import MAX_SECONDS
+from maestro_test_result_aggregator.formats._values import MAX_SECONDS, MAX_SUITE_DEPTH
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
@@ -76,9 +76,6 @@ JUNIT_PROFILES: Final = ("xunit2", "surefire")
 DEFAULT_MESSAGE_LIMIT: Final = 4096
 """Characters kept in a ``message`` attribute by the writer."""
 
-MAX_SUITE_DEPTH: Final = 256
-"""The deepest nesting of ``<testsuite>`` elements read (deeper is a ``ReportParseError``: each
-level holds its whole suite path, so unbounded nesting would cost quadratic memory)."""
 
 _CHUNK: Final = 1 << 20
 _PARAM: Final = "maestro.parameter."
@@ -146,6 +143,7 @@ class _Reader:
         "in_properties",
         "limit",
         "message",
+        "more",
         "opened",
         "parser",
         "properties",
@@ -215,6 +213,7 @@ class _Reader:
         self.in_properties = False
         self.rerun = False
         self.failure_time: str | None = None
+        self.more: str | None = None  # a second <failure>/<error> of the testcase, being read
 
     # -- text collection ----------------------------------------------------------------
     def _collect(self) -> None:
@@ -398,6 +397,14 @@ class _Reader:
                 self.raw = name
                 self.message = bound_text(attrs.get("message"), self.limit)
                 self.failure_time = attrs.get("time")
+            else:
+                # Another <failure>/<error> (pytest: the test failed, then its teardown raised):
+                # kept after the first, named by its element, never dropped.
+                self.more = name
+                extra = attrs.get("message")
+                if extra:
+                    line = f"{name}: {extra}"
+                    self.message = bound_text(f"{self.message}\n{line}" if self.message else line, self.limit)
             self._collect()
         elif name == "skipped":
             if self.status is _PASSED:
@@ -450,7 +457,12 @@ class _Reader:
             return
         value = self._collected()
         if name in _FAILURES:
-            if self.trace is None and value.strip():
+            if self.more is not None:
+                if value.strip():
+                    part = f"{self.more}:\n{value}"
+                    self.trace = bound_text(f"{self.trace}\n\n{part}" if self.trace else part, self.limit)
+                self.more = None
+            elif self.trace is None and value.strip():
                 self.trace = value
         elif name == "skipped":
             if self.message is None and value.strip():
@@ -751,11 +763,11 @@ def fold_repeated_testcases(  # noqa: PLR0912 - one branch per rule, in the docu
                 pending.extend(group for group in _tell_apart(members, "project", hosts) if len(group) > 1)
                 continue
             properties = [m.extra.get("properties") if m.extra else None for m in members]
-            if any(p != properties[0] for p in properties):
-                names = sorted({k for p in properties if isinstance(p, dict) for k in p})
-                values = [
-                    ",".join(f"{k}={p.get(k, '') if isinstance(p, dict) else ''}" for k in names) for p in properties
-                ]
+            names = sorted({k for p in properties if isinstance(p, dict) for k in p})
+            values = [",".join(f"{k}={p.get(k, '') if isinstance(p, dict) else ''}" for k in names) for p in properties]
+            # Told apart by the values compared, not the dicts: no properties and k="" look the
+            # same, and splitting on a difference the groups cannot show looped forever.
+            if len(set(values)) > 1:
                 pending.extend(group for group in _tell_apart(members, "properties", values) if len(group) > 1)
                 continue
             undecided.append(members)
@@ -960,11 +972,27 @@ class _Node:
         self.tests: list[TestResult] = []
 
 
-def _all_tests(node: _Node) -> list[TestResult]:
-    found = list(node.tests)
-    for child in node.children.values():
-        found.extend(_all_tests(child))
-    return found
+def _tree_counts(root: _Node) -> dict[int, tuple[int, int, int, int, float]]:
+    """``_counts`` of every node's tests and its descendants', keyed by ``id(node)``: one pass
+    over each test, without recursion (a suite path may be as deep as a report makes it)."""
+    order: list[_Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children.values())
+    totals: dict[int, tuple[int, int, int, int, float]] = {}
+    for node in reversed(order):  # children before their parent
+        tests, failures, errors, skipped, duration = _counts(node.tests)
+        for child in node.children.values():
+            c_tests, c_failures, c_errors, c_skipped, c_duration = totals[id(child)]
+            tests += c_tests
+            failures += c_failures
+            errors += c_errors
+            skipped += c_skipped
+            duration += c_duration
+        totals[id(node)] = (tests, failures, errors, skipped, duration)
+    return totals
 
 
 def _surefire_can_say(result: TestResult) -> bool:
@@ -988,17 +1016,28 @@ class _Writer:
     def _body(self, value: str) -> str:
         return text(bound_text(value, self.text_limit) or "")
 
-    def suite(self, name: str, node: _Node, indent: str) -> None:
-        tests, failures, errors, skipped, duration = _counts(_all_tests(node))
-        self.write(
-            f'{indent}<testsuite name="{attr(name)}" tests="{tests}" failures="{failures}" errors="{errors}" '
-            f'skipped="{skipped}" time="{_fmt_time(duration)}">\n'
-        )
-        for result in node.tests:
-            self.case(result, indent + "  ")
-        for child_name, child in node.children.items():
-            self.suite(child_name, child, indent + "  ")
-        self.write(f"{indent}</testsuite>\n")
+    def suites(self, root: _Node) -> None:
+        """Every suite under ``root``, depth first, with an explicit stack (no recursion)."""
+        totals = _tree_counts(root)
+        # Entries: (name, node, depth) to open a suite, (None, None, depth) to close one.
+        stack: list[tuple[str | None, _Node | None, int]] = [
+            (name, node, 1) for name, node in reversed(root.children.items())
+        ]
+        while stack:
+            name, node, depth = stack.pop()
+            indent = "  " * depth
+            if node is None:
+                self.write(f"{indent}</testsuite>\n")
+                continue
+            tests, failures, errors, skipped, duration = totals[id(node)]
+            self.write(
+                f'{indent}<testsuite name="{attr(name or "")}" tests="{tests}" failures="{failures}" '
+                f'errors="{errors}" skipped="{skipped}" time="{_fmt_time(duration)}">\n'
+            )
+            for result in node.tests:
+                self.case(result, indent + "  ")
+            stack.append((None, None, depth))
+            stack.extend((child_name, child, depth + 1) for child_name, child in reversed(node.children.items()))
 
     def _failure_element(
         self, tag: str, message: str | None, trace: str | None, indent: str, duration: float | None = None
@@ -1164,6 +1203,5 @@ def write_junit(
         if run.start is not None:
             head += f' timestamp="{_iso(run.start)}"'
         stream.write(head + ">\n")
-        for name, node in root.children.items():
-            writer.suite(name, node, "  ")
+        writer.suites(root)
         stream.write("</testsuites>\n")

@@ -54,7 +54,15 @@ from typing import Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
-from maestro_test_result_aggregator.formats._values import epoch, mapping, optional_text, seconds, strings, text
+from maestro_test_result_aggregator.formats._values import (
+    MAX_SUITE_DEPTH,
+    epoch,
+    mapping,
+    optional_text,
+    seconds,
+    strings,
+    text,
+)
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -169,6 +177,8 @@ def _spec_results(item: Any, here: tuple[str, ...], file: Any, limit: int) -> It
 
 def _here(path: tuple[str, ...], title: Any) -> tuple[str, ...]:
     title = "" if title is None else text(title, "suite title")
+    if title and len(path) >= MAX_SUITE_DEPTH:
+        raise ValueError(f"suites nested more than {MAX_SUITE_DEPTH} deep")
     return (*path, title) if title else path
 
 
