@@ -78,24 +78,33 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if version == "editable":
             # An editable install imports from the source tree: never leave an old build there.
             source.with_name(name).unlink(missing_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="maestro-speedups-"))
         if os.environ.get("MAESTRO_PURE_PYTHON") == "1":
             self.app.display_info("maestro: MAESTRO_PURE_PYTHON=1, building the pure-Python wheel")
+            self._record(version, build_data, "built without it on purpose (MAESTRO_PURE_PYTHON=1)")
             return
-        if version == "editable":
-            target = source.with_name(name)
-        else:
-            self._scratch = Path(tempfile.mkdtemp(prefix="maestro-speedups-"))
-            target = self._scratch / name
+        target = source.with_name(name) if version == "editable" else self._scratch / name
         error = _compile(root, SOURCE, target)
         if error is not None:
             if os.environ.get("MAESTRO_REQUIRE_SPEEDUPS") == "1":
                 raise RuntimeError(f"maestro: the C accelerator did not compile:\n{error}")
             self.app.display_warning(f"maestro: building without the C accelerator (pure Python): {error}")
+            last = error.strip().splitlines()[-1] if error.strip() else "no details"
+            self._record(version, build_data, f"the C accelerator did not compile here ({last[:200]})")
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if version != "editable":
             build_data["force_include"][str(target)] = f"maestro_test_result_aggregator/formats/{name}"
+
+    def _record(self, version: str, build_data: dict[str, Any], why: str) -> None:
+        """Ship why this wheel has no accelerator, so the installed package can say so: pip hides a
+        build's own output unless run with -v, and a silent 1.6x slower reader is a surprise."""
+        if version == "editable":
+            return
+        note = self._scratch / "_pure_python_build.txt"
+        note.write_text(why + "\n")
+        build_data["force_include"][str(note)] = "maestro_test_result_aggregator/formats/_pure_python_build.txt"
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         """Remove the scratch folder the extension was compiled into (it is in the wheel now)."""

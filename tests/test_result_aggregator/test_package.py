@@ -166,3 +166,52 @@ def test_the_accelerator_reads_under_address_and_undefined_behaviour_sanitizers(
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == f"read {len(paths)}"
     assert "runtime error" not in done.stderr
+
+
+@pytest.mark.slow
+def test_an_sdist_installed_without_a_compiler_says_it_reads_in_pure_python(tmp_path: Path) -> None:
+    # before: pip hides a build's own output, so an install without a compiler silently got the
+    # ~1.6x slower pure-Python reader; now the installed package says so itself
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAESTRO_REQUIRE_SPEEDUPS", "CC", "PYTHONPATH")}
+    sdist_dir, wheel_dir, target = tmp_path / "sdist", tmp_path / "wheel", tmp_path / "site"
+    made = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(sdist_dir), str(PACKAGE)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    (sdist,) = sdist_dir.iterdir()
+    pip = [sys.executable, "-m", "pip"]
+    no_compiler = {**environment, "CC": "false"}  # as on a slim image: the compile fails
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(sdist)],
+        capture_output=True,
+        text=True,
+        env=no_compiler,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheel_dir.iterdir()
+    assert wheel.name.endswith("-py3-none-any.whl")
+    installed = subprocess.run(
+        [*pip, "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    report = tmp_path / "junit.xml"
+    report.write_text('<testsuite name="s" tests="1"><testcase name="a"/></testsuite>')
+    cli = [sys.executable, "-c", "from maestro_test_result_aggregator.cli import main; main()"]
+    run_env = {**environment, "PYTHONPATH": str(target)}
+    version = subprocess.run([*cli, "--version"], capture_output=True, text=True, env=run_env, check=False)
+    assert "the JUnit reader runs in pure Python: the C accelerator did not compile here" in version.stdout
+    gate = subprocess.run([*cli, "gate", str(report)], capture_output=True, text=True, env=run_env, check=False)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "maestro-results: note: the JUnit reader runs in pure Python" in gate.stderr
+    accelerated = subprocess.run([*cli, "--version"], capture_output=True, text=True, env=environment, check=False)
+    if _junit_fast._speedups is not None:  # this environment has the accelerator: no note
+        assert "uses its C accelerator" in accelerated.stdout

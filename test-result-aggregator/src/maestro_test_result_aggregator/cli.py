@@ -277,10 +277,35 @@ class _Group(click.Group):
             _fail(str(error))
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the version and which JUnit reader this install runs."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version  # noqa: PLC0415
+
+    from maestro_test_result_aggregator.formats._junit_fast import accelerator_note  # noqa: PLC0415
+
+    engine = accelerator_note() or "the JUnit reader uses its C accelerator"
+    click.echo(f"maestro-results {version('maestro-test-result-aggregator')} ({engine})")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="maestro-test-result-aggregator")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, and which JUnit reader this install runs, and exit.",
+)
 def main() -> None:
     """Merge test reports, find flaky tests, gate builds and write reports."""
+    from maestro_test_result_aggregator.formats._junit_fast import accelerator_note  # noqa: PLC0415
+
+    note = accelerator_note()
+    if note is not None and "on purpose" not in note:  # pip hid the build's own warning
+        click.echo(f"maestro-results: note: {note}", err=True)
 
 
 @main.command()
