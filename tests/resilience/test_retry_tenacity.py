@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import inspect
 import logging
 import random
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 import tenacity
+from packaging.version import Version
 from tenacity import (
     RetryError,
     TryAgain,
@@ -405,6 +407,9 @@ def test_eventually_return_false(sides: Callable[[], tuple[Side, Side]]) -> None
 STAT_KEYS = ("start_time", "attempt_number", "idle_for", "delay_since_first_attempt")
 
 
+STALE_FUNCTION_STATISTICS = Version(importlib.metadata.version("tenacity")) < Version("9.1")
+
+
 @pytest.mark.parametrize(
     "outcomes", [[Raise(MyException)], ["ok"], [Raise(MyException), "ok"]], ids=["fails", "first-try", "second"]
 )
@@ -417,7 +422,12 @@ def test_statistics(sides: Callable[[], tuple[Side, Side]], outcomes: list[Any])
         return (
             before,
             {key: raise_my_exception.retry.statistics[key] for key in STAT_KEYS},
-            {key: raise_my_exception.statistics[key] for key in STAT_KEYS},
+            # tenacity < 9.1 gave the decorated function a stale copy of the statistics (fixed
+            # in 9.1, which ours follows): there, compare the policy's statistics only
+            {
+                key: (raise_my_exception.retry if STALE_FUNCTION_STATISTICS else raise_my_exception).statistics[key]
+                for key in STAT_KEYS
+            },
         )
 
     same(sides, run)

@@ -523,7 +523,10 @@ def test_a_coverage_gate_not_met_fails_the_run_although_every_test_passed(tmp_pa
     assert exit_code(run) is ExitCode.ERROR
     reason = run_error(run) or ""
     assert reason.startswith("pytest exit status 1 although no test failed: ")
-    assert "Coverage failure: total of 75 is less than fail-under=100" in reason
+    # pytest-cov >= 6 and older word it differently; either way the runner's own reason is quoted
+    assert ("Coverage failure: total of 75 is less than fail-under=100" in reason) or (
+        "Required test coverage of 100% not reached" in reason
+    )
 
 
 def test_rerunfailures_fail_on_flaky_fails_the_run(tmp_path: Path) -> None:
@@ -708,8 +711,9 @@ def test_every_failure_of_a_test_is_kept(tmp_path: Path) -> None:
     unittest_sub = results["test_subtests"]
     assert unittest_sub.status is Status.FAILED
     assert "1 != 0" in (unittest_sub.message or "")
-    assert "2 != 0" in (unittest_sub.message or "")  # the second failing subtest too, as junitxml keeps it
-    assert "2 != 0" in (unittest_sub.trace or "")
+    if pytest.version_tuple >= (9,):  # pytest < 9 reports only a unittest test's first failing subTest
+        assert "2 != 0" in (unittest_sub.message or "")  # the second failing subtest too, as junitxml keeps it
+        assert "2 != 0" in (unittest_sub.trace or "")
     pytest_sub = results["test_pytest_subtests"]
     assert "assert 1 == 0" in (pytest_sub.message or "")
     assert "assert 2 == 0" in (pytest_sub.message or "")

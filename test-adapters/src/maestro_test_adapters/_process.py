@@ -31,20 +31,28 @@ _INTERVAL = 0.05
 _PR_SET_PDEATHSIG = 1
 
 
-def _child_setup() -> Callable[[], None] | None:
-    """What the child runs before exec: ask to be sent SIGKILL when the process that started it
-    dies (``PR_SET_PDEATHSIG``, Linux). prctl is looked up here, in the parent, so the child
-    imports nothing between fork and exec."""
+def _default_sigint() -> None:
+    # A shell starts background jobs (`make test &` in a CI script, nohup) with SIGINT ignored, and
+    # an ignored signal stays ignored across exec: the runner would ignore the SIGINT we stop it
+    # with, and its session teardown would never run. The runner gets the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _child_setup() -> Callable[[], None]:
+    """What the child runs before exec: SIGINT back to its default, and (Linux) ask to be sent
+    SIGKILL when the process that started it dies (``PR_SET_PDEATHSIG``). prctl is looked up here,
+    in the parent, so the child imports nothing between fork and exec."""
     if not sys.platform.startswith("linux"):
-        return None
+        return _default_sigint
     try:
         import ctypes  # noqa: PLC0415 - Linux only
 
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return None
+        return _default_sigint
 
     def die_with_parent() -> None:
+        _default_sigint()
         prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
     return die_with_parent
