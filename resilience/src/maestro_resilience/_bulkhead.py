@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
-import math
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import BulkheadFullError, ConfigurationError
-from maestro_resilience._policy import Policy, is_async_callable
+from maestro_resilience._policy import Policy, check_seconds, is_async_callable
 
 if TYPE_CHECKING:
     import asyncio
@@ -24,12 +23,6 @@ __all__ = ["Bulkhead", "ThreadPoolBulkhead"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _check_wait(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
-    return float(value)
 
 
 class _Waiter:
@@ -86,7 +79,7 @@ class Bulkhead(Policy):
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ConfigurationError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
         self.max_concurrent = max_concurrent
-        self.max_wait = _check_wait("max_wait", max_wait)
+        self.max_wait = check_seconds("max_wait", max_wait)
         self._permits: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(max_concurrent):
             self._permits.put(None)

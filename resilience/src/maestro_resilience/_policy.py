@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import itertools
+import math
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
@@ -48,6 +49,13 @@ def refuse_generator(policy: object, fn: object) -> None:
             "the generator and the work runs while it is iterated, so every call would count as an instant "
             "success; guard the function that iterates it (or one that returns a list) instead"
         )
+
+
+def check_seconds(name: str, value: object) -> float:
+    """``value`` as a finite number of seconds >= 0, or ``ConfigurationError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def check_sync_callable(policy: object, fn: object) -> None:

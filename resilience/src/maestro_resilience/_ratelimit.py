@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import ConfigurationError, RateLimitExceeded
-from maestro_resilience._policy import Policy
+from maestro_resilience._policy import Policy, check_seconds
 
 __all__ = ["RateLimiter"]
 
@@ -68,13 +68,7 @@ class RateLimiter(Policy):
             burst = max(1, int(rate))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigurationError(f"burst must be an int >= 1, got {burst!r}")
-        if (
-            isinstance(max_wait, bool)
-            or not isinstance(max_wait, int | float)
-            or max_wait < 0
-            or not math.isfinite(max_wait)
-        ):
-            raise ConfigurationError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
+        check_seconds("max_wait", max_wait)
         self.rate = float(rate)
         self.per = float(per)
         self.burst = burst

@@ -57,7 +57,7 @@ from maestro_resilience._breaker import _FAILURE, _IGNORED, CircuitState
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import ConfigurationError, RateLimitExceeded, StorageUnavailable
-from maestro_resilience._policy import Policy
+from maestro_resilience._policy import Policy, check_seconds
 from maestro_resilience._ratelimit import RateLimiter
 from maestro_resilience._windows import Consecutive, CountWindow
 
@@ -439,29 +439,9 @@ class RedisStorage:
             raise ConfigurationError(f"namespace must be a non-empty str, got {namespace!r}")
         if on_unavailable not in ("fallback", "fail"):
             raise ConfigurationError(f"on_unavailable must be 'fallback' or 'fail', got {on_unavailable!r}")
-        if (
-            isinstance(recheck_interval, bool)
-            or not isinstance(recheck_interval, int | float)
-            or recheck_interval < 0
-            or not math.isfinite(recheck_interval)
-        ):
-            raise ConfigurationError(
-                f"recheck_interval must be a finite number of seconds >= 0, got {recheck_interval!r}"
-            )
-        if (
-            isinstance(max_staleness, bool)
-            or not isinstance(max_staleness, int | float)
-            or max_staleness < 0
-            or not math.isfinite(max_staleness)
-        ):
-            raise ConfigurationError(f"max_staleness must be a finite number of seconds >= 0, got {max_staleness!r}")
-        if (
-            isinstance(flush_delay, bool)
-            or not isinstance(flush_delay, int | float)
-            or flush_delay < 0
-            or not math.isfinite(flush_delay)
-        ):
-            raise ConfigurationError(f"flush_delay must be a finite number of seconds >= 0, got {flush_delay!r}")
+        check_seconds("recheck_interval", recheck_interval)
+        check_seconds("max_staleness", max_staleness)
+        check_seconds("flush_delay", flush_delay)
         if probe_lease is not None and (
             isinstance(probe_lease, bool)
             or not isinstance(probe_lease, int | float)
@@ -1039,15 +1019,7 @@ class RedisRateLimiter(Policy):
         super().__init__(name, listeners=listeners, clock=clock)
         if on_unavailable not in ("fallback", "allow", "fail"):
             raise ConfigurationError(f"on_unavailable must be 'fallback', 'allow' or 'fail', got {on_unavailable!r}")
-        if (
-            isinstance(recheck_interval, bool)
-            or not isinstance(recheck_interval, int | float)
-            or recheck_interval < 0
-            or not math.isfinite(recheck_interval)
-        ):
-            raise ConfigurationError(
-                f"recheck_interval must be a finite number of seconds >= 0, got {recheck_interval!r}"
-            )
+        check_seconds("recheck_interval", recheck_interval)
         if isinstance(client, redis.asyncio.Redis):
             self.is_async = True
         elif isinstance(client, redis.Redis):
@@ -1066,13 +1038,7 @@ class RedisRateLimiter(Policy):
             burst = max(1, int(rate))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigurationError(f"burst must be an int >= 1, got {burst!r}")
-        if (
-            isinstance(max_wait, bool)
-            or not isinstance(max_wait, int | float)
-            or max_wait < 0
-            or not math.isfinite(max_wait)
-        ):
-            raise ConfigurationError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
+        check_seconds("max_wait", max_wait)
         self.client = client
         self.rate, self.per, self.burst, self.max_wait = float(rate), float(per), burst, float(max_wait)
         self.key = f"{namespace}:{self.name}"
