@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n auto --dist loadfile
 TMPDIR ?= /tmp
 
 .DEFAULT_GOAL := help
-.PHONY: help dev lock test test-latest test-lowest venv-latest venv-lowest test-under-load lint types build release index bench docs clean \
+.PHONY: help dev lock test test-latest test-lowest venv-latest venv-lowest test-under-load lint types build release index check-tags bench docs clean \
 	$(addprefix test-,$(PKGS)) $(addprefix build-,$(PKGS)) $(addprefix publish-,$(PKGS)) $(addprefix bump-,$(PKGS))
 
 ##: help                    | list the targets
@@ -124,6 +124,10 @@ index: $(STAMP)
 $(addprefix bump-,$(PKGS)): bump-%: $(STAMP)
 	@test -n "$(PART)" || { echo "usage: make bump-$* PART=patch|minor|major|rc|release (major,rc: the first candidate of the next major)"; exit 2; }
 	$(RELEASE) bump $* $(PART)
+
+##: check-tags              | every changelog section of a published version has its <pkg>-v<version> tag
+check-tags: $(STAMP)
+	$(RELEASE) check-tags
 
 ##: bench                   | run the benchmarks in bench/ (tables of ratios against peers)
 bench: $(STAMP)

@@ -25,6 +25,7 @@ from maestro_devtools.release.errors import ReleaseError
 from maestro_devtools.release.packages import discover_packages
 from maestro_devtools.release.pipeline import ReleaseOptions, format_table, run_release, summary
 from maestro_devtools.release.redact import Redactor
+from maestro_devtools.release.tags import untagged_versions
 from maestro_devtools.release.target import Target, environment_flag, ignored_variables, resolve_target
 from maestro_devtools.servers import ServerStartError, start_pypi_index
 
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="serve the embedded index in the foreground")
     index.add_argument("--port", type=int, default=int(os.environ.get("INDEX_PORT", "8089")))
+
+    commands.add_parser(
+        "check-tags", help="every changelog section of a published version has its <pkg>-v<version> tag"
+    )
 
     bump_cmd = commands.add_parser("bump", help="bump a package's version and open a CHANGELOG section")
     bump_cmd.add_argument("package")
@@ -161,6 +166,16 @@ def _bump(args: argparse.Namespace, out: Redactor) -> int:
     return 0
 
 
+def _check_tags(args: argparse.Namespace, out: Redactor) -> int:
+    root = args.root.resolve()
+    problems = [line for package in discover_packages(root) for line in untagged_versions(root, package)]
+    for line in problems:
+        _say(out, f"error: {line}", err=True)
+    if not problems:
+        _say(out, "every changelog section of a published version has its tag")
+    return 1 if problems else 0
+
+
 def _say(out: Redactor, line: str, *, err: bool = False) -> None:
     print(out(line), file=sys.stderr if err else sys.stdout, flush=True)
 
@@ -171,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Redactor()
     for name in ("MAESTRO_NEXUS_PASSWORD", "NEXUS_PASSWORD", "TWINE_PASSWORD"):
         out.add(os.environ.get(name))
-    handlers = {"release": _release, "build": _build, "index": _index, "bump": _bump}
+    handlers = {"release": _release, "build": _build, "index": _index, "bump": _bump, "check-tags": _check_tags}
     try:
         return handlers[args.command](args, out)
     except (ReleaseError, ServerStartError) as exc:

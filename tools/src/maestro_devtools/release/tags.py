@@ -6,10 +6,13 @@ package and version, so a version in a changelog can always be found in the hist
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
-from maestro_devtools.release.packages import Package
+from packaging.version import InvalidVersion, Version
+
+from maestro_devtools.release.packages import Package, version_file
 
 
 def tag_name(package: Package) -> str:
@@ -38,3 +41,45 @@ def tag_release(root: Path, package: Package) -> str:
     if created.returncode != 0:
         return f"warning: could not create tag {name}: {created.stderr.strip()}"
     return f"tagged {head[:12]} as {name} (push it: git push origin {name})"
+
+
+# The extraction published 1.0.0 and the release refuses anything lower, so a changelog heading
+# below it was never published from this repository and has no tag to find.
+FIRST_PUBLISHED = Version("1.0.0")
+_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\]", re.MULTILINE)
+
+
+def changelog_versions(changelog: Path) -> list[str]:
+    """The versions with a ``## [X.Y.Z]`` section, newest first (``[Unreleased]`` aside)."""
+    text = changelog.read_text() if changelog.is_file() else ""
+    return [m["version"] for m in _HEADING.finditer(text) if m["version"].lower() != "unreleased"]
+
+
+def untagged_versions(root: Path, package: Package) -> list[str]:
+    """Why ``package``'s changelog and tags disagree: one line per version with a section whose
+    tag ``<package>-v<version>`` is missing, or marks a commit whose tree is another version.
+
+    The package's current version is exempt (bumped, not yet published: the release tags it on
+    publish), and so is any version below the extraction's 1.0.0 (never published from here).
+    """
+    problems = []
+    relative = version_file(package).resolve().relative_to(root.resolve())
+    for version in changelog_versions(package.folder / "CHANGELOG.md"):
+        try:
+            if Version(version) < FIRST_PUBLISHED or version == package.version:
+                continue
+        except InvalidVersion:
+            problems.append(f"{package.key}/CHANGELOG.md: heading [{version}] is not a version")
+            continue
+        name = f"{package.key}-v{version}"
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}")
+        if commit.returncode != 0:
+            problems.append(
+                f"{package.key}/CHANGELOG.md has a [{version}] section but no tag {name} "
+                "(fetch tags: git fetch --tags; a release creates it on publish)"
+            )
+            continue
+        about = _git(root, "show", f"{commit.stdout.strip()}:{relative}")
+        if f'"{version}"' not in about.stdout and f"'{version}'" not in about.stdout:
+            problems.append(f"tag {name} marks {commit.stdout.strip()[:12]}, whose {relative} is not {version}")
+    return problems
