@@ -599,27 +599,32 @@ def pytest_configure(config):
 """
 
 
-@pytest.fixture(scope="session")
-def rerunfailures_oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pytest-rerunfailures 14.0 (the oldest release we support) in a folder of its own, installed
-    once per session from the package index: put first on PYTHONPATH, it replaces the one in the venv."""
-    target = tmp_path_factory.getbasetemp() / f"pytest-rerunfailures-{OLDEST_RERUNFAILURES}"
-    if not (target / "pytest_rerunfailures.py").is_file():
+def install_release(tmp_path_factory: pytest.TempPathFactory, distribution: str, version: str, module: str) -> Path:
+    """``distribution==version`` in a folder of its own, installed once per session from the package
+    index: put first on PYTHONPATH, it replaces the release in the venv."""
+    target = tmp_path_factory.getbasetemp() / f"{distribution}-{version}"
+    if not (target / module).is_file():
         import subprocess
         import sys
 
         pip = subprocess.run(
             [
                 sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q",
-                "--target", str(target), f"pytest-rerunfailures=={OLDEST_RERUNFAILURES}",
+                "--target", str(target), f"{distribution}=={version}",
             ],
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         if pip.returncode != 0:
             from tests.fixtures.services import unavailable
 
-            unavailable(f"cannot install pytest-rerunfailures=={OLDEST_RERUNFAILURES}: {pip.stderr.strip()[-300:]}")
+            unavailable(f"cannot install {distribution}=={version}: {pip.stderr.strip()[-300:]}")
     return target
+
+
+@pytest.fixture(scope="session")
+def rerunfailures_oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-rerunfailures 14.0, the oldest release we support."""
+    return install_release(tmp_path_factory, "pytest-rerunfailures", OLDEST_RERUNFAILURES, "pytest_rerunfailures.py")
 
 
 @pytest.mark.parametrize("release", ["oldest", "installed"])
@@ -726,8 +731,51 @@ def test_every_failure_of_a_test_is_kept(tmp_path: Path) -> None:
     stopped = results["test_stopped_by_pytest_timeout"]
     assert stopped.status is Status.FAILED
     assert "Timeout" in (stopped.message or "")
-    if _pytest_timeout_version() >= (2, 4):  # a 2.3 stop is still read as a plain failure (open, issue 16)
-        assert stopped.raw_status == "timedOut"
+    assert stopped.raw_status == "timedOut"
+
+
+OLDEST_PYTEST_TIMEOUT = "2.3.1"
+
+STOPPED_BY_PYTEST_TIMEOUT = """
+import threading
+
+import pytest
+import pytest_timeout
+
+def test_which_release(record_property):
+    record_property("plugin", pytest_timeout.__file__)
+
+@pytest.mark.timeout(0.2, method="signal")
+def test_stopped():
+    threading.Event().wait()
+
+def test_fails_saying_timeout():
+    pytest.fail("Timeout while waiting for the queue")
+"""
+
+
+@pytest.fixture(scope="session")
+def pytest_timeout_oldest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-timeout 2.3.1, the oldest release we support."""
+    return install_release(tmp_path_factory, "pytest-timeout", OLDEST_PYTEST_TIMEOUT, "pytest_timeout.py")
+
+
+@pytest.mark.parametrize("release", ["oldest", "installed"])
+def test_a_pytest_timeout_stop_is_timed_out_whatever_the_release(
+    release: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # 2.3 fails the test with "Timeout >0.2s", 2.4+ with "Timeout (>0.2s) from pytest-timeout."
+    env = {"PYTHONPATH": str(request.getfixturevalue("pytest_timeout_oldest"))} if release == "oldest" else {}
+    _write(tmp_path, "test_stop.py", STOPPED_BY_PYTEST_TIMEOUT)
+    run = PytestAdapter().run("test_stop.py", options=RunOptions(cwd=tmp_path, env=env, runner_args=NO_RANDOM))
+    results = _by_name(run)
+    plugin = Path(str(dict(results["test_which_release"].extra["properties"])["plugin"]))
+    assert (str(plugin.parent) == env.get("PYTHONPATH")) is (release == "oldest"), plugin  # the release meant
+    stopped = results["test_stopped"]
+    assert (stopped.status, stopped.raw_status) == (Status.FAILED, "timedOut"), stopped.message
+    assert "Timeout" in (stopped.message or "")
+    said = results["test_fails_saying_timeout"]  # a test's own failure that speaks of a timeout
+    assert (said.status, said.raw_status) == (Status.FAILED, "failed")
 
 
 @pytest.mark.parametrize("args", [("--doctest-modules",), ("-n", "2")])
@@ -838,7 +886,59 @@ def test_record_property_values_are_kept(tmp_path: Path) -> None:
     assert read_jsonl(jsonl).tests[0].extra["properties"] == expected
 
 
-def _pytest_timeout_version() -> tuple[int, ...]:
-    from importlib.metadata import version
+WARNS = """
+import warnings
 
-    return tuple(int(part) for part in version("pytest-timeout").split(".")[:2])
+import pytest
+
+@pytest.fixture
+def noisy():
+    warnings.warn("setup says", UserWarning)
+    yield
+    warnings.warn("teardown says", RuntimeWarning)
+
+def test_warns_in_every_phase(noisy):
+    warnings.warn("call says", DeprecationWarning)
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_warning_filtered_out():
+    warnings.warn("not kept", UserWarning)
+
+def test_quiet():
+    pass
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_many(n):
+    for i in range(150):
+        warnings.warn_explicit(f"number {i}", UserWarning, "many.py", i)
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")])
+def test_warnings_are_kept_per_test_as_reportlog_keeps_them(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # pytest hands warnings on after the test's last report: they must still be on its line, and
+    # pytest's own recording (its summary, pytest-reportlog here) must still get every one
+    _write(tmp_path, "test_warns.py", WARNS)
+    reportlog = tmp_path / "log.jsonl"
+    jsonl = tmp_path / "r.jsonl"
+    options = RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=(*NO_RANDOM, *args, f"--report-log={reportlog}"))
+    run = PytestAdapter().run("test_warns.py", options=options)
+    assert run_error(run) is None
+    theirs: dict[str, list[tuple[str, str]]] = {}
+    for line in reportlog.read_text().splitlines():
+        record = json.loads(line)
+        if record["$report_type"] == "WarningMessage" and record["when"] == "runtest":
+            theirs.setdefault(record["nodeid"], []).append((record["category"], record["message"]))
+    ours = {
+        r.extra["nodeid"]: [(w["category"], w["message"]) for w in r.extra.get("warnings", [])]  # type: ignore[index]
+        for r in read_jsonl(jsonl).tests
+    }
+    phases = [(w["when"], w["category"]) for w in _by_name(run)["test_warns_in_every_phase"].extra["warnings"]]  # type: ignore[index]
+    assert phases == [("setup", "UserWarning"), ("call", "DeprecationWarning"), ("teardown", "RuntimeWarning")]
+    assert ours["test_warns.py::test_warns_in_every_phase"] == theirs["test_warns.py::test_warns_in_every_phase"]
+    assert ours["test_warns.py::test_warning_filtered_out"] == [] == theirs.get("test_warns.py::test_warning_filtered_out", [])
+    assert ours["test_warns.py::test_quiet"] == []
+    for n in (1, 2):  # the first 100 kept; pytest's own recording still has all 150
+        nodeid = f"test_warns.py::test_many[{n}]"
+        assert ours[nodeid] == theirs[nodeid][:100]
+        assert len(theirs[nodeid]) == 150

@@ -102,6 +102,7 @@ class _Progress:
         self.stream = stream
         self.started: dict[str, _Identity] = {}
         self.results: dict[str, TestResult] = {}
+        self.finished: dict[str, dict[str, object]] = {}  # the worker's own word (Vitest), kept in reserve
 
     def _file(self, module: object) -> str | None:
         if not isinstance(module, str):
@@ -144,6 +145,17 @@ class _Progress:
                 result = self._result(record)
                 self.results[test_id] = result
                 self.stream.add(result)
+            elif record.get("event") == "finished":
+                self.finished.setdefault(test_id, record)
+
+    def recover(self) -> None:
+        """Stream the tests whose worker wrote their final state but whose result the runner never
+        reported (Vitest batches its workers' events: a worker killed just after a test finished
+        takes that test's result with it)."""
+        for test_id, record in self.finished.items():
+            if test_id in self.started and test_id not in self.results:
+                self.results[test_id] = self._result(record)
+                self.stream.add(self.results[test_id])
 
     def _earlier(self, record: dict[str, object], retries: int) -> list[Attempt]:
         """The failed attempts before the final one: messages (Vitest, Jest) or whole attempts
@@ -404,6 +416,7 @@ class FrontendAdapter:
             except Exception as failure:  # the aggregator names file and line
                 error = f"cannot read the {plan.runner} report: {failure}"
         progress.poll()
+        progress.recover()
         if outcome.timed_out:
             error = f"timed out after {options.timeout:g} s: killed {plan.runner}"
         elif outcome.returncode < 0:

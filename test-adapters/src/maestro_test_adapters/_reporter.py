@@ -15,7 +15,7 @@ from typing import IO, Any, Final
 import pytest
 
 from maestro_test_adapters.errors import _TIMEOUT_MARK
-from maestro_test_adapters.pytest_plugin import _META, ATTACHMENT_PROPERTY
+from maestro_test_adapters.pytest_plugin import _META, _WARNINGS, ATTACHMENT_PROPERTY
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -56,6 +56,7 @@ class _Test:
     rerun_closed: bool = False  # the last attempt ended on its ``rerun`` report; a teardown may still follow
     rerun_sections_from: int = 0
     properties: list[list[object]] = field(default_factory=list)  # record_property's (name, value), in order
+    warnings: list[object] = field(default_factory=list)  # what each phase emitted, in order
 
 
 def _crash_message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -120,9 +121,13 @@ def _failure_label(report: pytest.TestReport) -> str | None:
     return "".join(parts)
 
 
+_PYTEST_TIMEOUT_STOP: Final = re.compile(r"Failed: Timeout (?:\(>[0-9.e+-]+s\) from pytest-timeout\.|>[0-9.e+-]+s)")
+
+
 def _stopped_by_pytest_timeout(message: str | None) -> bool:
-    """pytest-timeout's signal method fails the test with ``Failed: Timeout (>Ns) from pytest-timeout.``"""
-    return message is not None and message.startswith("Failed: Timeout") and "pytest-timeout" in message
+    """pytest-timeout's signal method fails the test with ``Failed: Timeout (>Ns) from
+    pytest-timeout.`` (2.4 and later) or ``Failed: Timeout >Ns`` (2.3)."""
+    return message is not None and _PYTEST_TIMEOUT_STOP.fullmatch(message) is not None
 
 
 def _fold_failure(attempt: _Attempt, report: pytest.TestReport) -> None:
@@ -236,6 +241,7 @@ class MaestroReporter:
         test = self.tests.get(report.nodeid)
         if test is None:
             test = self.tests[report.nodeid] = _Test()
+        test.warnings.extend(getattr(report, _WARNINGS, None) or ())
         when = report.when
         if test.rerun_closed:
             test.rerun_closed = False
@@ -365,6 +371,8 @@ class MaestroReporter:
             extra["log"] = log
         if test.properties:
             extra["properties"] = test.properties
+        if test.warnings:
+            extra["warnings"] = test.warnings
         meta = test.meta
         self.writer.write(
             TestResult(
