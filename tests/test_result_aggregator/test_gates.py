@@ -44,3 +44,56 @@ def test_gate_validation() -> None:
 def test_empty_run_passes_the_pass_rate_gate() -> None:
     run = TestRun(Tool("x"), [TestResult("s", Status.SKIPPED, attempts=(Attempt(Status.SKIPPED),))])
     assert Gates(min_pass_rate=100).evaluate(run).passed
+
+
+def test_max_failures_and_min_tests() -> None:
+    run = make_run(40, fail_every=10)
+    outcome = Gates(max_failures=4, min_tests=40).evaluate(run)
+    assert outcome.passed, outcome.reasons
+    outcome = Gates(max_failures=3, min_tests=41).evaluate(run)
+    assert [c.name for c in outcome.checks if not c.passed] == ["min-tests", "max-failures"]
+    assert outcome.reasons == [
+        "40 test(s) in the run, at least 41 required",
+        "4 failed test(s), at most 3 allowed: test_9, test_19, test_29, test_39",
+    ]
+    with pytest.raises(ValueError, match="max_failures must be >= 0"):
+        Gates(max_failures=-1)
+
+
+def _timed(durations: dict[int, float]) -> TestRun:
+    return TestRun(Tool("x"), [make_result(number, duration=seconds) for number, seconds in durations.items()])
+
+
+def test_one_test_six_times_slower_fails_though_the_total_barely_moved() -> None:
+    # The summed-duration gate passed (+0.7% in total) while one test got 6x slower.
+    before = dict.fromkeys(range(70), 10.0) | {70: 1.0}
+    baseline, current = _timed(before), _timed(before | {70: 6.0})
+    summed = Gates(max_duration_regression=10).evaluate(current, baseline)
+    assert summed.passed
+    assert "+0.7%" in summed.checks[0].detail
+    outcome = Gates(max_test_slowdown=50).evaluate(current, baseline)
+    assert not outcome.passed
+    assert outcome.reasons == [
+        "1 test(s) slower than their baseline p95 by more than 50.0%: test_70 6.00s vs p95 1.00s (+500%)"
+    ]
+
+
+def test_test_slowdown_against_history_uses_the_p95() -> None:
+    run = _timed({1: 1.4, 2: 3.0, 3: 0.05})
+    history = {
+        make_result(1).test_id: [1.0, 1.1, 1.2, 1.3],  # p95 ~1.29: 1.4 is within +50%
+        make_result(2).test_id: [1.0, 1.0, 1.0],  # 3x: regressed
+        make_result(3).test_id: [0.01, 0.01, 0.01],  # 5x, but by 0.04 s: jitter
+    }
+    outcome = Gates(max_test_slowdown=50).evaluate(run, durations=history)
+    assert [c.name for c in outcome.checks] == ["max-test-slowdown"]
+    assert outcome.reasons == [
+        "1 test(s) slower than their history p95 by more than 50.0%: test_2 3.00s vs p95 1.00s (+200%)"
+    ]
+    # Fewer than three past durations in history: no verdict.
+    assert Gates(max_test_slowdown=50).evaluate(run, durations={make_result(2).test_id: [1.0]}).passed
+
+
+def test_test_slowdown_needs_something_to_compare_with() -> None:
+    with pytest.raises(ValueError, match="--max-test-slowdown needs past durations"):
+        Gates(max_test_slowdown=10).evaluate(make_run(3))

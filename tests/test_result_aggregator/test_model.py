@@ -158,3 +158,29 @@ def test_an_attempts_outcome_names_every_field_and_builds_a_result() -> None:
     result = TestResult("t", **outcome)
     assert (result.status, result.raw_status, result.message, result.start) == (Status.FAILED, "error", "boom", 10.0)
     assert result.attachments == attempt.attachments
+
+
+def test_a_result_and_its_attempt_convert_both_ways() -> None:
+    # One conversion on the model (the merge, the CTRF writer and the JUnit fold each had their own).
+    from maestro_test_result_aggregator.model import Attachment, Attempt, Status, TestResult
+
+    result = TestResult(
+        "test_pay",
+        Status.FAILED,
+        2.0,
+        raw_status="error",
+        message="boom",
+        trace="at pay()",
+        stdout="out",
+        stderr="err",
+        start=1_700_000_000.0,
+        attachments=(Attachment("trace", "application/zip", "trace.zip"),),
+    )
+    attempt = result.as_attempt()
+    assert attempt == Attempt(
+        Status.FAILED, 2.0, "error", "boom", "at pay()", 1_700_000_000.0, "out", "err", result.attachments
+    )
+    assert TestResult("test_pay", **attempt.outcome()) == result
+    assert result.every_attempt() == (attempt,)
+    retried = TestResult("test_pay", Status.PASSED, attempts=(attempt, Attempt(Status.PASSED)))
+    assert retried.every_attempt() == retried.attempts

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from maestro_test_result_aggregator.history import HistoryStore
-    from maestro_test_result_aggregator.model import TestRun
+    from maestro_test_result_aggregator.model import Environment, TestRun
 
 __all__ = ["main"]
 
@@ -49,7 +49,7 @@ def _load_runs(inputs: tuple[str, ...], strict: bool) -> list[TestRun]:
     return [run for _, run in _load(inputs, strict)]
 
 
-def _load(inputs: tuple[str, ...], strict: bool) -> list[tuple[Path, TestRun]]:
+def _load(inputs: tuple[str, ...], strict: bool, *, stamp: bool = True) -> list[tuple[Path, TestRun]]:
     """Every report named by ``inputs``, read. Fails closed: an unreadable report ends the
     command with exit 2 unless ``--allow-unreadable``; a file found in a folder or by a glob that
     is no report at all (``package.json``, Playwright's ``.last-run.json``) is skipped, and named
@@ -97,9 +97,34 @@ def _load(inputs: tuple[str, ...], strict: bool) -> list[tuple[Path, TestRun]]:
                 progress.advance(task)
     if not runs:
         _fail("no readable report among the inputs")
+    given = _given_environment(meta) if stamp else None
+    if given is not None:
+        from maestro_test_result_aggregator.ci import with_environment  # noqa: PLC0415
+
+        runs = [(path, with_environment(run, given)) for path, run in runs]
     if bad:
         console.print(f"[yellow]{bad} of {len(files)} file(s) could not be read[/]", highlight=False)
     return _one_per_run(runs, console)
+
+
+def _given_environment(meta: dict[str, Any]) -> Environment | None:
+    """What ``--commit``/``--branch``/``--build-url``/``--shard`` say, each missing one taken from
+    the CI system's variables (unless ``--no-ci-env``); None when neither says anything."""
+    from maestro_test_result_aggregator.ci import ci_environment  # noqa: PLC0415
+    from maestro_test_result_aggregator.model import Environment  # noqa: PLC0415
+
+    given: dict[str, str | None] = meta.get("maestro_environment") or {}
+    found = None if given.get("no_ci_env") else ci_environment()
+    if found is None and not any(given.get(key) for key in ("commit", "branch", "build_url", "shard")):
+        return None
+    ci = found or Environment()
+    return Environment(
+        given.get("commit") or ci.commit,
+        given.get("branch") or ci.branch,
+        given.get("build_url") or ci.build_url,
+        given.get("shard") or ci.shard,
+        ci.extra,
+    )
 
 
 def _one_per_run(runs: list[tuple[Path, TestRun]], console: Console) -> list[tuple[Path, TestRun]]:
@@ -153,12 +178,14 @@ def _one_per_run(runs: list[tuple[Path, TestRun]], console: Console) -> list[tup
     return kept
 
 
-def _merged(inputs: tuple[str, ...], strict: bool) -> TestRun:
+def _merged(inputs: tuple[str, ...], strict: bool, *, stamp: bool = True) -> TestRun:
+    """``inputs`` read and merged into one run; ``stamp`` fills what they leave out of the
+    environment from the options and CI variables (not for a baseline: another build's)."""
     from rich.markup import escape  # noqa: PLC0415
 
     from maestro_test_result_aggregator.merge import Merger, run_time  # noqa: PLC0415
 
-    loaded = _load(inputs, strict)
+    loaded = _load(inputs, strict, stamp=stamp)
     merger = Merger()
     console = _err()
     timeless = [path for path, run in loaded if run_time(run) is None and not any(t.start for t in run.tests)]
@@ -187,12 +214,10 @@ def _store(db: str | None) -> HistoryStore | None:
 def _baseline(spec: str | None, store: HistoryStore | None) -> TestRun | None:
     if spec is None:
         return None
-    if Path(spec).exists():
-        from maestro_test_result_aggregator.formats import read_report  # noqa: PLC0415
-
-        return read_report(spec)
+    if Path(spec).exists():  # a report, or a folder of shards merged like INPUTS
+        return _merged((spec,), strict=False, stamp=False)
     if store is None:
-        _fail(f"--baseline {spec!r} is not a file; a history run id or 'latest' needs --db")
+        _fail(f"--baseline {spec!r} is not a file or folder; a history run id or 'latest' needs --db")
     if spec == "latest":
         latest = store.latest_run_id()
         if latest is None:
@@ -200,20 +225,43 @@ def _baseline(spec: str | None, store: HistoryStore | None) -> TestRun | None:
         return store.load_run(latest)
     if spec.isdigit():
         return store.load_run(int(spec))
-    _fail(f"--baseline must be a report file, a history run id or 'latest', got {spec!r}")
+    _fail(f"--baseline must be a report file or folder, a history run id or 'latest', got {spec!r}")
 
 
-def _write(run: TestRun, fmt: str, output: str | None, profile: str = "xunit2", **extra: Any) -> None:
-    from maestro_test_result_aggregator.formats import write_ctrf, write_jsonl, write_junit  # noqa: PLC0415
+def _write(run: TestRun, fmt: str, output: str | None, **options: Any) -> None:
+    """Write ``run`` with the registry's writer of ``fmt`` (``options`` it does not take are dropped)."""
+    import inspect  # noqa: PLC0415
+
+    from maestro_test_result_aggregator.formats.registry import get_writer  # noqa: PLC0415
 
     if output is None:
         _fail(f"--format {fmt} writes a file: give --output")
-    if fmt == "ctrf":
-        write_ctrf(run, output, insights=extra.get("insights"))
-    elif fmt == "junit":
-        write_junit(run, output, profile=profile)
-    else:
-        write_jsonl(run, output)
+    writer = get_writer(fmt)
+    accepted = inspect.signature(writer).parameters
+    writer(run, output, **{key: value for key, value in options.items() if key in accepted and value is not None})
+
+
+def _writable() -> list[str]:
+    from maestro_test_result_aggregator.formats.registry import writable_names  # noqa: PLC0415
+
+    return list(writable_names())
+
+
+class _WritableFormats(click.Choice):  # type: ignore[type-arg]
+    """``--format``'s choices: ``fixed`` ones, then every format the registry writes, read when
+    the command line is parsed (so a format registered after import is offered too)."""
+
+    def __init__(self, *fixed: str) -> None:
+        self._fixed = fixed
+        super().__init__(fixed)
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        return [*self._fixed, *_writable()]
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        """Set by ``click.Choice.__init__``; the registry decides."""
 
 
 inputs_argument = click.argument("inputs", nargs=-1, required=True)
@@ -248,6 +296,31 @@ def strict_option(command: Any) -> Any:
         expose_value=False,
         callback=_remember("maestro_verbose"),
         help="Name every file skipped because it is not a report.",
+    )(command)
+
+
+def _remember_environment(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    ctx.meta.setdefault("maestro_environment", {})[param.name] = value
+    return value
+
+
+def context_options(command: Any) -> Any:
+    """``--commit``, ``--branch``, ``--build-url``, ``--shard`` and ``--no-ci-env``: where the
+    runs happened, filling what a report does not say (read from the CI variables by default)."""
+    helps = {
+        "--commit": "The commit the reports tested (default: the CI system's variable, e.g. GITHUB_SHA).",
+        "--branch": "The branch (default: the CI system's variable, e.g. CI_COMMIT_REF_NAME).",
+        "--build-url": "A link to the CI job (default: built from the CI system's variables).",
+        "--shard": "This job's shard, as i/n (default: CI_NODE_INDEX/CI_NODE_TOTAL and the like).",
+    }
+    for option, text in reversed(helps.items()):
+        command = click.option(option, expose_value=False, callback=_remember_environment, help=text)(command)
+    return click.option(
+        "--no-ci-env",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_environment,
+        help="Do not read GitHub Actions, GitLab CI, Jenkins, Buildkite or CircleCI variables.",
     )(command)
 
 
@@ -314,6 +387,7 @@ def main() -> None:
 @click.option("--label", help="A label for the stored run (build number, PR...).")
 @strict_option
 @repeats_option
+@context_options
 def ingest(inputs: tuple[str, ...], db: str | None, label: str | None, strict: bool) -> None:
     """Read INPUTS, merge them into one run and append it to the history store."""
     run = _merged(inputs, strict)
@@ -328,14 +402,15 @@ def ingest(inputs: tuple[str, ...], db: str | None, label: str | None, strict: b
 @main.command()
 @inputs_argument
 @click.option("-o", "--output", required=True, help="The merged report to write.")
-@click.option("--format", "fmt", type=click.Choice(["ctrf", "junit", "jsonl"]), default="ctrf", show_default=True)
+@click.option("--format", "fmt", type=_WritableFormats(), default="ctrf", show_default=True)
 @click.option("--profile", type=click.Choice(["xunit2", "surefire"]), default="xunit2", show_default=True)
 @strict_option
 @repeats_option
+@context_options
 def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: bool) -> None:
     """Merge shards and reruns in INPUTS into one report (inputs are left untouched)."""
     run = _merged(inputs, strict)
-    _write(run, fmt, output, profile)
+    _write(run, fmt, output, profile=profile)
     click.echo(f"merged {len(run.tests)} tests into {output}")
 
 
@@ -344,16 +419,17 @@ def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: 
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["term", "md", "html", "json", "ctrf", "junit"]),
+    type=_WritableFormats("term", "md", "html", "json"),
     default="term",
     show_default=True,
 )
 @click.option("-o", "--output", help="Write to this file instead of standard output (required for html/ctrf/junit).")
 @db_option
-@click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
+@click.option("--baseline", help="A report file or a folder of shards, a history run id or 'latest' (with --db).")
 @click.option("--title", default="Test report", show_default=True)
 @strict_option
 @repeats_option
+@context_options
 def report(
     *,
     inputs: tuple[str, ...],
@@ -385,7 +461,7 @@ def report(
             write_html(run, output, history=store, baseline=base, title=title)
             click.echo(f"wrote {output}")
             return
-        if fmt in ("ctrf", "junit"):
+        if fmt in _writable():
             insights = None
             if fmt == "ctrf":
                 from maestro_test_result_aggregator.analysis import ctrf_insights  # noqa: PLC0415
@@ -419,6 +495,7 @@ def report(
 @click.option("--threshold", default=0.2, show_default=True, help="History: flip rate that makes a test flaky.")
 @strict_option
 @repeats_option
+@context_options
 def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float, strict: bool) -> None:
     """List flaky tests in INPUTS: within a run, across runs of one commit, and over history (--db)."""
     from maestro_test_result_aggregator.analysis import flaky_across_runs, flaky_within_run  # noqa: PLC0415
@@ -438,22 +515,38 @@ def flaky(inputs: tuple[str, ...], db: str | None, window: int, threshold: float
 @main.command()
 @inputs_argument
 @click.option("--min-pass-rate", type=float, help="Minimum pass rate in percent (passed / (passed + failed)).")
+@click.option("--max-failures", type=click.IntRange(min=0), help="Maximum number of failed tests (0: none).")
+@click.option(
+    "--min-tests", type=click.IntRange(min=0), help="Minimum number of tests (catches a shard that lost tests)."
+)
 @click.option("--max-flaky", type=int, help="Maximum number of tests flaky within the run.")
 @click.option("--no-new-failures", is_flag=True, help="Fail on any test failing now but not in --baseline.")
-@click.option("--baseline", help="A report file, a history run id or 'latest' (with --db).")
+@click.option("--baseline", help="A report file or a folder of shards, a history run id or 'latest' (with --db).")
 @click.option("--max-duration-regression", type=float, help="Maximum % increase of test time vs --baseline.")
+@click.option(
+    "--max-test-slowdown",
+    type=click.FloatRange(min=0),
+    help="Maximum % by which any one test may exceed the p95 of its durations in the last --window runs "
+    "of --db (else its --baseline duration), by 0.1 s at least.",
+)
+@click.option("--window", default=20, show_default=True, help="History runs --max-test-slowdown looks at.")
 @click.option("--allow-empty", is_flag=True, help="Pass a run that holds no test (by default it fails, exit 1).")
 @db_option
 @strict_option
 @repeats_option
+@context_options
 def gate(
     *,
     inputs: tuple[str, ...],
     min_pass_rate: float | None,
+    max_failures: int | None,
+    min_tests: int | None,
     max_flaky: int | None,
     no_new_failures: bool,
     baseline: str | None,
     max_duration_regression: float | None,
+    max_test_slowdown: float | None,
+    window: int,
     allow_empty: bool,
     db: str | None,
     strict: bool,
@@ -470,19 +563,27 @@ def gate(
             max_flaky=max_flaky,
             no_new_failures=no_new_failures,
             max_duration_regression=max_duration_regression,
+            max_failures=max_failures,
+            min_tests=min_tests,
+            max_test_slowdown=max_test_slowdown,
         )
     except ValueError as error:
         _fail(str(error))
     if gates.needs_baseline and baseline is None:
         _fail("--no-new-failures and --max-duration-regression need --baseline")
+    if max_test_slowdown is not None and baseline is None and db is None:
+        _fail("--max-test-slowdown needs --db (the history's durations) or --baseline")
     run = _merged(inputs, strict)
     store = _store(db)
+    durations = None
     try:
         base = _baseline(baseline, store)
+        if max_test_slowdown is not None and store is not None:
+            durations = store.durations(last=window)
     finally:
         if store is not None:
             store.close()
-    outcome = gates.evaluate(run, base)
+    outcome = gates.evaluate(run, base, durations=durations)
     if not allow_empty:
         from maestro_test_result_aggregator.gates import GateCheck  # noqa: PLC0415
 
@@ -544,9 +645,10 @@ def history(db: str | None, last: int) -> None:
 @main.command()
 @inputs_argument
 @click.option("-o", "--output", required=True, help="The file to write.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "ctrf", "junit"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=_WritableFormats("csv"), default="csv", show_default=True)
 @strict_option
 @repeats_option
+@context_options
 def export(inputs: tuple[str, ...], output: str, fmt: str, strict: bool) -> None:
     """Export INPUTS (merged) as CSV (one row per test, via pandas), JSONL, CTRF or JUnit."""
     run = _merged(inputs, strict)

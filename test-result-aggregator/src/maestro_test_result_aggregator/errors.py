@@ -34,8 +34,8 @@ class AggregatorError(Exception):
         ...     read_report(path)
         ... except AggregatorError as error:
         ...     print(type(error).__name__, "-", str(error).split(": ", 1)[1])
-        UnknownFormatError - not a known report format (JUnit XML, CTRF, maestro JSONL,
-        pytest reportlog, pytest-json-report or Playwright JSON)
+        UnknownFormatError - not a known report format (JUnit XML, pytest reportlog, maestro JSONL,
+        CTRF, pytest-json-report or Playwright JSON)
     """
 
 

@@ -13,12 +13,13 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from maestro_test_result_aggregator.analysis import compare
-from maestro_test_result_aggregator.model import Status, TestRun
+from maestro_test_result_aggregator.analysis import compare, percentile
+from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 
-__all__ = ["GateCheck", "GateOutcome", "Gates"]
+__all__ = ["GateCheck", "GateOutcome", "Gates", "Slowdown", "slowdowns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,73 @@ def _executed_duration(run: TestRun, ids: set[str]) -> float:
     return sum(t.duration for t in run.tests if t.test_id in ids)
 
 
+def _names(tests: Sequence[TestResult]) -> str:
+    return ", ".join(t.name for t in tests[:5]) + (" ..." if len(tests) > 5 else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Slowdown:
+    """One test slower than its past: ``current`` seconds against the ``p95`` of ``samples``
+    past durations (the baseline's one duration when there is no history).
+
+    Examples:
+        >>> from maestro_test_result_aggregator.gates import Slowdown
+        >>> slow = Slowdown("test_export", 6.0, 1.0, 12)
+        >>> f"{slow.name}: {slow.current:.1f}s, p95 {slow.p95:.1f}s over {slow.samples} runs ({slow.increase:+.0f}%)"
+        'test_export: 6.0s, p95 1.0s over 12 runs (+500%)'
+    """
+
+    name: str
+    current: float
+    p95: float
+    samples: int
+
+    @property
+    def increase(self) -> float:
+        """How much slower, in percent of ``p95``."""
+        return 100.0 * (self.current - self.p95) / self.p95 if self.p95 > 0 else float("inf")
+
+
+def slowdowns(
+    run: TestRun,
+    past: Mapping[str, Sequence[float]],
+    *,
+    max_increase: float,
+    min_seconds: float = 0.1,
+    min_samples: int = 1,
+) -> list[Slowdown]:
+    """Tests of ``run`` (passed or failed) whose duration exceeds the p95 of their ``past``
+    durations (by test id) by more than ``max_increase`` percent and by ``min_seconds`` at
+    least (sub-second jitter is no regression); tests with fewer than ``min_samples`` past
+    durations are left out. Worst first.
+
+    Examples:
+        One test of a hundred got 6x slower (the summed duration moved by 5%):
+
+        >>> from maestro_test_result_aggregator.gates import slowdowns
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> run = make_run(100)
+        >>> for test in run.tests:
+        ...     test.duration = 1.0
+        >>> past = {t.test_id: [1.0, 0.9, 1.1, 1.0] for t in run.tests}
+        >>> run.tests[1].duration = 6.51
+        >>> [(s.name, round(s.increase)) for s in slowdowns(run, past, max_increase=50)]
+        [('test_1', 500)]
+    """
+    found = []
+    for test in run.tests:
+        if test.status is not Status.PASSED and test.status is not Status.FAILED:
+            continue
+        durations = past.get(test.test_id)
+        if not durations or len(durations) < min_samples:
+            continue
+        p95 = percentile(durations, 95)
+        if test.duration - p95 >= min_seconds and test.duration > p95 * (1.0 + max_increase / 100.0):
+            found.append(Slowdown(test.name, test.duration, p95, len(durations)))
+    found.sort(key=lambda s: -s.increase)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Gates:
     """The gates to apply; ``None``/``False`` switches one off.
@@ -61,6 +129,11 @@ class Gates:
         no_new_failures: fail when a test fails now that did not fail in ``baseline``.
         max_duration_regression: maximum increase, in percent, of the summed duration of the
             tests present in both this run and ``baseline``.
+        max_failures: maximum number of failed tests (0: none may fail).
+        min_tests: minimum number of tests in the run (a shard that lost half its tests fails).
+        max_test_slowdown: maximum increase, in percent, of any one test's duration over the p95
+            of its past durations (``durations`` given to ``evaluate``, e.g. from the history
+            store, else the baseline's), by 0.1 s at least (``slowdowns``).
 
     Raises:
         ValueError: a threshold outside its range, or a baseline gate without a baseline run
@@ -105,8 +178,15 @@ class Gates:
     max_flaky: int | None = None
     no_new_failures: bool = False
     max_duration_regression: float | None = None
+    max_failures: int | None = None
+    min_tests: int | None = None
+    max_test_slowdown: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("max_failures", "min_tests", "max_test_slowdown"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
         if self.min_pass_rate is not None and not 0.0 <= self.min_pass_rate <= 100.0:
             raise ValueError(f"min_pass_rate is a percentage between 0 and 100, got {self.min_pass_rate!r}")
         if self.max_flaky is not None and self.max_flaky < 0:
@@ -119,12 +199,44 @@ class Gates:
         """Whether a baseline run is required."""
         return self.no_new_failures or self.max_duration_regression is not None
 
-    def evaluate(self, run: TestRun, baseline: TestRun | None = None) -> GateOutcome:
-        """Apply every configured gate to ``run``."""
+    def evaluate(
+        self,
+        run: TestRun,
+        baseline: TestRun | None = None,
+        *,
+        durations: Mapping[str, Sequence[float]] | None = None,
+    ) -> GateOutcome:
+        """Apply every configured gate to ``run``; ``durations`` are each test's past durations
+        by test id (``HistoryStore.durations``) for ``max_test_slowdown``.
+
+        Raises:
+            ValueError: a gate needs a baseline (or, for ``max_test_slowdown``, past durations)
+                that was not given.
+        """
         if self.needs_baseline and baseline is None:
             raise ValueError("--no-new-failures and --max-duration-regression need a baseline run")
+        if self.max_test_slowdown is not None and durations is None and baseline is None:
+            raise ValueError("--max-test-slowdown needs past durations: a history store (--db) or a baseline run")
         outcome = GateOutcome()
         summary = run.summary()
+        if self.min_tests is not None:
+            outcome.checks.append(
+                GateCheck(
+                    "min-tests",
+                    summary.tests >= self.min_tests,
+                    f"{summary.tests} test(s) in the run, at least {self.min_tests} required",
+                )
+            )
+        if self.max_failures is not None:
+            failed = [t for t in run.tests if t.status is Status.FAILED]
+            outcome.checks.append(
+                GateCheck(
+                    "max-failures",
+                    len(failed) <= self.max_failures,
+                    f"{len(failed)} failed test(s), at most {self.max_failures} allowed"
+                    + (f": {_names(failed)}" if failed else ""),
+                )
+            )
         if self.min_pass_rate is not None:
             executed = summary.passed + summary.failed
             rate = 100.0 * summary.passed / executed if executed else 100.0
@@ -174,4 +286,24 @@ class Gates:
                     f"at most +{self.max_duration_regression:.1f}% allowed",
                 )
             )
+        if self.max_test_slowdown is not None:
+            outcome.checks.append(self._slowdown_check(run, baseline, durations))
         return outcome
+
+    def _slowdown_check(
+        self, run: TestRun, baseline: TestRun | None, durations: Mapping[str, Sequence[float]] | None
+    ) -> GateCheck:
+        assert self.max_test_slowdown is not None  # noqa: S101 - only called when set
+        if durations is not None:
+            past, source, samples = durations, "history", 3
+        else:
+            assert baseline is not None  # noqa: S101 - evaluate checked one is given
+            past, source, samples = {t.test_id: [t.duration] for t in baseline.tests}, "baseline", 1
+        slow = slowdowns(run, past, max_increase=self.max_test_slowdown, min_samples=samples)
+        listed = ", ".join(f"{s.name} {s.current:.2f}s vs p95 {s.p95:.2f}s ({s.increase:+.0f}%)" for s in slow[:5])
+        return GateCheck(
+            "max-test-slowdown",
+            not slow,
+            f"{len(slow)} test(s) slower than their {source} p95 by more than {self.max_test_slowdown:.1f}%"
+            + (f": {listed}" + (" ..." if len(slow) > 5 else "") if slow else ""),
+        )

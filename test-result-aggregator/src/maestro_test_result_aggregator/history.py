@@ -358,7 +358,8 @@ class HistoryStore:
 
     # ------------------------------------------------------------------------- reading
     def runs(self, *, limit: int | None = None, branch: str | None = None) -> list[RunRecord]:
-        """Stored runs, newest first."""
+        """Stored runs, newest first: by when they ran (``TestRun.start``), else when they were
+        stored, so a run ingested late takes its place in time."""
         where = " WHERE branch = ?" if branch is not None else ""
         params: list[Any] = [branch] if branch is not None else []
         tail = ""
@@ -367,7 +368,7 @@ class HistoryStore:
             params.append(limit)
         rows = self._rows(
             "SELECT id, label, tool, commit_sha, branch, started, tests, passed, failed, skipped, flaky, duration "  # noqa: S608 - constant SQL
-            f"FROM runs{where} ORDER BY id DESC{tail}",
+            f"FROM runs{where} ORDER BY COALESCE(started, ingested) DESC, id DESC{tail}",
             params,
         )
         return [RunRecord(*row) for row in rows]
@@ -403,12 +404,16 @@ class HistoryStore:
         return points
 
     def _results(self, last: int | None, columns: str) -> Iterator[Any]:
+        """``columns`` of the results of the last ``last`` runs, oldest run first (by time)."""
         ids = self._recent_ids(last)
         if not ids:
             return iter(())
-        low = min(ids)
-        statement = f"SELECT {columns} FROM results WHERE run_id >= ? ORDER BY run_id"  # noqa: S608 - constant columns
-        return iter(self._rows(statement, (low,)))
+        rank = {run_id: position for position, run_id in enumerate(reversed(ids))}
+        marks = ", ".join("?" * len(ids))
+        statement = f"SELECT run_id, {columns} FROM results WHERE run_id IN ({marks})"  # noqa: S608 - constants
+        rows = self._rows(statement, ids)
+        rows.sort(key=lambda row: rank[row[0]])
+        return (row[1:] for row in rows)
 
     def statuses(self, *, last: int | None = 20) -> dict[str, list[Status]]:
         """Each test's final statuses over the last ``last`` runs, oldest first."""

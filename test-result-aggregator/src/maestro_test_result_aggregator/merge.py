@@ -13,8 +13,9 @@ Rules:
   modification time, and says so); in ingest order only when some attempt has no time at all.
   The last attempt is the final outcome and gives ``status``, ``duration``, ``message``...
   Inputs are never mutated.
-- The merged run spans the earliest start to the latest stop; commit/branch/tool are kept when
-  every input agrees, the shard is dropped.
+- The merged run spans the earliest start to the latest stop; commit/branch/build URL/shard/tool
+  are kept when every input agrees (so shards 1/2 and 2/2 merge into a run of no shard, and one
+  shard stays itself).
 
 Examples:
     >>> from maestro_test_result_aggregator.testing import make_run
@@ -57,26 +58,16 @@ _DURATION: Final = attrgetter("duration")
 
 
 def as_attempt(result: TestResult) -> Attempt:
-    """The single execution a result without ``attempts`` describes."""
-    return Attempt(
-        result.status,
-        duration=result.duration,
-        raw_status=result.raw_status,
-        message=result.message,
-        trace=result.trace,
-        start=result.start,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        attachments=result.attachments,
-    )
+    """The single execution a result without ``attempts`` describes (``TestResult.as_attempt``)."""
+    return result.as_attempt()
 
 
 def merge_results(first: TestResult, second: TestResult) -> TestResult:
     """One result with every attempt of both (which must share a ``test_id``): ``first``'s, then
     ``second``'s, sorted by start time when every attempt has one. Attempts are never dropped
     for being equal to another (a test can fail the same way twice)."""
-    ours = first.attempts or (as_attempt(first),)
-    theirs = second.attempts or (as_attempt(second),)
+    ours = first.every_attempt()
+    theirs = second.every_attempt()
     attempts = [*ours, *theirs]
     final = attempts[-1]
     if all(a.start is not None for a in attempts):
@@ -276,7 +267,7 @@ def collapse_repeats(run: TestRun, style: RepeatStyle) -> TestRun:
         attempts: list[Attempt] = []
         for _, _, position in members:
             result = run.tests[position]
-            attempts.extend(result.attempts or (as_attempt(result),))
+            attempts.extend(result.every_attempt())
         last = run.tests[members[-1][2]]
         first_position = min(position for _, _, position in members)
         parameters = {k: v for k, v in last.parameters.items() if k != "occurrence"} or EMPTY
@@ -324,14 +315,14 @@ class _Merging:
 
     def __init__(self, first: TestResult, at: float | None) -> None:
         self.base = first  # gives the fields attempts do not (name, suite, file, tags...)
-        self.attempts: list[Attempt] = list(first.attempts or (as_attempt(first),))
+        self.attempts: list[Attempt] = list(first.every_attempt())
         self.keys: list[float | None] = [a.start if a.start is not None else at for a in self.attempts]
         self.timed = all(k is not None for k in self.keys)
         self.ordered = False  # ``attempts`` is known to be in time order (no NaN time either)
 
     def add(self, result: TestResult, at: float | None) -> None:
         """``merge_results(<the result so far>, result)``, in place."""
-        theirs = result.attempts or (as_attempt(result),)
+        theirs = result.every_attempt()
         new_keys = [a.start if a.start is not None else at for a in theirs]
         attempts = self.attempts
         keys = self.keys
@@ -410,6 +401,7 @@ class Merger:
         self._commits: set[str | None] = set()
         self._branches: set[str | None] = set()
         self._build_urls: set[str | None] = set()
+        self._shards: set[str | None] = set()
         self._start: float | None = None
         self._stop: float | None = None
         self._first_tool: Tool | None = None
@@ -444,6 +436,7 @@ class Merger:
         self._commits.add(env.commit)
         self._branches.add(env.branch)
         self._build_urls.add(env.build_url)
+        self._shards.add(env.shard)
         if run.start is not None and (self._start is None or run.start < self._start):
             self._start = run.start
         if run.stop is not None and (self._stop is None or run.stop > self._stop):
@@ -501,7 +494,10 @@ class Merger:
                 for result in bucket.values()
             ],
             environment=Environment(
-                commit=only(self._commits), branch=only(self._branches), build_url=only(self._build_urls)
+                commit=only(self._commits),
+                branch=only(self._branches),
+                build_url=only(self._build_urls),
+                shard=only(self._shards),
             ),
             start=self._start,
             stop=self._stop,

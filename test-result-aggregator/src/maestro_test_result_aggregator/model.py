@@ -260,6 +260,46 @@ class TestResult:
         """How many times the test was run again after its first attempt."""
         return max(len(self.attempts) - 1, 0)
 
+    def as_attempt(self) -> Attempt:
+        """This result's own outcome as one ``Attempt`` (status, duration, messages, output,
+        start and attachments): the single execution a result without ``attempts`` describes,
+        and the final attempt of one with them. The inverse of ``Attempt.outcome``.
+
+        Examples:
+            >>> from maestro_test_result_aggregator import Status, TestResult
+            >>> once = TestResult("test_login", Status.FAILED, 1.5, message="401 Unauthorized")
+            >>> once.as_attempt()
+            Attempt(status=<Status.FAILED: 'failed'>, duration=1.5, raw_status=None, message='401 Unauthorized', \
+trace=None, start=None, stdout=None, stderr=None, attachments=())
+            >>> TestResult("test_login", **once.as_attempt().outcome()) == once
+            True
+        """
+        return Attempt(
+            self.status,
+            duration=self.duration,
+            raw_status=self.raw_status,
+            message=self.message,
+            trace=self.trace,
+            start=self.start,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            attachments=self.attachments,
+        )
+
+    def every_attempt(self) -> tuple[Attempt, ...]:
+        """Every execution of the test in order: ``attempts``, or the result itself as its one
+        attempt when it ran once (what a merge or a fold concatenates).
+
+        Examples:
+            >>> from maestro_test_result_aggregator import Attempt, Status, TestResult
+            >>> [a.status.value for a in TestResult("test_a", Status.PASSED).every_attempt()]
+            ['passed']
+            >>> retried = TestResult("test_b", Status.PASSED, attempts=(Attempt(Status.FAILED), Attempt(Status.PASSED)))
+            >>> [a.status.value for a in retried.every_attempt()]
+            ['failed', 'passed']
+        """
+        return self.attempts or (self.as_attempt(),)
+
 
 @dataclass(frozen=True, slots=True)
 class Tool:

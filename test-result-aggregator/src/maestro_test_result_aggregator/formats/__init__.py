@@ -11,7 +11,9 @@
 | Playwright JSON reporter | ``read_playwright_json`` | |
 
 ``read_report`` detects the format from the content; ``ingest`` reads files, directories and
-globs, recording each bad file and carrying on.
+globs, recording each bad file and carrying on. ``formats.registry`` is the one list of formats
+(name, detection, reader, writer) that detection, the CLI and other packages read: a new format
+is one ``register_format`` call, and ``get_writer("junit")`` finds a writer by its format's name.
 """
 
 from maestro_test_result_aggregator.formats._detect import (
@@ -48,6 +50,15 @@ from maestro_test_result_aggregator.formats.junit import (
 )
 from maestro_test_result_aggregator.formats.playwright import read_playwright_json, run_from_playwright
 from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
+from maestro_test_result_aggregator.formats.registry import (
+    ReportFormat,
+    get_format,
+    get_writer,
+    register_format,
+    report_formats,
+    unregister_format,
+    writable_names,
+)
 
 __all__ = [
     "FORMATS",
@@ -56,9 +67,12 @@ __all__ = [
     "Format",
     "IngestResult",
     "JsonlWriter",
+    "ReportFormat",
     "ctrf_document",
     "detect_format",
     "expand_inputs",
+    "get_format",
+    "get_writer",
     "ingest",
     "iter_ingest",
     "iter_jsonl",
@@ -70,11 +84,15 @@ __all__ = [
     "read_pytest_json_report",
     "read_pytest_reportlog",
     "read_report",
+    "register_format",
+    "report_formats",
     "result_from_record",
     "result_to_record",
     "run_from_ctrf",
     "run_from_playwright",
+    "unregister_format",
     "validate_ctrf",
+    "writable_names",
     "write_ctrf",
     "write_jsonl",
     "write_junit",

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from maestro_test_result_aggregator.errors import AggregatorError, ReportParseError, UnknownFormatError
-from maestro_test_result_aggregator.formats.ctrf import read_ctrf
-from maestro_test_result_aggregator.formats.jsonl import read_jsonl
-from maestro_test_result_aggregator.formats.junit import read_junit
-from maestro_test_result_aggregator.formats.playwright import read_playwright_json
-from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
+from maestro_test_result_aggregator.formats.registry import MOCHA_STATS, Peek, get_format, readers, report_formats
 from maestro_test_result_aggregator.model import TestRun
 
 __all__ = [
@@ -31,54 +25,16 @@ __all__ = [
 ]
 
 Format = Literal["junit", "ctrf", "jsonl", "pytest-reportlog", "pytest-json-report", "playwright-json"]
+"""The names of the built-in readable formats (``formats.registry`` may hold more)."""
 
-FORMATS: Final[dict[str, Callable[[str], TestRun]]] = {
-    "junit": read_junit,
-    "ctrf": read_ctrf,
-    "jsonl": read_jsonl,
-    "pytest-reportlog": read_pytest_reportlog,
-    "pytest-json-report": read_pytest_json_report,
-    "playwright-json": read_playwright_json,
-}
-"""Every readable format by name, with its reader."""
+FORMATS: Final[Mapping[str, Callable[[str], TestRun]]] = readers
+"""Every readable format by name, with its reader (a live view of ``formats.registry``)."""
 
 _PEEK: Final = 64 * 1024
 _REPORT_SUFFIXES: Final = (".xml", ".json", ".jsonl", ".ndjson")
 
 
-# Playwright's JSON: a "config" object and a "suites" list (keys, not words in a test title).
-_PLAYWRIGHT_CONFIG: Final = re.compile(r'"config"\s*:\s*\{')
-_PLAYWRIGHT_SUITES: Final = re.compile(r'"suites"\s*:\s*\[')
-# mocha's `--reporter json`: a "stats" object counting "passes" (Playwright counts "expected").
-_MOCHA_STATS: Final = re.compile(r'"stats"\s*:\s*\{[^{}]*"passes"\s*:')
-
-
-def _first_line_record(head: str) -> dict[str, object] | None:
-    first = head.split("\n", 1)[0].strip()
-    try:
-        record = json.loads(first)
-    except (ValueError, RecursionError):  # not JSON, a huge number, nested too deeply
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _json_format(head: str) -> Format | None:
-    record = _first_line_record(head)
-    if record is not None:
-        if "$report_type" in record:
-            return "pytest-reportlog"
-        if record.get("type") == "run" and str(record.get("schema", "")).startswith("maestro-results/"):
-            return "jsonl"
-    if '"reportFormat"' in head or ('"results"' in head and '"tool"' in head):
-        return "ctrf"
-    if '"exitcode"' in head and ('"tests"' in head or '"created"' in head):
-        return "pytest-json-report"
-    playwright = _PLAYWRIGHT_CONFIG.search(head) or (_PLAYWRIGHT_SUITES.search(head) and '"stats"' in head)
-    # mocha's JSON reporter is not Playwright, though its "stats" count "suites" too
-    return "playwright-json" if playwright and not _MOCHA_STATS.search(head) else None
-
-
-def detect_format(path: str | os.PathLike[str]) -> Format:
+def detect_format(path: str | os.PathLike[str]) -> str:
     """Name the format of a report by looking at its first 64 KiB (not its file name).
 
     Raises:
@@ -91,22 +47,18 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         head = raw.decode("utf-16", "ignore").lstrip("\ufeff \t\r\n")
     else:
         head = raw.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
-    found: Format | None = None
-    if head.startswith("<"):
-        found = "junit"
-    elif head.startswith("{"):
-        found = _json_format(head)
-    if found is None and head.startswith("{") and _MOCHA_STATS.search(head):
+    peek = Peek(head)
+    for candidate in report_formats():
+        if candidate.detect is not None and candidate.read is not None and candidate.detect(peek):
+            return candidate.name
+    if peek.is_json and MOCHA_STATS.search(head):
         raise UnknownFormatError(
             f"{source}: mocha JSON is not a format maestro-results reads; write JUnit XML with mocha's "
             "`xunit` reporter or mocha-junit-reporter"
         )
-    if found is None:
-        raise UnknownFormatError(
-            f"{source}: not a known report format (JUnit XML, CTRF, maestro JSONL, pytest reportlog, "
-            "pytest-json-report or Playwright JSON)"
-        )
-    return found
+    known = [found.description for found in report_formats() if found.read is not None]
+    known[-2:] = [" or ".join(known[-2:])]
+    raise UnknownFormatError(f"{source}: not a known report format ({', '.join(known)})")
 
 
 def read_report(path: str | os.PathLike[str], *, format: str | None = None) -> TestRun:
@@ -145,9 +97,9 @@ def read_report(path: str | os.PathLike[str], *, format: str | None = None) -> T
     """
     try:
         name = format if format is not None else detect_format(path)
-        reader = FORMATS.get(name)
+        reader = get_format(name).read
         if reader is None:
-            raise UnknownFormatError(f"format must be one of {', '.join(FORMATS)}, got {name!r}")
+            raise UnknownFormatError(f"format {name!r} is written, not read: one of {', '.join(FORMATS)}")
         return reader(os.fspath(path))
     except UnicodeDecodeError as error:
         raise ReportParseError(os.fspath(path), f"not UTF-8 text: {error.reason} at byte {error.start}") from None

@@ -123,20 +123,6 @@ def _attempt_out(number: int, attempt: Attempt) -> dict[str, Any]:
     return record
 
 
-def _final_attempt(result: TestResult) -> Attempt:
-    return Attempt(
-        result.status,
-        duration=result.duration,
-        raw_status=result.raw_status,
-        message=result.message,
-        trace=result.trace,
-        start=result.start,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        attachments=result.attachments,
-    )
-
-
 def _test_uuid(test_id: str) -> str:
     # The 32 hex digits of the test id, shaped as a UUID (the schema's ``id`` format).
     return f"{test_id[:8]}-{test_id[8:12]}-{test_id[12:16]}-{test_id[16:20]}-{test_id[20:32]}"
@@ -180,7 +166,7 @@ def ctrf_test(result: TestResult) -> dict[str, Any]:  # noqa: PLR0912 - one bran
         record["retries"] = len(result.attempts) - 1
         record["retryAttempts"] = [_attempt_out(n, a) for n, a in enumerate(result.attempts[:-1], start=1)]
         final = result.attempts[-1]
-        if final != _final_attempt(result):
+        if final != result.as_attempt():
             maestro["finalAttempt"] = _attempt_out(len(result.attempts), final)
     record["flaky"] = result.flaky
     if result.stdout is not None:

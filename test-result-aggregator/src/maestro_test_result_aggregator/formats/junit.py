@@ -519,7 +519,7 @@ class _Reader:
         self._reset_case()
 
     def _attempts(self, result: TestResult) -> tuple[Attempt, ...]:
-        final = _as_attempt(result)
+        final = result.as_attempt()
         if self.rerun and result.status is Status.FAILED:
             # Surefire: <failure> is the first run, each <rerunFailure> a later one, the last final.
             first = Attempt(
@@ -552,7 +552,7 @@ def _written_attempts(properties: dict[str, str], result: TestResult, limit: int
         attempt = _attempt_record(fields, limit) if isinstance(fields, dict) else None
         if attempt is not None:
             attempts.append(attempt)
-    return (*attempts, _as_attempt(result)) if attempts else ()
+    return (*attempts, result.as_attempt()) if attempts else ()
 
 
 def _attempt_record(fields: dict[str, Any], limit: int) -> Attempt | None:
@@ -644,20 +644,6 @@ def _feed(parser: Any, reader: _Reader, stream: IO[bytes]) -> Iterator[None]:
     reader.drain()
     if reader.root is None:
         raise ReportParseError(source, "not JUnit XML: no <testsuites> or <testsuite> element")
-
-
-def _as_attempt(result: TestResult) -> Attempt:
-    return Attempt(
-        result.status,
-        duration=result.duration,
-        raw_status=result.raw_status,
-        message=result.message,
-        trace=result.trace,
-        start=result.start,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        attachments=result.attachments,
-    )
 
 
 _NAME: Final = attrgetter("name")
@@ -784,14 +770,14 @@ def fold_repeated_testcases(  # noqa: PLR0912 - one branch per rule, in the docu
             attempts: list[Attempt] = []
             if all(d is not None and d < c for d, c in zip(declared, counts, strict=True)):
                 for member in members[:-1]:
-                    for attempt in member.attempts or (_as_attempt(member),):
+                    for attempt in member.every_attempt():
                         if attempt.status is Status.PASSED:
                             attempt = replace(attempt, status=Status.FAILED, raw_status="rerun")  # noqa: PLW2901
                         attempts.append(attempt)
-                attempts.extend(members[-1].attempts or (_as_attempt(members[-1]),))
+                attempts.extend(members[-1].every_attempt())
             else:
                 for member in members:
-                    attempts.extend(member.attempts or (_as_attempt(member),))
+                    attempts.extend(member.every_attempt())
                 worst = max(range(len(attempts)), key=lambda i: _severity(attempts[i]))
                 attempts.append(attempts.pop(worst))
             first = min(positions_of[id(m)] for m in members)

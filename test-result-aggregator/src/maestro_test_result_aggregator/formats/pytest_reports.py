@@ -50,7 +50,6 @@ from maestro_test_result_aggregator.formats._values import (
     text,
 )
 from maestro_test_result_aggregator.formats.jsonl import numbered_lines, parse_line
-from maestro_test_result_aggregator.merge import as_attempt
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -325,7 +324,7 @@ def _json_report_test(record: Any, limit: int) -> TestResult:
         Status.FAILED, raw_status="rerun", message="failed, then rerun (pytest-json-report keeps no details)"
     )
     result = replace(result, raw_status=None if result.status is Status.PASSED else "failed")
-    return replace(result, attempts=(earlier, as_attempt(result)))
+    return replace(result, attempts=(earlier, result.as_attempt()))
 
 
 def _json_report_final(record: Any, limit: int) -> TestResult:
