@@ -11,7 +11,11 @@ def test_public_surface() -> None:
 
 
 def test_optional_dependencies_are_imported_lazily() -> None:
-    assert_lazy_imports("maestro_resilience", ["redis", "tenacity", "pybreaker", "asyncio", "opentelemetry"])
+    assert_lazy_imports("maestro_resilience", ["redis", "tenacity", "pybreaker", "asyncio", "opentelemetry", "yaml"])
+
+
+def test_the_pybreaker_drop_in_imports_neither_pybreaker_nor_redis() -> None:
+    assert_lazy_imports("maestro_resilience.compat.pybreaker", ["redis", "tenacity", "pybreaker", "asyncio", "yaml"])
 
 
 def test_redis_classes_load_on_first_use() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import emit, wants_debug_events
 from maestro_resilience._exceptions import CircuitOpenError, ConfigurationError
-from maestro_resilience._policy import Policy, check_sync_callable
+from maestro_resilience._policy import Policy
 from maestro_resilience._windows import Consecutive, CountWindow, TimeWindow, Window, _check_positive_int, _WindowState
 
 if TYPE_CHECKING:
@@ -369,13 +369,39 @@ class CircuitBreaker(Policy):
     # -- construction helpers ---------------------------------------------------------------
     @classmethod
     def from_pybreaker(cls, cb: Any, **overrides: Any) -> CircuitBreaker:
-        """Build a breaker with a pybreaker ``CircuitBreaker``'s settings.
+        """Build a breaker with a pybreaker ``CircuitBreaker``'s settings and current state.
 
         ``fail_max`` becomes ``Consecutive(fail_max)``, ``reset_timeout`` the ``open_duration``,
         ``success_threshold`` the ``half_open_max_calls``, excluded exception classes count as
         success (as in pybreaker), excluded predicates likewise, and its listeners are attached.
         Keyword ``overrides`` replace any of these.
+
+        The state is carried over: an open breaker stays open for what is left of its
+        ``reset_timeout``, a half-open one admits a probe, a closed one keeps its failure count.
+        A breaker whose ``state_storage`` is not pybreaker's memory storage (``CircuitRedisStorage``
+        or your own) is refused with ``ConfigurationError`` unless ``storage=`` is given: the new
+        breaker could not share that state. With ``storage=`` (a ``RedisStorage``) the shared state
+        is the storage's. To keep pybreaker's storage, use ``maestro_resilience.compat.pybreaker``.
+
+        Examples:
+            >>> import pybreaker
+            >>> from maestro_resilience import CircuitBreaker
+            >>> legacy = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=30, name="billing")
+            >>> _ = legacy.open()
+            >>> breaker = CircuitBreaker.from_pybreaker(legacy)
+            >>> breaker.name, breaker.current_state, breaker.open_duration
+            ('billing', 'open', 30.0)
         """
+        storage = getattr(cb, "_state_storage", None)
+        kind = getattr(storage, "name", "memory")
+        if storage is not None and kind != "memory" and "storage" not in overrides:
+            raise ConfigurationError(
+                f"the pybreaker breaker {getattr(cb, 'name', None)!r} keeps its state in {type(storage).__name__} "
+                f"({kind!r}): from_pybreaker cannot carry it (the new breaker would silently stop sharing it); pass "
+                "storage=RedisStorage(...) to share state the maestro way, or keep pybreaker's API and storage on "
+                "this engine with maestro_resilience.compat.pybreaker",
+                field="state_storage",
+            )
         exclusions = tuple(getattr(cb, "excluded_exceptions", ()))
         types = tuple(e for e in exclusions if isinstance(e, type))
         predicates = tuple(e for e in exclusions if not isinstance(e, type) and callable(e))
@@ -390,7 +416,30 @@ class CircuitBreaker(Policy):
         if predicates:
             settings["record_on"] = lambda exc: not any(p(exc) for p in predicates)
         settings.update(overrides)
-        return cls(**settings)
+        breaker = cls(**settings)
+        if breaker._storage is None and storage is not None:
+            breaker._carry(str(cb.current_state), int(cb.fail_counter), storage.opened_at, float(cb.reset_timeout))
+        return breaker
+
+    def _carry(self, state: str, failures: int, opened_at: Any, reset_timeout: float) -> None:
+        """Take over a pybreaker breaker's state (``from_pybreaker``), silently: nothing changed for listeners."""
+        import datetime as _dt  # noqa: PLC0415 - only for migrations
+
+        now = self.clock.monotonic()
+        with self._lock:
+            if state in ("open", "half-open"):
+                left = 0.0
+                if state == "open" and isinstance(opened_at, _dt.datetime):
+                    aware = opened_at if opened_at.tzinfo else opened_at.replace(tzinfo=_dt.UTC)
+                    left = (aware - _dt.datetime.now(_dt.UTC)).total_seconds() + reset_timeout
+                self._enter(CircuitState.OPEN, now)
+                self._open_until = now + min(max(left, 0.0), self.open_duration)
+            elif state == "closed":
+                for _ in range(max(failures, 0)):
+                    self._wstate.record(True, False, now)
+                self._fast = self._fast_capable and self._wstate.clean
+            else:
+                raise ConfigurationError(f"unknown pybreaker state {state!r}", field="current_state")
 
     def add_listener(self, listener: Any) -> None:
         """Attach an event listener or a pybreaker ``CircuitBreakerListener``."""
@@ -939,14 +988,6 @@ class CircuitBreaker(Policy):
                 "functions (use redis.asyncio.Redis for async def functions)"
             )
         return True
-
-    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run ``fn(*args, **kwargs)`` through the breaker (pybreaker's ``call``).
-
-        ``TypeError`` for an ``async def`` function (use ``call_async``) or a generator function.
-        """
-        check_sync_callable(self, fn)
-        return self._wrap_sync(fn)(*args, **kwargs)
 
     # -- context manager -----------------------------------------------------------------------
     def _pop_block(self) -> tuple[int, bool, float] | None:

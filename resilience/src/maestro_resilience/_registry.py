@@ -1,4 +1,4 @@
-"""``Registry``: named policies built from one dict or TOML configuration."""
+"""``Registry``: named policies built from one dict, TOML or YAML configuration."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from maestro_resilience._ratelimit import RateLimiter
 from maestro_resilience._retry import Retry
 from maestro_resilience._timeout import Timeout
 from maestro_resilience._windows import Consecutive, CountWindow, TimeWindow
+from maestro_resilience._yaml import MAX_YAML_BYTES, load_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -323,3 +324,29 @@ class Registry(Mapping[str, Policy]):
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"invalid TOML in the Registry configuration: {exc}") from exc
         return cls.from_dict(config, clock=clock)
+
+    @classmethod
+    def from_yaml(cls, source: str | Path, *, clock: Clock = SYSTEM_CLOCK, max_bytes: int = MAX_YAML_BYTES) -> Registry:
+        """Build from YAML text or a ``Path`` to a YAML file (one mapping per policy; extra ``yaml``).
+
+        Parsed with PyYAML's safe loader after a size check (``max_bytes``, 1 MiB by default). Keys
+        are read as written: YAML 1.1 would turn ``on:`` (``Retry``'s exception list), ``off:``,
+        ``yes:`` and ``no:`` into booleans; here they stay the words you wrote. A key given twice
+        in one mapping is refused.
+
+        Raises:
+            ConfigurationError: invalid or oversized YAML, or an entry refused (see ``from_dict``).
+            ImportError: PyYAML is not installed (``pip install 'maestro-resilience[yaml]'``).
+
+        Examples:
+            >>> from maestro_resilience import Registry
+            >>> registry = Registry.from_yaml('''
+            ... payments-retry:
+            ...   type: retry
+            ...   attempts: 4
+            ...   on: [ConnectionError, TimeoutError]  # YAML 1.1 would read this key as True
+            ... ''')
+            >>> registry["payments-retry"].call(lambda: "charged")
+            'charged'
+        """
+        return cls.from_dict(load_yaml(source, max_bytes), clock=clock)
