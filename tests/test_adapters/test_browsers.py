@@ -27,7 +27,7 @@ from maestro_test_adapters import ExitCode, PlaywrightAdapter, RunOptions, Selen
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 from tests.fixtures.chromium import CdpBrowser, ChromeDriverServer
-from tests.fixtures.services import unavailable
+from tests.fixtures.services import require, unavailable
 from tests.fixtures.static_site import (
     BUTTON_TEXT_AFTER_CLICK,
     CONSOLE_ERROR_TEXT,
@@ -640,3 +640,113 @@ def _versions_with_evidence_on_timeout() -> bool:
     from packaging.version import Version
 
     return Version(version("playwright")) >= Version("1.65") and Version(version("pytest-timeout")) >= Version("2.4")
+
+
+# -- local debugging: video, headed, slow-mo ------------------------------------------------------
+VIDEO_JOURNEYS = """
+import pytest
+SITE = {site!r}
+
+def test_passes(maestro_page):
+    maestro_page.goto(SITE + "index.html")
+
+def test_fails(maestro_page):
+    maestro_page.goto(SITE + "index.html")
+    assert maestro_page.title() == "not the title"
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky(maestro_page, request):
+    marker = request.config.rootpath / "flaky-seen"
+    first = not marker.exists()
+    marker.touch()
+    maestro_page.goto(SITE + "index.html")
+    assert not first, "first attempt fails"
+
+async def test_async_fails(maestro_async_page):
+    await maestro_async_page.goto(SITE + "index.html")
+    assert await maestro_async_page.title() == "not the title"
+"""
+
+WEBM_SIGNATURE = b"\x1a\x45\xdf\xa3"  # EBML, the container of WebM
+
+
+def _videos(result: TestResult | object) -> list[Path]:
+    attachments = getattr(result, "attachments", ())
+    return [Path(a.path) for a in attachments if a.name == "video"]
+
+
+@pytest.mark.parametrize("setting", ["--maestro-video=retain-on-failure", "maestro_video = on"])
+def test_playwright_records_a_video_of_failing_journeys(
+    setting: str, journey_dir: Path, static_site: StaticSite
+) -> None:
+    # Playwright's own ffmpeg is a download: the system's is handed to it
+    require("ffmpeg", "ffmpeg", "ffmpeg")
+    always = setting.startswith("maestro_video")
+    if always:
+        (journey_dir / "pytest.ini").write_text(INI + setting + "\n")
+    (journey_dir / "test_video.py").write_text(VIDEO_JOURNEYS.format(site=static_site.url))
+    args = (*NO_RANDOM, *(() if always else (setting,)))
+    options = RunOptions(cwd=journey_dir, jsonl=journey_dir / "r.jsonl", timeout=300, runner_args=args)
+    run = PlaywrightAdapter().run("test_video.py", options=options)
+    assert run_error(run) is None, run_error(run)
+    results = _by_name(run)
+    for name in ("test_fails", "test_async_fails"):
+        (video,) = _videos(results[name])
+        assert video.read_bytes()[:4] == WEBM_SIGNATURE, name
+        assert video.parent == journey_dir / "maestro-artifacts"
+    flaky = results["test_flaky"]
+    assert len(_videos(flaky.attempts[0])) == 1  # the failed attempt's own video
+    assert len(_videos(flaky.attempts[1])) == (1 if always else 0)
+    assert len(_videos(results["test_passes"])) == (1 if always else 0)
+    assert {v.name for r in run.tests for v in _videos(r)} == {
+        p.name for p in (journey_dir / "maestro-artifacts").glob("*.webm")
+    }
+    assert not list((journey_dir / "maestro-artifacts").glob(".video-*"))  # Playwright's copies are gone
+
+
+SLOW_MO_JOURNEY = """
+import time
+
+def test_three_operations(maestro_page, record_property):
+    maestro_page.set_content("<input id='name'>")
+    started = time.monotonic()
+    for text in ("a", "b", "c"):
+        maestro_page.fill("#name", text)
+    record_property("elapsed", time.monotonic() - started)
+"""
+
+
+def test_slow_mo_slows_every_playwright_operation(journey_dir: Path) -> None:
+    # a lower bound only: slow-mo waits at least that long after each operation
+    (journey_dir / "test_slow.py").write_text(SLOW_MO_JOURNEY)
+    for args, at_least in ((("--maestro-slowmo=300",), 0.9), ((), 0.0)):
+        options = RunOptions(cwd=journey_dir, timeout=300, runner_args=(*NO_RANDOM, *args))
+        run = PlaywrightAdapter().run("test_slow.py", options=options)
+        assert run_error(run) is None, run_error(run)
+        (result,) = run.tests
+        assert result.status is Status.PASSED, result.message
+        elapsed = dict(result.extra["properties"])["elapsed"]  # type: ignore[call-overload]
+        assert elapsed >= at_least, args
+    (journey_dir / "pytest.ini").write_text(INI + "maestro_slowmo = soon\n")
+    run = PlaywrightAdapter().run("test_slow.py", options=RunOptions(cwd=journey_dir, runner_args=NO_RANDOM))
+    assert "maestro_slowmo: must be milliseconds, got 'soon'" in str(run_error(run))
+
+
+def test_headed_launches_the_full_chromium_with_a_window(
+    journey_dir: Path, chromium_headless_shell: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Option plumbing only: this machine has no display, so a headed Chromium cannot start, and
+    # Playwright's refusal shows what was launched: the full Chromium (not the headless shell,
+    # which has no window), headed.
+    monkeypatch.delenv("MAESTRO_CHROMIUM")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    (journey_dir / "test_headed.py").write_text("def test_page(maestro_page):\n    pass\n")
+    options = RunOptions(cwd=journey_dir, timeout=300, runner_args=(*NO_RANDOM, "--maestro-headed"))
+    run = PlaywrightAdapter().run("test_headed.py", options=options)
+    (result,) = run.tests
+    assert (result.status, result.raw_status) == (Status.FAILED, "error")
+    said = f"{result.message}\n{result.trace}"
+    assert "headed browser without having a XServer running" in said, said
+    assert "/usr/bin/chromium " in said or "/usr/bin/chromium\n" in said, said
+    assert str(chromium_headless_shell) not in said

@@ -296,32 +296,58 @@ def test_stopping_maestro_test_stops_pytest_cleanly(tmp_path: Path, signum: sign
     assert list(temp.iterdir()) == []
 
 
+SPAWNS = """
+import os
+import subprocess
+import sys
+import threading
+
+def test_waits_on_its_own_child(request):
+    # a test (or a fixture) that started a process of its own: a server, a worker, a browser
+    child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    pids = f"{os.getpid()} {child.pid}"
+    (request.config.rootpath / "pids.tmp").write_text(pids)
+    os.replace(request.config.rootpath / "pids.tmp", request.config.rootpath / "pids")
+    threading.Event().wait()  # until the run is stopped
+"""
+
+
 @pytest.mark.timing
-def test_pytest_dies_with_a_killed_maestro_test(tmp_path: Path) -> None:
-    # SIGKILL leaves maestro-test no chance to stop anything: pytest must not run on without it
-    (tmp_path / "test_stop.py").write_text(STOPPABLE)
+@pytest.mark.parametrize("killed", ["maestro-test", "its process group"])
+def test_nothing_the_runner_started_outlives_a_killed_maestro_test(tmp_path: Path, killed: str) -> None:
+    # SIGKILL leaves maestro-test no chance to stop anything: neither pytest nor what its tests
+    # started may run on without it, whether maestro-test alone is killed or its whole process
+    # group (a CI runner cancelling a job)
+    (tmp_path / "test_spawns.py").write_text(SPAWNS)
     temp = tmp_path / "tmp"  # the killed maestro-test cannot remove its temporary folder: keep it here
     temp.mkdir()
     process = subprocess.Popen(
-        [*CLI, "run", "-a", "pytest", "test_stop.py", "--", *NO_RANDOM],
+        [*CLI, "run", "-a", "pytest", "test_spawns.py", "--", *NO_RANDOM],
         cwd=tmp_path,
         env={**os.environ, "TMPDIR": str(temp)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group, so that killing the group spares this test
     )
+    pids: list[int] = []
     try:
-        pid_file = tmp_path / "pytest.pid"
-        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="test_waits to start")
-        pid = int(pid_file.read_text())
-        process.kill()
+        pid_file = tmp_path / "pids"
+        wait_until(pid_file.exists, what="the test to start its child")
+        pids = [int(pid) for pid in pid_file.read_text().split()]
+        if killed == "maestro-test":
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        wait_until(lambda: not _alive(pid), what=f"pytest (pid {pid}) to die with maestro-test")
+        for pid in pids:
+            wait_until(lambda pid=pid: not _alive(pid), what=f"pid {pid} to die with maestro-test")
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        if (tmp_path / "pytest.pid").exists() and _alive(pid := int((tmp_path / "pytest.pid").read_text())):
-            os.kill(pid, signal.SIGKILL)  # never leave it running, whatever happened
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)  # never leave it running, whatever happened
 
 
 def test_allowed_hosts_reach_the_browser_fixtures_and_the_reports_environment(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from maestro_test_adapters import (
     exit_code,
     run_error,
 )
-from maestro_test_adapters._checks import json_path, load_checks, redact_headers, redact_url
+from maestro_test_adapters.adapters._checks import json_path, load_checks, redact_headers, redact_url
 from maestro_test_result_aggregator.formats import read_jsonl
 from maestro_test_result_aggregator.model import Status, TestResult, TestRun
 from tests.waiting import wait_until
@@ -214,7 +214,19 @@ def check_file(tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize("use_resilience", [True, False])
-def test_checks_against_a_misbehaving_server(check_file: Path, tmp_path: Path, use_resilience: bool) -> None:
+def test_checks_against_a_misbehaving_server(
+    check_file: Path, tmp_path: Path, use_resilience: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import maestro_resilience
+
+    policies: list[str] = []
+
+    class RecordedRetry(maestro_resilience.Retry):
+        def __init__(self, name: str, *args: Any, **kwargs: Any) -> None:
+            policies.append(name)
+            super().__init__(name, *args, **kwargs)
+
+    monkeypatch.setattr(maestro_resilience, "Retry", RecordedRetry)
     jsonl = tmp_path / "r.jsonl"
     run = ProductionAdapter(use_resilience=use_resilience).run(
         check_file, options=RunOptions(jsonl=jsonl, ctrf=tmp_path / "c.json", junit=tmp_path / "j.xml")
@@ -243,6 +255,8 @@ def test_checks_against_a_misbehaving_server(check_file: Path, tmp_path: Path, u
     assert [a.status for a in flaky.attempts] == [Status.FAILED, Status.FAILED, Status.PASSED]
     assert "status 503" in (flaky.attempts[0].message or "")
     assert flaky.flaky
+    # the only check with retries retried through maestro-resilience's policy (when it is used)
+    assert policies == (["maestro-check:flaky"] if use_resilience else [])
     assert results["health"].tags == ("smoke",)
     assert exit_code(run) is ExitCode.TESTS_FAILED
     assert run_error(run) is None

@@ -14,6 +14,7 @@ import signal
 import textwrap
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -914,31 +915,92 @@ def test_many(n):
 """
 
 
+PYTESTS_OWN_WARNINGS = """
+import json
+
+WHERE = {}
+
+def pytest_configure(config):
+    WHERE["controller"] = not hasattr(config, "workerinput")
+
+def pytest_warning_recorded(warning_message, when, nodeid, location):
+    # what pytest itself hands on, per test (on the xdist controller, the workers' too)
+    if when == "runtest" and nodeid and WHERE["controller"]:
+        record = [nodeid, warning_message.category.__name__, str(warning_message.message)]
+        with open("pytest-warnings.jsonl", "a") as stream:
+            stream.write(json.dumps(record) + "\\n")
+"""
+
+
 @pytest.mark.parametrize("args", [(), ("-n", "2")])
-def test_warnings_are_kept_per_test_as_reportlog_keeps_them(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_warnings_are_kept_per_test_as_pytest_hands_them_on(tmp_path: Path, args: tuple[str, ...]) -> None:
     # pytest hands warnings on after the test's last report: they must still be on its line, and
-    # pytest's own recording (its summary, pytest-reportlog here) must still get every one
+    # pytest's own recording (its summary, pytest_warning_recorded) must still get every one
     _write(tmp_path, "test_warns.py", WARNS)
-    reportlog = tmp_path / "log.jsonl"
+    _write(tmp_path, "conftest.py", PYTESTS_OWN_WARNINGS)
     jsonl = tmp_path / "r.jsonl"
-    options = RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=(*NO_RANDOM, *args, f"--report-log={reportlog}"))
+    options = RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=(*NO_RANDOM, *args))
     run = PytestAdapter().run("test_warns.py", options=options)
     assert run_error(run) is None
     theirs: dict[str, list[tuple[str, str]]] = {}
-    for line in reportlog.read_text().splitlines():
-        record = json.loads(line)
-        if record["$report_type"] == "WarningMessage" and record["when"] == "runtest":
-            theirs.setdefault(record["nodeid"], []).append((record["category"], record["message"]))
+    for line in (tmp_path / "pytest-warnings.jsonl").read_text().splitlines():
+        nodeid, category, message = json.loads(line)
+        theirs.setdefault(nodeid, []).append((category, message))
     ours = {
-        r.extra["nodeid"]: [(w["category"], w["message"]) for w in r.extra.get("warnings", [])]  # type: ignore[index]
+        str(r.extra["nodeid"]): [(w["category"], w["message"]) for w in r.extra.get("warnings", [])]  # type: ignore[attr-defined,index]
         for r in read_jsonl(jsonl).tests
     }
-    phases = [(w["when"], w["category"]) for w in _by_name(run)["test_warns_in_every_phase"].extra["warnings"]]  # type: ignore[index]
+    kept = _by_name(run)["test_warns_in_every_phase"].extra["warnings"]
+    phases = [(w["when"], w["category"]) for w in kept]  # type: ignore[attr-defined,index]
     assert phases == [("setup", "UserWarning"), ("call", "DeprecationWarning"), ("teardown", "RuntimeWarning")]
     assert ours["test_warns.py::test_warns_in_every_phase"] == theirs["test_warns.py::test_warns_in_every_phase"]
-    assert ours["test_warns.py::test_warning_filtered_out"] == [] == theirs.get("test_warns.py::test_warning_filtered_out", [])
+    assert ours["test_warns.py::test_warning_filtered_out"] == []
+    assert "test_warns.py::test_warning_filtered_out" not in theirs
     assert ours["test_warns.py::test_quiet"] == []
     for n in (1, 2):  # the first 100 kept; pytest's own recording still has all 150
         nodeid = f"test_warns.py::test_many[{n}]"
         assert ours[nodeid] == theirs[nodeid][:100]
         assert len(theirs[nodeid]) == 150
+
+
+def test_a_test_in_flight_is_named_as_pytest_names_it(tmp_path: Path) -> None:
+    # one node id parser for the reporter and the in-flight results: "::" in a parameter id is
+    # not a separator (it gave the name "b]" and the class "test_dies[a")
+    _write(
+        tmp_path,
+        "test_dies.py",
+        """
+        import os
+        import signal
+
+        import pytest
+
+        class TestGroup:
+            @pytest.mark.parametrize("x", [1], ids=["a::b"])
+            def test_dies(self, x):
+                os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    run = PytestAdapter().run("test_dies.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
+    (result,) = run.tests
+    assert (result.name, result.suite, result.classname, result.raw_status) == (
+        "test_dies[a::b]",
+        ("test_dies.py", "TestGroup"),
+        "TestGroup",
+        "crashed",
+    )
+    assert "(in flight: test_dies.py::TestGroup::test_dies[a::b])" in (run_error(run) or "")
+
+
+def test_the_adapter_reads_each_result_line_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the results are parsed as pytest writes them; finishing the run does not read the report again
+    from maestro_test_result_aggregator import formats
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("the whole report was read again")
+
+    monkeypatch.setattr(formats, "read_jsonl", refuse)
+    _write(tmp_path, "test_two.py", "def test_a(): pass\ndef test_b(): assert 0\n")
+    run = PytestAdapter().run("test_two.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
+    assert [(r.name, r.status) for r in run.tests] == [("test_a", Status.PASSED), ("test_b", Status.FAILED)]
+    assert run.stop is not None

@@ -23,19 +23,19 @@ from maestro_test_adapters.__about__ import __version__
 
 if TYPE_CHECKING:
     from maestro_test_adapters._adapter import Availability, Target, TestAdapter
-    from maestro_test_adapters._browsers import PlaywrightAdapter, SeleniumAdapter
-    from maestro_test_adapters._checks import load_checks, redact_headers, redact_url
     from maestro_test_adapters._chromium import allowed_hosts, chromium_args
     from maestro_test_adapters._environment import detect_environment
     from maestro_test_adapters._exit import RUN_ERROR_KEY as RUN_ERROR_KEY
     from maestro_test_adapters._exit import ExitCode, exit_code, run_error
-    from maestro_test_adapters._frontend import FrontendAdapter
     from maestro_test_adapters._options import RunOptions
     from maestro_test_adapters._outputs import ResultStream
-    from maestro_test_adapters._production import ProductionAdapter
-    from maestro_test_adapters._pytest_adapter import PytestAdapter
     from maestro_test_adapters._registry import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
     from maestro_test_adapters._registry import adapter_names, get_adapter
+    from maestro_test_adapters.adapters._browsers import PlaywrightAdapter, SeleniumAdapter
+    from maestro_test_adapters.adapters._checks import load_checks, redact_headers, redact_url
+    from maestro_test_adapters.adapters._frontend import FrontendAdapter
+    from maestro_test_adapters.adapters._production import ProductionAdapter
+    from maestro_test_adapters.adapters._pytest_adapter import PytestAdapter
     from maestro_test_adapters.errors import (
         AdapterNotFoundError,
         AdapterUnavailableError,
@@ -88,15 +88,15 @@ _LAZY: dict[str, str] = {
     "Availability": "_adapter",
     "CheckFileError": "errors",
     "ExitCode": "_exit",
-    "FrontendAdapter": "_frontend",
+    "FrontendAdapter": "adapters._frontend",
     "InvalidOptionError": "errors",
-    "PlaywrightAdapter": "_browsers",
-    "ProductionAdapter": "_production",
-    "PytestAdapter": "_pytest_adapter",
+    "PlaywrightAdapter": "adapters._browsers",
+    "ProductionAdapter": "adapters._production",
+    "PytestAdapter": "adapters._pytest_adapter",
     "ReportWriteError": "errors",
     "ResultStream": "_outputs",
     "RunOptions": "_options",
-    "SeleniumAdapter": "_browsers",
+    "SeleniumAdapter": "adapters._browsers",
     "Target": "_adapter",
     "TargetNotFoundError": "errors",
     "TestAdapter": "_adapter",
@@ -105,9 +105,9 @@ _LAZY: dict[str, str] = {
     "exit_code": "_exit",
     "detect_environment": "_environment",
     "get_adapter": "_registry",
-    "load_checks": "_checks",
-    "redact_headers": "_checks",
-    "redact_url": "_checks",
+    "load_checks": "adapters._checks",
+    "redact_headers": "adapters._checks",
+    "redact_url": "adapters._checks",
     "run_error": "_exit",
 }
 

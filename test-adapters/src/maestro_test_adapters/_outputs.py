@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
 from maestro_test_adapters._exit import FAIL_ON_FLAKY_KEY, RUN_ERROR_KEY
@@ -16,7 +14,7 @@ from maestro_test_adapters._options import RunOptions
 from maestro_test_adapters.errors import ReportWriteError
 from maestro_test_result_aggregator.model import TestResult, TestRun, Tool
 
-__all__ = ["ResultStream", "append_results", "set_run_error", "write_reports"]
+__all__ = ["ResultStream", "set_run_error", "write_reports"]
 
 
 def set_run_error(run: TestRun, reason: str) -> None:
@@ -87,24 +85,6 @@ class ResultStream:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def append_results(path: Path, results: list[TestResult], *, stop: float | None) -> None:
-    """Append ``results`` and an end line to a JSONL file a dead process left unfinished
-    (a torn last line is cut off first, so the file stays readable)."""
-    from maestro_test_result_aggregator.formats import result_to_record
-
-    with open(path, "rb+") as stream:
-        data = stream.read()
-        keep = data.rfind(b"\n") + 1
-        stream.seek(keep)
-        stream.truncate()
-        for result in results:
-            stream.write((json.dumps(result_to_record(result), ensure_ascii=False) + "\n").encode())
-        end: dict[str, object] = {"type": "end"}
-        if stop is not None:
-            end["stop"] = stop
-        stream.write((json.dumps(end) + "\n").encode())
 
 
 def _writer(name: str) -> Callable[..., None]:

@@ -6,8 +6,9 @@ runner's JSONL there for live progress), kill the whole process group when the d
 passes (SIGTERM, then SIGKILL after a grace period), and report what happened. When the run
 itself is interrupted (``KeyboardInterrupt``, a cancelled task), the group gets ``SIGINT`` as
 from Ctrl-C, so the runner stops in order (pytest runs its session teardown), and whatever is
-left after ``stop_grace`` seconds is killed; the runner also dies with this process
-(``PR_SET_PDEATHSIG``) should this process be killed outright.
+left after ``stop_grace`` seconds is killed. Should this process be killed outright, the runner
+dies with it (``PR_SET_PDEATHSIG``) and a watchdog kills the runner's whole process group (its
+workers, what its tests started).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 __all__ = ["ProcessOutcome", "arun_process", "describe_returncode", "run_process"]
 
-_GRACE = 2.0
-_STOP_GRACE = 10.0
-_INTERVAL = 0.05
-_PR_SET_PDEATHSIG = 1
+_GRACE: Final = 2.0
+_STOP_GRACE: Final = 10.0
+_INTERVAL: Final = 0.05
+_PR_SET_PDEATHSIG: Final = 1
 
 
 def _default_sigint() -> None:
@@ -56,6 +58,49 @@ def _child_setup() -> Callable[[], None]:
         prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
     return die_with_parent
+
+
+# Kills the runner's process group ($1) once its standard input, a pipe only this process holds
+# open, reaches its end: when this process dies, however it dies (PR_SET_PDEATHSIG reaches only
+# the runner itself, not what the runner started: its workers, a server a fixture started...).
+_WATCHDOG: Final = 'read -r _; kill -s KILL -- "-$1" 2>/dev/null'
+
+
+class _Watchdog:
+    """A ``/bin/sh`` in a session of its own (a kill of this process's group spares it) that
+    kills the runner's whole process group should this process die before the run ends; at the
+    end of the run it is dismissed without acting."""
+
+    def __init__(self, group: int) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
+        if os.name != "posix" or not os.path.exists("/bin/sh"):
+            return
+        read_end, self._lifeline = os.pipe()  # both ends close-on-exec: the runner inherits neither
+        try:
+            self._process = subprocess.Popen(
+                ["/bin/sh", "-c", _WATCHDOG, "maestro-watchdog", str(group)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:  # no watchdog: PR_SET_PDEATHSIG still covers the runner itself
+            os.close(self._lifeline)
+            self._lifeline = None
+        finally:
+            os.close(read_end)
+
+    def dismiss(self) -> None:
+        """The run is over: stop the watchdog without it acting (the group may be gone and its
+        number reused)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +167,7 @@ def run_process(
             start_new_session=True,
             preexec_fn=_child_setup(),  # noqa: PLW1509 - prctl only, no locks: safe before exec
         )
+        watchdog = _Watchdog(process.pid)
         try:
             while True:
                 try:
@@ -149,6 +195,7 @@ def run_process(
             raise
         finally:
             _signal_group(process.pid, signal.SIGKILL)  # leftovers of the group (xdist workers, browsers)
+            watchdog.dismiss()
     return ProcessOutcome(process.returncode, timed_out, time.monotonic() - started, _tail(log))
 
 
@@ -178,6 +225,7 @@ async def arun_process(
             start_new_session=True,
             preexec_fn=_child_setup(),  # prctl only: nothing to lock before exec
         )
+        watchdog = _Watchdog(process.pid)
         try:
             while True:
                 try:
@@ -205,5 +253,6 @@ async def arun_process(
             raise
         finally:
             _signal_group(process.pid, signal.SIGKILL)
+            watchdog.dismiss()
     returncode = process.returncode if process.returncode is not None else -signal.SIGKILL
     return ProcessOutcome(returncode, timed_out, time.monotonic() - started, _tail(log))

@@ -14,8 +14,8 @@ from typing import IO, Any, Final
 
 import pytest
 
-from maestro_test_adapters.errors import _TIMEOUT_MARK
-from maestro_test_adapters.pytest_plugin import _META, _WARNINGS, ATTACHMENT_PROPERTY
+from maestro_test_adapters._constants import ATTACHMENT_PROPERTY, META_ATTRIBUTE, TIMEOUT_MARK, WARNINGS_ATTRIBUTE
+from maestro_test_adapters._nodeid import split_nodeid
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
     EMPTY,
@@ -188,12 +188,6 @@ def _captured(sections: Sequence[tuple[str, str]], kind: str) -> str:
     return ("\n" if kind == "log" else "").join(content for name, content in sections if name.startswith(prefix))
 
 
-def _split_nodeid(nodeid: str) -> tuple[str, tuple[str, ...], str]:
-    head, bracket, params = nodeid.partition("[")
-    parts = head.split("::")
-    return parts[0], tuple(parts[1:-1]), parts[-1] + bracket + params
-
-
 class MaestroReporter:
     """The controller-side reporter: folds each test's phase reports into one ``TestResult``
     and streams it to the JSONL file (``JsonlWriter``, flushed per line)."""
@@ -241,7 +235,7 @@ class MaestroReporter:
         test = self.tests.get(report.nodeid)
         if test is None:
             test = self.tests[report.nodeid] = _Test()
-        test.warnings.extend(getattr(report, _WARNINGS, None) or ())
+        test.warnings.extend(getattr(report, WARNINGS_ATTRIBUTE, None) or ())
         when = report.when
         if test.rerun_closed:
             test.rerun_closed = False
@@ -251,7 +245,7 @@ class MaestroReporter:
             self._attach_to_ended(report, test)  # earlier releases: what its teardown attached
         attempt = test.attempt
         if when == "setup":
-            meta = getattr(report, _META, None)
+            meta = getattr(report, META_ATTRIBUTE, None)
             if meta:
                 test.meta = meta
             attempt.start = getattr(report, "start", None)
@@ -364,7 +358,7 @@ class MaestroReporter:
         log: str | None,
     ) -> None:
         del self.tests[nodeid]
-        path, classes, name = _split_nodeid(nodeid)
+        parts = split_nodeid(nodeid)
         line = location[1] + 1 if location is not None and location[1] is not None else None
         extra: dict[str, object] = {"nodeid": nodeid}
         if log:
@@ -376,12 +370,12 @@ class MaestroReporter:
         meta = test.meta
         self.writer.write(
             TestResult(
-                name=name,
+                name=parts.name,
                 status=final.status,
                 duration=test.duration,
-                suite=(path, *classes),
-                file=path,
-                classname="::".join(classes) or None,
+                suite=parts.suite,
+                file=parts.path,
+                classname=parts.classname,
                 line=line,
                 parameters=meta.get("params") or EMPTY,
                 raw_status=final.raw_status,
@@ -421,9 +415,9 @@ class MaestroReporter:
         self.written += 1
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        """Tell the in-process timeout (``_TIMEOUT_MARK``) apart from a user's Ctrl-C."""
+        """Tell the in-process timeout (``TIMEOUT_MARK``) apart from a user's Ctrl-C."""
         reason = str(excinfo.value)
-        if reason.startswith(_TIMEOUT_MARK):
+        if reason.startswith(TIMEOUT_MARK):
             self.timed_out = reason.removeprefix("maestro: ")
 
     @pytest.hookimpl(trylast=True)

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
-from maestro_test_result_aggregator.model import TestResult
+from maestro_test_result_aggregator.model import TestResult, TestRun
 
-__all__ = ["LineTail", "read_inflight", "results_in"]
+__all__ = ["LineTail", "ReportTail", "complete_report", "read_inflight"]
 
 
 class LineTail:
@@ -37,19 +39,73 @@ class LineTail:
         return [line.decode("utf-8", "replace") for line in lines if line]
 
 
-def results_in(lines: list[str]) -> list[TestResult]:
-    """The results among JSONL lines (header and end lines are skipped)."""
-    from maestro_test_result_aggregator.formats import result_from_record
+class ReportTail:
+    """Follows a maestro-results JSONL file another process writes (pytest with our plugin): each
+    ``read()`` parses only the complete lines added since the last one, so when the writer is gone
+    the run is known without reading the file again. A torn last line (the writer killed
+    mid-line) is never parsed; a complete line that is not a record makes the file unreadable
+    (``problem``)."""
 
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("type") == "result":
-            found.append(result_from_record(record))
-    return found
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lines = LineTail(path)
+        self._number = 0
+        self.header = False
+        self.results: list[TestResult] = []
+        self.stop: float | None = None
+        self.problem: str | None = None
+
+    def read(self) -> list[TestResult]:
+        """Parse the new complete lines; return the results among them (also kept in ``results``)."""
+        from maestro_test_result_aggregator.formats import result_from_record
+
+        new: list[TestResult] = []
+        for line in self._lines.read():
+            self._number += 1
+            try:
+                record = json.loads(line)
+                kind = record.get("type") if isinstance(record, dict) else None
+                if kind == "run":
+                    self.header = True
+                elif kind == "result":
+                    new.append(result_from_record(record))
+                elif kind == "end":
+                    stop = record.get("stop")
+                    self.stop = float(stop) if stop is not None else time.time()
+                else:
+                    raise ValueError(f"unknown record type {kind!r}")
+            except (KeyError, TypeError, ValueError, RecursionError) as error:
+                self.problem = self.problem or f"{self.path}, line {self._number}: {error}"
+        self.results.extend(new)
+        return new
+
+    def run(self) -> TestRun | None:
+        """The run so far: its header (read back through the aggregator's reader, one line), the
+        results read, ``stop`` when the end line was; ``None`` before the header."""
+        from maestro_test_result_aggregator.formats import iter_jsonl
+
+        if not self.header:
+            return None
+        run = next(iter_jsonl(self.path, allow_torn_tail=True))  # the header only: the reader streams
+        if not isinstance(run, TestRun):  # pragma: no cover - the reader yields the header first
+            return None
+        run.tests = list(self.results)
+        run.stop = self.stop
+        return run
+
+
+def complete_report(path: Path, run: TestRun) -> None:
+    """Give a JSONL file a dead writer left unfinished its missing results and end line: ``run``
+    is written again with the aggregator's writer beside it, then put in its place in one step
+    (a torn last line goes with the old file)."""
+    from maestro_test_result_aggregator.formats import write_jsonl
+
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write_jsonl(run, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_inflight(path: Path) -> list[str]:

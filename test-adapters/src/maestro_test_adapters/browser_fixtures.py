@@ -26,7 +26,13 @@ unless allowed with ``--maestro-allow-host``, the ``maestro_allow_hosts`` ini se
 
 When a test fails, a screenshot (PNG), the page's console errors (Playwright) or browser log
 (Selenium) and a Playwright trace (zip) are saved under ``--maestro-artifacts`` and attached to
-that attempt of the test in the Maestro report.
+that attempt of the test in the Maestro report; with ``--maestro-video=retain-on-failure`` (or
+``on``: every test) a video of each Playwright page too.
+
+Local debugging: ``--maestro-headed`` shows the browser (the full Chromium, not the headless
+shell; it needs a display), ``--maestro-slowmo=MS`` waits MS milliseconds after each Playwright
+operation. The three are also ini settings: ``maestro_video``, ``maestro_headed``,
+``maestro_slowmo``.
 """
 
 # ruff: noqa: PLC0415 - optional and heavy dependencies are imported where they are used
@@ -34,11 +40,14 @@ that attempt of the test in the Maestro report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import json
 import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Coroutine, Generator, Iterator
 from dataclasses import dataclass
@@ -48,11 +57,20 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import pytest
 
 from maestro_test_adapters._chromium import (
+    CHROMIUM_ENV,
     chromedriver_path,
     chromium_args,
+    chromium_path,
     configured_allowed_hosts,
     headless_chromium_path,
     is_executable,
+)
+from maestro_test_adapters._video import (
+    VIDEO_MODES,
+    driver_environment,
+    ffmpeg_for_playwright,
+    keep_videos,
+    video_path,
 )
 from maestro_test_adapters.errors import AdapterUnavailableError, InvalidOptionError
 from maestro_test_adapters.pytest_plugin import attach
@@ -61,7 +79,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser as AsyncBrowser
     from playwright.async_api import BrowserContext as AsyncBrowserContext
     from playwright.async_api import Page as AsyncPage
-    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Video
     from selenium.webdriver.remote.webdriver import WebDriver
 
 __all__ = [
@@ -118,9 +136,70 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="retain-on-failure",
         help="record a Playwright trace (DOM snapshots; optionally a screencast) per test, kept when it fails",
     )
+    group.addoption(
+        "--maestro-video",
+        choices=VIDEO_MODES,
+        default=None,
+        help="record a video of each Playwright page: off (default), retain-on-failure, on; needs ffmpeg "
+        "(the system's or Playwright's); also the ini setting maestro_video",
+    )
+    group.addoption(
+        "--maestro-headed",
+        action="store_true",
+        default=None,
+        help="show the Playwright browser (local debugging; needs a display); also the ini setting maestro_headed",
+    )
+    group.addoption(
+        "--maestro-slowmo",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="wait MS milliseconds after each Playwright operation (local debugging); also the ini setting "
+        "maestro_slowmo",
+    )
+    parser.addini("maestro_video", default="off", help="see --maestro-video")
+    parser.addini("maestro_headed", type="bool", default=False, help="see --maestro-headed")
+    parser.addini("maestro_slowmo", default="0", help="see --maestro-slowmo (milliseconds)")
 
 
 _ALLOWED = pytest.StashKey[tuple[str, ...]]()
+
+
+@dataclass(frozen=True, slots=True)
+class _Debugging:
+    """The session's video mode, headed and slow-mo settings (option, else ini setting)."""
+
+    video: str
+    headed: bool
+    slow_mo: float
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> _Debugging:
+        video = config.getoption("maestro_video", None) or str(config.getini("maestro_video") or "off")
+        if video not in VIDEO_MODES:
+            raise InvalidOptionError("maestro_video", f"must be one of {', '.join(VIDEO_MODES)}, got {video!r}")
+        headed = config.getoption("maestro_headed", None)
+        if headed is None:
+            headed = bool(config.getini("maestro_headed"))
+        slow_mo = config.getoption("maestro_slowmo", None)
+        if slow_mo is None:
+            text = str(config.getini("maestro_slowmo") or "0")
+            try:
+                slow_mo = float(text)
+            except ValueError:
+                raise InvalidOptionError("maestro_slowmo", f"must be milliseconds, got {text!r}") from None
+        if not slow_mo >= 0:  # also refuses NaN
+            raise InvalidOptionError("maestro_slowmo", f"must be milliseconds >= 0, got {slow_mo!r}")
+        return cls(video, bool(headed), float(slow_mo))
+
+
+_DEBUGGING = pytest.StashKey[_Debugging]()
+
+
+def _debugging(config: pytest.Config) -> _Debugging:
+    if _DEBUGGING not in config.stash:
+        config.stash[_DEBUGGING] = _Debugging.of(config)
+    return config.stash[_DEBUGGING]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,6 +211,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         config.stash[_ALLOWED] = configured_allowed_hosts(config)
+        config.stash[_DEBUGGING] = _Debugging.of(config)
     except InvalidOptionError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -179,8 +259,8 @@ def _need(module: str, extra: str) -> None:
         raise AdapterUnavailableError(extra, f"{module} is not installed: pip install 'maestro-test-adapters[{extra}]'")
 
 
-def _chromium_or_fail() -> str:
-    path = headless_chromium_path()
+def _chromium_or_fail(*, headed: bool = False) -> str:
+    path = chromium_path() if headed and not os.environ.get(CHROMIUM_ENV) else headless_chromium_path()
     if not is_executable(path):
         raise AdapterUnavailableError(
             "playwright", f"no Chromium at {path}: install Debian's chromium or set MAESTRO_CHROMIUM"
@@ -189,15 +269,33 @@ def _chromium_or_fail() -> str:
 
 
 # -- Playwright --------------------------------------------------------------------------------
-def launch_chromium(playwright: Playwright, *, allow_hosts: tuple[str, ...] = (), **kwargs: Any) -> Browser:
-    """Launch the system Chromium with Playwright (headless, offline flags, no download): the
-    headless shell when installed, see ``headless_chromium_path``. ``allow_hosts``: what it may
-    reach beyond loopback (see ``allowed_hosts``)."""
+def _launch_options(*, allow_hosts: tuple[str, ...], headed: bool, slow_mo: float) -> dict[str, Any]:
+    """``chromium.launch`` keywords: headless on the headless shell when installed; headed on the
+    full Chromium (the headless shell cannot show a window)."""
+    options: dict[str, Any] = {
+        "executable_path": _chromium_or_fail(headed=headed),
+        "headless": not headed,
+        "args": chromium_args(headless_flag=False, allow_hosts=allow_hosts),
+    }
+    if slow_mo:
+        options["slow_mo"] = slow_mo
+    return options
+
+
+def launch_chromium(
+    playwright: Playwright,
+    *,
+    allow_hosts: tuple[str, ...] = (),
+    headed: bool = False,
+    slow_mo: float = 0,
+    **kwargs: Any,
+) -> Browser:
+    """Launch the system Chromium with Playwright (offline flags, no download): headless on the
+    headless shell when installed (see ``headless_chromium_path``), or ``headed`` on the full
+    Chromium (it needs a display); ``slow_mo``: milliseconds to wait after each operation.
+    ``allow_hosts``: what it may reach beyond loopback (see ``allowed_hosts``)."""
     return playwright.chromium.launch(
-        executable_path=_chromium_or_fail(),
-        headless=True,
-        args=chromium_args(headless_flag=False, allow_hosts=allow_hosts),
-        **kwargs,
+        **_launch_options(allow_hosts=allow_hosts, headed=headed, slow_mo=slow_mo), **kwargs
     )
 
 
@@ -214,24 +312,46 @@ def _endpoint(config: pytest.Config) -> str | None:
     return str(value) if value else None
 
 
+@contextlib.contextmanager
+def _driver_environment(config: pytest.Config) -> Iterator[dict[str, str]]:
+    """What the Playwright driver needs in its environment: an ffmpeg when videos are recorded here."""
+    if _debugging(config).video == "off" or _endpoint(config):
+        yield {}
+        return
+    with ffmpeg_for_playwright() as environment:
+        yield environment
+
+
 @pytest.fixture(scope="session")
-def maestro_playwright() -> Iterator[Playwright]:
+def maestro_playwright(pytestconfig: pytest.Config) -> Iterator[Playwright]:
     """The session's sync Playwright driver (one per process: sync Playwright cannot start twice)."""
     _need("playwright", "playwright")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        yield playwright
+    with _driver_environment(pytestconfig) as environment:
+        manager = sync_playwright()
+        with driver_environment(environment):
+            playwright = manager.__enter__()
+        try:
+            yield playwright
+        finally:
+            manager.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
 def maestro_browser(maestro_playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
     """One Playwright (sync) Chromium for the whole session (or a remote one, see ``connect``)."""
     endpoint = _endpoint(pytestconfig)
+    debugging = _debugging(pytestconfig)
     browser = (
         connect(maestro_playwright, endpoint)
         if endpoint
-        else launch_chromium(maestro_playwright, allow_hosts=_allowed(pytestconfig))
+        else launch_chromium(
+            maestro_playwright,
+            allow_hosts=_allowed(pytestconfig),
+            headed=debugging.headed,
+            slow_mo=debugging.slow_mo,
+        )
     )
     try:
         yield browser
@@ -261,6 +381,39 @@ def _context_options(request: pytest.FixtureRequest, base: dict[str, Any]) -> di
     return options
 
 
+@contextlib.contextmanager
+def _video_folder(request: pytest.FixtureRequest, options: dict[str, Any]) -> Iterator[Path | None]:
+    """A folder for Playwright to record this test's videos in (``None``: no video, or the test's
+    own ``record_video_dir``), removed afterwards."""
+    if _debugging(request.config).video == "off" or "record_video_dir" in options:
+        yield None
+        return
+    folder = _artifact_dir(request.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    recording = Path(tempfile.mkdtemp(prefix=".video-", dir=folder))
+    options["record_video_dir"] = str(recording)
+    try:
+        yield recording
+    finally:
+        shutil.rmtree(recording, ignore_errors=True)
+
+
+def _video_base(node: pytest.Item, known: Path | None) -> Path | None:
+    """Where to keep this test's videos (``None``: not kept): next to the rest of its evidence."""
+    mode = _debugging(node.config).video
+    failed = _failed(node)
+    if mode == "on" or (mode == "retain-on-failure" and failed):
+        if known is not None:
+            return known
+        return node.stash[_BASE] if failed and _BASE in node.stash else _artifact_base(node)
+    return None
+
+
+def _attach_videos(node: pytest.Item, kept: list[Path]) -> None:
+    for path in kept:
+        attach(node, "video", "video/webm", path)
+
+
 def _new_context_error(error: TypeError, options: dict[str, Any]) -> InvalidOptionError:
     return InvalidOptionError(
         "maestro_context_options", f"Playwright refused the context options {sorted(options)}: {error}"
@@ -278,27 +431,32 @@ def maestro_context(
     """A fresh browser context for one test (with ``maestro_context_options`` and the test's
     ``maestro_context`` marker), traced; the trace is kept when the test fails."""
     options = _context_options(request, maestro_context_options)
-    try:
-        context = maestro_browser.new_context(**options)
-    except TypeError as error:
-        raise _new_context_error(error, options) from error
-    mode = request.config.getoption("maestro_trace", "retain-on-failure")
-    tracing = mode != "off"
-    if tracing:
-        context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
-    try:
-        yield context
-    finally:
-        node = request.node
+    with _video_folder(request, options) as recording:
+        try:
+            context = maestro_browser.new_context(**options)
+        except TypeError as error:
+            raise _new_context_error(error, options) from error
+        mode = request.config.getoption("maestro_trace", "retain-on-failure")
+        tracing = mode != "off"
         if tracing:
-            if _failed(node):
-                base = node.stash[_BASE] if _BASE in node.stash else _artifact_base(node)
-                trace = base.with_name(base.name + "-trace.zip")
-                context.tracing.stop(path=trace)
-                attach(node, "trace", "application/zip", trace)
-            else:
-                context.tracing.stop()
-        context.close()
+            context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True)
+        try:
+            yield context
+        finally:
+            node = request.node
+            base: Path | None = None
+            if tracing:
+                if _failed(node):
+                    base = node.stash[_BASE] if _BASE in node.stash else _artifact_base(node)
+                    trace = base.with_name(base.name + "-trace.zip")
+                    context.tracing.stop(path=trace)
+                    attach(node, "trace", "application/zip", trace)
+                else:
+                    context.tracing.stop()
+            videos: list[Video] = [page.video for page in context.pages if page.video] if recording else []
+            context.close()
+            if videos:
+                _attach_videos(node, keep_videos(videos, _video_base(node, base)))
 
 
 @pytest.fixture
@@ -453,29 +611,29 @@ def maestro_async_browser(_maestro_async_loop: _LoopThread, pytestconfig: pytest
     from playwright.async_api import async_playwright
 
     loop = _maestro_async_loop
-    manager = async_playwright()
-    playwright = loop.run(manager.__aenter__())
-    try:
-        endpoint = _endpoint(pytestconfig)
-        if endpoint:
-            if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
-                browser = loop.run(playwright.chromium.connect_over_cdp(endpoint))
-            else:
-                browser = loop.run(playwright.chromium.connect(endpoint))
-        else:
-            browser = loop.run(
-                playwright.chromium.launch(
-                    executable_path=_chromium_or_fail(),
-                    headless=True,
-                    args=chromium_args(headless_flag=False, allow_hosts=_allowed(pytestconfig)),
-                )
-            )
+    debugging = _debugging(pytestconfig)
+    with _driver_environment(pytestconfig) as environment:
+        manager = async_playwright()
+        with driver_environment(environment):
+            playwright = loop.run(manager.__aenter__())
         try:
-            yield browser
+            endpoint = _endpoint(pytestconfig)
+            if endpoint:
+                if endpoint.startswith(("http://", "https://")) or "/devtools/browser/" in endpoint:
+                    browser = loop.run(playwright.chromium.connect_over_cdp(endpoint))
+                else:
+                    browser = loop.run(playwright.chromium.connect(endpoint))
+            else:
+                options = _launch_options(
+                    allow_hosts=_allowed(pytestconfig), headed=debugging.headed, slow_mo=debugging.slow_mo
+                )
+                browser = loop.run(playwright.chromium.launch(**options))
+            try:
+                yield browser
+            finally:
+                loop.run(browser.close())
         finally:
-            loop.run(browser.close())
-    finally:
-        loop.run(manager.__aexit__(None, None, None))
+            loop.run(manager.__aexit__(None, None, None))
 
 
 async def _async_page_collecting(context: AsyncBrowserContext, errors: list[str]) -> AsyncPage:
@@ -486,8 +644,15 @@ async def _async_page_collecting(context: AsyncBrowserContext, errors: list[str]
 
 
 async def _async_evidence(
-    node: pytest.Item, page: AsyncPage, context: AsyncBrowserContext, errors: list[str], *, tracing: bool
+    node: pytest.Item,
+    page: AsyncPage,
+    context: AsyncBrowserContext,
+    errors: list[str],
+    *,
+    tracing: bool,
+    recording: bool,
 ) -> None:
+    base: Path | None = None
     if _failed(node):
         base = _artifact_base(node)
         screenshot = base.with_name(base.name + "-screenshot.png")
@@ -505,7 +670,15 @@ async def _async_evidence(
             attach(node, "trace", "application/zip", trace)
     elif tracing:
         await context.tracing.stop()
+    videos = [each.video for each in context.pages if each.video] if recording else []
     await context.close()
+    target = _video_base(node, base) if videos else None
+    for number, video in enumerate(videos, start=1):  # keep_videos, in this loop's API
+        if target is not None:
+            kept = video_path(target, number)
+            await video.save_as(kept)
+            attach(node, "video", "video/webm", kept)
+        await video.delete()
 
 
 @pytest.fixture
@@ -521,20 +694,24 @@ def maestro_async_page(
     """
     loop = _maestro_async_loop
     options = _context_options(request, maestro_context_options)
-    try:
-        context = loop.run(maestro_async_browser.new_context(**options))
-    except TypeError as error:
-        raise _new_context_error(error, options) from error
-    mode = request.config.getoption("maestro_trace", "retain-on-failure")
-    tracing = mode != "off"
-    if tracing:
-        loop.run(context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True))
-    errors: list[str] = []
-    page = loop.run(_async_page_collecting(context, errors))  # listeners belong to the page's loop
-    try:
-        yield page
-    finally:
-        loop.run(_async_evidence(request.node, page, context, errors, tracing=tracing))
+    with _video_folder(request, options) as recording:
+        try:
+            context = loop.run(maestro_async_browser.new_context(**options))
+        except TypeError as error:
+            raise _new_context_error(error, options) from error
+        mode = request.config.getoption("maestro_trace", "retain-on-failure")
+        tracing = mode != "off"
+        if tracing:
+            loop.run(context.tracing.start(screenshots=mode.endswith("screenshots"), snapshots=True))
+        errors: list[str] = []
+        page = loop.run(_async_page_collecting(context, errors))  # listeners belong to the page's loop
+        try:
+            yield page
+        finally:
+            evidence = _async_evidence(
+                request.node, page, context, errors, tracing=tracing, recording=recording is not None
+            )
+            loop.run(evidence)
 
 
 # -- Selenium ----------------------------------------------------------------------------------

@@ -18,11 +18,6 @@ reason is stored on the returned run (see ``run_error``) so the exit code become
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
-
-_TIMEOUT_MARK: Final = "maestro: timed out"
-"""How the in-process timeout's ``KeyboardInterrupt`` message begins: the reporter tells it from a
-user's Ctrl-C (it lives here, in a module the reporter imports anyway, to keep that import light)."""
 
 __all__ = [
     "AdapterNotFoundError",

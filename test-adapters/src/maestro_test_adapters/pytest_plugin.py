@@ -24,21 +24,26 @@ result is written, so a supervisor that sees pytest die can name the test(s) in 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
+
+from maestro_test_adapters._constants import (
+    ATTACHMENT_PROPERTY,
+    DEFAULT_OUTPUT_LIMIT,
+    META_ATTRIBUTE,
+    WARNING_LIMIT,
+    WARNING_TEXT_LIMIT,
+    WARNINGS_ATTRIBUTE,
+)
 
 if TYPE_CHECKING:
     from maestro_test_adapters._reporter import MaestroReporter
 
 __all__ = ["ATTACHMENT_PROPERTY", "MaestroReporter", "attach", "pytest_addoption", "pytest_configure"]
 
-ATTACHMENT_PROPERTY: Final = "maestro_attachment"
-"""The ``user_properties`` key under which fixtures record an attachment for the current attempt."""
-
-_META: Final = "_maestro_meta"
-_DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024  # the aggregator's DEFAULT_OUTPUT_LIMIT, without importing it here
 _IGNORED_MARKERS: Final = frozenset({"parametrize", "usefixtures", "filterwarnings"})
 _PARAMETER_LIMIT: Final = 200
 
@@ -77,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--maestro-output-limit",
         metavar="CHARS",
         type=int,
-        default=_DEFAULT_OUTPUT_LIMIT,
+        default=DEFAULT_OUTPUT_LIMIT,
         help="characters of captured output kept per test (head and tail)",
     )
     group.addoption(
@@ -108,9 +113,57 @@ def _parameter_value(value: object) -> str:
     return text if len(text) <= _PARAMETER_LIMIT else text[: _PARAMETER_LIMIT - 3] + "..."
 
 
+def _warning_record(message: warnings.WarningMessage, when: str) -> dict[str, object]:
+    text = str(message.message)
+    if len(text) > WARNING_TEXT_LIMIT:
+        text = text[: WARNING_TEXT_LIMIT - 3] + "..."
+    return {
+        "category": message.category.__name__,
+        "message": text,
+        "filename": str(message.filename),
+        "lineno": message.lineno,
+        "when": when,
+    }
+
+
+class _ItemWarnings:
+    """The warnings a test emitted so far, and how many were handed on already."""
+
+    __slots__ = ("handed", "log")
+
+    def __init__(self, log: list[warnings.WarningMessage]) -> None:
+        self.log = log
+        self.handed = 0
+
+
+_ITEM_WARNINGS = pytest.StashKey[_ItemWarnings]()
+
+
 class _MetadataCollector:
     """Runs where the test runs (a worker or the only process): puts markers and parameters on the
-    setup report, from which they travel to the controller with the report."""
+    setup report, and the warnings each phase emitted on its report, from which they travel to the
+    controller with the report.
+
+    pytest hands a test's warnings on only after its last report (``pytest_warning_recorded``
+    comes after teardown), too late for a line written when the test finishes: they are recorded
+    here too, inside pytest's own recording, and given back to it unchanged at the end."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+        caught: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as log:  # keeps the filters pytest set for this test
+                item.stash[_ITEM_WARNINGS] = _ItemWarnings(log)
+                try:
+                    return (yield)
+                finally:
+                    del item.stash[_ITEM_WARNINGS]
+                    caught = list(log)
+        finally:  # handed to pytest's recording (its summary, pytest_warning_recorded) as if never caught
+            for message in caught:
+                warnings.showwarning(
+                    message.message, message.category, message.filename, message.lineno, message.file, message.line
+                )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -119,7 +172,13 @@ class _MetadataCollector:
             tags = [m.name for m in item.iter_markers() if m.name not in _IGNORED_MARKERS]
             callspec = getattr(item, "callspec", None)
             params = {k: _parameter_value(v) for k, v in callspec.params.items()} if callspec is not None else {}
-            setattr(report, _META, {"tags": list(dict.fromkeys(tags)), "params": params})
+            setattr(report, META_ATTRIBUTE, {"tags": list(dict.fromkeys(tags)), "params": params})
+        recorded = item.stash.get(_ITEM_WARNINGS, None)
+        if recorded is not None and len(recorded.log) > recorded.handed:
+            new = recorded.log[recorded.handed : WARNING_LIMIT]
+            recorded.handed = len(recorded.log)
+            if new:
+                setattr(report, WARNINGS_ATTRIBUTE, [_warning_record(message, call.when) for message in new])
         return report
 
 

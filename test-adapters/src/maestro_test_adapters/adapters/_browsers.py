@@ -16,7 +16,7 @@ from maestro_test_adapters._chromium import (
     is_executable,
 )
 from maestro_test_adapters._options import RunOptions
-from maestro_test_adapters._pytest_adapter import PytestAdapter
+from maestro_test_adapters.adapters._pytest_adapter import PytestAdapter
 
 __all__ = ["PlaywrightAdapter", "SeleniumAdapter"]
 

@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 
 from maestro_test_adapters.__about__ import __version__
 from maestro_test_adapters._adapter import Availability, Target
-from maestro_test_adapters._checks import (
+from maestro_test_adapters._options import RunOptions, checked_clock
+from maestro_test_adapters._outputs import ResultStream
+from maestro_test_adapters.adapters._checks import (
     Check,
     CheckSuite,
     Observation,
@@ -31,8 +33,6 @@ from maestro_test_adapters._checks import (
     redact_headers,
     redact_url,
 )
-from maestro_test_adapters._options import RunOptions, checked_clock
-from maestro_test_adapters._outputs import ResultStream
 from maestro_test_adapters.errors import AdapterUnavailableError, InvalidOptionError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Attempt, Status, TestResult, TestRun, Tool, bound_text
 

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from maestro_test_adapters._adapter import Availability, Target
+from maestro_test_adapters._constants import TIMEOUT_MARK
+from maestro_test_adapters._nodeid import split_nodeid
 from maestro_test_adapters._options import RunOptions, checked_clock
-from maestro_test_adapters._outputs import append_results, set_run_error, write_reports
+from maestro_test_adapters._outputs import set_run_error, write_reports
 from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
 from maestro_test_adapters._runlog import keep_log, read_log, reason_lines, unexplained_exit
-from maestro_test_adapters._tail import LineTail, read_inflight, results_in
-from maestro_test_adapters.errors import _TIMEOUT_MARK, InvalidOptionError, ReportWriteError, TargetNotFoundError
+from maestro_test_adapters._tail import LineTail, ReportTail, complete_report, read_inflight
+from maestro_test_adapters.errors import InvalidOptionError, ReportWriteError, TargetNotFoundError
 from maestro_test_result_aggregator.model import Environment, Status, TestResult, TestRun, Tool
 
 __all__ = ["PytestAdapter"]
@@ -47,25 +49,13 @@ class _Plan:
     keep_report: bool
 
 
-def _abandon(plan: _Plan) -> None:
-    """After an interrupted run (the runner was stopped, see ``run_process``): give the report its
-    end line if the runner could not write it, and remove the temporary folder."""
-    from maestro_test_result_aggregator.formats import read_jsonl
-
-    try:
-        if plan.report.exists() and read_jsonl(plan.report, allow_torn_tail=True).stop is None:
-            append_results(plan.report, [], stop=time.time())
-    except Exception:  # noqa: S110 - a report cut before its header: nothing to complete
-        pass
-    shutil.rmtree(plan.workdir, ignore_errors=True)
-
-
 class _Watcher:
-    """Tails the report and the in-flight file, feeding ``on_result``/``on_test_start``."""
+    """Tails the report (every result is parsed once, as it is written) and the in-flight file,
+    feeding ``on_result``/``on_test_start``."""
 
     def __init__(self, plan: _Plan, options: RunOptions) -> None:
         self._options = options
-        self._report = LineTail(plan.report) if options.on_result else None
+        self.report = ReportTail(plan.report)
         self._inflight = LineTail(plan.inflight) if options.on_test_start else None
 
     def poll(self) -> None:
@@ -73,9 +63,24 @@ class _Watcher:
             for line in self._inflight.read():
                 if line.startswith("+"):
                     self._options.on_test_start(line[1:])
-        if self._report is not None and self._options.on_result is not None:
-            for result in results_in(self._report.read()):
+        new = self.report.read()
+        if self._options.on_result is not None:
+            for result in new:
                 self._options.on_result(result)
+
+
+def _abandon(plan: _Plan, watcher: _Watcher) -> None:
+    """After an interrupted run (the runner was stopped, see ``run_process``): give the report its
+    end line if the runner could not write it, and remove the temporary folder."""
+    try:
+        watcher.poll()
+        run = watcher.report.run()
+        if run is not None and run.stop is None:
+            run.stop = time.time()
+            complete_report(plan.report, run)
+    except Exception:  # noqa: S110 - nothing more can be saved of a damaged report
+        pass
+    shutil.rmtree(plan.workdir, ignore_errors=True)
 
 
 class _Alarm:
@@ -93,7 +98,7 @@ class _Alarm:
 
     def _ring(self, signum: int, frame: object) -> None:
         self.rang = True
-        raise KeyboardInterrupt(f"{_TIMEOUT_MARK} after {self.timeout:g} s")
+        raise KeyboardInterrupt(f"{TIMEOUT_MARK} after {self.timeout:g} s")
 
     def __enter__(self) -> _Alarm:
         if self.timeout is not None:
@@ -246,16 +251,17 @@ class PytestAdapter:
         return _Plan(argv, cwd, env, report, inflight, workdir / "pytest.log", workdir, options.jsonl is not None)
 
     # -- finishing ------------------------------------------------------------------------------
-    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions) -> TestRun:  # noqa: PLR0912, PLR0915
-        from maestro_test_result_aggregator.formats import read_jsonl
-
-        unreadable_because: str | None = None
+    def _finish(self, plan: _Plan, outcome: ProcessOutcome, options: RunOptions, watcher: _Watcher) -> TestRun:  # noqa: PLR0912, PLR0915
+        watcher.poll()  # the last lines
+        tail = watcher.report
+        unreadable_because = tail.problem
         try:
-            run = read_jsonl(plan.report, allow_torn_tail=True) if plan.report.exists() else None
-        except Exception as failure:  # a report cut mid-header by a crash, or damaged
+            run = tail.run() if unreadable_because is None else None
+        except Exception as failure:  # a header the aggregator refuses
             run = None
             unreadable_because = str(failure) or type(failure).__name__
-        unreadable = run is None
+        if run is None and unreadable_because is None and plan.report.exists():
+            unreadable_because = "no run header (cut by a crash?)"
         if run is None:
             run = TestRun(tool=Tool(self.tool_name), start=time.time() - outcome.duration)
         if run.tool.name != self.tool_name:
@@ -293,15 +299,15 @@ class PytestAdapter:
         if inflight and (died or error is not None):
             raw = "timedOut" if outcome.timed_out else "crashed"
             for nodeid in inflight:
-                path, _, rest = nodeid.partition("::")
+                parts = split_nodeid(nodeid)
                 message = f"{error} while this test was running"
                 lost.append(
                     TestResult(
-                        name=rest.rsplit("::", 1)[-1] if rest else nodeid,
+                        name=parts.name,
                         status=Status.FAILED,
-                        suite=(path, *rest.split("::")[:-1]) if rest else (path,),
-                        file=path,
-                        classname="::".join(rest.split("::")[:-1]) or None,
+                        suite=parts.suite,
+                        file=parts.path,
+                        classname=parts.classname,
                         raw_status=raw,
                         message=message,
                         extra={"nodeid": nodeid},
@@ -313,15 +319,11 @@ class PytestAdapter:
             cut = [str(r.extra.get("nodeid", r.name)) for r in run.tests if r.raw_status == "timedOut"]
             if cut:
                 error += f" (in flight: {', '.join(cut)})"
+        run.tests.extend(lost)
         if run.stop is None:
             run.stop = time.time()
-            if plan.report.exists() and not unreadable:
-                append_results(plan.report, lost, stop=run.stop)
-        run.tests.extend(lost)
-        if unreadable and options.jsonl is not None:  # pytest died before its report had a header
-            from maestro_test_result_aggregator.formats import write_jsonl
-
-            write_jsonl(run, plan.report)
+            if options.jsonl is not None:  # the user's JSONL gets the lost tests and its end line
+                complete_report(plan.report, run)
         if options.on_result is not None:
             for result in lost:
                 options.on_result(result)
@@ -344,12 +346,10 @@ class PytestAdapter:
                 code = pytest.main(plan.argv[3:])
         finally:
             os.chdir(old_cwd)
-        if options.on_result is not None and plan.report.exists():
-            for result in results_in(plan.report.read_text(encoding="utf-8").splitlines()):
-                options.on_result(result)
-            options = dataclasses.replace(options, on_result=None)  # already told
+        watcher = _Watcher(plan, options)
+        watcher.poll()  # tells on_result of every result, once
         outcome = ProcessOutcome(int(code), alarm.rang, time.monotonic() - started, "")
-        return self._finish(plan, outcome, options)
+        return self._finish(plan, outcome, dataclasses.replace(options, on_result=None), watcher)
 
     def run(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
         """Run pytest on ``target`` (a path or node id, relative to ``options.cwd``)."""
@@ -378,10 +378,9 @@ class PytestAdapter:
                 stop_grace=options.stop_grace,
             )
         except BaseException:
-            _abandon(plan)
+            _abandon(plan, watcher)
             raise
-        watcher.poll()
-        return self._finish(plan, outcome, options)
+        return self._finish(plan, outcome, options, watcher)
 
     async def arun(self, target: Target, *, options: RunOptions | None = None) -> TestRun:
         """The asyncio twin of ``run`` (in-process mode runs synchronously, blocking the loop)."""
@@ -402,7 +401,6 @@ class PytestAdapter:
                 stop_grace=options.stop_grace,
             )
         except BaseException:
-            _abandon(plan)
+            _abandon(plan, watcher)
             raise
-        watcher.poll()
-        return self._finish(plan, outcome, options)
+        return self._finish(plan, outcome, options, watcher)
