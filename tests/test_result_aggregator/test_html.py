@@ -108,6 +108,8 @@ def test_200k_tests_stay_usable(browser: Browser, tmp_path: Path) -> None:
         page.evaluate("document.getElementById('viewport').scrollTop = 1e6")
         expect(rows.first).not_to_have_text(first, timeout=WAIT_MS)  # the rows further down were drawn
         assert 0 < rows.count() < 200
+        rows.first.click()  # the detail view works at this size too
+        expect(page.locator("#detail")).to_contain_text("outcome", timeout=WAIT_MS)
         assert opened.errors == []
     finally:
         page.close()
@@ -161,3 +163,129 @@ def test_ansi_colour_codes_are_not_shown_in_the_table() -> None:
     assert "\x1b" not in page
     assert "\\u001b" not in page
     assert "Error: expected 3, got 2" in page
+
+
+SEP = " \u203a "
+"""How the table joins suite, class and test name."""
+
+
+def _detailed_run() -> TestRun:
+    from maestro_test_result_aggregator.model import Attachment, Attempt
+
+    screenshot = Attachment("screenshot", "image/png", "test-results/checkout-chromium/test-failed-1.png")
+    hostile = Attachment("trace", "application/zip", "javascript:document.body.dataset.pwned='1'")
+    flaky = TestResult(
+        "test_checkout",
+        Status.PASSED,
+        2.0,
+        suite=("e2e",),
+        classname="TestOrders",
+        file="tests/e2e/test_orders.py",
+        line=42,
+        stdout="order 812 placed",
+        attempts=(
+            Attempt(
+                Status.FAILED,
+                30.0,
+                message="TimeoutError: \x1b[31mlocator.click\x1b[39m",
+                trace="at page.click (checkout.spec.ts:14)\nat run (runner.ts:9)",
+                start=1_700_000_000.0,
+                attachments=(screenshot, hostile),
+            ),
+            Attempt(Status.PASSED, 2.0, start=1_700_000_031.0, stdout="order 812 placed"),
+        ),
+    )
+    twins = [
+        TestResult("test_create", Status.PASSED, 0.1, suite=("api",), classname="TestUsers", file="tests/test_api.py"),
+        TestResult(
+            "test_create",
+            Status.FAILED,
+            0.2,
+            suite=("api",),
+            classname="TestOrders",
+            file="tests/test_api.py",
+            message="AssertionError: 201 != 500",
+            trace="Traceback ...\nAssertionError: 201 != 500",
+        ),
+    ]
+    return TestRun(Tool("pytest"), [flaky, *twins], environment=make_run(1).environment, start=1_700_000_100.0)
+
+
+def test_clicking_a_test_shows_its_detail_attempts_evidence_and_history(browser: Browser, tmp_path: Path) -> None:
+    store = HistoryStore.open(tmp_path / "h.db")
+    for night in range(4):
+        past = _detailed_run()
+        past.start = 1_699_000_000.0 + 86_400 * night
+        past.tests[2] = TestResult(
+            "test_create",
+            Status.PASSED if night % 2 else Status.FAILED,
+            0.1 + night,
+            suite=("api",),
+            classname="TestOrders",
+            file="tests/test_api.py",
+        )
+        store.add_run(past, label=f"nightly-{night}")
+    path = tmp_path / "report.html"
+    write_html(_detailed_run(), path, history=store)
+    store.close()
+    opened = open_report(browser, path)
+    page = opened.page
+    try:
+        # Classnames tell the two test_create apart.
+        names = page.evaluate("Array.from(document.querySelectorAll('#spacer .row .nm')).map(e => e.textContent)")
+        assert SEP.join(("api", "TestUsers", "test_create")) in names
+        assert SEP.join(("api", "TestOrders", "test_create")) in names
+        page.locator("#spacer .row", has_text="test_checkout").click()
+        panel = page.locator("#detail")
+        expect(panel).to_be_visible(timeout=WAIT_MS)
+        text = panel.inner_text()
+        assert "passed (flaky)" in text
+        assert "tests/e2e/test_orders.py:42" in text
+        assert "TestOrders" in text
+        assert "order 812 placed" in text
+        assert "Attempts (2)" in text
+        assert "TimeoutError: locator.click" in text  # colour codes stripped
+        assert "\x1b" not in text
+        assert "at run (runner.ts:9)" in text  # the whole stack trace
+        assert "2023-11-14 22:13:20 UTC" in text  # the attempt's start
+        links = panel.locator("a")
+        assert links.count() == 1  # the screenshot; the javascript: "trace" is text, not a link
+        assert links.first.get_attribute("href") == "test-results/checkout-chromium/test-failed-1.png"
+        assert "javascript:document.body.dataset.pwned='1'" in text
+        # History from the store: the failing twin's last runs, oldest first.
+        page.locator("#detail button.close").click()
+        expect(panel).to_be_hidden(timeout=WAIT_MS)
+        page.locator("#spacer .row", has_text=SEP.join(("TestOrders", "test_create"))).click()
+        text = panel.inner_text()
+        assert "History (last 4 runs, oldest first)" in text
+        assert (
+            page.evaluate("Array.from(document.querySelectorAll('#detail .hbox')).map(e => e.textContent).join('')")
+            == "fpfp"
+        )
+        assert "AssertionError: 201 != 500" in text
+        assert page.evaluate("document.body.dataset.pwned") is None
+        assert opened.errors == []
+        assert opened.requests == [path.as_uri()]
+    finally:
+        page.close()
+
+
+def test_chart_points_name_their_run_and_commit_and_empty_panels_are_left_out(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        for night in range(3):
+            run = make_run(10, start=1_700_000_000.0 + 86_400 * night)
+            run.environment = type(run.environment)(commit=f"c0ffee{night}", branch="main")
+            store.add_run(run, label=f"nightly-{night}")
+        page = render_html(make_run(10), history=store)
+    assert "<title>run 3 · nightly-2 · commit c0ffee2 · 2023-11-16 22:13 UTC: 100.0%</title>" in page
+    # A green run without history regressions: no "No failures." or "No flaky tests." panels.
+    assert "No failures" not in page
+    assert "No flaky tests" not in page
+    assert 'id="clusters"' not in page
+    assert 'id="flaky"' not in page
+    # Against a baseline with nothing new or fixed: one line, not two empty lists.
+    compared = render_html(make_run(10), baseline=make_run(10))
+    assert "<p>No new failures, nothing fixed.</p>" in compared
+    assert "<h3>" not in compared.split('id="baseline"', 1)[1].split("</section>", 1)[0]
+    # Without history there is no trend: the chart section says what it shows.
+    assert re.findall(r"<h2>(.*?)</h2>", render_html(make_run(10)))[0] == "Outcomes"

@@ -95,3 +95,29 @@ def test_pytest_junitxml_rerun_testcases_are_attempts_not_tests(tmp_path: Path, 
     run = read_report(tmp_path / "project" / "junit.xml")
     assert outcomes(run) == EXPECTED
     assert run.summary().flaky == 1
+
+
+def test_a_reportlog_cut_by_a_dead_process_fails_the_test_it_was_running() -> None:
+    # Real pytest 9.2 output: the process died (os._exit(137)) during its second test. The log
+    # read as two passed tests, and `gate` passed the crashed run.
+    from maestro_test_result_aggregator.formats import read_pytest_reportlog
+
+    run = read_pytest_reportlog(Path(__file__).parent / "data" / "pytest_crash" / "reportlog.jsonl")
+    assert [(t.name, t.status.value, t.raw_status) for t in run.tests] == [
+        ("test_before_the_crash", "passed", None),
+        ("test_crashes", "failed", "crashed"),
+    ]
+    assert "no SessionFinish record" in (run.tests[1].message or "")
+
+
+def test_a_reportlog_that_stops_between_tests_is_one_failed_session(tmp_path: Path) -> None:
+    from maestro_test_result_aggregator.formats import read_pytest_reportlog
+
+    source = (Path(__file__).parent / "data" / "pytest_crash" / "reportlog.jsonl").read_text().splitlines()
+    cut = tmp_path / "reportlog.jsonl"
+    cut.write_text("\n".join(line for line in source if "test_crashes" not in line) + "\n")
+    run = read_pytest_reportlog(cut)
+    assert [(t.name, t.status.value, t.raw_status) for t in run.tests] == [
+        ("test_before_the_crash", "passed", None),
+        ("pytest session", "failed", "crashed"),
+    ]

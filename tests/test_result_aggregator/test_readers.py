@@ -14,7 +14,7 @@ from maestro_test_result_aggregator.formats import (
     iter_junit,
     read_report,
 )
-from maestro_test_result_aggregator.model import Status
+from maestro_test_result_aggregator.model import Status, TestResult
 
 DATA = Path(__file__).parent / "data"
 
@@ -123,7 +123,7 @@ def test_playwright_junit() -> None:
     assert shows.suite == ("login.spec.ts",)
     assert rejects.status is Status.FAILED
     assert "Timed out 5000ms" in (rejects.trace or "")
-    assert "trace.zip" in (rejects.stdout or "")
+    assert [a.path for a in rejects.attachments] == ["test-results/login-rejects/trace.zip"]
     assert remembers.status is Status.SKIPPED
 
 
@@ -269,3 +269,24 @@ def test_ingest_globs(tmp_path: Path) -> None:
     missing = ingest([tmp_path / "nope.xml"])
     assert len(missing.errors) == 1
     assert isinstance(missing.errors[0][1], ReportParseError)
+
+
+@pytest.mark.parametrize("engine", ["fast", "expat"])
+def test_playwright_junit_attachment_lines_become_attachments(engine: str) -> None:
+    # Playwright 1.65's JUnit reporter lists each attempt's evidence as [[ATTACHMENT|path]] lines
+    # in <system-out>; they were kept as output text, and the evidence was lost to the report.
+    run = iter_junit_run(DATA / "playwright_1_65" / "artifact" / "junit.xml", engine)
+    checkout = next(t for t in run if t.name == "checkout" and t.parameters == {"project": "desktop"})
+    assert [a.path for a in checkout.attachments] == [
+        "../../test-results/cart-checkout-desktop/error-context.md",
+        "../../test-results/cart-checkout-desktop-retry1/error-context.md",
+    ]
+    assert {a.name for a in checkout.attachments} == {"error-context.md"}
+    assert checkout.stdout is None  # nothing but the marks
+    assert not any(t.stdout and "[[ATTACHMENT|" in t.stdout for t in run)
+
+
+def iter_junit_run(path: Path, engine: str) -> list[TestResult]:
+    from maestro_test_result_aggregator.formats import read_junit
+
+    return read_junit(path, engine=engine).tests

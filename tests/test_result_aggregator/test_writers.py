@@ -303,3 +303,36 @@ def test_every_writer_then_reader_keeps_the_counts(tmp_path: Path) -> None:
             expected.failed,
             expected.skipped,
         ), name
+
+
+def test_junit_carries_evidence_as_attachment_lines_gitlab_reads(tmp_path: Path) -> None:
+    # GitLab's test report shows a failed test's first [[ATTACHMENT|path]] in <system-out>
+    # (the pattern of its JUnit parser); what we write reads back to the same evidence.
+    import re
+
+    from maestro_test_result_aggregator.model import Attachment
+
+    evidence = (
+        Attachment("test-failed-1.png", "image/png", "test-results/cart/test-failed-1.png"),
+        Attachment("trace.zip", "application/zip", "test-results/cart/trace.zip"),
+    )
+    run = TestRun(
+        Tool("playwright"),
+        [
+            TestResult("pays", Status.FAILED, message="boom", stdout="placing order", attachments=evidence),
+            TestResult("lists", Status.PASSED, attachments=evidence[:1]),
+        ],
+    )
+    for profile in ("xunit2", "surefire"):
+        path = tmp_path / f"{profile}.xml"
+        write_junit(run, path, profile=profile)
+        outputs = [case.findtext("system-out") or "" for case in ET.parse(path).getroot().iter("testcase")]
+        assert [re.findall(r"\[\[ATTACHMENT\|(?<path>.+?)\]\]".replace("?<", "?P<"), text) for text in outputs] == [
+            ["test-results/cart/test-failed-1.png", "test-results/cart/trace.zip"],
+            ["test-results/cart/test-failed-1.png"],
+        ]
+        again = {t.name: t for t in read_report(path).tests}
+        assert again["pays"].attachments == evidence
+        assert again["pays"].stdout == "placing order\n"
+        assert again["lists"].attachments == evidence[:1]
+        assert again["lists"].stdout is None

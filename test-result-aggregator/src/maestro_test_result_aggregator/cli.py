@@ -414,6 +414,17 @@ def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: 
     click.echo(f"merged {len(run.tests)} tests into {output}")
 
 
+def _md_limit(value: str | None) -> int | str | None:
+    """``--md-limit``: a name from ``MARKDOWN_LIMITS`` or a number of bytes."""
+    from maestro_test_result_aggregator.reports import MARKDOWN_LIMITS  # noqa: PLC0415
+
+    if value is None or value in MARKDOWN_LIMITS:
+        return value
+    if not value.isdecimal():
+        _fail(f"--md-limit must be a number of bytes or one of {', '.join(MARKDOWN_LIMITS)}, got {value!r}")
+    return int(value)
+
+
 @main.command()
 @inputs_argument
 @click.option(
@@ -427,6 +438,11 @@ def merge(inputs: tuple[str, ...], output: str, fmt: str, profile: str, strict: 
 @db_option
 @click.option("--baseline", help="A report file or a folder of shards, a history run id or 'latest' (with --db).")
 @click.option("--title", default="Test report", show_default=True)
+@click.option(
+    "--md-limit",
+    help="--format md: cut the summary to fit github-comment (65,536 chars), github-summary (1 MiB), "
+    "gitlab-note (1,000,000 chars) or a number of bytes, saying what was left out.",
+)
 @strict_option
 @repeats_option
 @context_options
@@ -438,6 +454,7 @@ def report(
     db: str | None,
     baseline: str | None,
     title: str,
+    md_limit: str | None,
     strict: bool,
 ) -> None:
     """Summarise INPUTS (merged) as a terminal summary, Markdown, HTML, JSON, CTRF or JUnit."""
@@ -449,6 +466,7 @@ def report(
         unwrapped_console,
     )
 
+    limit = _md_limit(md_limit)
     run = _merged(inputs, strict)
     store = _store(db)
     try:
@@ -481,7 +499,10 @@ def report(
             with open(output, "w", encoding="utf-8") as stream:
                 render_terminal(data, unwrapped_console(stream))
         return
-    text = render_markdown(data) if fmt == "md" else render_json(data)
+    try:
+        text = render_markdown(data, limit=limit) if fmt == "md" else render_json(data)
+    except ValueError as error:
+        _fail(str(error))
     if output is None:
         click.echo(text)
     else:

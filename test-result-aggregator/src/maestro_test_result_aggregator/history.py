@@ -164,6 +164,7 @@ class RunPoint:
     failed: int
     flaky: int
     duration: float
+    commit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +400,7 @@ class HistoryStore:
                     record.failed,
                     record.flaky,
                     record.duration,
+                    record.commit,
                 )
             )
         return points

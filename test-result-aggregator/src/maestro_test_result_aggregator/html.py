@@ -27,6 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
+from maestro_test_result_aggregator._html_detail import DetailTables
 from maestro_test_result_aggregator.analysis import cluster_failures, strip_ansi
 from maestro_test_result_aggregator.model import Status, TestRun
 from maestro_test_result_aggregator.reports import report_data
@@ -79,7 +80,26 @@ def _script_json(value: Any) -> str:
     return text
 
 
-def _line_chart(title: str, values: Sequence[float], *, percent: bool = False, colour: str = "#1565c0") -> str:
+def _point_label(point: dict[str, Any]) -> str:
+    """How a chart point names its run: the run id, its label, its commit and when it ran."""
+    parts = [f"run {point['run']}"]
+    if point.get("label"):
+        parts.append(str(point["label"]))
+    if point.get("commit"):
+        parts.append(f"commit {str(point['commit'])[:12]}")
+    if point.get("start"):
+        parts.append(datetime.fromtimestamp(point["start"], UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    return " · ".join(parts)
+
+
+def _line_chart(
+    title: str,
+    values: Sequence[float],
+    *,
+    labels: Sequence[str] = (),
+    percent: bool = False,
+    colour: str = "#1565c0",
+) -> str:
     width, height, pad = 560, 160, 28
     if not values:
         return ""
@@ -93,7 +113,8 @@ def _line_chart(title: str, values: Sequence[float], *, percent: bool = False, c
     last = values[-1]
     shown = f"{last:.1%}" if percent else f"{last:.2f}"
     dots = "".join(
-        f'<circle cx="{pad + i * step:.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"><title>run {i + 1}: '
+        f'<circle cx="{pad + i * step:.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}">'
+        f"<title>{_e(labels[i] if i < len(labels) else f'run {i + 1}')}: "
         f"{(f'{v:.1%}' if percent else f'{v:.2f}')}</title></circle>"
         for i, v in enumerate(values)
     )
@@ -135,16 +156,22 @@ def _asset(name: str) -> str:
     return resources.files("maestro_test_result_aggregator").joinpath(f"assets/{name}").read_text(encoding="utf-8")
 
 
+def _section(key: str, title: str, body: str) -> str:
+    """A titled section, or nothing when it would be empty (no "No failures." panels)."""
+    return f'<section id="{key}"><h2>{_e(title)}</h2>{body}</section>' if body else ""
+
+
 def _baseline_html(data: dict[str, Any]) -> str:
     if "new_failures" not in data:
         return ""
     parts = ['<section id="baseline"><h2>Against the baseline</h2>']
     for key, title in (("new_failures", "New failures"), ("fixed", "Fixed")):
         items = data[key]
-        parts.append(f"<h3>{title} ({len(items)})</h3>")
-        parts.append(
-            "<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items[:500]) + "</ul>" if items else "<p>None.</p>"
-        )
+        if items:
+            parts.append(f"<h3>{title} ({len(items)})</h3>")
+            parts.append("<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items[:500]) + "</ul>")
+    if len(parts) == 1:
+        parts.append("<p>No new failures, nothing fixed.</p>")
     return "".join(parts) + "</section>"
 
 
@@ -167,9 +194,11 @@ def render_html(
     history: HistoryStore | None = None,
     baseline: TestRun | None = None,
     title: str = "Test report",
+    history_runs: int = 30,
 ) -> str:
-    """The report as one HTML string (see ``write_html``)."""
-    data = report_data(run, history=history, baseline=baseline)
+    """The report as one HTML string (see ``write_html``); ``history_runs``: how many of the
+    store's last runs the trend charts and each test's history cover."""
+    data = report_data(run, history=history, baseline=baseline, history_runs=history_runs)
     s = data["summary"]
     suites: dict[str, int] = {"": 0}
     messages: dict[str, int] = {}
@@ -178,10 +207,19 @@ def render_html(
     for index, cluster in enumerate(clusters):
         for test in cluster.tests:
             cluster_of[test.test_id] = index
+    texts: dict[str | None, int] = {None: -1}  # class and file names
+    tables = DetailTables(
+        history.statuses(last=history_runs) if history is not None else None,
+        history.durations(last=history_runs) if history is not None else None,
+    )
     rows = []
     for test in run.tests:
+        test_id = test.test_id if history is not None else ""  # a digest per test: only for history
         suite = _SEP.join(test.suite)
         suite_index = suites.setdefault(suite, len(suites))
+        classname = test.classname if test.classname and test.classname != (test.suite or ("",))[-1] else None
+        class_index = texts.setdefault(classname, len(texts) - 1)
+        file_index = texts.setdefault(test.file, len(texts) - 1)
         message_index = -1
         if test.status is Status.FAILED or test.message:
             text = strip_ansi(test.message or (test.trace or "").strip().split("\n", 1)[0])[:_MESSAGE_CHARS]
@@ -198,9 +236,21 @@ def render_html(
                 round(test.duration * 1000),
                 message_index,
                 1 if test.attempts and test.flaky else 0,
+                class_index,
+                file_index,
+                tables.detail(test, test_id),
+                tables.history(test_id),
             ]
         )
-    payload = {"statuses": _STATUSES, "suites": list(suites), "messages": list(messages), "rows": rows}
+    payload = {
+        "statuses": _STATUSES,
+        "suites": list(suites),
+        "messages": list(messages),
+        "texts": [text for text in texts if text is not None],
+        "details": tables.details,
+        "histories": tables.histories,
+        "rows": rows,
+    }
 
     cards = "".join(
         f'<div class="card {cls}"><b>{value}</b>{label}</div>'
@@ -217,20 +267,21 @@ def render_html(
     charts = [_status_bar(s)]
     trend = data["trend"]
     if trend:
-        charts.append(_line_chart("Pass rate per run", [p["pass_rate"] for p in trend], percent=True, colour="#2e7d32"))
-        charts.append(_line_chart("Failed tests per run", [float(p["failed"]) for p in trend], colour="#c62828"))
-        charts.append(_line_chart("Test time per run (s)", [float(p["duration"]) for p in trend], colour="#1565c0"))
-    cluster_html = (
-        "".join(
-            f'<details class="cluster"><summary><b>{len(c.tests)}</b> &times; '
-            f"<code>{_e(c.fingerprint[:200])}</code></summary>"
-            f"<p>{_e(c.example[:500])}</p><ul>"
-            + "".join(f"<li>{_e(_SEP.join((*t.suite, t.name)))}</li>" for t in c.tests[:50])
-            + (f"<li>… {len(c.tests) - 50} more</li>" if len(c.tests) > 50 else "")
-            + "</ul></details>"
-            for c in clusters[:100]
-        )
-        or "<p>No failures.</p>"
+        labels = [_point_label(p) for p in trend]
+        rates = [p["pass_rate"] for p in trend]
+        charts.append(_line_chart("Pass rate per run", rates, labels=labels, percent=True, colour="#2e7d32"))
+        failed = [float(p["failed"]) for p in trend]
+        charts.append(_line_chart("Failed tests per run", failed, labels=labels, colour="#c62828"))
+        times = [float(p["duration"]) for p in trend]
+        charts.append(_line_chart("Test time per run (s)", times, labels=labels, colour="#1565c0"))
+    cluster_html = "".join(
+        f'<details class="cluster"><summary><b>{len(c.tests)}</b> &times; '
+        f"<code>{_e(c.fingerprint[:200])}</code></summary>"
+        f"<p>{_e(c.example[:500])}</p><ul>"
+        + "".join(f"<li>{_e(_SEP.join((*t.suite, t.name)))}</li>" for t in c.tests[:50])
+        + (f"<li>… {len(c.tests) - 50} more</li>" if len(c.tests) > 50 else "")
+        + "</ul></details>"
+        for c in clusters[:100]
     )
     flaky_html = (
         "<table><tr><th>test</th><th>parameters</th><th>signal</th><th>evidence</th></tr>"
@@ -241,7 +292,7 @@ def render_html(
         )
         + "</table>"
         if data["flaky"]
-        else "<p>No flaky tests.</p>"
+        else ""
     )
     slow_html = (
         "<table><tr><th>duration</th><th>test</th><th>status</th></tr>"
@@ -250,6 +301,11 @@ def render_html(
             for t in data["slowest"]
         )
         + "</table>"
+    )
+    panels = (
+        _section("clusters", f"Failures by cause ({len(clusters)})", cluster_html)
+        + _section("flaky", f"Flaky tests ({len(data['flaky'])})", flaky_html)
+        + _section("slowest", "Slowest tests", slow_html if data["slowest"] else "")
     )
     env = run.environment
     subtitle = " · ".join(
@@ -271,15 +327,15 @@ def render_html(
         f"<style>{_asset('report.css')}</style></head><body>"
         f"<header><h1>{_e(title)}</h1><div>{subtitle}</div></header><main>"
         f'<section id="summary"><div class="cards">{cards}</div></section>'
-        f'<section id="charts"><h2>Trends</h2><div class="charts">{"".join(charts)}</div></section>'
-        f'<section id="clusters"><h2>Failures by cause ({len(clusters)})</h2>{cluster_html}</section>'
-        f'<section id="flaky"><h2>Flaky tests ({len(data["flaky"])})</h2>{flaky_html}</section>'
-        f'<section id="slowest"><h2>Slowest tests</h2>{slow_html}</section>'
+        f'<section id="charts"><h2>{"Trends" if trend else "Outcomes"}</h2><div class="charts">{"".join(charts)}</div>'
+        "</section>"
+        f"{panels}"
         f"{_baseline_html(data)}{_regressions_html(data)}"
         '<section id="tests"><h2>All tests</h2><div id="controls">'
         '<input id="search" type="search" placeholder="Search name, suite or message" aria-label="search">'
         f'<select id="status" aria-label="status"><option value="">all statuses</option>{options}</select>'
-        '<span id="count"></span></div><div id="viewport"><div id="spacer"></div></div></section>'
+        '<span id="count"></span></div><div id="viewport"><div id="spacer"></div></div>'
+        '<aside id="detail" hidden aria-live="polite"></aside></section>'
         f'</main><script id="maestro-data" type="application/json">{_script_json(payload)}</script>'
         f"<script>{_asset('report.js')}</script></body></html>\n"
     )

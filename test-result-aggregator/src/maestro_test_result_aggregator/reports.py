@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from maestro_test_result_aggregator.history import HistoryStore
 
-__all__ = ["render_json", "render_markdown", "render_terminal", "report_data"]
+__all__ = ["MARKDOWN_LIMITS", "render_json", "render_markdown", "render_terminal", "report_data"]
 
 
 def _label(result: TestResult) -> str:
@@ -128,6 +128,7 @@ def report_data(
             {
                 "run": p.run_id,
                 "label": p.label,
+                "commit": p.commit,
                 "start": p.started,
                 "pass_rate": p.pass_rate,
                 "tests": p.tests,
@@ -157,18 +158,109 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def _md_list(title: str, items: Sequence[str], limit: int = 20) -> list[str]:
+MARKDOWN_LIMITS: Final = {
+    "github-comment": 65_536,
+    "github-summary": 1_048_576,
+    "gitlab-note": 1_000_000,
+}
+"""Where a Markdown summary goes and the most it may hold there: a GitHub pull-request comment
+(65,536 characters), a GitHub Actions job summary (``$GITHUB_STEP_SUMMARY``, 1 MiB per step), a
+GitLab merge-request note (1,000,000 characters)."""
+
+_TRUNCATED: Final = "\n> ✂️ Cut to fit {limit:,} bytes: {rows} more row(s) left out. The full report has them all.\n"
+
+
+class _Section:
+    """A heading and table head, the rows shown (already capped to a readable number), what
+    closes it, and ``total``: how many rows there are in all."""
+
+    def __init__(self, head: list[str], rows: list[str], tail: list[str], total: int | None = None) -> None:
+        self.head, self.rows, self.tail = head, rows, tail
+        self.total = len(rows) if total is None else total
+        self.bullets = not head[-1].startswith("|")
+
+    def more(self, left: int) -> str:
+        """The line saying ``left`` rows were left out."""
+        if self.bullets:
+            return f"- … and {left} more"
+        columns = self.head[-2].count("|") - 1
+        return f"| … | and {left} more |" + " |" * (columns - 2)
+
+    def lines(self, rows: list[str]) -> list[str]:
+        """The section showing ``rows``."""
+        left = self.total - len(rows)
+        return [*self.head, *rows, *([self.more(left)] if left else []), *self.tail]
+
+
+def _md_list(title: str, items: Sequence[str], limit: int = 20) -> _Section | None:
     if not items:
-        return []
-    lines = [f"### {title} ({len(items)})", ""]
-    lines.extend(f"- `{_md_escape(item)}`" for item in items[:limit])
-    if len(items) > limit:
-        lines.append(f"- … and {len(items) - limit} more")
-    return [*lines, ""]
+        return None
+    rows = [f"- `{_md_escape(item)}`" for item in items[:limit]]
+    return _Section([f"### {title} ({len(items)})", ""], rows, [""], len(items))
 
 
-def render_markdown(data: dict[str, Any]) -> str:
+def _md_sections(data: dict[str, Any]) -> list[_Section]:
+    sections = [
+        _md_list("New failures", data.get("new_failures", [])),
+        _md_list("Fixed", data.get("fixed", [])),
+    ]
+    if data["clusters"]:
+        head = [
+            f"### Failures by cause ({len(data['clusters'])} clusters)",
+            "",
+            "| count | cause | example |",
+            "|---:|---|---|",
+        ]
+        rows = []
+        for cluster in data["clusters"][:20]:
+            example = cluster["tests"][0] if cluster["tests"] else ""
+            cause = _md_escape(cluster["fingerprint"][:120])
+            rows.append(f"| {cluster['count']} | `{cause}` | {_md_escape(example)} |")
+        sections.append(_Section(head, rows, [""], len(data["clusters"])))
+    if data["flaky"]:
+        head = [
+            f"### Flaky ({len(data['flaky'])})",
+            "",
+            "| test | parameters | signal | evidence |",
+            "|---|---|---|---|",
+        ]
+        rows = []
+        for item in data["flaky"][:20]:
+            params = ", ".join(f"{k}={v}" for k, v in item["parameters"].items())
+            name, evidence = _md_escape(item["name"]), _md_escape(item["evidence"])
+            rows.append(f"| `{name}` | {_md_escape(params)} | {item['signal']} | {evidence} |")
+        sections.append(_Section(head, rows, [""], len(data["flaky"])))
+    if data["slowest"]:
+        head = ["<details><summary>Slowest tests</summary>", "", "| duration | test |", "|---:|---|"]
+        rows = [f"| {t['duration']:.2f}s | `{_md_escape(t['name'])}` |" for t in data["slowest"]]
+        sections.append(_Section(head, rows, ["", "</details>", ""]))
+    if data["regressions"]:
+        head = ["### Duration regressions", "", "| test | now | p50 | p95 |", "|---|---:|---:|---:|"]
+        rows = [
+            f"| `{_md_escape(r['name'])}` | {r['current']:.2f}s | {r['p50']:.2f}s | {r['p95']:.2f}s |"
+            for r in data["regressions"]
+        ]
+        sections.append(_Section(head, rows, [""]))
+    return [section for section in sections if section is not None]
+
+
+def _size(lines: Sequence[str]) -> int:
+    return sum(len(line.encode("utf-8")) + 1 for line in lines)
+
+
+def render_markdown(data: dict[str, Any], *, limit: int | str | None = None) -> str:
     """A Markdown summary for PR comments and CI job summaries (GitHub/GitLab flavoured).
+
+    Args:
+        data: ``report_data``'s result.
+        limit: the most bytes of UTF-8 it may take (so at most as many characters), or a name
+            from ``MARKDOWN_LIMITS`` (``"github-comment"``, ``"github-summary"``,
+            ``"gitlab-note"``). The headline and counts always stay; then each section in turn
+            (new failures, fixed, failure causes, flaky, slowest, duration regressions) keeps as
+            many rows as fit and says how many it left out, and a closing note says it was cut.
+
+    Raises:
+        ValueError: an unknown limit name, or a limit too small for the headline and counts.
 
     Examples:
         >>> import pathlib, tempfile
@@ -190,7 +282,27 @@ def render_markdown(data: dict[str, Any]) -> str:
         >>> summary_file = pathlib.Path(tempfile.mkdtemp()) / "step_summary.md"  # os.environ["GITHUB_STEP_SUMMARY"]
         >>> with summary_file.open("a", encoding="utf-8") as stream:
         ...     _ = stream.write(markdown)
+
+        A pull-request comment holds at most 65,536 characters: a summary that would not fit
+        keeps what does and says what it left out:
+
+        >>> comment = render_markdown(data, limit=1_100)
+        >>> len(comment.encode()) <= 1_100
+        True
+        >>> print("\\n".join(comment.splitlines()[-6:]))  # the 3 slowest of 10 fit
+        | 0.04s | `module_7 \u203a test_37` |
+        | … | and 7 more |
+        <BLANKLINE>
+        </details>
+        <BLANKLINE>
+        > ✂️ Cut to fit 1,100 bytes: 7 more row(s) left out. The full report has them all.
+        >>> len(render_markdown(data, limit="github-comment")) == len(markdown)  # small enough: whole
+        True
     """
+    if isinstance(limit, str):
+        if limit not in MARKDOWN_LIMITS:
+            raise ValueError(f"limit must be a number of bytes or one of {', '.join(MARKDOWN_LIMITS)}, got {limit!r}")
+        limit = MARKDOWN_LIMITS[limit]
     s = data["summary"]
     icon = "❌" if s["failed"] else "✅"
     lines = [
@@ -202,45 +314,30 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"{s['pass_rate']:.2%} | {s['duration']:.1f}s |",
         "",
     ]
-    lines += _md_list("New failures", data.get("new_failures", []))
-    lines += _md_list("Fixed", data.get("fixed", []))
-    if data["clusters"]:
-        lines += [
-            f"### Failures by cause ({len(data['clusters'])} clusters)",
-            "",
-            "| count | cause | example |",
-            "|---:|---|---|",
-        ]
-        for cluster in data["clusters"][:20]:
-            example = cluster["tests"][0] if cluster["tests"] else ""
-            lines.append(
-                f"| {cluster['count']} | `{_md_escape(cluster['fingerprint'][:120])}` | {_md_escape(example)} |"
-            )
-        lines.append("")
-    if data["flaky"]:
-        lines += [
-            f"### Flaky ({len(data['flaky'])})",
-            "",
-            "| test | parameters | signal | evidence |",
-            "|---|---|---|---|",
-        ]
-        for item in data["flaky"][:20]:
-            params = ", ".join(f"{k}={v}" for k, v in item["parameters"].items())
-            name, evidence = _md_escape(item["name"]), _md_escape(item["evidence"])
-            lines.append(f"| `{name}` | {_md_escape(params)} | {item['signal']} | {evidence} |")
-        lines.append("")
-    if data["slowest"]:
-        lines += ["<details><summary>Slowest tests</summary>", "", "| duration | test |", "|---:|---|"]
-        lines += [f"| {t['duration']:.2f}s | `{_md_escape(t['name'])}` |" for t in data["slowest"]]
-        lines += ["", "</details>", ""]
-    if data["regressions"]:
-        lines += ["### Duration regressions", "", "| test | now | p50 | p95 |", "|---|---:|---:|---:|"]
-        lines += [
-            f"| `{_md_escape(r['name'])}` | {r['current']:.2f}s | {r['p50']:.2f}s | {r['p95']:.2f}s |"
-            for r in data["regressions"]
-        ]
-        lines.append("")
-    return "\n".join(lines)
+    sections = _md_sections(data)
+    whole = "\n".join([*lines, *(line for section in sections for line in section.lines(section.rows))])
+    if limit is None or len(whole.encode("utf-8")) <= limit:
+        return whole
+    budget = limit - _size(lines) - len(_TRUNCATED.format(limit=limit, rows=10**12).encode("utf-8"))
+    if budget < 0:
+        raise ValueError(f"a Markdown summary needs more than {limit} bytes for its headline and counts")
+    cut = 0
+    for section in sections:
+        fixed = _size([*section.head, *section.tail, section.more(section.total)])
+        if fixed > budget:
+            cut += len(section.rows)
+            continue
+        budget -= fixed
+        kept: list[str] = []
+        for row in section.rows:
+            cost = _size([row])
+            if cost > budget:
+                break
+            budget -= cost
+            kept.append(row)
+        cut += len(section.rows) - len(kept)
+        lines += section.lines(kept)
+    return "\n".join(lines) + _TRUNCATED.format(limit=limit, rows=cut)
 
 
 _UNWRAPPED: Final = 100_000

@@ -43,6 +43,7 @@ from operator import attrgetter
 from typing import IO, Any, Final, Literal
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
+from maestro_test_result_aggregator.formats._junit_attachments import attachment_lines, split_attachments
 from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
@@ -50,6 +51,7 @@ from maestro_test_result_aggregator.formats._values import MAX_SECONDS, MAX_SUIT
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
 from maestro_test_result_aggregator.model import (
     DEFAULT_OUTPUT_LIMIT,
+    Attachment,
     Attempt,
     Status,
     TestResult,
@@ -508,7 +510,9 @@ class _Reader:
             result.raw_status = self.raw
         result.message = self.message
         result.trace = self.trace
-        result.stdout = self.stdout
+        result.stdout, found = split_attachments(self.stdout)
+        if found:
+            result.attachments = found
         result.stderr = self.stderr
         if self.tags:
             result.tags = tuple(self.tags)
@@ -1119,11 +1123,22 @@ class _Writer:
                         self._attempt_element(flaky, attempt, inner)
         else:
             self._failure_element("skipped", result.message, None, inner)
-        if result.stdout:
-            self.write(f"{inner}<system-out>{self._body(result.stdout)}</system-out>\n")
+        stdout = _with_attachments(result.stdout, result.attachments)
+        if stdout:
+            self.write(f"{inner}<system-out>{self._body(stdout)}</system-out>\n")
         if result.stderr:
             self.write(f"{inner}<system-err>{self._body(result.stderr)}</system-err>\n")
         self.write(f"{indent}</testcase>\n")
+
+
+def _with_attachments(stdout: str | None, attachments: Sequence[Attachment]) -> str | None:
+    """``stdout`` followed by one ``[[ATTACHMENT|path]]`` line per attachment (GitLab shows them)."""
+    lines = attachment_lines(attachments)
+    if not lines:
+        return stdout
+    if not stdout:
+        return lines
+    return stdout + ("" if stdout.endswith("\n") else "\n") + lines
 
 
 def write_junit(

@@ -25,6 +25,7 @@ Examples:
     ...         "longrepr": None,
     ...         "sections": [],
     ...     },
+    ...     {"$report_type": "SessionFinish", "exitstatus": 0},
     ... ]
     >>> _ = path.write_text("\\n".join(json.dumps(line) for line in lines))
     >>> [(t.name, t.status.value, t.line) for t in read_pytest_reportlog(path).tests]
@@ -228,7 +229,10 @@ def _result(nodeid: str, attempts: list[Attempt], info: Mapping[str, Any]) -> Te
 
 
 def read_pytest_reportlog(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:
-    """Read a ``pytest --report-log`` JSONL file, one line at a time.
+    """Read a ``pytest --report-log`` JSONL file, one line at a time. A log without the
+    ``SessionFinish`` record pytest always writes last comes from a process that died: the test it
+    was running (no teardown) is failed with raw status ``crashed``, or, dead between tests, one
+    failed result named ``pytest session`` says so, so a gate never passes a crashed run.
 
     Raises:
         ReportParseError: a line is not JSON (line and column) or not a reportlog record.
@@ -238,7 +242,7 @@ def read_pytest_reportlog(path: str | os.PathLike[str], *, text_limit: int = DEF
     open_attempts: dict[str, dict[str, dict[str, Any]]] = {}
     attempts: dict[str, list[Attempt]] = {}
     infos: dict[str, dict[str, Any]] = {}
-    seen_any = False
+    seen_any = finished = False
     with open(source, "rb") as stream:
         for at, line in numbered_lines(stream, source):
             if not line.strip():
@@ -253,15 +257,43 @@ def read_pytest_reportlog(path: str | os.PathLike[str], *, text_limit: int = DEF
                     run.tool = Tool("pytest", optional_text(record.get("pytest_version"), "pytest_version"))
                 elif kind == "TestReport":
                     _add_report(_check_report(record), run, open_attempts, attempts, infos, text_limit)
+                elif kind == "SessionFinish":
+                    finished = True
             except (TypeError, ValueError, AttributeError, KeyError) as error:
                 raise ReportParseError(source, f"bad record: {error}", line=at) from None
     if not seen_any:
         raise ReportParseError(source, "empty reportlog")
+    interrupted = False
     for nodeid, phases in open_attempts.items():
         if phases:
             _close(nodeid, phases, attempts, infos, text_limit)
+            if not finished:  # the process died during this test: it did not pass
+                attempts[nodeid][-1] = _crashed(attempts[nodeid][-1])
+                interrupted = True
     run.tests.extend(_result(nodeid, tries, infos[nodeid]) for nodeid, tries in attempts.items())
+    if not finished and not interrupted:
+        run.tests.append(TestResult("pytest session", **_crashed(Attempt(Status.FAILED)).outcome()))
     return run
+
+
+_CRASHED: Final = (
+    "the pytest process ended here: the reportlog has no SessionFinish record (killed, crashed or out of memory?)"
+)
+
+
+def _crashed(attempt: Attempt) -> Attempt:
+    """``attempt`` as the one a dead process never finished: failed, saying so."""
+    return Attempt(
+        Status.FAILED,
+        attempt.duration,
+        "crashed",
+        _CRASHED if attempt.message is None else f"{_CRASHED}\n{attempt.message}",
+        attempt.trace,
+        attempt.start,
+        attempt.stdout,
+        attempt.stderr,
+        attempt.attachments,
+    )
 
 
 def _add_report(  # noqa: PLR0917 - the reader's state, as it is
