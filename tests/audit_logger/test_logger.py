@@ -235,7 +235,7 @@ def test_fail_closed_raises_and_fail_open_spools_then_replays(tmp_path: Path) ->
     assert [r["seq"] for r in sink.records] == list(range(6))
     assert audit.stats.replayed == 5
     assert audit.stats.spool_pending == 0
-    assert (tmp_path / "spool.jsonl").read_bytes() == b""
+    assert list(tmp_path.iterdir()) == []  # the process's spool file, replayed and removed
 
 
 def test_spool_left_by_a_previous_process_is_replayed_first(tmp_path: Path) -> None:
@@ -243,14 +243,32 @@ def test_spool_left_by_a_previous_process_is_replayed_first(tmp_path: Path) -> N
     first = MemorySink(fail=OSError(5, "EIO"))
     a = AuditLogger(first, service="svc", failure_policy=FailOpen(spool))
     a.record("a.b", actor=Actor("u"), extra={"i": 0})
-    a.close()  # the sink is still failing: the event stays spooled
-    assert len(spool.read_bytes().splitlines()) == 1
+    a.close()  # the sink is still failing: the event stays spooled (in that process's file)
+    [left] = tmp_path.iterdir()
+    assert left.name.startswith("spool.jsonl.p")
+    assert len(left.read_bytes().splitlines()) == 1
     second = MemorySink()
     b = AuditLogger(second, service="svc", failure_policy=FailOpen(spool, retry_interval_s=0))
     assert b.stats.spool_pending == 1
     b.record("a.b", actor=Actor("u"), extra={"i": 1})
     b.close()
     assert [r["extra"]["i"] for r in second.records] == [0, 1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spool_file_written_by_an_older_version_is_replayed_once(tmp_path: Path) -> None:
+    # Older versions appended to the configured path itself: it is an orphan like any other.
+    spool = tmp_path / "spool.jsonl"
+    first = MemorySink(fail=OSError(5, "EIO"))
+    with AuditLogger(first, service="svc", failure_policy=FailOpen(tmp_path / "x")) as a:
+        a.record("a.b", actor=Actor("u"), extra={"i": 0})
+    [left] = [p for p in tmp_path.iterdir() if p.name.startswith("x.p")]
+    left.rename(spool)
+    second = MemorySink()
+    with AuditLogger(second, service="svc", failure_policy=FailOpen(spool, retry_interval_s=0)) as b:
+        b.record("a.b", actor=Actor("u"), extra={"i": 1})
+    assert [r["extra"]["i"] for r in second.records] == [0, 1]
+    assert not spool.exists()
 
 
 async def test_arecord_writes_off_the_loop_and_aclose_drains(tmp_path: Path) -> None:
@@ -494,7 +512,9 @@ def test_partial_replay_keeps_the_rest_of_the_spool_in_order(tmp_path: Path) -> 
     sink.budget = 2  # the replay gets two records through, then fails again
     audit.record("a.b", actor=Actor("u"), extra={"i": 5})
     assert [r["extra"]["i"] for r in sink.records] == [0, 1]
-    assert len(spool.read_bytes().splitlines()) == 4  # 2, 3, 4 and the new 5, in order
+    assert audit.stats.spool_pending == 4  # 2, 3, 4 and the new 5, in order
+    [own] = tmp_path.iterdir()  # this process's spool file
+    assert [orjson.loads(b)["extra"]["i"] for b in own.read_bytes().splitlines()] == [2, 3, 4, 5]
     sink.budget = None
     audit.record("a.b", actor=Actor("u"), extra={"i": 6})
     audit.close()

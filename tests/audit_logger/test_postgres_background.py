@@ -11,6 +11,7 @@ import pytest
 
 from maestro_audit_logger import AuditConfigError, AuditLogger, AuditWriteError, PostgresSink, buffered, verify
 from maestro_audit_logger._db import COLUMNS
+from maestro_audit_logger._postgres import create_schema
 from maestro_audit_logger._sink import Record
 from tests.audit_logger.test_sqlite_background import BATCH, assert_columns_match, record, writer_threads
 from tests.waiting import wait_until
@@ -57,7 +58,8 @@ def test_caller_prepares_and_the_writer_thread_stores_identical_rows(postgres_ds
 
 def test_a_failed_background_write_raises_once_and_loses_nothing(postgres_dsn: str) -> None:
     with psycopg.connect(postgres_dsn, autocommit=True) as ctl:
-        sink = PostgresSink(postgres_dsn, background=True)  # creates the table
+        create_schema(ctl, "audit_events")  # the sink connects (and creates it) on its first write
+        sink = PostgresSink(postgres_dsn, background=True)
         ctl.execute("CREATE TABLE ctl (fail BOOLEAN)")
         ctl.execute("INSERT INTO ctl VALUES (false)")
         ctl.execute(

@@ -272,11 +272,16 @@ def test_follow_refuses_bad_input_with_typed_errors(tmp_path: Path) -> None:
     for bad in (-1, "fast", None, True):
         with pytest.raises(AuditConfigError, match="poll_interval"):
             AuditReader(path).follow(poll_interval=bad)  # type: ignore[arg-type]
-    follower = AuditReader(path).follow(poll_interval=0, stop=lambda: True)
+    reader = AuditReader(path)
+    follower = reader.follow(poll_interval=0, stop=lambda: True)
     with path.open("ab") as fh:
         fh.write(b"not json\n")
-    with pytest.raises(AuditReadError, match=r"audit\.jsonl is not an audit log: a line is not JSON"):
-        list(follower)
+    with AuditLogger(JsonlFileSink(path), service="svc") as audit:
+        audit.record("a.c", actor=Actor("u"))
+    # A line that is not a record is skipped and reported, not fatal to the whole follow.
+    assert [r["action"] for r in follower] == ["a.c"]
+    assert reader.skipped == 1
+    assert reader.skipped_lines == [f"{path}: not JSON (a torn or garbage line)"]
     with pytest.raises(AuditReadError, match="not a directory"):
         AuditReader(tmp_path).follow()
 

@@ -267,7 +267,11 @@ def _per_line(db: Path) -> list[tuple[str, int | None, int | None]]:
 
     report = VerifyReport(str(db))
     chains = _Chains(report, 100)
-    _scan_lines(((row_id, line) for _, row_id, line in database_rows(str(db))), "audit_events", chains)
+    rows = [(row_id, line) for _, row_id, line in database_rows(str(db))]
+    lines = [line for _, line in rows]
+    chains.note_ids(b"\n".join(lines), lines, [row_id for row_id, _ in rows])  # as verify does, per chunk
+    _scan_lines(rows, "audit_events", chains)
+    chains.report_dups("audit_events")
     return [(p.kind, p.line, p.seq) for p in report.problems]
 
 

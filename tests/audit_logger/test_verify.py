@@ -99,12 +99,31 @@ def test_deleted_record_is_a_gap(tmp_path: Path) -> None:
     assert "records 10 " in first.message
 
 
-def test_inserted_duplicate_record_is_out_of_order(tmp_path: Path) -> None:
+def test_inserted_copy_of_a_record_is_a_duplicate(tmp_path: Path) -> None:
     path = build(tmp_path, rotate=None)
     edit_lines(path, lambda ls: [*ls[:20], ls[3], *ls[20:]])
     first = verify(path).first
     assert first is not None
-    assert (first.kind, first.line, first.seq) == ("out_of_order", 21, 3)
+    assert (first.kind, first.line, first.seq) == ("duplicate", 21, 3)
+    assert "stored again after seq 19: a second copy" in first.message
+
+
+def test_one_event_chained_twice_by_two_writers_is_a_duplicate(tmp_path: Path) -> None:
+    # What a fail-open spool replayed by two processes left: one event id in two records that
+    # each chain correctly in their writer's chain.
+    path = tmp_path / "audit.jsonl"
+    a = AuditLogger(JsonlFileSink(path, writer_id="w/1/a"), service="svc")
+    b = AuditLogger(JsonlFileSink(path, writer_id="w/2/b"), service="svc")
+    event = a.build("invoice.pay", actor=Actor("u"), extra={"event_id": "not-this-one"})
+    a.record("a.b", actor=Actor("u"))
+    a.record(event)
+    b.record(event)
+    b.record("a.c", actor=Actor("u"), extra={"ref": event.event_id, "event_id": event.event_id})
+    a.close()
+    b.close()
+    report = verify(path)
+    assert [(p.kind, p.line) for p in report.problems] == [("duplicate", 3)]
+    assert event.event_id in report.problems[0].message
 
 
 def test_reordered_records_are_pinpointed(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         AuditSinkLogger,
         AuditTap,
         RedactSecrets,
+        audit_filtering_bound_logger,
         structlog_logger,
     )
     from maestro_audit_logger._verify import Problem, VerifyReport, repair, verify
@@ -95,6 +96,7 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "audit_context",
+    "audit_filtering_bound_logger",
     "bind_audit_context",
     "buffered",
     "clear_audit_context",
@@ -120,6 +122,7 @@ _LAZY = {
     "RedactSecrets": "maestro_audit_logger._structlog",
     "StreamSink": "maestro_audit_logger._file",
     "structlog_logger": "maestro_audit_logger._structlog",
+    "audit_filtering_bound_logger": "maestro_audit_logger._structlog",
     "AuditReader": "maestro_audit_logger._reader",
     "Problem": "maestro_audit_logger._verify",
     "VerifyReport": "maestro_audit_logger._verify",

@@ -134,3 +134,15 @@ def split_line(line: bytes) -> tuple[bytes, str] | None:
     if len(line) <= HASH_SUFFIX_LEN or not line.endswith(b'"}') or line[-HASH_SUFFIX_LEN:-66] != b',"hash":"':
         return None
     return line[:-HASH_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
+
+
+# A record's event id (always a lower-case UUID): the first "event_id" member of its canonical
+# body or line (a nested one in ``extra`` comes later: members are sorted, and none before it
+# holds free-form objects).
+EVENT_ID = re.compile(rb'"event_id":"([0-9a-f-]{36})"')
+
+
+def event_id_of(body: bytes) -> str | None:
+    """The event id of a canonical event body or stored line, or None if it has none."""
+    m = EVENT_ID.search(body)
+    return m.group(1).decode() if m else None

@@ -44,6 +44,9 @@ _FIELDS_LIMIT = 1 << 14
 _inherited: list[Any] = []
 
 
+_LOOKUP_CHUNK = 500  # event ids per lookup statement (under SQLite's variable limit)
+
+
 class DatabaseSink(Sink):
     """What the SQLite and PostgreSQL sinks share beyond `Sink`: columns filled from each event's
     record dict (handed over by ``emit_one``) instead of parsing the stored body again (events
@@ -51,6 +54,30 @@ class DatabaseSink(Sink):
     of their own in a forked child (opened by its first write)."""
 
     _conn: Any = None
+    table: str
+    #: The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
+    _placeholder = "?"
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """The rows of a read-only query (connecting first if needed)."""
+        raise NotImplementedError
+
+    def _stored_events(self, event_ids: list[str]) -> set[str]:
+        # By the event_id index, in chunks.
+        found: set[str] = set()
+        for start in range(0, len(event_ids), _LOOKUP_CHUNK):
+            chunk = event_ids[start : start + _LOOKUP_CHUNK]
+            marks = ",".join([self._placeholder] * len(chunk))
+            sql = f"SELECT event_id FROM {self.table} WHERE event_id IN ({marks})"  # noqa: S608
+            found.update(event_id for (event_id,) in self._fetch(sql, chunk))
+        return found
+
+    def _stored_tail(self) -> tuple[int, str] | None:
+        # Backwards by row id: this writer's rows are the recent ones. Only run after a write
+        # whose outcome is unknown, or before a spool replay.
+        sql = f"SELECT seq, hash FROM {self.table} WHERE writer = {self._placeholder} ORDER BY id DESC LIMIT 1"  # noqa: S608
+        rows = self._fetch(sql, [self.writer_id])
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def _store(self, records: list[Record]) -> None:
         # Both steps in the writing thread (with `_prepares`, a background writer gets the

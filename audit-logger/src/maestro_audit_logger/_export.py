@@ -1,4 +1,5 @@
-"""Exports of stored records to OCSF (API Activity 6003 / Authentication 3002), ECS and CSV.
+"""Exports of stored records to OCSF 1.3.0 (API Activity 6003 / Authentication 3002, with the
+``datetime`` profile), ECS 8.11 and CSV.
 
 OCSF and ECS exports are lossless for the model's fields: what has no standard home goes to
 OCSF's ``unmapped`` or ECS's ``maestro.*`` namespace, and `from_ocsf` / `from_ecs` rebuild the
@@ -33,7 +34,15 @@ _AUTH_ACTIVITY = {
     **dict.fromkeys(("logout", "logoff", "signout", "sign_out"), (2, "Logoff")),
 }
 _ECS_TYPE = {1: "creation", 2: "access", 3: "change", 4: "deletion"}
+# ECS 8.11 `iam` events: identity subjects (the action's noun, or a target's type), and the
+# `event.type` naming which kind of IAM object changed.
+_IAM_SUBJECTS = {
+    "user": "user", "account": "user", "group": "group", "role": "group",
+    "permission": "admin", "policy": "admin", "apikey": "admin", "api_key": "admin", "token": "admin", "iam": "admin",
+}  # fmt: skip
 _INTEGRITY = ("writer", "seq", "prev")
+#: OCSF profiles the exports use (``time_dt``): declared in ``metadata.profiles``.
+OCSF_PROFILES = ["datetime"]
 
 
 def is_authentication(record: dict[str, Any]) -> bool:
@@ -53,6 +62,7 @@ def to_ocsf(record: dict[str, Any]) -> dict[str, Any]:
         activity_id, activity_name = _API_ACTIVITY.get(verb, (99, "Other"))
     status_id = _STATUS_ID.get(record.get("outcome", "unknown"), 0)
     actor = record.get("actor") or {}
+    user = {k2: actor[k1] for k1, k2 in (("id", "uid"), ("name", "name"), ("type", "type")) if k1 in actor}
     out: dict[str, Any] = {
         "class_uid": class_uid,
         "class_name": class_name,
@@ -70,32 +80,44 @@ def to_ocsf(record: dict[str, Any]) -> dict[str, Any]:
         "metadata": {
             "uid": record["event_id"],
             "version": OCSF_VERSION,
+            "profiles": OCSF_PROFILES,
+            "event_code": record["action"],
             "log_provider": "maestro-audit-logger",
             "product": {"name": record.get("service") or "unknown", "vendor_name": "Maestro"},
         },
-        "actor": {
-            "user": {k2: actor[k1] for k1, k2 in (("id", "uid"), ("name", "name"), ("type", "type")) if k1 in actor}
-        },
-        "api": {"operation": record["action"]},
+        "actor": {"user": user},
     }
+    unmapped: dict[str, Any] = {
+        "v": record.get("v", 1),
+        "category": record.get("category"),
+        "severity": record.get("severity"),
+    }
+    if auth:
+        # Authentication: `user` (who authenticated) is required, and `service` or
+        # `dst_endpoint`; `api` belongs to the cloud profile, so the action is the event code.
+        out["user"] = dict(user)
+        out["service"] = {"name": record.get("service") or "unknown"}
+        if "request_id" in record:
+            unmapped["request_id"] = record["request_id"]
+    else:
+        out["api"] = {"operation": record["action"]}
+        if "request_id" in record:
+            out["api"]["request"] = {"uid": record["request_id"]}
     if "reason" in record:
         out["status_detail"] = record["reason"]
     if "correlation_id" in record:
         out["metadata"]["correlation_uid"] = record["correlation_id"]
     if "tenant" in record:
         out["metadata"]["tenant_uid"] = record["tenant"]
-    if "request_id" in record:
-        out["api"]["request"] = {"uid": record["request_id"]}
     src = record.get("source") or {}
-    if "ip" in src or "port" in src:
-        out["src_endpoint"] = {k: src[k] for k in ("ip", "port") if k in src}
+    endpoint = {k: src[k] for k in ("ip", "port") if k in src}
+    if endpoint:
+        out["src_endpoint"] = endpoint
+    elif not auth:  # API Activity requires a source endpoint: say it is not known
+        out["src_endpoint"] = {"name": "unknown"}
+        unmapped["src_endpoint_unknown"] = True
     if "user_agent" in src:
         out["http_request"] = {"user_agent": src["user_agent"]}
-    unmapped: dict[str, Any] = {
-        "v": record.get("v", 1),
-        "category": record.get("category"),
-        "severity": record.get("severity"),
-    }
     if record.get("targets"):
         if auth:
             unmapped["targets"] = record["targets"]
@@ -123,11 +145,12 @@ def from_ocsf(event: dict[str, Any]) -> dict[str, Any]:
     if "actor_on_behalf_of" in un:
         actor["on_behalf_of"] = un.pop("actor_on_behalf_of")
     meta = event.get("metadata") or {}
+    api = event.get("api") or {}
     rec: dict[str, Any] = {
         "v": un.pop("v", 1),
         "event_id": meta["uid"],
         "time": event["time_dt"],
-        "action": event["api"]["operation"],
+        "action": api["operation"] if "operation" in api else meta["event_code"],
         "category": un.pop("category"),
         "severity": un.pop("severity"),
         "outcome": {1: "success", 2: "failure"}.get(event.get("status_id", 0), "unknown"),
@@ -141,9 +164,9 @@ def from_ocsf(event: dict[str, Any]) -> dict[str, Any]:
         rec["correlation_id"] = meta["correlation_uid"]
     if "tenant_uid" in meta:
         rec["tenant"] = meta["tenant_uid"]
-    if "request" in event["api"]:
-        rec["request_id"] = event["api"]["request"]["uid"]
-    src = dict(event.get("src_endpoint") or {})
+    if "request" in api:
+        rec["request_id"] = api["request"]["uid"]
+    src = {} if un.pop("src_endpoint_unknown", False) else dict(event.get("src_endpoint") or {})
     if "user_agent" in (event.get("http_request") or {}):
         src["user_agent"] = event["http_request"]["user_agent"]
     if src:
@@ -159,16 +182,14 @@ def from_ocsf(event: dict[str, Any]) -> dict[str, Any]:
 
 def to_ecs(record: dict[str, Any]) -> dict[str, Any]:
     """One record as an Elastic Common Schema document (custom fields under ``maestro``)."""
-    verb = record["action"].rsplit(".", 1)[-1]
-    auth = is_authentication(record)
-    activity = (_AUTH_ACTIVITY if auth else _API_ACTIVITY).get(verb, (99, ""))[0]
     actor = record.get("actor") or {}
+    category, types = _ecs_category(record)
     event: dict[str, Any] = {
         "id": record["event_id"],
         "action": record["action"],
         "kind": "event",
-        "category": ["authentication"] if auth else ["configuration"],
-        "type": ["start" if activity == 1 else "end"] if auth else [_ECS_TYPE.get(activity, "info")],
+        "category": category,
+        "type": types,
         "outcome": record.get("outcome", "unknown"),
         "severity": _SEVERITY_ID.get(record.get("severity", "info"), 0),
         "dataset": "maestro.audit",
@@ -214,12 +235,32 @@ def to_ecs(record: dict[str, Any]) -> dict[str, Any]:
         users = [t for t in targets if t.get("type") == "user"]
         if users:
             doc["user"]["target"] = {k: users[0][k] for k in ("id", "name") if k in users[0]}
-        doc["related"] = {"user": sorted({actor.get("id", ""), *(t["id"] for t in users)} - {""})}
+    else:
+        users = []
+    on_behalf_of = (actor.get("on_behalf_of") or {}).get("id", "")
+    doc["related"] = {"user": sorted({actor.get("id", ""), on_behalf_of, *(t["id"] for t in users)} - {""})}
     for key in ("correlation_id", "changes", "extra", *_INTEGRITY):
         if key in record:
             maestro[key] = record[key]
     doc["maestro"] = maestro
     return doc
+
+
+def _ecs_category(record: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """ECS 8.11 ``event.category`` and ``event.type`` of a record: ``authentication`` (login
+    ``start``, logout ``end``, anything else, such as an MFA challenge, ``info``), ``iam`` when
+    the action's subject or a target is an identity object (users, groups, roles, permissions),
+    else ``api``; the type from the action's verb."""
+    noun, _, verb = record["action"].rpartition(".")
+    if is_authentication(record):
+        activity = _AUTH_ACTIVITY.get(verb, (99, ""))[0]
+        return ["authentication"], ["start" if activity == 1 else "end" if activity == 2 else "info"]
+    kind = _ECS_TYPE.get(_API_ACTIVITY.get(verb, (99, ""))[0], "info")
+    subjects = [noun.rsplit(".", 1)[-1], *(t.get("type", "") for t in record.get("targets") or ())]
+    iam = next((_IAM_SUBJECTS[s] for s in subjects if s in _IAM_SUBJECTS), None)
+    if iam is not None:  # iam allows no `access` type: a read is `info`
+        return ["iam"], ["info" if kind == "access" else kind, iam]
+    return ["api"], [kind]
 
 
 def from_ecs(doc: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import IO, Any
 from maestro_audit_logger._canonical import GENESIS, dumps
 from maestro_audit_logger._errors import AuditConfigError
 from maestro_audit_logger._event import Actor, AuditEvent, Target
+from maestro_audit_logger._sealer import TimedSealer
 from maestro_audit_logger._segments import (
     DIGEST_SUFFIX,
     digest_hash,
@@ -95,7 +96,9 @@ class JsonlFileSink(Sink):
     Args:
         path: the active log file (created with its directory).
         rotate_bytes: rotate (rename and seal) when the file would grow past this size.
-        rotate_interval_s: rotate when the active file is older than this many seconds.
+        rotate_interval_s: rotate when the active file is older than this many seconds, on time
+            even when no event is written (a background thread seals it; an empty file is not
+            sealed).
         signer: signs each sealed segment's digest (`HmacSigner` or `Ed25519Signer`);
             None writes unsigned digests.
         retention_days: delete sealed segments older than this (their digests stay).
@@ -168,24 +171,36 @@ class JsonlFileSink(Sink):
         self._lines_only = type(self)._store is JsonlFileSink._store
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if repair_on_open:
-            self._repaired = repair_torn_tail(self.path)
-            if self._repaired is not None:
-                offset, removed = self._repaired
-                self._internal.append(
-                    system_event(
-                        "audit.repair",
-                        Target("audit-file", self.path.name),
-                        {"offset": offset, "removed_bytes": len(removed), "reason": "torn last line"},
-                    )
-                )
+            self._repair_tail()
         if self._rotating or list_units(self.path):
             with self._rotation_lock():
                 self._seal_leftovers()
         self._open()
+        self._start_sealer()
+
+    def _start_sealer(self) -> None:
+        self._sealer = None if self.rotate_interval_s is None else TimedSealer(self, self.rotate_interval_s)
+
+    def _repair_tail(self) -> bool:
+        """Truncate a torn last line (a writer killed mid-write) and record an ``audit.repair``
+        event with the next write; True if there was one."""
+        repaired = repair_torn_tail(self.path)
+        if repaired is None:
+            return False
+        self._repaired = repaired
+        offset, removed = repaired
+        self._internal.append(
+            system_event(
+                "audit.repair",
+                Target("audit-file", self.path.name),
+                {"offset": offset, "removed_bytes": len(removed), "reason": "torn last line"},
+            )
+        )
+        return True
 
     # -- files ----------------------------------------------------------------------------
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         st = os.fstat(self._fd)
         self._size = st.st_size
         self._opened_ns = self._clock()
@@ -199,6 +214,7 @@ class JsonlFileSink(Sink):
             self._fd = -1
             with contextlib.suppress(OSError):
                 self._open()
+            self._start_sealer()  # threads do not survive fork
 
     @contextlib.contextmanager
     def _rotation_lock(self) -> Iterator[None]:
@@ -259,6 +275,15 @@ class JsonlFileSink(Sink):
             # Another process renamed the file away (rotation): append to the new one.
             fcntl.flock(fd, fcntl.LOCK_UN)
             self._follow_rotation()
+            self._write(data)
+            return
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # Append only after a newline: the file ends in a partial line, either a write in
+            # flight in another process or one whose process was killed mid-write. The repair
+            # waits (exclusive flock) for writes in flight, then truncates only a torn line.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self._repair_tail()
             self._write(data)
             return
         written = 0
@@ -388,6 +413,13 @@ class JsonlFileSink(Sink):
     def _reconnect(self) -> None:
         if self._fd < 0:
             self._open()
+
+    def close(self) -> None:
+        """Stop sealing on time, then close as every sink does (`Sink.close`)."""
+        sealer, self._sealer = getattr(self, "_sealer", None), None
+        if sealer is not None:
+            sealer.stop()  # before the store is drained and closed: no rotation races them
+        super().close()
 
     def _close_store(self) -> None:
         if self._fd >= 0:

@@ -79,8 +79,11 @@ class PostgresSink(DatabaseSink):
     """Stores events in PostgreSQL with ``COPY``, one transaction per batch, chained per writer.
 
     Durable modes commit with ``synchronous_commit=on`` (the commit waits for the WAL flush);
-    ``buffered`` and ``flush`` use ``off``. A lost connection is reopened on the next write
-    (with `FailOpen`, events spool meanwhile and are replayed in order).
+    ``buffered`` and ``flush`` use ``off``. The sink connects on its first write (a server down
+    at start is a sink failure like any other), and a lost connection is reopened on the next
+    write (with `FailOpen`, events spool meanwhile and are replayed in order). After a write
+    whose outcome is unknown (the connection lost around a ``COMMIT``), the retry skips the
+    events the server already stored (by event id), so none is stored twice.
 
     Args:
         dsn: a libpq connection string or ``postgresql://`` URL.
@@ -154,7 +157,12 @@ class PostgresSink(DatabaseSink):
             f"INSERT INTO {heads_table(self.table)} (writer, entry) VALUES (%s, %s) "  # noqa: S608
             "ON CONFLICT (writer) DO UPDATE SET entry = excluded.entry"
         )
-        self._connect()
+        # Connected by the first write (a server down at start is a sink failure: spooled under
+        # FailOpen, AuditWriteError under FailClosed); only the DSN's syntax is checked here.
+        try:
+            psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise AuditConfigError("dsn is not a valid PostgreSQL connection string (libpq cannot parse it)") from None
 
     def _connect(self) -> None:
         psycopg = _psycopg()
@@ -203,6 +211,23 @@ class PostgresSink(DatabaseSink):
                 conn.close()
                 self._conn = None
             raise
+
+    _placeholder = "%s"
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = None
+            self._connect()
+        conn = self._conn
+        try:
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        finally:
+            try:
+                conn.rollback()  # read only: end the transaction the query opened
+            except Exception:  # the connection is gone; reconnect next time
+                conn.close()
+                self._conn = None
+        return rows
 
     def _sync(self) -> None:
         return  # the commit under synchronous_commit=on already waited for the WAL flush

@@ -1,6 +1,6 @@
 """`AuditReader`: stream and filter events from JSONL files, SQLite or PostgreSQL."""
 
-# ruff: noqa: PLC0415, PLR0912, PLR0915, PLR0917  # optional and heavy modules are imported where used; wide internal signatures
+# ruff: noqa: PLC0415, PLR0912, PLR0917  # optional and heavy modules are imported where used; wide internal signatures
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import orjson
 
 from maestro_audit_logger._clock import iso_from_ns
 from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, check_table, heads_table
+from maestro_audit_logger._dbquery import indexed_where, record_where
 from maestro_audit_logger._errors import AuditConfigError, AuditReadError
+from maestro_audit_logger._logfiles import is_gzip, last_lines, open_log, rotation_order
 from maestro_audit_logger._segments import list_units
 
 TimeLike = str | dt.datetime | int | None
@@ -217,14 +219,32 @@ def _segments_after(active: Path, inode: int, until: int | None) -> Iterator[byt
             continue
 
 
-def _follow_record(path: Path, raw: bytes) -> dict[str, Any]:
+def _is_gzip_log(family: Path) -> bool:
+    """A gzip-compressed file (as logrotate leaves rotated logs) whose first line is a record."""
+    if not (family.is_file() and is_gzip(family)):
+        return False
+    try:
+        with open_log(family) as fh:
+            first = fh.readline(1 << 20)
+    except (OSError, EOFError):
+        return False
+    return not isinstance(parse_record(first), str)
+
+
+def parse_record(raw: bytes) -> dict[str, Any] | str:
+    """A stored line parsed as an audit record, or why it is not one."""
     try:
         record = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise AuditReadError(f"{path} is not an audit log: a line is not JSON ({exc})") from None
-    if not isinstance(record, dict):
-        raise AuditReadError(f"{path} is not an audit log: a line is not a JSON object")
+    except orjson.JSONDecodeError:
+        return "not JSON (a torn or garbage line)"
+    if not isinstance(record, dict) or "action" not in record or "event_id" not in record:
+        return "not an audit record"
     return record
+
+
+#: Lines that are not audit records a reader skips (and reports) before it refuses a file
+#: that has given no record at all.
+MAX_BAD_LINES = 100
 
 
 class AuditReader:
@@ -248,6 +268,10 @@ class AuditReader:
     def __init__(self, source: str | os.PathLike[str], *, table: str = DEFAULT_TABLE) -> None:
         self.source = os.fspath(source)
         self.table = check_table(table)
+        #: Lines skipped because they are not audit records (a line torn by a writer killed
+        #: mid-write, garbage): how many, and the first few as ``file:line: why``.
+        self.skipped = 0
+        self.skipped_lines: list[str] = []
         if not _is_db(self.source):
             path = Path(self.source)
             if not path.exists() and not list_units(path):
@@ -255,13 +279,14 @@ class AuditReader:
 
     # -- files -------------------------------------------------------------------------------
     def _files(self) -> list[Path]:
+        """The files to read, oldest first (logrotate's ``name.2.gz``, ``name.1``, ``name``)."""
         path = Path(self.source)
         if path.is_dir():
             out: list[Path] = []
             from maestro_audit_logger._verify import _families, is_audit_family
 
-            for family in _families(path):
-                if is_audit_family(family):
+            for family in rotation_order(_families(path)):
+                if is_audit_family(family) or _is_gzip_log(family):
                     out.extend(self._family_files(family))
             return out
         return self._family_files(path)
@@ -274,28 +299,92 @@ class AuditReader:
             files.append(active)
         return files
 
+    def _skip(self, where: str, why: str) -> None:
+        self.skipped += 1
+        if len(self.skipped_lines) < 10:
+            self.skipped_lines.append(f"{where}: {why}")
+
     def records(self) -> Iterator[dict[str, Any]]:
         """Every stored record (with its integrity members), oldest first.
 
+        A line that is not an audit record (torn by a writer killed mid-write, or garbage) is
+        skipped and counted in `skipped` / `skipped_lines`; a torn last line is left for the
+        writer to finish or repair. `verify` reports such lines.
+
         Raises:
-            AuditReadError: a file is not an audit log (a torn last line is skipped).
+            AuditReadError: a file is not an audit log (no record, only lines that are not).
         """
         if _is_db(self.source):
-            for _, _, line in database_rows(self.source, table=self.table):
-                yield orjson.loads(line)
+            for table, row_id, line in database_rows(self.source, table=self.table):
+                parsed = parse_record(line)
+                if isinstance(parsed, str):
+                    self._skip(f"{table} row {row_id}", parsed)
+                    continue
+                yield parsed
             return
         for path in self._files():
-            with path.open("rb") as fh:
+            with open_log(path) as fh:
+                good = bad = 0
+                first = ""
                 for number, raw in enumerate(fh, 1):
                     if not raw.endswith(b"\n"):
                         break  # a torn tail
-                    try:
-                        record = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        raise AuditReadError(f"{path}:{number} is not JSON: not an audit log, or corrupt") from None
-                    if not isinstance(record, dict) or "action" not in record or "event_id" not in record:
-                        raise AuditReadError(f"{path}:{number} is not an audit record")
-                    yield record
+                    if raw == b"\n":
+                        continue
+                    parsed = parse_record(raw)
+                    if isinstance(parsed, str):
+                        bad += 1
+                        if not good and bad >= MAX_BAD_LINES:
+                            raise AuditReadError(f"{path} is not an audit log: line {number} is {parsed}")
+                        first = first or f"line {number} is {parsed}"
+                        self._skip(f"{path}:{number}", parsed)
+                        continue
+                    good += 1
+                    yield parsed
+                if bad and not good:
+                    raise AuditReadError(f"{path} is not an audit log: no line is an audit record ({first})")
+
+    def last(self, count: int) -> list[dict[str, Any]]:
+        """The last ``count`` records, oldest first, read from the end of the newest files (a
+        log's size does not matter); a database returns its last rows by id.
+
+        Examples:
+            >>> import tempfile
+            >>> from pathlib import Path
+            >>> from maestro_audit_logger import Actor, AuditLogger, AuditReader
+            >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+            >>> with AuditLogger(path, service="billing") as audit:
+            ...     for i in range(5):
+            ...         event_id = audit.record("invoice.update", actor=Actor(f"u-{i}"))
+            >>> [r["actor"]["id"] for r in AuditReader(path).last(2)]
+            ['u-3', 'u-4']
+        """
+        if count <= 0:
+            return []
+        if _is_db(self.source):
+            from collections import deque
+
+            return list(deque(self.records(), maxlen=count))
+        found: list[dict[str, Any]] = []
+        files = self._files()
+        for index in range(len(files) - 1, -1, -1):
+            path = files[index]
+            newest = index == len(files) - 1
+            need = want = count - len(found)
+            while True:  # more lines when some were not records
+                lines = last_lines(path, want, drop_torn=newest)
+                results = [parse_record(raw) for raw in lines]
+                parsed = [r for r in results if not isinstance(r, str)]
+                if len(parsed) >= need or len(lines) < want:
+                    break
+                want += need
+            for why in results:
+                if isinstance(why, str):
+                    self._skip(str(path), why)
+            found[:0] = parsed
+            if len(found) >= count:
+                break
+        return found[-count:]
 
     def query(
         self,
@@ -310,8 +399,15 @@ class AuditReader:
         text: str | None = None,
         event_id: str | None = None,
         limit: int | None = None,
+        indexed: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Stream matching records, oldest first.
+
+        Every filter is checked on the stored record itself (what the hash chain covers). In a
+        database the filters run inside the database on the record (a full scan in C), so an
+        edited indexed column can neither hide an event nor make one match; ``indexed=True``
+        filters on the indexed columns instead (fast on large tables, but an edited column can
+        hide an event: run `verify` first, which reports such an edit as ``column_mismatch``).
 
         Args:
             actor: the actor id.
@@ -324,15 +420,16 @@ class AuditReader:
             text: a case-insensitive substring of the whole record.
             event_id: one event's id.
             limit: stop after this many records.
+            indexed: databases only: narrow by the indexed columns (trusts them) instead of the
+                records.
         """
         lo = to_iso(since, "since")
         hi = to_iso(until, "until")
         matches = _matcher(actor, action, target, outcome, tenant, lo, hi, text, event_id)
         if _is_db(self.source):
-            # The indexed columns narrow the rows down; each record is then checked itself (the
-            # hash covers the record, not the columns: an edited column must not make a search
-            # lie; `verify` reports such an edit).
-            rows = self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id)
+            # The database narrows the rows down (on the records, or the columns if `indexed`);
+            # each record is then checked itself, so no edited column makes a search lie.
+            rows = self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id, indexed)
             yield from itertools.islice(filter(matches, rows), limit)
             return
         yield from itertools.islice(filter(matches, self.records()), limit)
@@ -348,39 +445,24 @@ class AuditReader:
         hi: str | None,
         text: str | None,
         event_id: str | None,
+        indexed: bool,
     ) -> Iterator[dict[str, Any]]:
         pg = self.source.startswith(("postgresql://", "postgres://"))
-        ph = "%s" if pg else "?"
-        where: list[str] = []
-        args: list[Any] = []
-
-        def add(clause: str, value: Any) -> None:
-            where.append(clause.replace("?", ph))
-            args.append(value)
-
-        if event_id is not None:
-            add("event_id = ?", event_id)
-        if actor is not None:
-            add("actor_id = ?", actor)
-        if action is not None:
-            if action.endswith("*"):
-                add("action LIKE ?", action[:-1].replace("%", r"\%").replace("_", r"\_") + "%")
-                where[-1] += " ESCAPE '\\'"
-            else:
-                add("action = ?", action)
-        if outcome is not None:
-            add("outcome = ?", outcome)
-        if tenant is not None:
-            add("tenant = ?", tenant)
-        if lo is not None:
-            add("time >= ?", lo)
-        if hi is not None:
-            add("time < ?", hi)
-        if target is not None:
-            add("targets LIKE ?", f"%|{target}|%" if ":" in target else f"%:{target}|%")
-        if text is not None:
-            add("lower(record) LIKE ?", f"%{text.lower()}%")
+        filters = {
+            "event_id": event_id,
+            "actor": actor,
+            "action": action,
+            "outcome": outcome,
+            "tenant": tenant,
+            "since": lo,
+            "until": hi,
+            "target": target,
+            "text": text,
+        }
+        where, args = (indexed_where if indexed else record_where)(filters, pg=pg)
         sql = f"SELECT record FROM {self.table}"  # noqa: S608 - checked identifier, bound values
+        if pg and where and not indexed:
+            sql = f"SELECT record FROM (SELECT id, record, record::jsonb AS j FROM {self.table}) AS r"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"  # no LIMIT: rows failing the re-check on their record must not count
@@ -400,6 +482,10 @@ class AuditReader:
                             yield orjson.loads(record)
                     except psycopg.errors.UndefinedTable:
                         raise AuditReadError(f"the database has no {self.table} table: not an audit store") from None
+                    except psycopg.errors.DataError as exc:
+                        raise AuditReadError(
+                            f"{self.table} holds a record that is not JSON ({exc}): run verify"
+                        ) from None
             finally:
                 conn.close()
             return
@@ -414,8 +500,13 @@ class AuditReader:
                 cur2 = conn2.execute(sql, args)
             except sqlite3.DatabaseError as exc:
                 raise AuditReadError(f"{path} is not an audit database: {exc}") from None
-            for (record,) in cur2:
-                yield orjson.loads(record)
+            try:
+                for (record,) in cur2:
+                    yield orjson.loads(record)
+            except sqlite3.OperationalError as exc:  # json_extract on a record that is not JSON
+                raise AuditReadError(
+                    f"{path}: {self.table} holds a record that is not JSON ({exc}): run verify"
+                ) from None
         finally:
             conn2.close()
 
@@ -438,10 +529,11 @@ class AuditReader:
             stop: checked between polls; None follows forever.
             from_start: also yield the records already there.
 
+        A line that is not an audit record is skipped and counted in `skipped`.
+
         Raises:
             AuditConfigError: ``poll_interval`` is not a non-negative number.
-            AuditReadError: the source is a directory, a line is not an audit record, or a
-                database cannot be read.
+            AuditReadError: the source is a directory, or a database cannot be read.
         """
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or not poll_interval >= 0:
             raise AuditConfigError(f"poll_interval must be a number of seconds >= 0, got {poll_interval!r}")
@@ -510,7 +602,11 @@ class AuditReader:
                 if complete:
                     for raw in complete:
                         if raw:
-                            yield _follow_record(path, raw)
+                            parsed = parse_record(raw)
+                            if isinstance(parsed, str):
+                                self._skip(str(path), parsed)
+                                continue
+                            yield parsed
                     continue
                 if stop is not None and stop():
                     return

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from maestro_audit_logger._canonical import GENESIS, valid_writer
+from maestro_audit_logger._canonical import GENESIS, event_id_of, valid_writer
 from maestro_audit_logger._durability import Durability, FailClosed, FailOpen, FailurePolicy, flush
 from maestro_audit_logger._errors import AuditConfigError, AuditWriteError
 from maestro_audit_logger._spool import Spool
@@ -62,6 +62,9 @@ class Record(NamedTuple):
 class SinkStats:
     """Counters of one sink (see `AuditLogger.stats`).
 
+    ``skipped_stored`` counts events a retry or spool replay found already stored (by event
+    id, databases only) and did not store again.
+
     Examples:
         >>> from maestro_audit_logger import Actor, AuditLogger
         >>> from maestro_audit_logger.testing import MemorySink
@@ -78,6 +81,7 @@ class SinkStats:
     spool_pending: int = 0
     failures: int = 0
     last_error: str | None = None
+    skipped_stored: int = 0
 
 
 @dataclass
@@ -194,6 +198,9 @@ class Sink(ABC):
         self._last_commit_s = 0.0
         self._closed = False
         self._spooling = False
+        # A write failed without telling whether the store kept it (a lost commit confirmation),
+        # or a spool is being replayed: the next write first skips events already stored.
+        self._recheck = False
         self._next_retry = 0.0
         # Background writer (buffered mode only): the batch handed to it, its error waiting to be
         # raised by the next caller, and the thread (started on the first hand-off, so a forked
@@ -204,6 +211,10 @@ class Sink(ABC):
         self._bg_stop = False
         self._bg_thread: threading.Thread | None = None
         self._set_hold()
+        if self._spool is not None:  # a forked child: a spool file of its own
+            self._spool = self._spool.forked()
+            self.stats.spool_pending = self._spool.pending()  # orphans it may replay
+            self._spooling = self.stats.spool_pending > 0
 
     # -- configuration ------------------------------------------------------------------
     def configure(self, *, durability: Durability | None = None, failure_policy: FailurePolicy | None = None) -> None:
@@ -213,6 +224,10 @@ class Sink(ABC):
                 raise AuditConfigError("durability must come from buffered(), flush(), group_commit() or fsync_each()")
             self._durability = durability
             self._set_hold()
+            if durability.kind == "buffered":
+                from maestro_audit_logger._signals import flush_on_sigterm  # noqa: PLC0415
+
+                flush_on_sigterm()  # a container's stop must not lose the buffer
         if failure_policy is not None:
             if not isinstance(failure_policy, FailClosed | FailOpen):
                 raise AuditConfigError("failure_policy must be FailClosed() or FailOpen(spool_path)")
@@ -586,6 +601,8 @@ class Sink(ABC):
             with self._cond:
                 self._release_busy()
             self._stop_bg()
+            if self._spool is not None:
+                self._spool.close()
             self._close_store()
         if batch.error is not None:
             raise batch.error
@@ -633,6 +650,7 @@ class Sink(ABC):
         try:
             if pending:
                 self._reconnect()
+                self._recheck = True  # another process may have stored part of an orphan
                 self._write_chained(pending, sync=True)
         except _StoreFailed as failed:
             self._next_retry = now + self._policy.retry_interval_s
@@ -725,7 +743,10 @@ class Sink(ABC):
         if self._internal:
             bodies = self._internal + bodies
             self._internal = []
+        if self._recheck and bodies:
+            bodies = self._skip_stored(bodies)
         if not bodies:
+            self._recheck = False
             return
         if self._durability.kind == "fsync_each" and len(bodies) > 1:
             for i, body in enumerate(bodies):
@@ -739,6 +760,7 @@ class Sink(ABC):
             try:
                 self._store_lines(lines)
             except self.failure_types as exc:
+                self._recheck = True
                 raise _StoreFailed(bodies, exc) from exc
             self._seq += len(lines)
             self._prev = last_hash
@@ -747,10 +769,12 @@ class Sink(ABC):
             try:
                 store()
             except self.failure_types as exc:
+                self._recheck = True
                 raise _StoreFailed(bodies, exc) from exc
             last = records[-1]
             self._seq = last.seq + 1
             self._prev = last.hash
+        self._recheck = False
         self.stats.written += len(bodies)
         if sync:
             try:
@@ -760,6 +784,32 @@ class Sink(ABC):
             self.stats.syncs += 1
         self.stats.last_error = None  # stored (and synced): an earlier failure is over
         self._after_store()
+
+    def _skip_stored(self, bodies: list[bytes]) -> list[bytes]:
+        """``bodies`` without the events the store already holds (by event id), after a write
+        whose outcome is unknown or while replaying a spool; the chain resumes after this
+        writer's rows found there (a commit that reached the store unconfirmed)."""
+        ids = [event_id_of(b) for b in bodies]
+        try:
+            tail = self._stored_tail()
+            found = self._stored_events([i for i in ids if i is not None])
+        except self.failure_types as exc:
+            raise _StoreFailed(bodies, exc) from exc
+        if tail is not None and tail[0] >= self._seq:  # stored, though the store did not say so
+            self._seq, self._prev = tail[0] + 1, tail[1]
+        if not found:
+            return bodies
+        self.stats.skipped_stored += len(found)
+        return [b for b, i in zip(bodies, ids, strict=True) if i not in found]
+
+    def _stored_events(self, event_ids: list[str]) -> set[str]:
+        """Those of ``event_ids`` the store holds. Stores that cannot look events up by id
+        (files, streams) find none."""
+        return set()
+
+    def _stored_tail(self) -> tuple[int, str] | None:
+        """(seq, hash) of this writer's last stored record, for stores that can look it up."""
+        return None
 
     # -- what a concrete sink implements --------------------------------------------------
     @abstractmethod

@@ -218,6 +218,12 @@ class SqliteSink(DatabaseSink):
             sql = self._inserts[count] = self._insert_head + ",".join([self._one_row] * count)
         return sql
 
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            self._connect()
+        assert self._conn is not None  # noqa: S101
+        return self._conn.execute(sql, params).fetchall()
+
     def _sync(self) -> None:
         return  # the COMMIT under synchronous=FULL already fsynced
 

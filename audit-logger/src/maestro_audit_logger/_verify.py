@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from maestro_audit_logger._canonical import EVENT_ID as _EVENT_ID
 from maestro_audit_logger._canonical import GENESIS, HASH_SUFFIX_LEN, parse_chain, split_line
 from maestro_audit_logger._db import COLUMNS, targets_text
 from maestro_audit_logger._errors import AuditReadError
@@ -42,6 +43,8 @@ from maestro_audit_logger._segments import (
 from maestro_audit_logger._signing import Keyring, Signer
 
 _HASH_KEY = b',"hash":"'
+_ID_KEY = b'"event_id":"'
+_ID_TEXT = operator.itemgetter(slice(0, 36))
 _UNIT = re.compile(r"\.\d{20}(\.digest)?$")
 _REPORTED = 1 << 62  # a writer whose head entry was already reported as a problem
 _NOT_CHECKED = "signatures not checked: no verification keys given"
@@ -89,8 +92,11 @@ class Problem:
             predecessor), ``corrupt`` (not a record), ``digest_mismatch``, ``digest_signature``,
             ``digest_chain``, ``segment_missing``, ``digest_missing``, ``unknown_key``, ``torn``,
             ``checkpoint`` (the head file is missing, unreadable or another log's, or a writer's
-            records are covered by no signed head entry or digest), ``checkpoint_signature`` or
-            ``column_mismatch`` (a database row's indexed column disagrees with its record).
+            records are covered by no signed head entry or digest), ``checkpoint_signature``,
+            ``column_mismatch`` (a database row's indexed column disagrees with its record) or
+            ``duplicate`` (an event stored twice: a second copy of a stored record, as a replay
+            of a write whose confirmation was lost leaves, or one event id in two records, as a
+            spool replayed twice leaves).
             Records deleted from the end of the active file are a ``gap`` found through the head
             file (see ``JsonlFileSink(checkpoint=...)``).
         file: the file (or ``table`` for databases) holding the bad record or digest.
@@ -188,6 +194,47 @@ class _Chains:
         self.state: dict[str, tuple[int, str, str, int]] = {}
         self.report = report
         self.max_problems = max_problems
+        # Every event id seen (duplicates are reported), and the lines of the block being
+        # checked whose event id was seen before (line number -> event id).
+        self.seen: set[bytes] = set()
+        self.dups: dict[int, bytes] = {}
+
+    def note_ids(self, data: bytes, lines: list[bytes], numbers: Iterable[int]) -> None:
+        """Collect the event ids of ``lines`` (``data``: the same lines joined, or any bytes
+        holding exactly them); lines whose id was seen before go to ``dups`` (reported by
+        `check` as a second copy, or by `report_dups`)."""
+        ids = list(map(_ID_TEXT, data.split(_ID_KEY)[1:]))  # (split: faster than a regex's scan)
+        if len(ids) == len(lines):  # one id per line: the usual case, all in C
+            fresh = set(ids)
+            if len(fresh) == len(ids) and self.seen.isdisjoint(fresh):
+                self.seen |= fresh
+                return
+        seen = self.seen
+        for number, line in zip(numbers, lines, strict=False):
+            m = _EVENT_ID.search(line)  # the first: the record's own (nested ones come later)
+            if m is None:
+                continue
+            event_id = m.group(1)
+            if event_id in seen:
+                self.dups[number] = event_id
+            else:
+                seen.add(event_id)
+
+    def report_dups(self, where: str) -> None:
+        """Report the duplicates `check` did not (same id, chained as a new record)."""
+        for number, event_id in self.dups.items():
+            self.add(
+                Problem(
+                    "duplicate",
+                    where,
+                    number,
+                    None,
+                    None,
+                    f"event {event_id.decode(errors='replace')} is stored again (also earlier in this log): "
+                    "an event recorded twice, or a spool replayed twice",
+                )
+            )
+        self.dups.clear()
 
     def add(self, problem: Problem) -> None:
         if len(self.report.problems) < self.max_problems:
@@ -243,6 +290,19 @@ class _Chains:
                     )
                 )
             self.state[writer] = (seq, claimed, where, line)
+        elif seq <= last_seq and line in self.dups:
+            event_id = self.dups.pop(line).decode(errors="replace")
+            self.add(
+                Problem(
+                    "duplicate",
+                    where,
+                    line,
+                    seq,
+                    writer,
+                    f"seq {seq} of writer {writer} (event {event_id}) stored again after seq {last_seq}: a second "
+                    "copy, as a write replayed after its confirmation was lost leaves (or a copied record)",
+                )
+            )
         elif seq <= last_seq:
             self.add(
                 Problem(
@@ -331,7 +391,10 @@ def _scan(
                     check_foreign = False
                     _refuse_foreign(data, path)
                 lines = data[:cut].split(b"\n")
+                chains.note_ids(data[:cut], lines, itertools.count(count + 1))
                 _scan_chunks(lines, count, where, chains, hashes, writers)
+                if chains.dups:
+                    chains.report_dups(where)
                 count += len(lines)
                 carry = data[cut + 1 :]
     except IsADirectoryError:
@@ -842,7 +905,10 @@ def verify(
         scratch: dict[str, list[int]] = {}
         columns: list[list[tuple[Any, ...]]] = []
         for ids, lines in database_chunks(text, size=_CHUNK, progress=progress, table=table, columns=columns):
+            chains.note_ids(b"\n".join(lines), lines, ids)
             _scan_rows(ids, lines, table, chains, scratch)
+            if chains.dups:
+                chains.report_dups(table)
             _check_columns(ids, lines, columns[0], table, chains)
         _check_database_heads(heads, table, chains, policy, required=require_checkpoint)
         _note_unsigned(report, policy)

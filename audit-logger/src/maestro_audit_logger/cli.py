@@ -10,7 +10,9 @@ Exit status: 0 success (verify: intact), 1 verify found tampering, 2 bad input.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -31,6 +33,14 @@ def _friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`| head -1`): stop quietly, as a tool killed by SIGPIPE
+            # does. Stdout is pointed at /dev/null so the interpreter's last flush is quiet too.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(128 + signal.SIGPIPE)
+        except KeyboardInterrupt:
+            sys.exit(128 + signal.SIGINT)  # Ctrl-C (tail -f): quiet, the shell's 130
         except (AuditError, ValueError, OSError) as exc:
             click.echo(f"maestro-audit: error: {exc}", err=True)
             sys.exit(2)
@@ -38,10 +48,17 @@ def _friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: Width of tables written to a pipe or file: wide enough never to wrap a line.
+PIPE_WIDTH = 10_000
+
+
 def _console(err: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=err, highlight=False, soft_wrap=False)
+    stream = sys.stderr if err else sys.stdout
+    # On a terminal, its width; elsewhere (a pipe, a file) no 80-column wrapping.
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(stderr=err, highlight=False, soft_wrap=False, width=width)
 
 
 def _table(records: Iterable[dict[str, Any]]) -> Any:
@@ -75,6 +92,17 @@ def _emit(records: Iterable[dict[str, Any]], as_json: bool) -> None:
         _console().print(_table(records))
 
 
+def _note_skipped(reader: AuditReader) -> None:
+    """Say on stderr which lines were skipped because they are not audit records."""
+    if reader.skipped:
+        first = "; ".join(reader.skipped_lines[:3])
+        click.echo(
+            f"maestro-audit: warning: skipped {reader.skipped} line(s) that are not audit records "
+            f"({first}); run verify",
+            err=True,
+        )
+
+
 def _filters(fn: F) -> F:
     options = [
         click.option("--actor", help="Actor id."),
@@ -86,6 +114,12 @@ def _filters(fn: F) -> F:
         click.option("--until", help="Latest time (ISO 8601, exclusive)."),
         click.option("--text", help="Case-insensitive text anywhere in the record."),
         click.option("--limit", type=click.IntRange(min=1), help="At most this many events."),
+        click.option(
+            "--indexed",
+            is_flag=True,
+            help="Databases: filter on the indexed columns (fast; trusts them: run verify first) "
+            "instead of the hashed records.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -95,7 +129,20 @@ def _filters(fn: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="maestro-audit-logger")
 def main() -> None:
-    """View, search, verify and export Maestro audit logs."""
+    """View, search, verify and export Maestro audit logs.
+
+    Every command takes a SOURCE: a JSONL log file (its sealed segments and logrotate's .gz
+    files are read too), a directory of logs, a SQLite database (sqlite://PATH, or a
+    .db/.sqlite file) or a postgresql:// DSN. Exit status: 0 success (verify: intact), 1 verify
+    found a problem, 2 bad input, 130 interrupted (Ctrl-C).
+
+    \b
+    Examples:
+      maestro-audit tail -f /var/log/billing/audit.jsonl
+      maestro-audit search audit.jsonl --actor u-42 --action 'invoice.*' --since 2026-11-01
+      maestro-audit verify /var/log/billing --hmac-key k1=/etc/audit/k1.key
+      maestro-audit export audit.db --format ocsf --outcome failure -o failures.jsonl
+    """
 
 
 @main.command()
@@ -108,16 +155,31 @@ def main() -> None:
 @click.option("--interval", default=0.5, show_default=True, help="Polling interval with --follow (seconds).")
 @_friendly
 def tail(source: str, count: int, follow: bool, as_json: bool, interval: float) -> None:
-    """Show the last events of SOURCE (and follow new ones with -f)."""
-    reader = AuditReader(source)
-    from collections import deque
+    """Show the last events of SOURCE (and follow new ones with -f).
 
-    last: deque[dict[str, Any]] = deque(reader.records(), maxlen=count) if count else deque()
-    _emit(list(last), as_json or follow)
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    The last events are read from the end of the log, whatever its size. With -f, new events
+    are printed as JSON lines until Ctrl-C (exit 130).
+
+    \b
+    Examples:
+      maestro-audit tail audit.jsonl -n 3
+      maestro-audit tail -f audit.jsonl | jq .action
+    """
+    reader = AuditReader(source)
+    _emit(reader.last(count), as_json or follow)  # read from the end, whatever the log's size
+    _note_skipped(reader)
     if follow:
         # Files are followed by offset (rotation included), databases by row id.
+        noted = reader.skipped
         for record in reader.follow(poll_interval=interval):
             _emit([record], True)
+            if reader.skipped != noted:
+                noted = reader.skipped
+                _note_skipped(reader)
 
 
 @main.command()
@@ -126,8 +188,22 @@ def tail(source: str, count: int, follow: bool, as_json: bool, interval: float) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @_friendly
 def search(source: str, as_json: bool, **filters: Any) -> None:
-    """Find events in SOURCE matching every given filter."""
-    _emit(AuditReader(source).query(**filters), as_json)
+    """Find events in SOURCE matching every given filter.
+
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    A line that is not an audit record is skipped with a warning on stderr.
+
+    \b
+    Examples:
+      maestro-audit search audit.jsonl --actor u-42 --outcome failure
+      maestro-audit search sqlite://audit.db --action 'invoice.*' --since 2026-11-01T00:00:00Z --json
+    """
+    reader = AuditReader(source)
+    _emit(reader.query(**filters), as_json)
+    _note_skipped(reader)
 
 
 @main.command()
@@ -135,7 +211,16 @@ def search(source: str, as_json: bool, **filters: Any) -> None:
 @click.argument("event_id")
 @_friendly
 def show(source: str, event_id: str) -> None:
-    """Print one event (pretty JSON) by its id."""
+    """Print one event (pretty JSON) by its id.
+
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    \b
+    Example:
+      maestro-audit show audit.jsonl 01930f6e-8c1a-7b2e-9d3f-5a6b7c8d9e0f
+    """
     for r in AuditReader(source).query(event_id=event_id, limit=1):
         click.echo(orjson.dumps(r, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
         return
@@ -148,13 +233,23 @@ def show(source: str, event_id: str) -> None:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Rows per breakdown.")
 @_friendly
 def stats(source: str, top: int, **filters: Any) -> None:
-    """Counts by action, outcome, actor and writer, and the time span."""
+    """Counts by action, outcome, actor and writer, and the time span.
+
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    \b
+    Example:
+      maestro-audit stats audit.jsonl --since 2026-11-01 --top 5
+    """
     from rich.table import Table
 
     by: dict[str, Counter[str]] = {k: Counter() for k in ("action", "outcome", "actor", "writer")}
     first = last = None
     total = 0
-    for r in AuditReader(source).query(**filters):
+    reader = AuditReader(source)
+    for r in reader.query(**filters):
         total += 1
         by["action"][r.get("action", "")] += 1
         by["outcome"][r.get("outcome", "")] += 1
@@ -172,6 +267,7 @@ def stats(source: str, top: int, **filters: Any) -> None:
         for key, n in counter.most_common(top):
             table.add_row(key, str(n))
         console.print(table)
+    _note_skipped(reader)
 
 
 def read_key_file(path: str | Path, encoding: str = "raw") -> bytes:
@@ -288,6 +384,16 @@ def verify(
     Given keys (or when the log says its writer signed), every digest and head must carry a
     valid signature from a known key; --allow-unsigned opts out. Exit 0 when intact, 1 when
     tampered, torn or unsigned, 2 for bad input.
+
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    \b
+    Examples:
+      maestro-audit verify audit.jsonl --hmac-key k1=/etc/audit/k1.key
+      maestro-audit verify /var/log/billing --ed25519-key k2=k2.pub --json
+      maestro-audit verify audit.jsonl --repair
     """
     import functools
 
@@ -395,19 +501,31 @@ def _verify_with_progress(do_verify: Any, source: str, keys: Any, require_signat
 @_filters
 @_friendly
 def export(source: str, fmt: str, output: str | None, **filters: Any) -> None:
-    """Export matching events as JSONL, CSV, OCSF or ECS."""
+    """Export matching events as JSONL, CSV, OCSF 1.3.0 or ECS 8.11.
+
+    SOURCE is a JSONL log file (its sealed segments and logrotate's .gz files are read too), a
+    directory of logs, a SQLite database (sqlite://PATH, or a .db/.sqlite file) or a
+    postgresql:// DSN.
+
+    \b
+    Examples:
+      maestro-audit export audit.jsonl --format csv -o audit.csv
+      maestro-audit export postgresql://audit@db/audit --format ocsf --outcome failure | head -1
+    """
     from maestro_audit_logger._export import export_lines
 
-    lines = export_lines(AuditReader(source).query(**filters), fmt)
+    reader = AuditReader(source)
+    lines = export_lines(reader.query(**filters), fmt)
     if output is None:
         out = sys.stdout
         for line in lines:
             out.write(line)
         out.flush()
-        return
-    with open(output, "w", encoding="utf-8", newline="") as fh:
-        for line in lines:
-            fh.write(line)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            for line in lines:
+                fh.write(line)
+    _note_skipped(reader)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,53 @@
+"""Sealing on time when idle: a file sink with ``rotate_interval_s`` seals its active file when
+the interval has passed even if nothing is written (CloudTrail delivers a digest every hour)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from maestro_audit_logger._errors import AuditWriteError
+
+if TYPE_CHECKING:
+    from maestro_audit_logger._file import JsonlFileSink
+
+#: The shortest wait between checks (seconds): an injected clock that stands still must not
+#: turn the thread into a busy loop.
+MIN_WAIT_S = 0.01
+
+
+class TimedSealer:
+    """One daemon thread per sink: it sleeps until the active file is due, then flushes what is
+    held and rotates (seals) it, as a write at that moment would have."""
+
+    def __init__(self, sink: JsonlFileSink, interval_s: float) -> None:
+        self.sink = sink
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="maestro-audit-sealer", daemon=True)
+        self._thread.start()
+
+    def _due_in(self) -> float:
+        age_s: float = (self.sink._clock() - self.sink._opened_ns) / 1e9
+        return max(MIN_WAIT_S, self.interval_s - age_s)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._due_in()):
+            sink = self.sink
+            if sink._closed or sink._fd < 0:
+                continue
+            try:
+                sink.flush()
+                if (sink._clock() - sink._opened_ns) >= self.interval_s * 1e9:
+                    sink.rotate()  # a no-op on an empty file
+            except (AuditWriteError, OSError) as exc:  # the file sink's failures
+                sink.stats.last_error = f"timed seal: {exc!r}"
+            # An empty file is not sealed: count its age from now (nothing to deliver).
+            if (sink._clock() - sink._opened_ns) >= self.interval_s * 1e9:
+                sink._opened_ns = sink._clock()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (unless called from it)."""
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
