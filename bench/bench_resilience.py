@@ -36,6 +36,7 @@ from maestro_resilience import (
     Retry,
     Timeout,
 )
+from maestro_resilience.compat import pybreaker as compat_pybreaker
 
 # The breakers trip on purpose here; their state-change log lines (stdlib logging's default
 # listener, WARNING) would bury the tables.
@@ -169,6 +170,8 @@ def breaker_sync(n: int, rounds: int) -> Table:
         ("minimal decorator (floor)", minimal(work)),
         ("maestro CircuitBreaker (Consecutive)", CircuitBreaker()(work)),
         ("maestro CircuitBreaker (CountWindow 100)", CircuitBreaker(window=CountWindow(100))(work)),
+        ("maestro CircuitBreaker .call", functools.partial(CircuitBreaker().call, work)),
+        ("maestro compat.pybreaker decorator", compat_pybreaker.CircuitBreaker()(work)),
     ]
     if installed("pybreaker"):
         import pybreaker
@@ -322,6 +325,11 @@ def pipeline_success(n: int, rounds: int, runner: asyncio.Runner) -> Table:
         (
             "sync: Fallback, Retry, CircuitBreaker, RateLimiter, Bulkhead",
             sync_loop(five(RateLimiter(1e12, burst=10**9))(work)),
+            n,
+        ),
+        (
+            "sync, pipeline.call(fn, ...): Fallback, Retry, CircuitBreaker, RateLimiter, Bulkhead",
+            sync_loop(functools.partial(five(RateLimiter(1e12, burst=10**9)).call, work)),
             n,
         ),
         (
@@ -556,9 +564,8 @@ class RoundTrips:
 
         self.probes(name, min(calls, 10), trip, lambda: prober.call(work, 1), probe_storage.flush)
 
-    def pybreaker_cases(self, calls: int) -> None:
-        """The same cases for pybreaker's CircuitRedisStorage (it reads Redis on every call)."""
-        import pybreaker
+    def pybreaker_cases(self, calls: int, pybreaker: Any, name: str) -> None:
+        """The same cases for a pybreaker ``CircuitRedisStorage`` (it reads Redis on every call)."""
 
         def pyb(fail_max: int = 10**9, reset_timeout: float = 60) -> Any:
             storage = pybreaker.CircuitRedisStorage(
@@ -566,7 +573,6 @@ class RoundTrips:
             )
             return pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage)
 
-        name = "pybreaker CircuitRedisStorage"
         pb = pyb()
         pb.call(work, 1)
         self.measure(name, "steady state, success", calls, lambda: pb.call(work, 1), None)
@@ -601,7 +607,10 @@ def redis_round_trips(calls: int) -> Table:
         trips = RoundTrips(table, client)
         trips.maestro_cases(calls)
         if installed("pybreaker"):
-            trips.pybreaker_cases(calls)
+            import pybreaker
+
+            trips.pybreaker_cases(calls, pybreaker, "pybreaker CircuitRedisStorage")
+        trips.pybreaker_cases(calls, compat_pybreaker, "compat.pybreaker CircuitRedisStorage")
         client.close()
     return table
 

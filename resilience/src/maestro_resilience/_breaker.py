@@ -8,7 +8,6 @@ the current state.
 
 from __future__ import annotations
 
-import enum
 import math
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from maestro_resilience._breaker_host import FAILURE, IGNORED, SUCCESS, CircuitState
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import emit, wants_debug_events
 from maestro_resilience._exceptions import CircuitOpenError, ConfigurationError
@@ -31,7 +31,7 @@ __all__ = ["BreakerMetrics", "CircuitBreaker", "CircuitState"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
+_SUCCESS, _FAILURE, _IGNORED = SUCCESS, FAILURE, IGNORED
 
 
 class _Cut:
@@ -93,30 +93,6 @@ def _take(claim: list[tuple[tuple[int, bool], float]]) -> tuple[tuple[int, bool]
 
 # the cuts of the Timeout calls (of Pipelines) this code runs inside, innermost last
 _CUTS: ContextVar[tuple[_Cut, ...]] = ContextVar("maestro_resilience_cuts", default=())
-
-
-class CircuitState(enum.StrEnum):
-    """States of a circuit breaker (resilience4j's).
-
-    ``CLOSED``, ``OPEN`` and ``HALF_OPEN`` follow the window; the others are entered by hand:
-    ``FORCED_OPEN`` rejects every call; ``DISABLED`` lets every call through and still counts
-    (metrics and window) but never trips; ``METRICS_ONLY`` does the same and also emits a
-    ``threshold_exceeded`` event, once per entry into the state, when the window would have tripped.
-
-    Examples:
-        >>> from maestro_resilience import CircuitState
-        >>> CircuitState("half_open") is CircuitState.HALF_OPEN
-        True
-        >>> CircuitState.OPEN == "open"  # a str enum: equal to its value
-        True
-    """
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    FORCED_OPEN = "forced_open"
-    DISABLED = "disabled"
-    METRICS_ONLY = "metrics_only"
 
 
 _OPEN = CircuitState.OPEN
@@ -575,6 +551,11 @@ class CircuitBreaker(Policy):
                 self._opened_times = 0
         self._fast = self._fast_capable and state is CircuitState.CLOSED and self._wstate.clean
         return (old, state) if old is not state else None
+
+    def _enter_now(self, state: CircuitState) -> None:
+        """Move local state to ``state`` without telling listeners (a storage that announced it asks)."""
+        with self._lock:
+            self._enter(state, self.clock.monotonic())
 
     def _transition(self, state: CircuitState, *, force_event: bool = True) -> None:
         if self._storage is not None:

@@ -8,7 +8,7 @@ import inspect
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Coroutine
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
@@ -21,6 +21,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _names = itertools.count(1)
+
+#: Wrappers a policy keeps for ``call``/``call_async`` (per policy and kind), so that calling the same
+#: function again costs what the decorated function costs.
+_KEPT_WRAPPERS = 256
+
+
+def _long_lived(fn: FunctionType) -> bool:
+    """A function defined at module or class level: keeping its wrapper keeps nothing else alive."""
+    qualname = fn.__qualname__
+    return "<locals>" not in qualname and "<lambda>" not in qualname
 
 
 def is_async_callable(fn: object) -> bool:
@@ -124,6 +134,9 @@ class Policy:
                 raise ConfigurationError(f"listeners must be callables taking an Event, got {listener!r}")
         self.listeners = tuple(listeners)
         self.clock = check_clock(clock)
+        # call()/call_async() build a function's wrapper once, as the decorator does (see _wrapped_sync)
+        self._sync_wrappers: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._async_wrappers: dict[Callable[..., Any], Callable[..., Any]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -153,18 +166,42 @@ class Policy:
         return wrapper
 
     # -- call ----------------------------------------------------------------------------------
+    def _wrapped_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """``fn``'s sync wrapper, built once for a module- or class-level function, else for this call."""
+        if type(fn) is FunctionType:
+            wrapped = self._sync_wrappers.get(fn)
+            if wrapped is not None:
+                return wrapped
+        check_sync_callable(self, fn)
+        wrapped = self._wrap_sync(fn)
+        if type(fn) is FunctionType and _long_lived(fn) and len(self._sync_wrappers) < _KEPT_WRAPPERS:
+            self._sync_wrappers[fn] = wrapped
+        return wrapped
+
+    def _wrapped_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        """``_wrapped_sync`` for ``call_async``."""
+        if type(fn) is FunctionType:
+            wrapped = self._async_wrappers.get(fn)
+            if wrapped is not None:
+                return wrapped
+        refuse_generator(self, fn)
+        wrapped = self._wrap_async(fn)
+        if type(fn) is FunctionType and _long_lived(fn) and len(self._async_wrappers) < _KEPT_WRAPPERS:
+            self._async_wrappers[fn] = wrapped
+        return wrapped
+
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` under this policy and return its result.
 
         ``TypeError`` for an ``async def`` function (use ``call_async``) or a generator function.
+        The wrapper of a module- or class-level function is built on its first call and kept, so
+        ``policy.call(fn, ...)`` costs what ``@policy`` does.
         """
-        check_sync_callable(self, fn)
-        return self._wrap_sync(fn)(*args, **kwargs)
+        return self._wrapped_sync(fn)(*args, **kwargs)
 
     async def call_async(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` under this policy and return its result."""
-        refuse_generator(self, fn)
-        return await self._wrap_async(fn)(*args, **kwargs)
+        return await self._wrapped_async(fn)(*args, **kwargs)
 
     # -- context manager (default: not supported) ----------------------------------------------
     def _no_block(self) -> TypeError:

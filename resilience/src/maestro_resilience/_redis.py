@@ -43,7 +43,7 @@ import math
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
 
 try:
     import redis
@@ -53,7 +53,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "RedisStorage and RedisRateLimiter need redis-py: pip install 'maestro-resilience[redis]'"
     ) from error
 
-from maestro_resilience._breaker import _FAILURE, _IGNORED, CircuitState
+from maestro_resilience._breaker_host import FAILURE, IGNORED, BreakerHost, CircuitState
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import ConfigurationError, RateLimitExceeded, StorageUnavailable
@@ -468,7 +468,7 @@ class RedisStorage:
         self._script = client.register_script(BREAKER_LUA)
         if not self.is_async:
             _SYNC_STORAGES.add(self)
-        self._breaker: CircuitBreaker | None = None
+        self._breaker: BreakerHost | None = None
         self._lock = threading.Lock()
         # local copy of the shared state
         self._state = CircuitState.CLOSED
@@ -479,7 +479,7 @@ class RedisStorage:
         self._next_check = 0.0
 
     # -- wiring -------------------------------------------------------------------------------
-    def _attach(self, breaker: CircuitBreaker) -> None:
+    def _attach(self, breaker: BreakerHost) -> None:
         if self._breaker is not None:
             raise ValueError("a RedisStorage serves one breaker; create one per breaker")
         self._breaker = breaker
@@ -506,6 +506,11 @@ class RedisStorage:
     @property
     def breaker(self) -> CircuitBreaker:
         """The breaker this storage serves."""
+        return cast("CircuitBreaker", self._served)
+
+    @property
+    def _served(self) -> BreakerHost:
+        """The breaker this storage serves, as far as the storage may use it (``BreakerHost``)."""
         if self._breaker is None:
             raise RuntimeError("RedisStorage is not attached to a CircuitBreaker yet")
         return self._breaker
@@ -525,7 +530,7 @@ class RedisStorage:
     def _apply(self, reply: list[Any], *, announce: bool = True) -> bool:
         admitted, state, gen, remaining, exceeded = reply[:5]
         state = CircuitState(state.decode() if isinstance(state, bytes) else state)
-        now = self.breaker.clock.monotonic()
+        now = self._served.clock.monotonic()
         with self._lock:
             old, old_gen, loaded = self._state, self._gen, self._seen_at != float("-inf")
             self._state = state
@@ -537,19 +542,19 @@ class RedisStorage:
             # From OPEN, two or more generations later, the breaker went through HALF_OPEN elsewhere (a
             # probe closed it, or failed and reopened it): listeners hear of the half-open state too.
             if old is CircuitState.OPEN and state in _AFTER_PROBE and int(gen) - old_gen >= 2:
-                self.breaker._announce(old, CircuitState.HALF_OPEN)
-                self.breaker._announce(CircuitState.HALF_OPEN, state)
+                self._served._announce(old, CircuitState.HALF_OPEN)
+                self._served._announce(CircuitState.HALF_OPEN, state)
             elif old is not state:
-                self.breaker._announce(old, state)
+                self._served._announce(old, state)
         if int(exceeded):  # METRICS_ONLY: an outcome recorded by this reply took the window over its threshold
             calls, failures, slow = (int(x) for x in reply[5:8])
-            self.breaker._threshold_exceeded(calls, failures, slow)
+            self._served._threshold_exceeded(calls, failures, slow)
         return bool(int(admitted))
 
     # -- outage handling -----------------------------------------------------------------------
     def _use_local(self) -> bool:
         """True while Redis is considered down and it is not yet time to try it again."""
-        return self._down and self.breaker.clock.monotonic() < self._next_check
+        return self._down and self._served.clock.monotonic() < self._next_check
 
     def _unavailable(self, error: BaseException, *, refuse: bool) -> None:
         """A round trip failed: Redis counts as down until ``recheck_interval`` passes.
@@ -561,23 +566,23 @@ class RedisStorage:
         with self._lock:
             first = not self._down
             self._down = True
-            self._next_check = self.breaker.clock.monotonic() + self.recheck_interval
+            self._next_check = self._served.clock.monotonic() + self.recheck_interval
         fail = self.on_unavailable == "fail"
         if first:
             emit(
-                self.breaker.listeners,
-                self.breaker.name,
+                self._served.listeners,
+                self._served.name,
                 "storage_unavailable" if fail else "storage_fallback",
                 error=repr(error),
             )
         if fail and refuse:
-            raise StorageUnavailable(f"Redis unavailable for breaker {self.breaker.name!r}: {error!r}") from error
+            raise StorageUnavailable(f"Redis unavailable for breaker {self._served.name!r}: {error!r}") from error
 
     def _refuse_while_down(self) -> None:
         """Fail mode, Redis down and not yet time to ask it again: refuse without a round trip."""
-        remaining = self._next_check - self.breaker.clock.monotonic()
+        remaining = self._next_check - self._served.clock.monotonic()
         raise StorageUnavailable(
-            f"Redis unavailable for breaker {self.breaker.name!r}; asked again in {remaining:.3f}s"
+            f"Redis unavailable for breaker {self._served.name!r}; asked again in {remaining:.3f}s"
         )
 
     def _available(self) -> None:
@@ -585,7 +590,7 @@ class RedisStorage:
             with self._lock:
                 rejoined, self._down = self._down, False
             if rejoined:
-                emit(self.breaker.listeners, self.breaker.name, "storage_rejoined")
+                emit(self._served.listeners, self._served.name, "storage_rejoined")
 
     @property
     def degraded(self) -> bool:
@@ -595,7 +600,7 @@ class RedisStorage:
     # -- the local copy ------------------------------------------------------------------------------
     def _cached_admission(self) -> tuple[int, bool] | None:
         """Admit or reject from the local copy; ``None`` when Redis must be asked."""
-        breaker = self.breaker
+        breaker = self._served
         state = self._state
         if state is CircuitState.CLOSED or state is CircuitState.DISABLED or state is CircuitState.METRICS_ONLY:
             if self._pending_failure or breaker.clock.monotonic() - self._seen_at > self.max_staleness:
@@ -613,11 +618,11 @@ class RedisStorage:
         if admitted:
             return (self._gen, self._state is CircuitState.HALF_OPEN)
         # never 0 (it would invite a tight loop); None: no time can be given (forced open, no probe lease)
-        remaining = max(0.001, self._open_until - self.breaker.clock.monotonic())
+        remaining = max(0.001, self._open_until - self._served.clock.monotonic())
         no_time = self._state is CircuitState.FORCED_OPEN or (
             self._state is CircuitState.HALF_OPEN and not self._lease_ms
         )
-        raise self.breaker._reject(self._state, None if no_time else remaining)
+        raise self._served._reject(self._state, None if no_time else remaining)
 
     @staticmethod
     def _local_token(token: tuple[int, bool]) -> tuple[int, bool]:
@@ -636,8 +641,8 @@ class RedisStorage:
     def _lost(self, pending: list[tuple[int, int, int, int]]) -> None:
         """Outcomes whose round trip failed: failures still count, on the local fallback state."""
         for _, _, outcome, slow in pending:
-            if outcome == _FAILURE:
-                self.breaker._complete_local((self.breaker._generation, False), outcome, bool(slow), count=False)
+            if outcome == FAILURE:
+                self._served._complete_local((self._served.generation, False), outcome, bool(slow), count=False)
 
     def _failed(self, error: BaseException, pending: list[tuple[int, int, int, int]], *, refuse: bool) -> None:
         self._lost(pending)
@@ -713,7 +718,7 @@ class RedisStorage:
         if self._use_local():
             if self.on_unavailable == "fail":
                 self._refuse_while_down()
-            return self._local_token(self.breaker._acquire_local())
+            return self._local_token(self._served._acquire_local())
         if self._down and self.on_unavailable == "fail":
             return None  # fail mode: after an outage, only Redis itself may admit a call
         return self._cached_admission()
@@ -721,7 +726,7 @@ class RedisStorage:
     def _acquire_flow(self) -> Generator[Any, Any, tuple[int, bool]]:
         reply = yield from self._exchange("acquire")
         if reply is None:
-            return self._local_token(self.breaker._acquire_local())
+            return self._local_token(self._served._acquire_local())
         return self._deferred_token(self._admitted(self._apply(reply)))
 
     def acquire(self) -> tuple[int, bool]:
@@ -739,27 +744,27 @@ class RedisStorage:
         """Queue the outcome of a call admitted by a round trip; True when a flush must be scheduled."""
         with self._lock:
             self._pending.append((token[0] - _DEFERRED, int(token[1]), outcome, int(slow)))
-            if outcome == _FAILURE:
+            if outcome == FAILURE:
                 self._pending_failure = True
             schedule, self._flush_scheduled = not self._flush_scheduled, True
         return schedule
 
     def _complete_flow(self, token: tuple[int, bool], outcome: int, slow: bool) -> Generator[Any, Any, None]:
         if token[0] >= _DEFERRED:
-            if (outcome != _IGNORED or token[1]) and self._defer(token, outcome, slow):
+            if (outcome != IGNORED or token[1]) and self._defer(token, outcome, slow):
                 yield _SCHEDULE_FLUSH
             return
         if token[0] < 0:
-            self.breaker._complete_local(self._local_token(token), outcome, slow, count=False)
+            self._served._complete_local(self._local_token(token), outcome, slow, count=False)
             if self._use_local():
                 return
             token = (-1, False)  # a stale generation: Redis only answers with its state (rejoin check)
-        elif outcome == _IGNORED and not token[1]:
+        elif outcome == IGNORED and not token[1]:
             return  # nothing to record and nothing to release
         reply = yield from self._exchange("record", token[0], token[1], outcome, slow, refuse=False)
         if reply is None:
-            if token[0] >= 0 and outcome == _FAILURE:
-                self.breaker._complete_local((self.breaker._generation, False), outcome, slow, count=False)
+            if token[0] >= 0 and outcome == FAILURE:
+                self._served._complete_local((self._served.generation, False), outcome, slow, count=False)
             return
         self._apply(reply)
 
@@ -914,8 +919,7 @@ class RedisStorage:
         """Move the shared breaker to ``state`` (asyncio client)."""
         state = CircuitState(state)
         if await self._run_async(self._set_flow(state, announce=True)):
-            with self.breaker._lock:
-                self.breaker._enter(state, self.breaker.clock.monotonic())
+            self._served._enter_now(state)
 
     def _window_flow(self) -> Generator[Any, Any, tuple[int, int, int] | None]:
         if self._use_local():
@@ -949,11 +953,11 @@ class RedisStorage:
     def state(self) -> CircuitState:
         """The shared state (a round trip with a sync client; the local copy with an asyncio one)."""
         if self._down:
-            return self.breaker._local_state()
+            return self._served._local_state()
         if not self.is_async and not self._run(self._get_flow()):
-            return self.breaker._local_state()
+            return self._served._local_state()
         state = self._state
-        if state is CircuitState.OPEN and self.breaker.clock.monotonic() >= self._open_until:
+        if state is CircuitState.OPEN and self._served.clock.monotonic() >= self._open_until:
             return CircuitState.HALF_OPEN
         return state
 

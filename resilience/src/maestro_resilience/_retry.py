@@ -18,6 +18,7 @@ from maestro_resilience._clock import SWITCHES, SYSTEM_CLOCK, Clock
 from maestro_resilience._events import EventListener, emit
 from maestro_resilience._exceptions import ConfigurationError
 from maestro_resilience._policy import Policy, check_clock
+from maestro_resilience._retry_flow import ATTEMPT, DoRaise, DoReturn, DoSleep, Flow, drive_async, drive_sync
 
 if TYPE_CHECKING:
     import tenacity
@@ -341,7 +342,7 @@ class Retry(Policy):
         wrapper.statistics = _Statistics(self)
         return wrapper  # type: ignore[no-any-return]
 
-    # -- shared decision logic (sans-IO: returns the delay or None to give up) ------------------
+    # -- the decisions, sans-IO: typed actions (see _retry_flow) ---------------------------------
     def _new_state(self, fn: Any, args: Any, kwargs: Any, start: float) -> tenacity.RetryCallState:
         state = self._tenacity.RetryCallState(self._retrying, fn, args, kwargs)
         state.start_time = start
@@ -365,12 +366,13 @@ class Retry(Policy):
             state.set_result(result)
         state.outcome_timestamp = self.clock.monotonic()
 
-    def _next_delay(
+    def _decide(
         self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any, stats: dict[str, Any]
-    ) -> float | None:
-        """The delay before the next attempt; ``-1.0`` when the outcome is not retryable; ``None`` to give up."""
+    ) -> DoSleep | DoReturn | DoRaise:
+        """After an attempt's outcome (recorded in ``state``): wait and retry, or stop with the outcome."""
+        final: DoReturn | DoRaise = DoRaise(exc) if exc is not None else DoReturn(result)
         if not (self.retry(state) or isinstance(exc, self._tenacity.TryAgain)):  # TryAgain: always (tenacity's)
-            return -1.0
+            return final
         delay = None
         if self.retry_after is not None:
             hinted = self.retry_after(exc if exc is not None else result)
@@ -380,14 +382,20 @@ class Retry(Policy):
             delay = float(self.wait(state))
         state.upcoming_sleep = delay  # as in tenacity: the wait is known when stop is asked (stop_before_delay)
         stats["delay_since_first_attempt"] = state.seconds_since_start
-        if self.stop(state):
-            return None
-        if self.deadline is not None:
-            elapsed = (state.outcome_timestamp or 0.0) - state.start_time
-            if elapsed + (0.0 if SWITCHES.no_wait else delay) > self.deadline:
-                return None
-        if self.budget is not None and not self.budget.try_withdraw():
-            return None
+        if (
+            self.stop(state)
+            or (
+                self.deadline is not None
+                and (state.outcome_timestamp or 0.0) - state.start_time + (0.0 if SWITCHES.no_wait else delay)
+                > self.deadline
+            )
+            or (self.budget is not None and not self.budget.try_withdraw())
+        ):
+            if exc is not None:
+                exc.add_note(
+                    f"maestro_resilience.Retry({self.name!r}): gave up after {state.attempt_number} attempt(s)"
+                )
+            return final
         state.idle_for += delay
         state.next_action = self._tenacity.RetryAction(delay)
         stats["idle_for"] += delay
@@ -400,13 +408,24 @@ class Retry(Policy):
             delay=round(delay, 6),
             error=None if exc is None else repr(exc),
         )
-        return delay
+        return DoSleep(delay)
 
-    def _give_up(self, state: tenacity.RetryCallState, exc: BaseException | None, result: Any) -> Any:
-        if exc is None:
-            return result
-        exc.add_note(f"maestro_resilience.Retry({self.name!r}): gave up after {state.attempt_number} attempt(s)")
-        raise exc
+    def _flow(self, fn: Any, args: Any, kwargs: Any, *, start: float, exc: BaseException | None, result: Any) -> Flow:
+        """A call's retry loop after its first attempt (sans-IO: ``drive_sync`` or ``drive_async`` runs it)."""
+        state = self._new_state(fn, args, kwargs, start)
+        stats = self._new_stats(start)
+        while True:
+            self._record(state, exc, result)
+            action = self._decide(state, exc, result, stats)
+            if not isinstance(action, DoSleep):
+                return action
+            yield action
+            state.prepare_for_next_attempt()
+            outcome = yield ATTEMPT
+            assert outcome is not None  # noqa: S101 - the drivers send an attempt's outcome
+            exc, result = outcome
+            if exc is None and not self._checks_results:
+                return DoReturn(result)
 
     # -- block form ----------------------------------------------------------------------------
     def _no_block(self) -> TypeError:
@@ -437,38 +456,14 @@ class Retry(Policy):
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
-                return policy._loop_sync(fn, args, kwargs, start=start, exc=exc, result=None)
+                flow = policy._flow(fn, args, kwargs, start=start, exc=exc, result=None)
+                return drive_sync(flow, fn, args, kwargs, policy.clock)  # type: ignore[no-any-return]
             if checks_results:
-                return policy._loop_sync(fn, args, kwargs, start=start, exc=None, result=result)
+                flow = policy._flow(fn, args, kwargs, start=start, exc=None, result=result)
+                return drive_sync(flow, fn, args, kwargs, policy.clock)  # type: ignore[no-any-return]
             return result
 
         return retried
-
-    def _loop_sync(
-        self, fn: Callable[..., R], args: Any, kwargs: Any, *, start: float, exc: BaseException | None, result: Any
-    ) -> R:
-        state = self._new_state(fn, args, kwargs, start)
-        stats = self._new_stats(start)
-        while True:
-            self._record(state, exc, result)
-            delay = self._next_delay(state, exc, result, stats)
-            if delay is None:
-                return self._give_up(state, exc, result)  # type: ignore[no-any-return]
-            if delay < 0:
-                if exc is not None:
-                    raise exc
-                return result  # type: ignore[no-any-return]
-            if not SWITCHES.no_wait and delay > 0:
-                self.clock.sleep(delay)
-            state.prepare_for_next_attempt()
-            try:
-                result = fn(*args, **kwargs)
-                exc = None
-            except Exception as error:
-                exc, result = error, None
-            else:
-                if not self._checks_results:
-                    return result  # type: ignore[no-any-return]
 
     def _wrap_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         policy = self
@@ -483,45 +478,14 @@ class Retry(Policy):
             try:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
-                return await policy._loop_async(fn, args, kwargs, start=start, exc=exc, result=None)
+                flow = policy._flow(fn, args, kwargs, start=start, exc=exc, result=None)
+                return await drive_async(flow, fn, args, kwargs, policy.clock)  # type: ignore[no-any-return]
             if checks_results:
-                return await policy._loop_async(fn, args, kwargs, start=start, exc=None, result=result)
+                flow = policy._flow(fn, args, kwargs, start=start, exc=None, result=result)
+                return await drive_async(flow, fn, args, kwargs, policy.clock)  # type: ignore[no-any-return]
             return result
 
         return retried
-
-    async def _loop_async(
-        self,
-        fn: Callable[..., Awaitable[R]],
-        args: Any,
-        kwargs: Any,
-        *,
-        start: float,
-        exc: BaseException | None,
-        result: Any,
-    ) -> R:
-        state = self._new_state(fn, args, kwargs, start)
-        stats = self._new_stats(start)
-        while True:
-            self._record(state, exc, result)
-            delay = self._next_delay(state, exc, result, stats)
-            if delay is None:
-                return self._give_up(state, exc, result)  # type: ignore[no-any-return]
-            if delay < 0:
-                if exc is not None:
-                    raise exc
-                return result  # type: ignore[no-any-return]
-            if not SWITCHES.no_wait and delay > 0:
-                await self.clock.asleep(delay)
-            state.prepare_for_next_attempt()
-            try:
-                result = await fn(*args, **kwargs)
-                exc = None
-            except Exception as error:
-                exc, result = error, None
-            else:
-                if not self._checks_results:
-                    return result  # type: ignore[no-any-return]
 
 
 class RetriedFunction(Protocol[P, R_co]):
@@ -690,18 +654,18 @@ class _Attempts:
                 return None
             result = outcome.result()
             state.outcome_timestamp = self.policy.clock.monotonic()  # set_result() stamps on time.monotonic()
-            delay = self.policy._next_delay(state, None, result, self.stats)
-            if delay is None or delay < 0:
+            action = self.policy._decide(state, None, result, self.stats)
+            if not isinstance(action, DoSleep):
                 return None  # the block's result stands (tenacity raises RetryError when stop gives up)
         else:
-            delay = self.policy._next_delay(state, error, None, self.stats)
-            if delay is None:
-                self.policy._give_up(state, error, None)
-            if delay is None or delay < 0:
-                raise error
+            action = self.policy._decide(state, error, None, self.stats)
+            if isinstance(action, DoRaise):
+                raise action.error
+        if not isinstance(action, DoSleep):  # pragma: no cover - an error's decision never returns a value
+            return None
         self.done = False
         state.prepare_for_next_attempt()
-        return delay
+        return action.seconds
 
     def __next__(self) -> Attempt:
         if self.number:
