@@ -11,6 +11,8 @@ import ast
 import inspect
 from pathlib import Path
 
+import redis
+
 from maestro_resilience import CircuitBreaker
 from maestro_resilience import _redis as redis_module
 from maestro_resilience._breaker_host import BreakerHost
@@ -48,3 +50,20 @@ def test_the_breaker_fulfils_the_contract() -> None:
     breaker = CircuitBreaker("host")
     missing = sorted(name for name in CONTRACT if not hasattr(breaker, name))
     assert missing == []
+
+
+def test_both_stores_fulfil_the_store_contract(client: redis.Redis) -> None:
+    """The breaker asks its store, local or Redis, through ``BreakerStore`` instead of branching on which."""
+    from maestro_resilience._breaker import _LocalStore
+    from maestro_resilience._breaker_host import BreakerStore
+    from maestro_resilience._redis import RedisStorage
+
+    members = {name for name in vars(BreakerStore) if not name.startswith("_")}
+    assert members >= {"acquire", "complete", "state", "set_state", "window", "is_async"}
+    local = CircuitBreaker("local")
+    shared = CircuitBreaker("shared", storage=RedisStorage(client))
+    for store in (local._store, shared._store):
+        assert sorted(name for name in members if not hasattr(store, name)) == [], type(store).__name__
+    assert isinstance(local._store, _LocalStore)
+    assert local.storage is None
+    assert shared._store is shared.storage

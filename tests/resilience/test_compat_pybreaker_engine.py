@@ -210,6 +210,29 @@ async def test_misused_async_code_fails_loudly() -> None:
     assert (breaker.fail_counter, breaker.current_state) == (0, "closed")
 
 
+async def test_a_cancelled_trial_call_is_no_verdict_and_frees_its_place() -> None:
+    breaker = pybreaker.CircuitBreaker(fail_max=1)
+    breaker.half_open()
+    started = asyncio.Event()
+
+    async def hang() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(breaker.acall(hang))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (breaker.current_state, breaker.fail_counter) == ("half-open", 0)
+
+    async def fine() -> str:
+        return "ok"
+
+    assert await breaker.acall(fine) == "ok"  # the trial place was given back
+    assert breaker.current_state == "closed"
+
+
 async def test_concurrent_tasks_are_not_serialised() -> None:
     breaker = pybreaker.CircuitBreaker()
     both = asyncio.Barrier(2)

@@ -17,7 +17,6 @@ from maestro_resilience import Retry
 from maestro_resilience._retry_flow import DoAttempt, DoRaise, DoReturn, DoSleep, Flow
 from maestro_resilience.testing import FakeClock
 
-
 START = 1000.0  # FakeClock's start: a flow's start is when its first attempt began
 
 

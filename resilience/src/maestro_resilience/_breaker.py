@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from maestro_resilience._breaker_host import FAILURE, IGNORED, SUCCESS, CircuitState
+from maestro_resilience._breaker_host import FAILURE, IGNORED, SUCCESS, BreakerStore, CircuitState
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
 from maestro_resilience._events import emit, wants_debug_events
 from maestro_resilience._exceptions import CircuitOpenError, ConfigurationError
@@ -77,7 +77,7 @@ class _Cut:
             if taken is None:
                 continue
             token, start = taken
-            if breaker._storage is not None and breaker._storage.is_async:
+            if breaker._store.is_async:
                 await breaker._complete_async(token, breaker._exception_outcome(exc), breaker._duration(start))
             else:
                 breaker._after_exception(token, exc, start)
@@ -216,6 +216,47 @@ def _check_exception_types(name: str, value: object) -> tuple[type[BaseException
     return tuple(value)
 
 
+class _LocalStore:
+    """A breaker's default store: its own memory, the breaker's local state machine (``BreakerStore``)."""
+
+    __slots__ = ("_breaker",)
+    is_async = False
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self._breaker = breaker
+
+    def acquire(self) -> tuple[int, bool]:
+        """Admit on local state."""
+        return self._breaker._acquire_local()
+
+    async def acquire_async(self) -> tuple[int, bool]:
+        """Admit on local state (nothing to await)."""
+        return self._breaker._acquire_local()
+
+    def complete(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
+        """Record on local state."""
+        self._breaker._complete_local(token, outcome, slow, count=False)
+
+    async def complete_async(self, token: tuple[int, bool], outcome: int, slow: bool) -> None:
+        """Record on local state (nothing to await)."""
+        self._breaker._complete_local(token, outcome, slow, count=False)
+
+    def state(self) -> CircuitState:
+        """The local state."""
+        return self._breaker._local_state()
+
+    def set_state(self, state: CircuitState) -> None:
+        """Nothing to share: the breaker enters every state locally itself."""
+
+    def window(self) -> tuple[int, int, int] | None:
+        """``None``: the breaker's own window is the window."""
+        return None
+
+    async def window_async(self) -> tuple[int, int, int] | None:
+        """``None``: the breaker's own window is the window."""
+        return None
+
+
 class CircuitBreaker(Policy):
     """Stops calling a failing dependency for a while, then probes it.
 
@@ -336,10 +377,11 @@ class CircuitBreaker(Policy):
         self._n_success = self._n_failure = self._n_ignored = self._n_slow = self._n_rejected = 0
         self._retired_fast = 0  # lock-free successes of windows replaced since
         self._storage: RedisStorage | None = None
+        self._store: BreakerStore = _LocalStore(self)
         self._fast_capable = False
         if storage is not None:
             storage._attach(self)
-            self._storage = storage
+            self._storage = self._store = storage
         self._update_fast()
 
     # -- construction helpers ---------------------------------------------------------------
@@ -437,9 +479,7 @@ class CircuitBreaker(Policy):
     @property
     def state(self) -> CircuitState:
         """The current state (an OPEN breaker whose open duration has passed reports HALF_OPEN)."""
-        if self._storage is not None:
-            return self._storage.state()
-        return self._local_state()
+        return self._store.state()
 
     def _local_state(self) -> CircuitState:
         if self._state is CircuitState.OPEN and self.clock.monotonic() >= self._open_until:
@@ -464,17 +504,12 @@ class CircuitBreaker(Policy):
     @property
     def metrics(self) -> BreakerMetrics:
         """A snapshot of the counters (one Redis round trip with a sync ``RedisStorage``: see ``BreakerMetrics``)."""
-        shared = None
-        if self._storage is not None and not self._storage.is_async:
-            shared = self._storage.window()
-        return self._snapshot(shared)
+        return self._snapshot(None if self._store.is_async else self._store.window())
 
     async def metrics_async(self) -> BreakerMetrics:
         """``metrics``, with the cluster-wide window of an asyncio ``RedisStorage`` (one round trip)."""
-        shared = None
-        if self._storage is not None:
-            shared = await self._storage.window_async() if self._storage.is_async else self._storage.window()
-        return self._snapshot(shared)
+        store = self._store
+        return self._snapshot(await store.window_async() if store.is_async else store.window())
 
     def _snapshot(self, shared: tuple[int, int, int] | None) -> BreakerMetrics:
         state = self._storage._state if shared is not None and self._storage is not None else self._state
@@ -558,8 +593,7 @@ class CircuitBreaker(Policy):
             self._enter(state, self.clock.monotonic())
 
     def _transition(self, state: CircuitState, *, force_event: bool = True) -> None:
-        if self._storage is not None:
-            self._storage.set_state(state)
+        self._store.set_state(state)
         with self._lock:
             change = self._enter(state, self.clock.monotonic())
         if change and force_event:
@@ -579,9 +613,7 @@ class CircuitBreaker(Policy):
 
     def _acquire(self) -> tuple[int, bool]:
         """Admit a call: ``(generation, is_probe)``; raise ``CircuitOpenError`` to reject."""
-        if self._storage is not None:
-            return self._storage.acquire()
-        return self._acquire_local()
+        return self._store.acquire()
 
     def _acquire_local(self) -> tuple[int, bool]:
         state = self._state
@@ -633,20 +665,15 @@ class CircuitBreaker(Policy):
     def _complete(self, token: tuple[int, bool], outcome: int, duration: float) -> None:
         """Record an outcome of a call admitted with ``token``."""
         slow = self._slow is not None and duration >= self._slow
-        if self._storage is not None:
-            with self._lock:
-                self._count(outcome, slow)
-            self._storage.complete(token, outcome, slow)
-            return
-        self._complete_local(token, outcome, slow, count=True)
+        with self._lock:
+            self._count(outcome, slow)
+        self._store.complete(token, outcome, slow)
 
     async def _complete_async(self, token: tuple[int, bool], outcome: int, duration: float) -> None:
-        if self._storage is None:  # pragma: no cover - only called with a storage
-            raise RuntimeError("no storage")
         slow = self._slow is not None and duration >= self._slow
         with self._lock:
             self._count(outcome, slow)
-        await self._storage.complete_async(token, outcome, slow)
+        await self._store.complete_async(token, outcome, slow)
 
     def _complete_local(self, token: tuple[int, bool], outcome: int, slow: bool, *, count: bool) -> None:
         generation, probe = token
@@ -768,10 +795,8 @@ class CircuitBreaker(Policy):
     async def _before_async(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[int, bool]:
-        if self._storage is None:  # pragma: no cover - only called with a storage
-            raise RuntimeError("no storage")
         try:
-            token = await self._storage.acquire_async()
+            token = await self._store.acquire_async()
         except CircuitOpenError as exc:
             self._rejected(exc)
             raise
@@ -781,7 +806,7 @@ class CircuitBreaker(Policy):
 
     # -- drivers -----------------------------------------------------------------------------
     def _wrap_sync(self, fn: Callable[P, R]) -> Callable[P, R]:
-        if self._storage is not None and self._storage.is_async:
+        if self._store.is_async:
             raise TypeError(
                 f"breaker {self.name!r} shares state through an asyncio Redis client: it can guard only async "
                 "def functions (use a sync redis.Redis client for def functions)"
@@ -999,7 +1024,7 @@ class CircuitBreaker(Policy):
             self._after_exception((generation, probe), exc, start)
 
     async def __aenter__(self) -> CircuitBreaker:
-        if self._storage is None or not self._storage.is_async:
+        if not self._store.is_async:
             return self.__enter__()
         token = await self._before_async(self.__aenter__, (), {})
         start = self.clock.monotonic() if self._slow is not None else 0.0
@@ -1009,7 +1034,7 @@ class CircuitBreaker(Policy):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._storage is None or not self._storage.is_async:
+        if not self._store.is_async:
             self.__exit__(exc_type, exc, tb)
             return
         block = self._pop_block()

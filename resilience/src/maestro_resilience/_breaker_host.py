@@ -1,9 +1,11 @@
-"""The contract between a circuit breaker and the storage that shares its state (``RedisStorage``).
+"""The contract between a circuit breaker and the store that keeps its state.
 
-The state names and outcome codes both sides speak, and ``BreakerHost``: everything a storage may
-ask of the breaker it serves. A storage decides with Redis; when Redis cannot answer it falls back to
-the breaker's own local state machine through these calls, and tells the breaker's listeners what
-changed. Neither side imports the other at run time.
+The state names and outcome codes both sides speak; ``BreakerStore``: what the breaker asks of
+its store, either its own memory (``_LocalStore`` in ``_breaker``) or Redis (``RedisStorage``);
+and ``BreakerHost``: everything a storage may ask of the breaker it serves. A storage decides
+with Redis; when Redis cannot answer it falls back to the breaker's own local state machine
+through these calls, and tells the breaker's listeners what changed. Neither side imports the
+other at run time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from maestro_resilience._exceptions import CircuitOpenError
     from maestro_resilience._windows import Window
 
-__all__ = ["FAILURE", "IGNORED", "SUCCESS", "BreakerHost", "CircuitState", "Token"]
+__all__ = ["FAILURE", "IGNORED", "SUCCESS", "BreakerHost", "BreakerStore", "CircuitState", "Token"]
 
 #: A call's outcome as a breaker records it.
 SUCCESS, FAILURE, IGNORED = 0, 1, 2
@@ -98,4 +100,49 @@ class BreakerHost(Protocol):
 
     def _threshold_exceeded(self, calls: int, failures: int, slow: int) -> None:
         """``METRICS_ONLY``: tell listeners the shared window would have tripped."""
+        ...
+
+
+class BreakerStore(Protocol):
+    """Where a breaker's state lives: admission, outcomes, the state and the window, sync or asyncio.
+
+    The breaker's own memory and ``RedisStorage`` both implement it, so the breaker asks its store
+    instead of branching on whether it has a shared one.
+    """
+
+    @property
+    def is_async(self) -> bool:
+        """True when the store must be awaited (an asyncio Redis client)."""
+        ...
+
+    def acquire(self) -> Token:
+        """Admit a call or raise ``CircuitOpenError``."""
+        ...
+
+    async def acquire_async(self) -> Token:
+        """``acquire`` for an asyncio store."""
+        ...
+
+    def complete(self, token: Token, outcome: int, slow: bool) -> None:
+        """Record the outcome of a call admitted with ``token`` (the breaker counted it already)."""
+        ...
+
+    async def complete_async(self, token: Token, outcome: int, slow: bool) -> None:
+        """``complete`` for an asyncio store."""
+        ...
+
+    def state(self) -> CircuitState:
+        """The current state."""
+        ...
+
+    def set_state(self, state: CircuitState) -> None:
+        """Move the shared state to ``state`` (the breaker moves its own copy itself)."""
+        ...
+
+    def window(self) -> tuple[int, int, int] | None:
+        """The shared window's ``(calls, failures, slow calls)``; ``None``: the breaker's own window."""
+        ...
+
+    async def window_async(self) -> tuple[int, int, int] | None:
+        """``window`` for an asyncio store."""
         ...

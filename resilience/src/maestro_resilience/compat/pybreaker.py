@@ -11,8 +11,9 @@ with pybreaker's Redis keys, your own ``CircuitBreakerStorage``) and error messa
   trial call runs alone and callers arriving meanwhile get ``CircuitBreakerError`` at once rather
   than waiting for it; a trial call that never returns frees its place after ``reset_timeout``.
   The outcome of a call admitted before a state change does not change the new state;
-* ``call_async`` (and ``acall``) are asyncio coroutines and need no tornado; ``call(async_fn)``
-  raises ``TypeError`` (it used to record an unawaited coroutine as a success);
+* ``call_async`` (and ``acall``) are asyncio coroutines and need no tornado; a cancelled call
+  counts as neither success nor failure; ``call(async_fn)`` raises ``TypeError`` (it used to record
+  an unawaited coroutine as a success);
 * ``CircuitBreakerError`` is also a ``maestro_resilience.CircuitOpenError`` (``name``, ``state``,
   ``retry_after``), so the package's ``Retry`` and ``Fallback`` recognise it.
 """
@@ -580,8 +581,12 @@ class CircuitBreaker:
         try:
             result = func(*args, **kwargs)
             value: T = await result if inspect.isawaitable(result) else result  # a tornado future, or a plain value
-        except BaseException as exc:
+        except Exception as exc:
             self._failed(token, exc)
+            raise
+        except BaseException:  # cancelled (a client gone, an outer timeout): no verdict on the dependency
+            with self._lock:
+                self._end_trial(token)
             raise
         self._succeeded(token)
         return value
