@@ -114,3 +114,33 @@ def test_tail_reads_from_the_end(tmp_path: Path) -> None:
     assert [orjson.loads(x)["extra"]["i"] for x in result.output.splitlines()] == [7, 8, 9]
     assert "skipped" not in result.stderr
     assert os.path.getsize(path) > 64 << 20
+
+
+def test_verify_on_a_terminal_shows_bytes_percent_and_time_left(tmp_path: Path) -> None:
+    import pty
+
+    path = tmp_path / "audit.jsonl"
+    with AuditLogger(JsonlFileSink(path, rotate_bytes=64 * 1024), service="svc") as audit:
+        for i in range(2000):
+            audit.record("invoice.update", actor=Actor("u"), extra={"i": i})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on a terminal
+        os.environ["COLUMNS"] = "120"
+        os.execv(sys.executable, [*CLI, "verify", str(path)])  # noqa: S606 - the pty child, no shell
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "100%" in text
+    assert " kB" in text or " MB" in text  # bytes read / total
+    assert "-:--:--" in text or "0:00:00" in text  # time left
+    assert "OK" in text

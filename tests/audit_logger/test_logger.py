@@ -571,3 +571,15 @@ def test_last_error_is_cleared_after_a_fail_open_replay(tmp_path: Path) -> None:
     assert audit.stats.replayed == 1
     assert audit.stats.last_error is None
     audit.close()
+
+
+def test_configuring_fail_open_again_releases_the_previous_spool_and_replays_it(tmp_path: Path) -> None:
+    sink = MemorySink(fail=OSError(5, "EIO"))
+    audit = AuditLogger(sink, service="svc", failure_policy=FailOpen(tmp_path / "spool", retry_interval_s=0))
+    audit.record("a.b", actor=Actor("u"), extra={"i": 0})
+    sink.configure(failure_policy=FailOpen(tmp_path / "spool", retry_interval_s=0))  # the old file: an orphan now
+    sink.fail = None
+    audit.record("a.b", actor=Actor("u"), extra={"i": 1})
+    audit.close()
+    assert [r["extra"]["i"] for r in sink.records] == [0, 1]
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ import socket
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from maestro_audit_logger import (
@@ -114,6 +115,10 @@ def test_a_commit_confirmation_lost_in_a_crash_is_not_stored_twice(
             for i in range(10):
                 audit.record("a.b", actor=Actor("u"), extra={"i": i})
             audit.flush()
+            # Buffered mode commits asynchronously: make those ten durable first, so the crash
+            # can only lose the unconfirmed commit under test (as an fsync would in production).
+            with psycopg.connect(server.dsn, autocommit=True) as admin:
+                admin.execute("CHECKPOINT")
             cutter.armed.set()
             errors: list[str] = []
             for i in range(10, 15):

@@ -160,7 +160,10 @@ class FailOpen:
     sink works again. Nothing is dropped; `AuditLogger.stats` counts spooled events.
 
     Args:
-        spool_path: the spool file (put it on another filesystem than a file sink's).
+        spool_path: where to spool (put it on another filesystem than a file sink's). Each
+            process appends to a file of its own, ``<spool_path>.p<pid>-<random>``, under an
+            exclusive lock, so one path may be shared by pre-fork workers: a spool left by a
+            process that died is replayed by exactly one other process, then deleted.
         retry_interval_s: how often, while spooling, a write tries the sink again.
 
     Examples:

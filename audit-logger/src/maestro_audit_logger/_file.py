@@ -20,6 +20,7 @@ from maestro_audit_logger._segments import (
     DIGEST_SUFFIX,
     digest_hash,
     fsync_dir,
+    head_path,
     list_units,
     load_digest,
     make_head,
@@ -250,7 +251,9 @@ class JsonlFileSink(Sink):
                 # over it, or a tampered segment would get a fresh, valid digest. verify reports it.
                 digest = load_digest(dig)
             elif seg.exists():
-                digest = seal(seg, prev, self.signer, checkpoint=self.checkpoint)
+                # A log that has no head file yet (nothing written: heartbeats only) claims none.
+                keeps_head = self.checkpoint and head_path(self.path).exists()
+                digest = seal(seg, prev, self.signer, checkpoint=keeps_head, interval_s=self.rotate_interval_s)
             else:
                 digest = None
             if digest is not None:
@@ -335,12 +338,16 @@ class JsonlFileSink(Sink):
             return True
         return self.rotate_interval_s is not None and (self._clock() - self._opened_ns) >= self.rotate_interval_s * 1e9
 
-    def _rotate(self) -> None:
+    def _rotate(self, *, allow_empty: bool = False) -> None:
         """Rename the active file to a segment, seal it, open a fresh file, apply retention.
 
         Safe with several processes on one file: rotations are serialised by ``<path>.lock``;
         the rename waits (exclusive ``flock``) for writes in flight; a process that finds its
         file renamed away follows to the new one instead of rotating again.
+
+        ``allow_empty`` (sealing on time): an empty file is sealed too — a heartbeat digest
+        saying the writer was up and had nothing to record — unless another process sealed
+        one less than an interval ago.
         """
         with self._rotation_lock():
             if not self._is_current():
@@ -349,7 +356,7 @@ class JsonlFileSink(Sink):
             fd = self._fd
             fcntl.flock(fd, fcntl.LOCK_EX)  # wait for other processes' writes in flight
             try:
-                if os.fstat(fd).st_size == 0:
+                if os.fstat(fd).st_size == 0 and (not allow_empty or self._sealed_recently()):
                     return
                 os.fsync(fd)
                 target = segment_name(self.path, self._clock())
@@ -372,15 +379,34 @@ class JsonlFileSink(Sink):
 
     def rotate(self) -> None:
         """Rotate now (seal the active file) if it holds anything."""
+        self._rotate_owning_store(allow_empty=False)
+
+    def _rotate_on_time(self) -> None:
+        """What the timed sealer does when the interval is up: seal, even an empty file."""
+        self._rotate_owning_store(allow_empty=True)
+
+    def _rotate_owning_store(self, *, allow_empty: bool) -> None:
         with self._cond:
             while self._busy:
                 self._cond.wait()
             self._busy = True
         try:
-            self._rotate()
+            self._rotate(allow_empty=allow_empty)
         finally:
             with self._cond:
                 self._release_busy()
+
+    def _sealed_recently(self) -> bool:
+        """Whether the newest segment was sealed less than an interval ago (by any process);
+        if so, this process's interval restarts from it."""
+        units = list_units(self.path)
+        if not units or self.rotate_interval_s is None:
+            return False
+        newest = int(units[-1].rsplit(".", 1)[1])
+        if self._clock() - newest < self.rotate_interval_s * 1e9:
+            self._opened_ns = max(self._opened_ns, newest)
+            return True
+        return False
 
     def _apply_retention(self) -> None:
         if self.retention_days is None:

@@ -1,5 +1,7 @@
 """Sealing on time when idle: a file sink with ``rotate_interval_s`` seals its active file when
-the interval has passed even if nothing is written (CloudTrail delivers a digest every hour)."""
+the interval has passed even if nothing is written — an empty file too, as a heartbeat digest
+(CloudTrail delivers a digest every hour, with or without log files), so `verify --since/--until`
+can tell a period the writer was down from a quiet one."""
 
 from __future__ import annotations
 
@@ -39,12 +41,10 @@ class TimedSealer:
             try:
                 sink.flush()
                 if (sink._clock() - sink._opened_ns) >= self.interval_s * 1e9:
-                    sink.rotate()  # a no-op on an empty file
+                    sink._rotate_on_time()  # an empty file too: a heartbeat digest
             except (AuditWriteError, OSError) as exc:  # the file sink's failures
                 sink.stats.last_error = f"timed seal: {exc!r}"
-            # An empty file is not sealed: count its age from now (nothing to deliver).
-            if (sink._clock() - sink._opened_ns) >= self.interval_s * 1e9:
-                sink._opened_ns = sink._clock()
+                sink._opened_ns = sink._clock()  # try again in an interval, not in a busy loop
 
     def stop(self) -> None:
         """Stop the thread and wait for it (unless called from it)."""

@@ -96,10 +96,19 @@ def summarise(segment: Path) -> dict[str, Any]:
     }
 
 
-def seal(segment: Path, prev_digest: str, signer: Signer | None, *, checkpoint: bool = False) -> dict[str, Any]:
+def seal(
+    segment: Path,
+    prev_digest: str,
+    signer: Signer | None,
+    *,
+    checkpoint: bool = False,
+    interval_s: float | None = None,
+) -> dict[str, Any]:
     """Write ``<segment>.digest`` (atomically, fsynced) and return the digest.
 
     ``checkpoint`` records that the log keeps a head file, so `verify` requires one.
+    ``interval_s`` records the writer's sealing interval (``rotate_interval_s``): it seals at
+    least that often, even when idle, so `verify` can tell a missing period from a quiet one.
     """
     summary = summarise(segment)
     digest: dict[str, Any] = {
@@ -114,6 +123,8 @@ def seal(segment: Path, prev_digest: str, signer: Signer | None, *, checkpoint: 
     }
     if checkpoint:
         digest["checkpoint"] = True
+    if interval_s is not None:
+        digest["interval_s"] = interval_s
     if signer is not None:
         digest["signature"] = signer.sign(signed_part(digest))
     target = segment.with_name(segment.name + DIGEST_SUFFIX)

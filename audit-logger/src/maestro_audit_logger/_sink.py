@@ -233,6 +233,8 @@ class Sink(ABC):
                 raise AuditConfigError("failure_policy must be FailClosed() or FailOpen(spool_path)")
             self._policy = failure_policy
             if isinstance(failure_policy, FailOpen):
+                if self._spool is not None:  # configured again: release the previous spool file
+                    self._spool.close()  # (what it holds stays there, an orphan replayed once)
                 self._spool = Spool(failure_policy.spool_path)
                 pending = self._spool.pending()
                 self.stats.spool_pending = pending

@@ -18,6 +18,7 @@ import itertools
 import operator
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ class Problem:
             (inserted, duplicated or reordered), ``broken_link`` (a record does not chain to its
             predecessor), ``corrupt`` (not a record), ``digest_mismatch``, ``digest_signature``,
             ``digest_chain``, ``segment_missing``, ``digest_missing``, ``unknown_key``, ``torn``,
+            ``missing_period`` (``verify(since=..., until=...)``: a stretch no seal covers),
             ``checkpoint`` (the head file is missing, unreadable or another log's, or a writer's
             records are covered by no signed head entry or digest), ``checkpoint_signature``,
             ``column_mismatch`` (a database row's indexed column disagrees with its record) or
@@ -849,6 +851,8 @@ def verify(
     progress: Callable[[int], None] | None = None,
     require_checkpoint: bool = False,
     allow_unsigned: bool = False,
+    since: str | int | None = None,
+    until: str | int | None = None,
 ) -> VerifyReport:
     """Verify an audit log: a JSONL file (with its sealed segments), a directory of them,
     a ``sqlite://`` path or a ``postgresql://`` DSN.
@@ -870,6 +874,12 @@ def verify(
         allow_unsigned: the explicit opt-out: accept unsigned digests and heads (and a signed
             log verified without keys); signatures that are present are still checked with the
             keys given.
+        since: with ``until``, a time window (ISO 8601 or ns) to check for missing periods: a
+            JSONL log sealed on time (``rotate_interval_s``, heartbeat digests when idle) must
+            have a seal at least every interval in it; a longer stretch without one is a
+            ``missing_period`` problem (the writer was down, or segments were removed). Default
+            ``until``: now.
+        until: the window's end (exclusive).
 
     Raises:
         AuditReadError: the source does not exist, cannot be read, or is not an audit log.
@@ -892,10 +902,13 @@ def verify(
         The same from a shell: ``maestro-audit verify audit.jsonl`` (exit status 1 when not intact).
     """
     text = os.fspath(source)
+    window = _window(since, until)
     if text.startswith(("postgresql://", "postgres://", "sqlite://")) or text.endswith((".db", ".sqlite", ".sqlite3")):
         from maestro_audit_logger._reader import database_chunks, database_heads
 
         report = VerifyReport(text)
+        if window is not None:
+            report.warnings.append("missing periods are checked on JSONL logs sealed on time, not on databases")
         chains = _Chains(report, max_problems)
         table = "audit_events"
         # The checkpoints first: they are committed with the rows they name.
@@ -921,7 +934,7 @@ def verify(
     report = VerifyReport(text)
     if not path.is_dir():
         flags = (require_signatures, allow_unsigned)
-        _verify_family(path, report, keys, flags, max_problems, progress, require_checkpoint)
+        _verify_family(path, report, keys, flags, max_problems, progress, require_checkpoint, window)
         return report
     checked = 0
     for family in families:
@@ -929,7 +942,14 @@ def verify(
             report.warnings.append(f"skipped {family.name}: not an audit log")
             continue
         _verify_family(
-            family, report, keys, (require_signatures, allow_unsigned), max_problems, progress, require_checkpoint
+            family,
+            report,
+            keys,
+            (require_signatures, allow_unsigned),
+            max_problems,
+            progress,
+            require_checkpoint,
+            window,
         )
         checked += 1
     if not checked:
@@ -967,6 +987,7 @@ def _verify_family(
     max_problems: int,
     progress: Callable[[int], None] | None,
     require_checkpoint: bool = False,
+    window: tuple[int, int] | None = None,
 ) -> None:
     chains = _Chains(report, max_problems)
     snapshot = _snapshot(active)
@@ -977,6 +998,56 @@ def _verify_family(
         if opened is not None:
             opened.close()
     report.writers += len(chains.state)
+    if window is not None:
+        _check_coverage(active, snapshot[1], snapshot[2], window, chains)
+
+
+def _window(since: str | int | None, until: str | int | None) -> tuple[int, int] | None:
+    """``(since, until)`` in ns (until defaults to now), or None when no window was asked for."""
+    if since is None and until is None:
+        return None
+    from maestro_audit_logger._clock import ns_from_iso
+    from maestro_audit_logger._reader import to_iso
+
+    lo = to_iso(since, "since")
+    hi = to_iso(until, "until")
+    lo_ns = ns_from_iso(lo) if lo is not None else 0
+    hi_ns = ns_from_iso(hi) if hi is not None else time.time_ns()
+    if hi_ns <= lo_ns:
+        raise AuditReadError("until must be later than since")
+    return lo_ns, hi_ns
+
+
+def _check_coverage(
+    active: Path, stems: list[str], digests: dict[str, dict[str, Any] | None], window: tuple[int, int], chains: _Chains
+) -> None:
+    """Report the stretches of ``window`` no sealed segment covers (see `_coverage`)."""
+    from maestro_audit_logger._clock import iso_from_ns
+    from maestro_audit_logger._coverage import missing_periods
+
+    intervals = [
+        d["interval_s"] for d in digests.values() if d is not None and isinstance(d.get("interval_s"), int | float)
+    ]
+    if not intervals:
+        chains.report.warnings.append(
+            f"{active.name}: no digest records a sealing interval (rotate_interval_s): a missing period "
+            "cannot be told from a quiet one"
+        )
+        return
+    interval = max(intervals)
+    seals = [int(stem.rsplit(".", 1)[1]) for stem in stems]
+    for start, end in missing_periods(seals, interval, *window):
+        chains.add(
+            Problem(
+                "missing_period",
+                active.name,
+                None,
+                None,
+                None,
+                f"nothing sealed from {iso_from_ns(start)} to {iso_from_ns(end)} (a seal is due every "
+                f"{interval:g} s, heartbeats included): the writer was down, or segments and digests were removed",
+            )
+        )
 
 
 def _snapshot(

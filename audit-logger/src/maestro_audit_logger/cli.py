@@ -366,6 +366,12 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...], encoding: str
     help="Accept unsigned digests and heads even with keys (or a signed log without keys): chains only.",
 )
 @click.option("--require-checkpoint", is_flag=True, help="Treat a JSONL log without its signed head file as tampering.")
+@click.option(
+    "--since",
+    help="With --until: report missing periods from this time (ISO 8601): stretches no seal covers "
+    "in a log sealed on time (rotate_interval_s).",
+)
+@click.option("--until", help="End of the --since window (ISO 8601, exclusive; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_friendly
 def verify(
@@ -377,6 +383,8 @@ def verify(
     require_signatures: bool,
     allow_unsigned: bool,
     require_checkpoint: bool,
+    since: str | None,
+    until: str | None,
     as_json: bool,
 ) -> None:
     """Check hash chains, digests and signatures; pinpoint the first bad record.
@@ -394,13 +402,16 @@ def verify(
       maestro-audit verify audit.jsonl --hmac-key k1=/etc/audit/k1.key
       maestro-audit verify /var/log/billing --ed25519-key k2=k2.pub --json
       maestro-audit verify audit.jsonl --repair
+      maestro-audit verify audit.jsonl --since 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z
     """
     import functools
 
     from maestro_audit_logger._verify import repair as do_repair
     from maestro_audit_logger._verify import verify
 
-    do_verify = functools.partial(verify, require_checkpoint=require_checkpoint, allow_unsigned=allow_unsigned)
+    do_verify = functools.partial(
+        verify, require_checkpoint=require_checkpoint, allow_unsigned=allow_unsigned, since=since, until=until
+    )
     keys = _keyring(hmac_keys, ed_keys, key_encoding)
     repaired = None
     if repair:
@@ -479,13 +490,59 @@ def _torn_path(source: str, name: str) -> Path:
     return (base if base.is_dir() else base.parent) / name
 
 
+def _source_bytes(source: str) -> int | None:
+    """The bytes a verify of ``source`` reads (its files), or None for a database."""
+    if _is_database(source):
+        return None
+    path = Path(source)
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.is_file()]
+    else:
+        from maestro_audit_logger._segments import list_units
+
+        files = [path.with_name(s) for s in list_units(path)] + [path]
+    total = 0
+    for f in files:
+        try:
+            total += f.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def _is_database(source: str) -> bool:
+    return source.startswith(("postgresql://", "postgres://", "sqlite://")) or source.endswith(
+        (".db", ".sqlite", ".sqlite3")
+    )
+
+
 def _verify_with_progress(do_verify: Any, source: str, keys: Any, require_signatures: bool) -> Any:
     if not sys.stderr.isatty():
         return do_verify(source, keys=keys, require_signatures=require_signatures)
-    from rich.progress import Progress
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(transient=True, console=_console(err=True)) as progress:
-        task = progress.add_task("verifying", total=None)
+    total = _source_bytes(source)
+    if total is None:  # a database: rows read so far
+        columns: tuple[Any, ...] = (TextColumn("verifying"), TextColumn("{task.completed:,} rows"), TimeElapsedColumn())
+    else:  # files: bytes, percent and time left
+        columns = (
+            TextColumn("verifying"),
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+    with Progress(*columns, transient=True, console=_console(err=True)) as progress:
+        task = progress.add_task("verifying", total=total)
         return do_verify(
             source,
             keys=keys,
