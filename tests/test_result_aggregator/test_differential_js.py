@@ -1,7 +1,7 @@
-"""Differential: real Jest (jest-junit), Vitest (its junit reporter) and Playwright Test (two
-projects, one retry, the system Chromium) from the npm registry, on small suites that pass,
-fail, skip and flake; our counts and gate verdict on every report each writes must equal the
-tool's own summary (its JSON numbers) and exit code.
+"""Differential: real Jest (jest-junit), Vitest 3 and 4 (their junit reporter) and Playwright
+Test (two projects, one retry, the system Chromium) from the npm registry, on small suites that
+pass, fail, skip, flake and crash (a killed worker); our counts and gate verdict on every report
+each writes must equal the tool's own summary (its JSON numbers) and exit code.
 
 The npm project (``differential/js_project``) is installed with ``npm ci`` once per content into
 the differential cache folder (``differential_support.cached``), so ``node_modules`` is reused
@@ -29,23 +29,25 @@ from tests.test_result_aggregator.differential_support import DIFFERENTIAL, cach
 pytestmark = [pytest.mark.differential, pytest.mark.slow]
 
 PROJECT = DIFFERENTIAL / "js_project"
+VITEST4_PROJECT = DIFFERENTIAL / "vitest4_project"
 
 
-def _content_key() -> str:
+def _content_key(source: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(PROJECT.rglob("*")):
+    for path in sorted(source.rglob("*")):
         if path.is_file() and "node_modules" not in path.parts:
-            digest.update(path.relative_to(PROJECT).as_posix().encode() + b"\0" + path.read_bytes())
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes())
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     return f"{node}:{digest.hexdigest()}"
 
 
-@pytest.fixture(scope="module")
-def project() -> Path:
+def installed(source: Path) -> Path:
+    """The npm project ``source`` installed with ``npm ci`` in the differential cache (once per
+    content and Node version)."""
     npm = require("npm", "npm (Node.js)", "nodejs npm")
 
     def install(folder: Path) -> None:
-        shutil.copytree(PROJECT, folder, dirs_exist_ok=True)
+        shutil.copytree(source, folder, dirs_exist_ok=True)
         subprocess.run(
             [str(npm), "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
             cwd=folder,
@@ -55,7 +57,17 @@ def project() -> Path:
             env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"},
         )
 
-    return cached("js-project", _content_key(), install)
+    return cached(source.name.replace("_", "-"), _content_key(source), install)
+
+
+@pytest.fixture(scope="module")
+def project() -> Path:
+    return installed(PROJECT)
+
+
+@pytest.fixture(scope="module")
+def vitest4_project() -> Path:
+    return installed(VITEST4_PROJECT)
 
 
 @dataclass
@@ -101,14 +113,12 @@ def jest(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
     return Ran(done.returncode, {"jest-junit": junit}, counts, done.stdout + done.stderr)
 
 
-@pytest.fixture(scope="module")
-def vitest(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
-    out = tmp_path_factory.mktemp("vitest")
+def run_vitest(project: Path, out: Path, *config: str) -> Ran:
     junit, own = out / "vitest-junit.xml", out / "vitest.json"
     done = _npx(
         project,
         "vitest",
-        *("run", "--reporter=default", "--reporter=junit", "--reporter=json"),
+        *("run", *config, "--reporter=default", "--reporter=junit", "--reporter=json"),
         *(f"--outputFile.junit={junit}", f"--outputFile.json={own}"),
         env=_state(out),
     )
@@ -116,6 +126,14 @@ def vitest(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
     counts = {"passed": numbers["numPassedTests"], "failed": numbers["numFailedTests"]}
     counts |= {"skipped": numbers["numPendingTests"], "total": numbers["numTotalTests"], "flaky": 0}
     return Ran(done.returncode, {"vitest-junit": junit}, counts, done.stdout + done.stderr)
+
+
+@pytest.fixture(scope="module", params=["vitest 3", "vitest 4"])
+def vitest(
+    request: pytest.FixtureRequest, project: Path, vitest4_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Ran:
+    folder = project if request.param == "vitest 3" else vitest4_project
+    return run_vitest(folder, tmp_path_factory.mktemp("vitest"))
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +236,16 @@ def test_jest_worker_crash_reaches_the_verdict_only_with_suite_errors_reported(p
     assert verdict(str(junit), "--max-failures", "0") == code
     failed = [t for t in read_report(junit).tests if t.status.value == "failed"]
     assert [t.name for t in failed] == ["jest-crash/crash.test.js"]
+
+
+def test_vitest_4_worker_crash_fails_as_vitest_does(vitest4_project: Path, tmp_path: Path) -> None:
+    # A worker killed mid-file while another file runs on: Vitest 4 exits 1 and passes one test
+    # of five; its JUnit file lists the dead file's tests as bare testcases of time 0.
+    ran = run_vitest(vitest4_project, tmp_path, "--config", "vitest.crash.config.mjs")
+    assert ran.returncode == 1, ran.output
+    run = read_report(ran.reports["vitest-junit"])
+    assert run.summary().passed == ran.own["passed"] == 1
+    assert verdict(str(ran.reports["vitest-junit"]), "--max-failures", "0") == ran.returncode
+    assert [(t.name, t.raw_status) for t in run.tests if t.status.value == "failed"] == [
+        ("vitest-crash/worker.test.js: its worker died", "crashed")
+    ]

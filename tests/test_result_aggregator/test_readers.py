@@ -290,3 +290,30 @@ def iter_junit_run(path: Path, engine: str) -> list[TestResult]:
     from maestro_test_result_aggregator.formats import read_junit
 
     return read_junit(path, engine=engine).tests
+
+
+@pytest.mark.parametrize("engine", ["fast", "expat"])
+def test_vitest_4_file_whose_worker_died_is_not_read_as_passes(engine: str) -> None:
+    # Real Vitest 4.1.12 output: the killed file's tests are bare <testcase time="0"> in a suite
+    # of time 0 declaring no failure. They read as four passes and the gate passed a run Vitest
+    # itself failed (exit 1, "1 passed (5)", one error).
+    from maestro_test_result_aggregator.formats import read_junit
+
+    run = read_junit(DATA / "vitest_4_worker_killed" / "junit.xml", engine=engine)
+    summary = run.summary()
+    assert (summary.passed, summary.failed, summary.other) == (1, 1, 4)
+    assert [t.name for t in run.tests if t.status is Status.PASSED] == ["runs in another worker"]
+    (crashed,) = [t for t in run.tests if t.status is Status.FAILED]
+    assert (crashed.name, crashed.raw_status) == ("src/worker.test.js: its worker died", "crashed")
+    assert {t.raw_status for t in run.tests if t.status is Status.OTHER} == {"notRun"}
+
+
+def test_a_vitest_suite_that_really_ran_is_left_alone(tmp_path: Path) -> None:
+    # The rule needs all three: a suite time of 0, no declared failure, bare tests of 0 s.
+    text = (DATA / "vitest_4_worker_killed" / "junit.xml").read_text()
+    ran = tmp_path / "junit.xml"
+    ran.write_text(text.replace('tests="4" failures="0" errors="0" skipped="0" time="0"', 'tests="4" time="0.004"'))
+    assert read_report(ran).summary().passed == 5
+    other_tool = tmp_path / "other.xml"
+    other_tool.write_text(text.replace('name="vitest tests"', 'name="jest tests"'))
+    assert read_report(other_tool).summary().passed == 5

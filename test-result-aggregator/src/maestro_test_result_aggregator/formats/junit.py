@@ -47,6 +47,7 @@ from maestro_test_result_aggregator.formats._junit_attachments import attachment
 from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
+from maestro_test_result_aggregator.formats._junit_vitest import VITEST_ROOT, unrun_files
 from maestro_test_result_aggregator.formats._values import MAX_SECONDS, MAX_SUITE_DEPTH
 from maestro_test_result_aggregator.formats._xml import BoundedText, attr, text
 from maestro_test_result_aggregator.model import (
@@ -114,7 +115,7 @@ _ATTEMPTS: Final = frozenset(("flakyFailure", "flakyError", "rerunFailure", "rer
 _TEXT_CHILDREN: Final = frozenset(("system-out", "system-err", "stackTrace"))
 _NOT_RUN: Final = frozenset(("notrun", "disabled"))
 _STATUS_WORDS: Final = frozenset(status.value for status in Status)
-_SUITE_KEYS: Final = ("hostname", "tests", "failures", "errors", "skipped")
+_SUITE_KEYS: Final = ("hostname", "tests", "failures", "errors", "skipped", "time")
 
 
 class _Reader:
@@ -854,6 +855,8 @@ def read_junit(
                 for _ in _feed(parser, reader, stream):
                     pass
         tests = fold_repeated_testcases(reader.tests, reader.suite_attrs)
+        if reader.tool == VITEST_ROOT:
+            tests = unrun_files(tests, reader.suite_attrs)
     finally:
         if paused:
             gc.enable()
