@@ -71,6 +71,26 @@ def test_baseline_may_be_a_folder_of_shards(tmp_path: Path) -> None:
     code, output = gate(str(report), "--no-new-failures", "--baseline", str(base))
     assert code == 1, output
     assert "FAIL no-new-failures: 1 new failure(s) against the baseline: test_7" in output
-    code, output = gate(str(report), "--max-test-slowdown", "50", "--baseline", str(base))
+    code, output = gate(str(report), "--max-test-slowdown", "50", "--max-failures", "1", "--baseline", str(base))
     assert code == 0, output
     assert "PASS max-test-slowdown: 0 test(s)" in output
+
+
+def test_a_failed_test_fails_the_gate_unless_a_failure_gate_says_otherwise(tmp_path: Path) -> None:
+    # before: `gate report.xml` printed "PASS not-empty" and exited 0 with two failed tests
+    report = tmp_path / "junit.xml"
+    write_junit(make_run(20, fail_every=10), report)
+    code, output = gate(str(report))
+    assert code == 1, output
+    assert "FAIL max-failures: 2 failed test(s), at most 0 allowed" in output
+    assert "(the default: no failure gate given)" in output
+    code, output = gate(str(report), "--max-flaky", "3")  # a gate about something else keeps the default
+    assert code == 1, output
+    code, output = gate(str(report), "--min-pass-rate", "80")  # a failure gate given: it decides
+    assert code == 0, output
+    assert "max-failures" not in output
+    green = tmp_path / "green.xml"
+    write_junit(make_run(5), green)
+    code, output = gate(str(green))
+    assert code == 0, output
+    assert "PASS max-failures: 0 failed test(s), at most 0 allowed (the default: no failure gate given)" in output

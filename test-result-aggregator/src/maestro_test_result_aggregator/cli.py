@@ -575,9 +575,13 @@ def gate(
     """Apply quality gates to INPUTS (merged): exit 0 pass, 1 failed (reasons printed), 2 bad input.
 
     Fails closed: an unreadable report exits 2 (--allow-unreadable skips it), a run with no test
-    exits 1 (--allow-empty passes it)."""
+    exits 1 (--allow-empty passes it), and a failed test fails the gate unless a failure gate
+    (--max-failures, --min-pass-rate, --no-new-failures) says how many may fail."""
     from maestro_test_result_aggregator.gates import Gates  # noqa: PLC0415
 
+    failures_by_default = max_failures is None and min_pass_rate is None and not no_new_failures
+    if failures_by_default:
+        max_failures = 0
     try:
         gates = Gates(
             min_pass_rate=min_pass_rate,
@@ -620,9 +624,10 @@ def gate(
         )
     for check in outcome.checks:
         mark = "PASS" if check.passed else "FAIL"
-        click.echo(f"{mark} {check.name}: {check.detail}")
-    if not outcome.checks:
-        click.echo("no gate configured")
+        default = (
+            " (the default: no failure gate given)" if failures_by_default and check.name == "max-failures" else ""
+        )
+        click.echo(f"{mark} {check.name}: {check.detail}{default}")
     sys.exit(EXIT_OK if outcome.passed else EXIT_GATE_FAILED)
 
 
