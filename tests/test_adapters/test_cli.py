@@ -6,6 +6,7 @@ environment and would shuffle the inner suites).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -253,6 +254,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _dead(pid: int) -> bool:
+    return not _alive(pid)
+
+
 def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -340,7 +345,7 @@ def test_nothing_the_runner_started_outlives_a_killed_maestro_test(tmp_path: Pat
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         for pid in pids:
-            wait_until(lambda pid=pid: not _alive(pid), what=f"pid {pid} to die with maestro-test")
+            wait_until(functools.partial(_dead, pid), what=f"pid {pid} to die with maestro-test")
     finally:
         if process.poll() is None:
             process.kill()

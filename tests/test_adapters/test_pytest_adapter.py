@@ -14,7 +14,7 @@ import signal
 import textwrap
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
 
 import pytest
 
@@ -770,7 +770,8 @@ def test_a_pytest_timeout_stop_is_timed_out_whatever_the_release(
     _write(tmp_path, "test_stop.py", STOPPED_BY_PYTEST_TIMEOUT)
     run = PytestAdapter().run("test_stop.py", options=RunOptions(cwd=tmp_path, env=env, runner_args=NO_RANDOM))
     results = _by_name(run)
-    plugin = Path(str(dict(results["test_which_release"].extra["properties"])["plugin"]))
+    properties = cast("list[list[str]]", results["test_which_release"].extra["properties"])
+    plugin = Path(dict(properties)["plugin"])
     assert (str(plugin.parent) == env.get("PYTHONPATH")) is (release == "oldest"), plugin  # the release meant
     stopped = results["test_stopped"]
     assert (stopped.status, stopped.raw_status) == (Status.FAILED, "timedOut"), stopped.message
@@ -932,6 +933,10 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
 """
 
 
+def _warnings_of(result: TestResult) -> list[dict[str, str]]:
+    return cast("list[dict[str, str]]", result.extra.get("warnings", []))
+
+
 @pytest.mark.parametrize("args", [(), ("-n", "2")])
 def test_warnings_are_kept_per_test_as_pytest_hands_them_on(tmp_path: Path, args: tuple[str, ...]) -> None:
     # pytest hands warnings on after the test's last report: they must still be on its line, and
@@ -947,11 +952,10 @@ def test_warnings_are_kept_per_test_as_pytest_hands_them_on(tmp_path: Path, args
         nodeid, category, message = json.loads(line)
         theirs.setdefault(nodeid, []).append((category, message))
     ours = {
-        str(r.extra["nodeid"]): [(w["category"], w["message"]) for w in r.extra.get("warnings", [])]  # type: ignore[attr-defined,index]
+        str(r.extra["nodeid"]): [(w["category"], w["message"]) for w in _warnings_of(r)]
         for r in read_jsonl(jsonl).tests
     }
-    kept = _by_name(run)["test_warns_in_every_phase"].extra["warnings"]
-    phases = [(w["when"], w["category"]) for w in kept]  # type: ignore[attr-defined,index]
+    phases = [(w["when"], w["category"]) for w in _warnings_of(_by_name(run)["test_warns_in_every_phase"])]
     assert phases == [("setup", "UserWarning"), ("call", "DeprecationWarning"), ("teardown", "RuntimeWarning")]
     assert ours["test_warns.py::test_warns_in_every_phase"] == theirs["test_warns.py::test_warns_in_every_phase"]
     assert ours["test_warns.py::test_warning_filtered_out"] == []
@@ -1004,3 +1008,17 @@ def test_the_adapter_reads_each_result_line_once(tmp_path: Path, monkeypatch: py
     run = PytestAdapter().run("test_two.py", options=RunOptions(cwd=tmp_path, runner_args=NO_RANDOM))
     assert [(r.name, r.status) for r in run.tests] == [("test_a", Status.PASSED), ("test_b", Status.FAILED)]
     assert run.stop is not None
+
+
+def test_a_jsonl_left_by_an_earlier_run_is_written_anew(tmp_path: Path) -> None:
+    # the report is followed as pytest writes it: an earlier run's longer file at the same path
+    # must not be taken for the start of this one (found running a real suite twice)
+    jsonl = tmp_path / "r.jsonl"
+    _write(tmp_path, "test_many.py", "import pytest\n@pytest.mark.parametrize('n', range(40))\ndef test_n(n): pass\n")
+    _write(tmp_path, "test_one.py", "def test_one(): pass\n")
+    first = PytestAdapter().run("test_many.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=NO_RANDOM))
+    assert len(first.tests) == 40
+    again = PytestAdapter().run("test_one.py", options=RunOptions(cwd=tmp_path, jsonl=jsonl, runner_args=NO_RANDOM))
+    assert run_error(again) is None
+    assert [r.name for r in again.tests] == ["test_one"]
+    assert [r.name for r in read_jsonl(jsonl).tests] == ["test_one"]

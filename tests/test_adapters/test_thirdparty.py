@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -123,7 +122,7 @@ def _through_maestro(
 ) -> tuple[subprocess.CompletedProcess[str], TestRun]:
     jsonl = tmp_path / f"maestro-{root.name}.jsonl"
     done = subprocess.run(
-        [*CLI, "run", "-a", "pytest", ".", "--jsonl", str(jsonl), *extra, "--", *PYTEST[3:], *args],
+        [*CLI, "run", "-a", "pytest", args[0], "--jsonl", str(jsonl), *extra, "--", *PYTEST[3:], *args[1:]],
         cwd=root,
         capture_output=True,
         text=True,
@@ -213,7 +212,7 @@ def test_sigterm_mid_run_stops_the_suite_cleanly(more_itertools: Path, tmp_path:
     temp = tmp_path / "tmp"
     temp.mkdir()
     process = subprocess.Popen(
-        [*CLI, "run", "-a", "pytest", ".", "--jsonl", str(jsonl), "--", *PYTEST[3:], *MORE_ITERTOOLS_ARGS],
+        [*CLI, "run", "-a", "pytest", *MORE_ITERTOOLS_ARGS, "--jsonl", str(jsonl), "--", *PYTEST[3:]],
         cwd=more_itertools,
         env={**os.environ, "TMPDIR": str(temp)},
         stdout=subprocess.DEVNULL,
@@ -238,14 +237,10 @@ def test_sigterm_mid_run_stops_the_suite_cleanly(more_itertools: Path, tmp_path:
     assert run.stop is not None
     ours = _maestro_verdicts(run)
     assert 50 <= len(ours) < len(plain)
-    finished = {key: verdict for key, verdict in ours.items() if key in plain}
-    interrupted = [r for r in run.tests if r.raw_status == "interrupted"]
-    assert len(finished) >= len(ours) - len(interrupted)
-    assert {key: plain[key] for key in finished if key not in {_junit_key(str(r.extra["nodeid"])) for r in interrupted}} == {
-        key: verdict
-        for key, verdict in finished.items()
-        if key not in {_junit_key(str(r.extra["nodeid"])) for r in interrupted}
-    }
+    interrupted = {_junit_key(str(r.extra["nodeid"])) for r in run.tests if r.raw_status == "interrupted"}
+    assert len(interrupted) <= 1  # the test SIGINT stopped, if any
+    finished = {key: verdict for key, verdict in ours.items() if key not in interrupted}
+    assert finished == {key: plain[key] for key in finished}
     wait_until(lambda: not _alive_with(f"--maestro-report={jsonl}"), what="pytest to be gone")
     assert list(temp.iterdir()) == []
 
@@ -270,4 +265,3 @@ def test_a_vitest_worker_crash_is_an_error_and_never_a_pass(
     assert results["passes before"] == (Status.PASSED, "passed")
     assert results["group > kills its worker"] == (Status.FAILED, "crashed")
     assert not [name for name, (status, _) in results.items() if "never" in name and status is Status.PASSED]
-    assert shutil.which("npm") is not None

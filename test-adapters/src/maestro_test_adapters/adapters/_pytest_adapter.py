@@ -218,7 +218,9 @@ class PytestAdapter:
             try:
                 options.jsonl.resolve().parent.mkdir(parents=True, exist_ok=True)
                 existed = options.jsonl.exists()
-                with open(options.jsonl, "a", encoding="utf-8"):
+                # emptied now, not when pytest starts: the report is followed from its first byte,
+                # never from the end of an earlier run's
+                with open(options.jsonl, "w", encoding="utf-8"):
                     pass
                 if not existed:  # only a check: the plugin creates it
                     options.jsonl.unlink()
