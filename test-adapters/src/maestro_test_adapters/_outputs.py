@@ -88,11 +88,15 @@ class ResultStream:
 
 
 def _writer(name: str) -> Callable[..., None]:
+    """The aggregator's writer of format ``name`` (``"ctrf"``), from its formats registry."""
     from maestro_test_result_aggregator import formats
 
-    function = getattr(formats, name, None)
+    registry = getattr(formats, "get_writer", None)
+    if registry is not None:
+        return registry(name)  # type: ignore[no-any-return]
+    function = getattr(formats, f"write_{name}", None)  # an aggregator from before the registry
     if function is None:
-        raise ReportWriteError(f"this maestro-test-result-aggregator has no formats.{name}; upgrade it")
+        raise ReportWriteError(f"this maestro-test-result-aggregator cannot write {name}; upgrade it")
     return function  # type: ignore[no-any-return]
 
 
@@ -101,10 +105,10 @@ def write_reports(run: TestRun, options: RunOptions) -> None:
     (and remember ``options.fail_on_flaky`` on the run for ``exit_code``)."""
     if options.fail_on_flaky:
         run.extra = {**run.extra, FAIL_ON_FLAKY_KEY: True}
-    for path, name in ((options.ctrf, "write_ctrf"), (options.junit, "write_junit")):
+    for path, name in ((options.ctrf, "ctrf"), (options.junit, "junit")):
         if path is None:
             continue
-        keywords = {"profile": options.junit_profile} if name == "write_junit" else {}
+        keywords = {"profile": options.junit_profile} if name == "junit" else {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _writer(name)(run, os.fspath(path), **keywords)
