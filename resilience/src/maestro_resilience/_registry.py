@@ -13,6 +13,7 @@ from maestro_resilience._breaker import CircuitBreaker
 from maestro_resilience._bulkhead import Bulkhead, ThreadPoolBulkhead
 from maestro_resilience._chaos import Chaos
 from maestro_resilience._clock import SYSTEM_CLOCK, Clock
+from maestro_resilience._config_text import MAX_CONFIG_BYTES, read_config
 from maestro_resilience._exceptions import ConfigurationError
 from maestro_resilience._fallback import Fallback
 from maestro_resilience._pipeline import Pipeline
@@ -310,19 +311,42 @@ class Registry(Mapping[str, Policy]):
         return cls._construct(name, kwargs, build)
 
     @classmethod
-    def from_toml(cls, source: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> Registry:
+    def from_toml(
+        cls, source: str | Path, *, clock: Clock = SYSTEM_CLOCK, max_bytes: int = MAX_CONFIG_BYTES
+    ) -> Registry:
         """Build from TOML text or a ``Path`` to a TOML file (one table per policy).
 
+        The text is refused past ``max_bytes`` (1 MiB by default) before it is parsed, and a file
+        is read no further than that.
+
         Raises:
-            ConfigurationError: invalid TOML, or an entry refused (see ``from_dict``).
+            ConfigurationError: invalid, oversized, too deeply nested or non-UTF-8 TOML, or an entry
+                refused (see ``from_dict``).
+
+        Examples:
+            >>> from maestro_resilience import ConfigurationError, Registry
+            >>> registry = Registry.from_toml('''
+            ... [payments-retry]
+            ... type = "retry"
+            ... attempts = 4
+            ... ''')
+            >>> registry["payments-retry"].call(lambda: "charged")
+            'charged'
+            >>> try:
+            ...     Registry.from_toml("# " + "x" * 2000, max_bytes=1000)
+            ... except ConfigurationError as error:
+            ...     print(error)
+            the TOML Registry configuration is larger than 1000 bytes (max_bytes); refusing to parse it
         """
         import tomllib  # noqa: PLC0415
 
-        text = source if isinstance(source, str) else source.read_text(encoding="utf-8")
+        text = read_config(source, max_bytes, "TOML")
         try:
             config = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"invalid TOML in the Registry configuration: {exc}") from exc
+        except RecursionError as exc:
+            raise ConfigurationError("the TOML Registry configuration is nested too deeply to parse") from exc
         return cls.from_dict(config, clock=clock)
 
     @classmethod

@@ -16,29 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from maestro_resilience._config_text import MAX_CONFIG_BYTES, read_config
 from maestro_resilience._exceptions import ConfigurationError
 
 __all__ = ["MAX_YAML_BYTES", "load_yaml"]
 
-#: The largest YAML configuration read (a Registry configuration is a few kilobytes).
-MAX_YAML_BYTES = 1 << 20
-
-
-def _read(source: str | Path, max_bytes: int) -> str:
-    """The text of ``source`` (YAML text or a ``Path``), refused past ``max_bytes`` without reading more."""
-    if isinstance(source, str):
-        data = source.encode("utf-8")
-    else:
-        with Path(source).open("rb") as file:
-            data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ConfigurationError(
-            f"the YAML Registry configuration is larger than {max_bytes} bytes (max_bytes); refusing to parse it"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"the YAML Registry configuration is not UTF-8: {exc}") from exc
+#: The largest YAML configuration read by default (1 MiB, as TOML).
+MAX_YAML_BYTES = MAX_CONFIG_BYTES
 
 
 def _loader() -> type[Any]:
@@ -76,7 +60,7 @@ def _loader() -> type[Any]:
 def load_yaml(source: str | Path, max_bytes: int = MAX_YAML_BYTES) -> Any:
     """Parse one YAML document of at most ``max_bytes`` bytes into plain data, or ``ConfigurationError``."""
     loader = _loader()
-    text = _read(source, max_bytes)
+    text = read_config(source, max_bytes, "YAML")
     import yaml  # noqa: PLC0415 - imported by _loader() already
 
     try:
