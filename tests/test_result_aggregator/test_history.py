@@ -13,7 +13,9 @@ from maestro_test_result_aggregator.analysis import ctrf_insights
 from maestro_test_result_aggregator.formats import validate_ctrf
 from maestro_test_result_aggregator.formats.ctrf import ctrf_document
 from maestro_test_result_aggregator.history import HistoryError, HistoryStore
+from maestro_test_result_aggregator.html import write_html
 from maestro_test_result_aggregator.model import Environment, Status, TestRun, Tool
+from maestro_test_result_aggregator.reports import report_data
 from maestro_test_result_aggregator.testing import make_result, make_run
 
 
@@ -144,3 +146,38 @@ def test_a_database_with_other_tables_is_a_history_error(tmp_path: Path) -> None
             store.statuses()
         with pytest.raises(HistoryError, match=f"history store {path}: could not be written"):
             store.add_run(make_run(3))
+
+
+def _selects(store: HistoryStore) -> list[str]:
+    """The SELECT statements ``store`` runs from now on (sqlite's trace callback)."""
+    statements: list[str] = []
+    connection = store._db
+    assert isinstance(connection, sqlite3.Connection)
+    connection.set_trace_callback(statements.append)
+    return statements
+
+
+def _count(statements: list[str], table: str) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith("SELECT") and f"FROM {table} " in s + " ")
+
+
+def test_a_report_reads_the_store_once(tmp_path: Path) -> None:
+    # Regression: the HTML report read the results of the last runs five times (flaky: names and
+    # statuses; regressions: durations; each test's history: statuses and durations again).
+    with HistoryStore.open(tmp_path / "history.db") as store:
+        for night in range(4):
+            store.add_run(make_run(60, fail_every=5 + night, flaky_every=9, start=1_700_000_000.0 + 86_400 * night))
+        statements = _selects(store)
+        write_html(make_run(60, fail_every=7), tmp_path / "report.html", history=store)
+        assert (_count(statements, "results"), _count(statements, "runs")) == (1, 1), statements
+        statements.clear()
+        data = report_data(make_run(60, fail_every=7), history=store)
+        assert (_count(statements, "results"), _count(statements, "runs")) == (1, 1), statements
+        window = store.window(last=30)
+    # What the report shows from the one read equals what each query gives on its own.
+    with HistoryStore.open(tmp_path / "history.db") as store:
+        assert window.statuses == store.statuses(last=30)
+        assert window.durations == store.durations(last=30)
+        assert window.names == store.names(last=30)
+        assert window.pass_rate_trend() == store.pass_rate_trend(last=30)
+    assert [point["run"] for point in data["trend"]] == [p.run_id for p in window.pass_rate_trend()]

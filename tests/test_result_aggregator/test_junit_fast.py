@@ -3,7 +3,8 @@
 Every JUnit fixture, hypothesis-generated documents (every dialect's elements, attributes in any
 order and quoting, references, CDATA, comments, processing instructions, CR/LF, unicode) read
 in chunks from 1 MiB down to a few bytes, and mutations of them (truncations, stray ``<`` and
-``&``, ``]]>``, DOCTYPEs, illegal characters): both readers must agree exactly.
+``&``, ``]]>``, DOCTYPEs, illegal characters), and the same documents with attribute values at
+and past the field limit: both readers must agree exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
 from maestro_test_result_aggregator.formats import _junit_fast, iter_junit, junit, read_junit
-from maestro_test_result_aggregator.model import Status, TestResult, TestRun
+from maestro_test_result_aggregator.model import DEFAULT_OUTPUT_LIMIT, Status, TestResult, TestRun
 
 DATA = Path(__file__).parent / "data"
 JUNIT_FIXTURES = sorted(path.name for path in DATA.glob("*.xml"))
@@ -232,6 +233,34 @@ def documents(draw: st.DrawFn) -> str:
     else:
         body = draw(suite())
     return prolog + body + draw(st.sampled_from(["", "\n", "\n<!-- end -->\n", "  "]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    document=documents(),
+    length=st.sampled_from([DEFAULT_OUTPUT_LIMIT - 1, DEFAULT_OUTPUT_LIMIT, DEFAULT_OUTPUT_LIMIT + 1, 200_000]),
+    attribute=st.sampled_from(["name", "file", "message", "value"]),
+    chunk=st.sampled_from([1 << 20, 4096]),
+)
+def test_generated_documents_with_values_at_the_field_limit_read_the_same(
+    tmp_path_factory: pytest.TempPathFactory, document: str, length: int, attribute: str, chunk: int
+) -> None:
+    # Every ``name=``/``file=``... value (``classname`` and suite names included) made ``length``
+    # characters longer: the pattern's bounded value class, the C accelerator's bound and the
+    # start handler's cut (``bound_field``) must agree with expat's reading on every path.
+    long = "L" * length
+    for quote in "\"'":
+        document = document.replace(f"{attribute}={quote}", f"{attribute}={quote}{long}")
+    path = tmp_path_factory.mktemp("long") / "doc.xml"
+    path.write_bytes(document.encode("utf-8"))
+    with mock.patch.object(_junit_fast, "_CHUNK", chunk):
+        expected = outcome(path, "expat")
+        assert outcome(path, "fast") == expected
+        assert streamed(path, "fast") == streamed(path, "expat")
+    if isinstance(expected, TestRun):
+        assert all(
+            len(t.name) <= DEFAULT_OUTPUT_LIMIT and len(t.file or "") <= DEFAULT_OUTPUT_LIMIT for t in expected.tests
+        )
 
 
 MUTATIONS = [

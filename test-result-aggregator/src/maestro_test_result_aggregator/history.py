@@ -38,7 +38,7 @@ from maestro_test_result_aggregator.errors import AggregatorError
 from maestro_test_result_aggregator.merge import run_fingerprint
 from maestro_test_result_aggregator.model import EMPTY, Environment, Status, TestResult, TestRun, Tool
 
-__all__ = ["HistoryError", "HistoryStore", "RunPoint", "RunRecord", "SlowTest"]
+__all__ = ["HistoryError", "HistoryStore", "HistoryWindow", "RunPoint", "RunRecord", "SlowTest"]
 
 SCHEMA_VERSION: Final = 1
 
@@ -122,6 +122,20 @@ def _seconds(value: Any) -> float:
         raise ValueError(f"holds a duration that is not a number: {value!r}") from None
 
 
+def _shown(  # noqa: PLR0917 - one stored row's columns, in order
+    name: str, status: Status, suite: str | None, file: str | None, classname: str | None, parameters: Any
+) -> TestResult:
+    """A stored row as the result a report shows (name, suite, file, class, parameters)."""
+    return TestResult(
+        name,
+        status,
+        suite=tuple(suite.split("\x1e")) if suite else (),
+        file=file,
+        classname=classname,
+        parameters=_parameters(parameters),
+    )
+
+
 def _parameters(value: Any) -> Mapping[str, str]:
     if not value:
         return EMPTY
@@ -176,6 +190,91 @@ class SlowTest:
     p50: float
     p95: float
     runs: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """The last ``last`` runs of a store, read once (``HistoryStore.window``): one query of the
+    runs, one of their results. A report derives its trend, flaky tests, duration history and
+    each test's history from it, instead of reading the store once for each.
+
+    Examples:
+        >>> from maestro_test_result_aggregator.testing import make_run
+        >>> with HistoryStore.open(":memory:") as store:
+        ...     for night in range(3):
+        ...         _ = store.add_run(make_run(10, fail_every=5 + night, start=1_700_000_000.0 + 86_400 * night))
+        ...     window = store.window(last=2)
+        >>> len(window.runs), [round(p.pass_rate, 2) for p in window.pass_rate_trend()]
+        (2, [0.9, 0.9])
+        >>> max(len(statuses) for statuses in window.statuses.values())
+        2
+    """
+
+    last: int | None
+    runs: list[RunRecord]
+    """Newest first."""
+    statuses: dict[str, list[Status]]
+    """Each test's final statuses, oldest first."""
+    durations: dict[str, list[float]]
+    """Each test's durations (seconds), oldest first."""
+    names: dict[str, TestResult]
+    """A representative (latest) result per test id, for display."""
+
+    def pass_rate_trend(self) -> list[RunPoint]:
+        """Pass rate per run, oldest first (``HistoryStore.pass_rate_trend``)."""
+        return _trend(self.runs)
+
+    def flaky(self, *, threshold: float = 0.2, broken_after: int = 3) -> list[FlakyVerdict]:
+        """Tests whose flip rate reached ``threshold``, worst first (``HistoryStore.flaky``)."""
+        window = self.last if self.last is not None else len(self.runs)
+        verdicts = []
+        for test_id, statuses in self.statuses.items():
+            verdict, rate = classify_history(statuses, window=window, threshold=threshold, broken_after=broken_after)
+            if verdict is Classification.FLAKY:
+                example = self.names[test_id]
+                label = "::".join(p for p in (example.file, example.classname, example.name) if p)
+                verdicts.append(
+                    FlakyVerdict(
+                        test_id,
+                        label,
+                        example.parameters,
+                        "history",
+                        f"flip rate {rate:.0%} over the last {len(statuses)} runs (threshold {threshold:.0%})",
+                        flip_rate=rate,
+                    )
+                )
+        verdicts.sort(key=lambda v: -(v.flip_rate or 0.0))
+        return verdicts
+
+    def slowest(self, *, limit: int = 10) -> list[SlowTest]:
+        """The tests with the highest p95 duration (``HistoryStore.slowest``)."""
+        ranked = []
+        for test_id, values in self.durations.items():
+            example = self.names[test_id]
+            ranked.append(SlowTest(test_id, example.name, percentile(values, 50), percentile(values, 95), len(values)))
+        ranked.sort(key=lambda s: -s.p95)
+        return ranked[:limit]
+
+
+def _trend(records: list[RunRecord]) -> list[RunPoint]:
+    """The pass-rate trend (passed / (passed + failed)) of ``records`` (newest first), oldest first."""
+    points = []
+    for record in reversed(records):
+        executed = record.passed + record.failed
+        points.append(
+            RunPoint(
+                record.id,
+                record.label,
+                record.started,
+                record.passed / executed if executed else 0.0,
+                record.tests,
+                record.failed,
+                record.flaky,
+                record.duration,
+                record.commit,
+            )
+        )
+    return points
 
 
 class _Connection(Protocol):
@@ -382,32 +481,32 @@ class HistoryStore:
         except ValueError as error:
             raise HistoryError(f"{self.location}: {error}") from None
 
-    def _recent_ids(self, last: int | None) -> list[int]:
-        return [record.id for record in self.runs(limit=last)]
-
     def pass_rate_trend(self, *, last: int | None = 50) -> list[RunPoint]:
         """Pass rate per run (passed / (passed + failed)), oldest first."""
-        points = []
-        for record in reversed(self.runs(limit=last)):
-            executed = record.passed + record.failed
-            points.append(
-                RunPoint(
-                    record.id,
-                    record.label,
-                    record.started,
-                    record.passed / executed if executed else 0.0,
-                    record.tests,
-                    record.failed,
-                    record.flaky,
-                    record.duration,
-                    record.commit,
-                )
-            )
-        return points
+        return _trend(self.runs(limit=last))
 
-    def _results(self, last: int | None, columns: str) -> Iterator[Any]:
-        """``columns`` of the results of the last ``last`` runs, oldest run first (by time)."""
-        ids = self._recent_ids(last)
+    def window(self, *, last: int | None = 20) -> HistoryWindow:
+        """The last ``last`` runs and their results, read once (two queries): what a report
+        needs from the store (trend, flaky tests, durations, each test's history)."""
+        records = self.runs(limit=last)
+        statuses: dict[str, list[Status]] = defaultdict(list)
+        durations: dict[str, list[float]] = defaultdict(list)
+        names: dict[str, TestResult] = {}
+        columns = "test_id, name, suite, file, classname, parameters, status, duration"
+        with self._converting():
+            for test_id, name, suite, file, classname, parameters, status, duration in self._results(
+                [record.id for record in records], columns
+            ):
+                final = _status(status)
+                statuses[test_id].append(final)
+                durations[test_id].append(_seconds(duration))
+                names[test_id] = _shown(name, final, suite, file, classname, parameters)
+        return HistoryWindow(last, records, dict(statuses), dict(durations), names)
+
+    def _results(self, last: int | list[int] | None, columns: str) -> Iterator[Any]:
+        """``columns`` of the results of the last ``last`` runs (or of the runs whose ids ``last``
+        lists, newest first), oldest run first (by time)."""
+        ids = last if isinstance(last, list) else [record.id for record in self.runs(limit=last)]
         if not ids:
             return iter(())
         rank = {run_id: position for position, run_id in enumerate(reversed(ids))}
@@ -440,37 +539,12 @@ class HistoryStore:
             for test_id, name, suite, file, classname, parameters, status in self._results(
                 last, "test_id, name, suite, file, classname, parameters, status"
             ):
-                found[test_id] = TestResult(
-                    name,
-                    _status(status),
-                    suite=tuple(suite.split("\x1e")) if suite else (),
-                    file=file,
-                    classname=classname,
-                    parameters=_parameters(parameters),
-                )
+                found[test_id] = _shown(name, _status(status), suite, file, classname, parameters)
         return found
 
     def flaky(self, *, last: int = 20, threshold: float = 0.2, broken_after: int = 3) -> list[FlakyVerdict]:
         """Tests whose flip rate over the last ``last`` runs reached ``threshold`` (worst first)."""
-        names = self.names(last=last)
-        verdicts = []
-        for test_id, statuses in self.statuses(last=last).items():
-            verdict, rate = classify_history(statuses, window=last, threshold=threshold, broken_after=broken_after)
-            if verdict is Classification.FLAKY:
-                example = names[test_id]
-                label = "::".join(p for p in (example.file, example.classname, example.name) if p)
-                verdicts.append(
-                    FlakyVerdict(
-                        test_id,
-                        label,
-                        example.parameters,
-                        "history",
-                        f"flip rate {rate:.0%} over the last {len(statuses)} runs (threshold {threshold:.0%})",
-                        flip_rate=rate,
-                    )
-                )
-        verdicts.sort(key=lambda v: -(v.flip_rate or 0.0))
-        return verdicts
+        return self.window(last=last).flaky(threshold=threshold, broken_after=broken_after)
 
     def broken(self, *, last: int = 20, broken_after: int = 3) -> list[str]:
         """Ids of tests that failed in each of their last ``broken_after`` runs."""
@@ -482,13 +556,7 @@ class HistoryStore:
 
     def slowest(self, *, limit: int = 10, last: int = 20) -> list[SlowTest]:
         """The tests with the highest p95 duration over the last ``last`` runs."""
-        names = self.names(last=last)
-        ranked = []
-        for test_id, values in self.durations(last=last).items():
-            example = names[test_id]
-            ranked.append(SlowTest(test_id, example.name, percentile(values, 50), percentile(values, 95), len(values)))
-        ranked.sort(key=lambda s: -s.p95)
-        return ranked[:limit]
+        return self.window(last=last).slowest(limit=limit)
 
     def load_run(self, run_id: int) -> TestRun:
         """A stored run rebuilt as a ``TestRun`` (the stored fields only: enough for a baseline).

@@ -198,7 +198,8 @@ def render_html(
 ) -> str:
     """The report as one HTML string (see ``write_html``); ``history_runs``: how many of the
     store's last runs the trend charts and each test's history cover."""
-    data = report_data(run, history=history, baseline=baseline, history_runs=history_runs)
+    window = history.window(last=history_runs) if history is not None else None  # the one read of the store
+    data = report_data(run, history=window, baseline=baseline, history_runs=history_runs)
     s = data["summary"]
     suites: dict[str, int] = {"": 0}
     messages: dict[str, int] = {}
@@ -209,8 +210,8 @@ def render_html(
             cluster_of[test.test_id] = index
     texts: dict[str | None, int] = {None: -1}  # class and file names
     tables = DetailTables(
-        history.statuses(last=history_runs) if history is not None else None,
-        history.durations(last=history_runs) if history is not None else None,
+        window.statuses if window is not None else None,
+        window.durations if window is not None else None,
     )
     rows = []
     for test in run.tests:

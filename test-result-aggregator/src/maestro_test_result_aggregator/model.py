@@ -44,6 +44,7 @@ __all__ = [
     "TestResult",
     "TestRun",
     "Tool",
+    "bound_field",
     "bound_text",
     "make_test_id",
 ]
@@ -74,7 +75,9 @@ EMPTY: Final[Mapping[str, Any]] = _EmptyMapping()
 """The shared empty mapping used as the default for ``parameters`` and ``extra``."""
 
 DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024
-"""Characters of stdout/stderr/message kept per result by ``bound_text`` (head and tail)."""
+"""The one size limit of every reader, in characters: each message, trace, stdout and stderr is
+cut to it by ``bound_text`` (head and tail), every other string (name, class, suite, file,
+property, tag, attachment...) by ``bound_field`` (prefix and hash)."""
 
 
 class Status(enum.StrEnum):
@@ -431,6 +434,28 @@ class TestRun:
 _STATUS: Final = attrgetter("status")
 _DURATION: Final = attrgetter("duration")
 _ATTEMPTS: Final = attrgetter("attempts")
+
+
+def bound_field(value: str, limit: int = DEFAULT_OUTPUT_LIMIT) -> str:
+    """``value`` (a name, class, suite, file, property or other attribute) cut to exactly
+    ``limit`` characters when longer: its first characters, then a marker with the whole value's
+    length and the first 16 hex digits of its SHA-256. Two values that differ anywhere stay
+    different after the cut, and a value is always cut the same way, so a cut test name still
+    identifies its test across reports; a cut value fits the limit, so reading back what was
+    written changes nothing.
+
+    Examples:
+        >>> cut = bound_field("test_" + "x" * 200, 80)
+        >>> len(cut), cut.startswith("test_xx"), "200" not in cut, "205 characters" in cut
+        (80, True, True, True)
+        >>> bound_field("test_" + "x" * 199 + "y", 80) != cut, bound_field(cut, 80) == cut
+        (True, True)
+    """
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    marker = f"[... cut from {len(value)} characters by maestro, sha256 {digest}]"
+    return value[: max(limit - len(marker), 0)] + marker
 
 
 def bound_text(text: str | None, limit: int = DEFAULT_OUTPUT_LIMIT) -> str | None:

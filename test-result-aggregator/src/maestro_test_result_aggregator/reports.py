@@ -29,7 +29,7 @@ from maestro_test_result_aggregator.model import TestResult, TestRun
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from maestro_test_result_aggregator.history import HistoryStore
+    from maestro_test_result_aggregator.history import HistoryStore, HistoryWindow
 
 __all__ = ["MARKDOWN_LIMITS", "render_json", "render_markdown", "render_terminal", "report_data"]
 
@@ -45,7 +45,7 @@ def _label(result: TestResult) -> str:
 def report_data(
     run: TestRun,
     *,
-    history: HistoryStore | None = None,
+    history: HistoryStore | HistoryWindow | None = None,
     baseline: TestRun | None = None,
     top: int = 10,
     history_runs: int = 30,
@@ -69,7 +69,8 @@ def report_data(
         [(0.04, 'failed'), (0.039, 'passed'), (0.038, 'passed')]
 
         With a ``HistoryStore``, ``trend`` holds one point per stored run (and ``flaky`` and
-        ``regressions`` use the history too):
+        ``regressions`` use the history too). The store is read once, its last ``history_runs``
+        runs (``HistoryStore.window``); a ``HistoryWindow`` already read can be given instead:
 
         >>> from maestro_test_result_aggregator import HistoryStore
         >>> with HistoryStore.open(":memory:") as store:
@@ -124,6 +125,10 @@ def report_data(
         data["new_failures"] = [_label(t) for t in diff.new_failures]
         data["fixed"] = [_label(t) for t in diff.fixed]
     if history is not None:
+        # The store is read once (its last ``history_runs`` runs); a window is used as it is.
+        from maestro_test_result_aggregator.history import HistoryWindow  # noqa: PLC0415 - sqlite only with a store
+
+        window = history if isinstance(history, HistoryWindow) else history.window(last=history_runs)
         data["trend"] = [
             {
                 "run": p.run_id,
@@ -136,15 +141,15 @@ def report_data(
                 "flaky": p.flaky,
                 "duration": p.duration,
             }
-            for p in history.pass_rate_trend(last=history_runs)
+            for p in window.pass_rate_trend()
         ]
         data["flaky"].extend(
             {"name": v.name, "parameters": dict(v.parameters), "signal": v.signal, "evidence": v.evidence}
-            for v in history.flaky(last=history_runs)[: top * 5]
+            for v in window.flaky()[: top * 5]
         )
         data["regressions"] = [
             {"name": r.name, "current": r.current, "p50": r.p50, "p95": r.p95, "ratio": r.ratio}
-            for r in duration_regressions(run, history.durations(last=history_runs))[:top]
+            for r in duration_regressions(run, window.durations)[:top]
         ]
     return data
 

@@ -12,7 +12,7 @@ start/empty tags and end tags each with the whitespace before them, comments, CD
 processing instructions): few tokens, since every token costs a regex match and a Python
 dispatch. Matches are taken with ``scanner.match``, so tokens are contiguous by construction; a
 position where nothing matches is either an incomplete token at the end of a chunk (carried into
-the next one, up to ``_MAX_CARRY`` characters) or malformed input (fallback). A tag stack checks
+the next one, up to ``_MAX_CARRY`` bytes) or malformed input (fallback). A tag stack checks
 nesting.
 
 The first alternative matches a whole childless ``<testcase .../>`` (or ``<testcase ...>
@@ -37,13 +37,17 @@ from typing import IO, Any, Final
 
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._values import MAX_SECONDS
-from maestro_test_result_aggregator.model import Status, TestResult
+from maestro_test_result_aggregator.model import DEFAULT_OUTPUT_LIMIT, Status, TestResult
 
-__all__ = ["Events", "Fallback", "parse_line", "parse_time", "parse_timestamp", "scan"]
+__all__ = ["MAX_TOKEN", "Events", "Fallback", "parse_line", "parse_time", "parse_timestamp", "scan"]
 
 _CHUNK: Final = 1 << 20
-_MAX_CARRY: Final = 8 << 20
-"""Longest single token (characters) carried across chunks before handing the file to expat."""
+MAX_TOKEN: Final = 8 << 20
+"""The longest XML token (bytes) either JUnit reader accepts (``junit.MAX_TOKEN``)."""
+_MAX_CARRY: Final = MAX_TOKEN
+"""Longest single token (UTF-8 bytes) carried across chunks before handing the file to expat:
+at most ``MAX_TOKEN`` less the few bytes the decoder may hold, so whenever expat refuses a
+token as too long, this reader has handed the file over before (both readers agree)."""
 
 _WS: Final = "[ \\t\\r\\n]"
 _NAME: Final = "[A-Za-z_:][-A-Za-z0-9_.:]*"
@@ -61,8 +65,10 @@ _WIDE: Final = "\\u0100-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff"
 
 
 def _value_class(wide: bool) -> str:
-    """An attribute value that needs no normalisation: no reference, no tab/newline/return."""
-    return f"[ !#-%'-;=-\\xff{_WIDE if wide else ''}]*+"
+    """An attribute value that needs no normalisation: no reference, no tab/newline/return; at
+    most ``DEFAULT_OUTPUT_LIMIT`` characters (a longer one goes to the reader's start handler,
+    which cuts it to the field limit: the C accelerator stops at the same length)."""
+    return f"[ !#-%'-;=-\\xff{_WIDE if wide else ''}]{{0,{DEFAULT_OUTPUT_LIMIT}}}+"
 
 
 _FAST_NAMES: Final = ("name", "classname", "time", "file", "line", "timestamp")
@@ -607,7 +613,7 @@ def scan(stream: IO[bytes], reader: Any, events: Events) -> Iterator[None]:
                 if carry or scanner.stack or not scanner.root_done:
                     raise Fallback
                 break
-            if len(carry) > _MAX_CARRY:
+            if len(carry) > _MAX_CARRY // 4 and len(carry.encode()) > _MAX_CARRY - 8:
                 raise Fallback
             yield
     except (UnicodeDecodeError, ReportParseError):

@@ -8,8 +8,8 @@
  *
  * It accepts exactly what the master pattern's "fixed"/"any" testcase alternatives accept
  * (whitespace, "<testcase", attributes among name/classname/time/file/line/timestamp written
- * name="value" with a value needing no normalisation, each at most once, then "/>" or
- * "></testcase>" with optional whitespace between) and stops at the first element it does not
+ * name="value" with a value needing no normalisation of at most FIELD_LIMIT characters, each at
+ * most once, then "/>" or "></testcase>" with optional whitespace between) and stops at the first element it does not
  * accept: the Python tokenizer then reads that element itself. It never reads past the end of
  * the buffer (every index is checked against the length), keeps no state, and builds only
  * strings, tuples and a list. A differential property test compares it with the pattern.
@@ -18,6 +18,10 @@
 #include <Python.h>
 
 #define N_FIELDS 6
+
+/* model.DEFAULT_OUTPUT_LIMIT: the longest attribute value taken here (the pattern's value class
+ * has the same bound); a longer one ends the run and the Python reader cuts it to this length. */
+#define FIELD_LIMIT 65536
 
 static const char *FIELD_NAMES[N_FIELDS] = {"name", "classname", "time", "file", "line", "timestamp"};
 static const Py_ssize_t FIELD_LENGTHS[N_FIELDS] = {4, 9, 4, 4, 4, 9};
@@ -93,10 +97,10 @@ static Py_ssize_t parse_one(int kind, const void *data, Py_ssize_t length, Py_ss
         }
         Py_ssize_t v = j + FIELD_LENGTHS[field] + 2;
         Py_ssize_t e = v;
-        while (e < length && is_plain_value(PyUnicode_READ(kind, data, e))) {
+        while (e < length && e - v <= FIELD_LIMIT && is_plain_value(PyUnicode_READ(kind, data, e))) {
             e++;
         }
-        if (e >= length || PyUnicode_READ(kind, data, e) != '"') {
+        if (e - v > FIELD_LIMIT || e >= length || PyUnicode_READ(kind, data, e) != '"') {
             return -1; /* a value needing normalisation or a reference, or the buffer's end */
         }
         starts[field] = v;
@@ -362,9 +366,16 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static int exec_module(PyObject *module) { return PyModule_AddIntConstant(module, "FIELD_LIMIT", FIELD_LIMIT); }
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, (void *)exec_module},
+    {0, NULL},
+};
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "_junit_speedups", "C accelerator of the fast JUnit reader.", 0, methods,
-    NULL, NULL, NULL, NULL,
+    slots, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__junit_speedups(void) { return PyModuleDef_Init(&module_def); }

@@ -1,6 +1,9 @@
 from collections.abc import Callable
 from typing import Any
 
+FIELD_LIMIT: int
+"""The longest attribute value the accelerator takes (``model.DEFAULT_OUTPUT_LIMIT``)."""
+
 def scan_testcases(buffer: str, position: int, /) -> tuple[list[tuple[str | None, ...]], int]:
     """The attribute values (name, classname, time, file, line, timestamp; None when absent) of
     the consecutive childless testcases from ``position``, and where they end."""

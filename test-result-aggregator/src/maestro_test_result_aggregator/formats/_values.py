@@ -25,12 +25,24 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from maestro_test_result_aggregator.model import Attempt, TestResult, bound_text
+from maestro_test_result_aggregator.model import (
+    DEFAULT_OUTPUT_LIMIT,
+    Attachment,
+    Attempt,
+    Environment,
+    TestResult,
+    TestRun,
+    Tool,
+    bound_field,
+    bound_text,
+)
 
 __all__ = [
     "MAX_SECONDS",
     "MAX_SUITE_DEPTH",
+    "bounded_json",
     "bounded_result",
+    "bounded_run",
     "clean",
     "epoch",
     "mapping",
@@ -142,6 +154,109 @@ def string_map(value: Any, what: str) -> dict[str, str]:
 
 
 _TEXT_FIELDS: Final = ("message", "trace", "stdout", "stderr")
+_FIELD: Final = DEFAULT_OUTPUT_LIMIT
+
+
+def _long_string(value: Any) -> bool:
+    """Whether decoded JSON ``value`` holds a string (or key) longer than the field limit;
+    walked with a stack, so any nesting the decoder accepted is fine."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > _FIELD:
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def bounded_json(value: Any) -> Any:
+    """Decoded JSON ``value`` (an ``extra`` object) with every string and key cut by
+    ``bound_field``; the same object when all fit.
+
+    Raises:
+        ValueError: a long string nested too deeply to rebuild.
+
+    Examples:
+        >>> extra = {"note": "x" * 100_000, "n": [1, "ok"]}
+        >>> cut = bounded_json(extra)
+        >>> len(cut["note"]) == DEFAULT_OUTPUT_LIMIT, cut["n"], bounded_json(cut) == cut
+        (True, [1, 'ok'], True)
+    """
+    if not _long_string(value):
+        return value
+    try:
+        return _rebuilt(value)
+    except RecursionError:
+        raise ValueError("extra nests a string longer than the field limit too deeply") from None
+
+
+def _rebuilt(value: Any) -> Any:
+    if isinstance(value, str):
+        return bound_field(value)
+    if isinstance(value, Mapping):
+        return {bound_field(str(key)): _rebuilt(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rebuilt(item) for item in value]
+    return value
+
+
+def _attachments_fit(attachments: tuple[Attachment, ...]) -> bool:
+    return all(len(a.name) <= _FIELD and len(a.content_type) <= _FIELD and len(a.path) <= _FIELD for a in attachments)
+
+
+def _bounded_attachments(attachments: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+    if _attachments_fit(attachments):
+        return attachments
+    return tuple(Attachment(bound_field(a.name), bound_field(a.content_type), bound_field(a.path)) for a in attachments)
+
+
+def _fields_fit(result: TestResult) -> bool:
+    """Whether every string of ``result`` that is not a text body fits ``DEFAULT_OUTPUT_LIMIT``
+    (cheap: the usual result passes a few length tests)."""
+    return (
+        len(result.name) <= _FIELD
+        and len(result.classname or "") <= _FIELD
+        and len(result.file or "") <= _FIELD
+        and len(result.raw_status or "") <= _FIELD
+        and all(len(name) <= _FIELD for name in result.suite)
+        and all(len(key) <= _FIELD and len(value) <= _FIELD for key, value in result.parameters.items())
+        and all(len(tag) <= _FIELD for tag in result.tags)
+        and _attachments_fit(result.attachments)
+        and all(len(a.raw_status or "") <= _FIELD and _attachments_fit(a.attachments) for a in result.attempts)
+        and not (result.extra and _long_string(result.extra))
+    )
+
+
+def _optional_field(value: str | None) -> str | None:
+    return None if value is None else bound_field(value)
+
+
+def bounded_run(run: TestRun) -> TestRun:
+    """``run`` with its own strings (tool name and version, environment, run id, ``extra``) cut by
+    ``bound_field``, in place; its tests are the readers' (``bounded_result``).
+
+    Examples:
+        >>> run = bounded_run(TestRun(Tool("pytest", "9." + "0" * 100_000)))
+        >>> len(run.tool.version) == DEFAULT_OUTPUT_LIMIT
+        True
+    """
+    tool, env = run.tool, run.environment
+    run.tool = Tool(bound_field(tool.name), _optional_field(tool.version))
+    run.environment = Environment(
+        commit=_optional_field(env.commit),
+        branch=_optional_field(env.branch),
+        build_url=_optional_field(env.build_url),
+        shard=_optional_field(env.shard),
+        extra=bounded_json(env.extra),
+    )
+    run.run_id = _optional_field(run.run_id)
+    run.extra = bounded_json(run.extra)
+    return run
 
 
 def _too_long(item: TestResult | Attempt, limit: int) -> bool:
@@ -149,16 +264,42 @@ def _too_long(item: TestResult | Attempt, limit: int) -> bool:
 
 
 def bounded_result(result: TestResult, limit: int) -> TestResult:
-    """``result`` with its message, trace, stdout and stderr (and its attempts') cut by
-    ``bound_text`` to about ``limit`` characters: the one size policy of every reader (the JUnit
-    readers cut while streaming, the JSON readers here). Unchanged, the same object, when all fit.
+    """``result`` within the one size policy of every reader: its message, trace, stdout and
+    stderr (and its attempts') cut by ``bound_text`` to about ``limit`` characters (head and tail
+    kept), every other string (name, class, suite names, file, parameters, tags, raw status,
+    attachments, ``extra``) cut by ``bound_field`` to ``DEFAULT_OUTPUT_LIMIT`` characters (prefix
+    and a hash of the whole value, so tests stay distinct). The JUnit readers cut while
+    streaming, the JSON readers here. Unchanged, the same object, when all fit.
+
+    Raises:
+        ValueError: ``extra`` nests a long string too deeply to rebuild.
 
     Examples:
         >>> from maestro_test_result_aggregator.model import Status
         >>> cut = bounded_result(TestResult("t", Status.FAILED, message="x" * 100), 20)
         >>> len(cut.message) < 100, "truncated by maestro" in cut.message
         (True, True)
+        >>> long = bounded_result(TestResult("t" * 100_000, Status.PASSED, suite=("s" * 70_000,)), 20)
+        >>> len(long.name) == len(long.suite[0]) == DEFAULT_OUTPUT_LIMIT, "sha256" in long.name
+        (True, True)
     """
+    if not _fields_fit(result):
+        result = replace(
+            result,
+            name=bound_field(result.name),
+            classname=_optional_field(result.classname),
+            file=_optional_field(result.file),
+            raw_status=_optional_field(result.raw_status),
+            suite=tuple(bound_field(name) for name in result.suite),
+            parameters={bound_field(k): bound_field(v) for k, v in result.parameters.items()},
+            tags=tuple(bound_field(tag) for tag in result.tags),
+            attachments=_bounded_attachments(result.attachments),
+            attempts=tuple(
+                replace(a, raw_status=_optional_field(a.raw_status), attachments=_bounded_attachments(a.attachments))
+                for a in result.attempts
+            ),
+            extra=bounded_json(result.extra),
+        )
     if not _too_long(result, limit) and not any(_too_long(attempt, limit) for attempt in result.attempts):
         return result
     attempts = tuple(_bounded_attempt(attempt, limit) for attempt in result.attempts)

@@ -34,6 +34,7 @@ from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._schema import ctrf_schema, schema_errors
 from maestro_test_result_aggregator.formats._values import (
     bounded_result,
+    bounded_run,
     clean,
     epoch,
     mapping,
@@ -588,7 +589,7 @@ def run_from_ctrf(document: Mapping[str, Any], *, source: str = "document") -> T
         except (TypeError, ValueError, AttributeError, KeyError) as error:
             raise ReportParseError(source, f"bad test at results.tests[{index}]: {error}") from None
     _seconds_not_milliseconds(run)
-    return run
+    return bounded_run(run)
 
 
 def _seconds_not_milliseconds(run: TestRun) -> None:

@@ -26,6 +26,7 @@ from typing import IO, Any, Final
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._values import (
     bounded_result,
+    bounded_run,
     epoch,
     mapping,
     optional_text,
@@ -305,18 +306,20 @@ def write_jsonl(run: TestRun, path: str | os.PathLike[str]) -> None:
 def _run_from_header(header: dict[str, Any]) -> TestRun:
     tool = mapping(header.get("tool"), "tool")
     env = mapping(header.get("environment"), "environment")
-    return TestRun(
-        tool=Tool(text(tool["name"], "tool name"), optional_text(tool.get("version"), "tool version")),
-        environment=Environment(
-            commit=optional_text(env.get("commit"), "commit"),
-            branch=optional_text(env.get("branch"), "branch"),
-            build_url=optional_text(env.get("build_url"), "build_url"),
-            shard=optional_text(env.get("shard"), "shard"),
-            extra=string_map(env.get("extra"), "environment extra") or EMPTY,
-        ),
-        start=_start(header.get("start")),
-        run_id=optional_text(header.get("run_id"), "run_id"),
-        extra=mapping(header.get("extra"), "extra") or EMPTY,
+    return bounded_run(
+        TestRun(
+            tool=Tool(text(tool["name"], "tool name"), optional_text(tool.get("version"), "tool version")),
+            environment=Environment(
+                commit=optional_text(env.get("commit"), "commit"),
+                branch=optional_text(env.get("branch"), "branch"),
+                build_url=optional_text(env.get("build_url"), "build_url"),
+                shard=optional_text(env.get("shard"), "shard"),
+                extra=string_map(env.get("extra"), "environment extra") or EMPTY,
+            ),
+            start=_start(header.get("start")),
+            run_id=optional_text(header.get("run_id"), "run_id"),
+            extra=mapping(header.get("extra"), "extra") or EMPTY,
+        )
     )
 
 

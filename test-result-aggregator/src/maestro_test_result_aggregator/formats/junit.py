@@ -35,6 +35,7 @@ import gc
 import json
 import os
 import pyexpat
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -44,7 +45,7 @@ from typing import IO, Any, Final, Literal
 
 from maestro_test_result_aggregator.errors import ReportParseError, UnsafeInputError
 from maestro_test_result_aggregator.formats._junit_attachments import attachment_lines, split_attachments
-from maestro_test_result_aggregator.formats._junit_fast import Events, Fallback, parse_line, scan
+from maestro_test_result_aggregator.formats._junit_fast import MAX_TOKEN, Events, Fallback, parse_line, scan
 from maestro_test_result_aggregator.formats._junit_fast import parse_time as _time
 from maestro_test_result_aggregator.formats._junit_fast import parse_timestamp as _timestamp
 from maestro_test_result_aggregator.formats._junit_vitest import VITEST_ROOT, unrun_files
@@ -58,12 +59,14 @@ from maestro_test_result_aggregator.model import (
     TestResult,
     TestRun,
     Tool,
+    bound_field,
     bound_text,
 )
 
 __all__ = [
     "JUNIT_ENGINES",
     "JUNIT_PROFILES",
+    "MAX_TOKEN",
     "JunitEngine",
     "JunitProfile",
     "fold_repeated_testcases",
@@ -231,7 +234,7 @@ class _Reader:
         return collector.value() if collector is not None else ""
 
     # -- the fast path ------------------------------------------------------------------
-    def fast_handler(self) -> Callable[[str, dict[str, str]], None]:
+    def fast_handler(self) -> Callable[[str, dict[str, str]], None]:  # noqa: PLR0915 - one inlined hot path
         """The start handler of the fast path: a closure over locals (no attribute lookups for
         the hot names), building a passed result from each ``<testcase>``'s attributes."""
         reader = self
@@ -244,8 +247,9 @@ class _Reader:
         other = self.start_other
         passed = _PASSED
         make = TestResult
+        field = DEFAULT_OUTPUT_LIMIT
 
-        def start(name: str, attrs: dict[str, str]) -> None:
+        def start(name: str, attrs: dict[str, str]) -> None:  # noqa: PLR0912 - inlined: a call per test costs
             if name != "testcase":
                 other(name, attrs)
                 return
@@ -258,11 +262,20 @@ class _Reader:
             time = get("time")
             line = get("line")
             # Class and file names repeat across a suite: share one string object for each.
+            # Every name is cut to the field limit (the fast tokenizer's patterns and the C
+            # accelerator take no longer value, so only this handler sees one).
+            name = get("name", "")
+            if len(name) > field:
+                name = bound_field(name)
             file = get("file")
             if file is not None:
+                if len(file) > field:
+                    file = bound_field(file)
                 file = intern(file, file)
             classname = get("classname")
             if classname is not None:
+                if len(classname) > field:
+                    classname = bound_field(classname)
                 classname = intern(classname, classname)
             # Durations repeat too ("0.001"): parse each distinct text once, share the float.
             duration = known_time(time) if time is not None else 0.0
@@ -273,12 +286,10 @@ class _Reader:
                         duration = 0.0  # nan, inf or absurd: not a duration (as parse_time)
                     if len(times) < 65536:
                         times[time] = duration  # type: ignore[index]
-                result = make(
-                    get("name", ""), passed, duration, reader.suite_tuple, file, classname, int(line) if line else None
-                )
+                result = make(name, passed, duration, reader.suite_tuple, file, classname, int(line) if line else None)
             except ValueError:
                 result = make(
-                    get("name", ""),
+                    name,
                     passed,
                     _time(time),
                     reader.suite_tuple,
@@ -361,11 +372,11 @@ class _Reader:
                     line=self.parser.CurrentLineNumber,
                     column=self.parser.CurrentColumnNumber + 1,
                 )
-            self.suites.append(attrs.get("name", ""))
+            self.suites.append(bound_field(attrs.get("name", "")))
             suite = tuple(self.suites)
             self.elements.append(suite)
             self.opened.append(len(self.tests) + self.gone)
-            self.suite_attrs[id(suite)] = (suite, {key: attrs[key] for key in _SUITE_KEYS if key in attrs})
+            self.suite_attrs[id(suite)] = (suite, {key: bound_field(attrs[key]) for key in _SUITE_KEYS if key in attrs})
             self.suite_tuple = suite
             if self.root is None:
                 self.root = name
@@ -376,11 +387,11 @@ class _Reader:
                 self.root = name
                 self.start = _timestamp(attrs.get("timestamp"))
                 if attrs.get("name"):
-                    self.tool = attrs["name"]
+                    self.tool = bound_field(attrs["name"])
         elif self.root is None:
             raise ReportParseError(
                 self.source,
-                f"not JUnit XML: the root element is <{name}>, not <testsuites> or <testsuite>",
+                f"not JUnit XML: the root element is <{bound_field(name, 200)}>, not <testsuites> or <testsuite>",
                 line=self.parser.CurrentLineNumber,
                 column=self.parser.CurrentColumnNumber + 1,
             )
@@ -428,7 +439,9 @@ class _Reader:
             self.in_properties = True
         elif name == "property" and self.in_properties:
             key = attrs.get("name", "")
-            value = attrs.get("value", "")
+            # A parameter our writer wrote is cut as the parameter name it was, so it reads back.
+            key = _PARAM + bound_field(key[len(_PARAM) :]) if key.startswith(_PARAM) else bound_field(key)
+            value = bound_field(attrs.get("value", ""))
             if key == _TAG:
                 if self.tags is None:
                     self.tags = []
@@ -618,6 +631,7 @@ def _feed(parser: Any, reader: _Reader, stream: IO[bytes]) -> Iterator[None]:
     """Parse ``stream`` chunk by chunk, yielding after each chunk; expat and safety errors
     become ``UnsafeInputError``/``ReportParseError`` with the position."""
     source = reader.source
+    fed = 0
     try:
         while True:
             chunk = stream.read(_CHUNK)
@@ -625,6 +639,10 @@ def _feed(parser: Any, reader: _Reader, stream: IO[bytes]) -> Iterator[None]:
                 parser.Parse(b"", True)
                 break
             parser.Parse(chunk, False)
+            fed += len(chunk)
+            if fed - parser.CurrentByteIndex > MAX_TOKEN:
+                # expat holds one unfinished token (a tag, a comment...): refused before it grows.
+                _too_long_token(reader, stream, parser.CurrentByteIndex)
             yield
     except _Unsafe as error:
         raise UnsafeInputError(
@@ -639,16 +657,61 @@ def _feed(parser: Any, reader: _Reader, stream: IO[bytes]) -> Iterator[None]:
     except (LookupError, ValueError) as error:
         # pyexpat asks Python's codecs for an encoding expat does not know itself: an unknown
         # name (LookupError), a multi-byte or not-a-text codec (ValueError, UnicodeError).
-        declared = f" {reader.declared!r}" if reader.declared else ""
+        declared = f" {bound_field(reader.declared, 200)!r}" if reader.declared else ""
         raise ReportParseError(
             source,
-            f"unsupported encoding{declared} in the XML declaration: {error}",
+            f"unsupported encoding{declared} in the XML declaration: {bound_field(str(error), 400)}",
             line=parser.CurrentLineNumber,
             column=parser.CurrentColumnNumber + 1,
         ) from None
     reader.drain()
     if reader.root is None:
         raise ReportParseError(source, "not JUnit XML: no <testsuites> or <testsuite> element")
+
+
+# MAX_TOKEN (from _junit_fast): the longest single XML token (a start tag with all its
+# attributes, a comment, a processing instruction), in bytes, either JUnit reader accepts. Past
+# it the file is refused by ReportParseError naming the element and attribute, before the token
+# is held whole (a 60 MB name="..." cost 215 MB). Character data and CDATA stream, unbounded.
+
+_TOKEN_HEAD: Final = re.compile(rb"<([^\s/>=]{1,200})")
+_TOKEN_ATTRIBUTE: Final = re.compile(rb"\s+([^\s=/>]{1,200})\s*=\s*(?:\"[^\"]*\"|'[^']*')")
+_TOKEN_OPEN: Final = re.compile(rb"\s+([^\s=/>]{1,200})\s*=\s*[\"']")
+
+
+def _token_kind(head: bytes) -> str:
+    """What the token starting with ``head`` is: the element and the attribute still open at the
+    end of ``head`` (the one too long), or a comment or processing instruction."""
+    if head.startswith(b"<!--"):
+        return "a comment"
+    if head.startswith(b"<?"):
+        return "a processing instruction"
+    found = _TOKEN_HEAD.match(head)
+    if found is None:
+        return "a token"
+    element = found[1].decode("utf-8", "replace")
+    at = found.end()
+    while (attribute := _TOKEN_ATTRIBUTE.match(head, at)) is not None:
+        at = attribute.end()
+    opened = _TOKEN_OPEN.match(head, at)
+    if opened is None:
+        return f"a <{element}> tag"
+    return f"attribute {opened[1].decode('utf-8', 'replace')!r} of a <{element}> tag"
+
+
+def _too_long_token(reader: _Reader, stream: IO[bytes], at: int) -> None:
+    """Raise the refusal of a token longer than ``MAX_TOKEN`` starting at byte ``at``."""
+    try:
+        stream.seek(at)
+        kind = _token_kind(stream.read(MAX_TOKEN + 1))
+    except OSError:  # pragma: no cover - a stream that cannot seek
+        kind = "a token"
+    raise ReportParseError(
+        reader.source,
+        f"not readable: {kind} longer than {MAX_TOKEN >> 20} MiB (the limit of one XML token)",
+        line=reader.parser.CurrentLineNumber,
+        column=reader.parser.CurrentColumnNumber + 1,
+    )
 
 
 _NAME: Final = attrgetter("name")
@@ -839,8 +902,12 @@ def read_junit(
 
     Raises:
         UnsafeInputError: the file declares a DOCTYPE or entities.
-        ReportParseError: malformed XML or not JUnit, with line and column.
+        ReportParseError: malformed XML, not JUnit, or one token (a tag with its attributes, a
+            comment) longer than ``MAX_TOKEN`` bytes, with line and column.
         ValueError: an unknown ``engine``.
+
+    Every name, class, suite, file, property and other attribute kept is cut to
+    ``DEFAULT_OUTPUT_LIMIT`` characters by ``model.bound_field`` (prefix and hash).
     """
     source = os.fspath(path)
     _check_engine(engine)

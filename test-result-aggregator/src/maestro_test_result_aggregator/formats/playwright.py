@@ -56,6 +56,8 @@ from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._values import (
     MAX_SUITE_DEPTH,
+    bounded_result,
+    bounded_run,
     epoch,
     mapping,
     optional_text,
@@ -162,16 +164,19 @@ def _spec_results(item: Any, here: tuple[str, ...], file: Any, limit: int) -> It
         line = spec.get("line")
         if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
             raise ValueError(f"line must be an integer, got {line!r}")
-        yield TestResult(
-            name=text(spec.get("title", ""), "title"),
-            **final.outcome(),
-            suite=here,
-            file=optional_text(spec.get("file") or file, "file"),
-            line=line,
-            parameters={"project": project} if project else EMPTY,
-            tags=tags,
-            attempts=tuple(tries) if len(tries) > 1 else (),
-            extra={"annotations": list(annotations)} if annotations else EMPTY,
+        yield bounded_result(
+            TestResult(
+                name=text(spec.get("title", ""), "title"),
+                **final.outcome(),
+                suite=here,
+                file=optional_text(spec.get("file") or file, "file"),
+                line=line,
+                parameters={"project": project} if project else EMPTY,
+                tags=tags,
+                attempts=tuple(tries) if len(tries) > 1 else (),
+                extra={"annotations": list(annotations)} if annotations else EMPTY,
+            ),
+            limit,
         )
 
 
@@ -261,7 +266,7 @@ def run_from_playwright(
         raise ReportParseError(source, f"bad Playwright report: {error}") from None
     except RecursionError:
         raise ReportParseError(source, "bad Playwright report: suites nested too deeply") from None
-    return run
+    return bounded_run(run)
 
 
 def read_playwright_json(path: str | os.PathLike[str], *, text_limit: int = DEFAULT_OUTPUT_LIMIT) -> TestRun:

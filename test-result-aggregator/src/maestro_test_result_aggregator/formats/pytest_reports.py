@@ -42,6 +42,8 @@ from typing import Any, Final
 from maestro_test_result_aggregator.errors import ReportParseError
 from maestro_test_result_aggregator.formats._jsonstream import JsonStream
 from maestro_test_result_aggregator.formats._values import (
+    bounded_result,
+    bounded_run,
     clean,
     epoch,
     mapping,
@@ -270,10 +272,12 @@ def read_pytest_reportlog(path: str | os.PathLike[str], *, text_limit: int = DEF
             if not finished:  # the process died during this test: it did not pass
                 attempts[nodeid][-1] = _crashed(attempts[nodeid][-1])
                 interrupted = True
-    run.tests.extend(_result(nodeid, tries, infos[nodeid]) for nodeid, tries in attempts.items())
+    run.tests.extend(
+        bounded_result(_result(nodeid, tries, infos[nodeid]), text_limit) for nodeid, tries in attempts.items()
+    )
     if not finished and not interrupted:
         run.tests.append(TestResult("pytest session", **_crashed(Attempt(Status.FAILED)).outcome()))
-    return run
+    return bounded_run(run)
 
 
 _CRASHED: Final = (
@@ -431,7 +435,7 @@ def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = D
                 for index in reader.array():
                     record = reader.value()
                     try:
-                        tests.append(_json_report_test(record, text_limit))
+                        tests.append(bounded_result(_json_report_test(record, text_limit), text_limit))
                     except (KeyError, TypeError, ValueError, AttributeError) as error:
                         raise reader.error(f"bad test at tests[{index}]: {error}") from None
             elif key in ("created", "duration", "environment"):
@@ -455,4 +459,4 @@ def read_pytest_json_report(path: str | os.PathLike[str], *, text_limit: int = D
             run.stop = epoch(run.start + seconds(duration, "duration"), "created + duration")
     except ValueError as error:
         raise ReportParseError(source, f"bad pytest-json-report header: {error}") from None
-    return run
+    return bounded_run(run)
