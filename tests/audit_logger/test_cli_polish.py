@@ -61,6 +61,9 @@ def test_ctrl_c_on_tail_follow_exits_130_quietly(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job (`pytest ... &`) ignores SIGINT and its children inherit that:
+        # give the CLI Ctrl-C back, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     assert proc.stdout is not None
     assert '"i":0' in proc.stdout.readline()  # it is running and following

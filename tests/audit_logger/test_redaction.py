@@ -467,3 +467,32 @@ def test_record_leaves_the_cached_actor_and_target_dicts_alone() -> None:
         AuditLogger(MemorySink(), service="s").record("a.b", actor=actor, targets=target)
     assert (actor.to_dict(), target.to_dict()) == before
     assert events[0]["targets"][0]["id"] == REDACTED
+
+
+def _owned(redactor: Redactor, extra: dict[str, Any]) -> dict[str, Any]:
+    record = event_record(
+        "invoice.update", Actor("u-1"), None, "success", None, None, None, None, "info", "billing", None,
+        None, None, None, None, extra, NS, "",
+    )  # fmt: skip
+    return redactor._redact_owned(record)["extra"]  # type: ignore[no-any-return]
+
+
+def test_the_last_clean_extra_shortcut_cannot_be_fooled_by_later_changes() -> None:
+    """The hot path skips an ``extra`` equal to the last clean one; it keeps its own copy, and
+    never takes an ``extra`` holding containers (the caller's, shared by the shallow copy)."""
+    redactor = Redactor()
+    _owned(redactor, {"note": "warming up", "n": 0, "items": "known keys"})  # the keys become known plain
+    stored = _owned(redactor, {"note": "an ordinary note", "n": 1})
+    assert stored == {"note": "an ordinary note", "n": 1}
+    stored["note"] = "password=hunter2"  # a sink changing the record it was given
+    assert _owned(redactor, {"note": "password=hunter2", "n": 1}) == {"note": "password=[REDACTED]", "n": 1}
+    items = ["an ordinary value"]
+    assert _owned(redactor, {"items": items}) == {"items": ["an ordinary value"]}
+    items[0] = "password=hunter2"  # the caller's list, changed after the first event
+    assert _owned(redactor, {"items": items}) == {"items": ["password=[REDACTED]"]}
+    stored = _owned(redactor, {"items": ["an ordinary value"]})
+    stored["items"][0] = "password=hunter2"  # a sink changing a list inside the record
+    assert _owned(redactor, {"items": ["password=hunter2"]}) == {"items": ["password=[REDACTED]"]}
+    assert _owned(redactor, {"note": "an ordinary note", "n": 1}) == {"note": "an ordinary note", "n": 1}
+    assert _owned(redactor, {"note": "an ordinary note", "n": 1}) == {"note": "an ordinary note", "n": 1}
+    assert _owned(redactor, {"token": "an ordinary note", "n": 1}) == {"token": "[REDACTED]", "n": 1}

@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import random
 import threading
 import time
 from collections.abc import Iterator
+
+from maestro_audit_logger._errors import AuditReadError
 
 # (second, "YYYY-MM-DDTHH:MM:SS"): one tuple, replaced whole, so threads never see half of it.
 _second_prefix: tuple[int, str] = (-1, "")
@@ -92,3 +95,25 @@ def uuid7(ns: int | None = None) -> str:
             prefix, low = _random_suffix(ms)
             return prefix + "%012x" % low  # noqa: UP031
     return state[1] + "%012x" % next(state[2])  # noqa: UP031
+
+
+TimeLike = str | dt.datetime | int | None
+
+
+def to_iso(value: TimeLike, name: str) -> str | None:
+    """A time bound as our ISO form: a datetime (naive = UTC), ns int, or ISO string."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return iso_from_ns(value)
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise AuditReadError(f"{name} must be an ISO 8601 time, got {value!r}") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return iso_from_ns((delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
+    raise AuditReadError(f"{name} must be a datetime, an ISO string or nanoseconds, got {value!r}")

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
+from maestro_audit_logger._chain import Record
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record, Sink
+from maestro_audit_logger._sink import Sink
 
 DEFAULT_TABLE = "audit_events"
 COLUMNS = (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from maestro_audit_logger._canonical import GENESIS, dumps
+from maestro_audit_logger._chain import Record
 from maestro_audit_logger._errors import AuditConfigError
 from maestro_audit_logger._event import Actor, AuditEvent, Target
 from maestro_audit_logger._sealer import TimedSealer
@@ -29,7 +30,7 @@ from maestro_audit_logger._segments import (
     write_head,
 )
 from maestro_audit_logger._signing import Signer
-from maestro_audit_logger._sink import Record, Sink
+from maestro_audit_logger._sink import Sink
 
 SYSTEM_ACTOR = Actor(id="maestro-audit-logger", type="system")
 

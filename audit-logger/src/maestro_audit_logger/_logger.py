@@ -24,6 +24,7 @@ from maestro_audit_logger._event import Actor, AuditEvent, Outcome, Source, Targ
 from maestro_audit_logger._otel import current_ids
 from maestro_audit_logger._redaction import Redactor
 from maestro_audit_logger._sink import Sink, SinkStats
+from maestro_audit_logger._sources import where
 
 if TYPE_CHECKING:
     import asyncio
@@ -55,28 +56,32 @@ def _too_large(size: int, limit: int) -> None:
 
 
 def make_sink(target: Sink | str | os.PathLike[str]) -> Sink:
-    """A sink from a `Sink`, ``"-"``/``"stdout"``/``"stderr"``, a ``sqlite:///`` or
-    ``postgresql://`` URL, or a file path (JSONL)."""
+    """A sink from a `Sink`, ``"-"``/``"stdout"``/``"stderr"``, a ``sqlite://`` or
+    ``postgresql://`` URL, or a path: a SQLite database when the file is one (or, new, ends in
+    ``.db``/``.sqlite``/``.sqlite3``), else a JSONL log file. The same rules `AuditReader` and
+    `verify` read a source by (`maestro_audit_logger._sources`)."""
     if isinstance(target, Sink):
         return target
-    if isinstance(target, str):
-        if target in ("-", "stdout", "stderr"):
-            from maestro_audit_logger._file import StreamSink
+    if not isinstance(target, str | os.PathLike):
+        raise AuditConfigError(
+            f"sink must be a Sink, a path, '-', or a sqlite:/// or postgresql:// URL, got {target!r}"
+        )
+    place = where(target)
+    if place.kind == "stream":
+        from maestro_audit_logger._file import StreamSink
 
-            return StreamSink("stdout" if target == "-" else target)
-        if target.startswith("sqlite://"):
-            from maestro_audit_logger._sqlite import SqliteSink
+        return StreamSink(place.location)
+    if place.kind == "sqlite":
+        from maestro_audit_logger._sqlite import SqliteSink
 
-            return SqliteSink(target.removeprefix("sqlite://"))
-        if target.startswith(("postgresql://", "postgres://")):
-            from maestro_audit_logger._postgres import PostgresSink
+        return SqliteSink(place.location)
+    if place.kind == "postgresql":
+        from maestro_audit_logger._postgres import PostgresSink
 
-            return PostgresSink(target)
-    if isinstance(target, str | os.PathLike):
-        from maestro_audit_logger._file import JsonlFileSink
+        return PostgresSink(place.location)
+    from maestro_audit_logger._file import JsonlFileSink
 
-        return JsonlFileSink(target)
-    raise AuditConfigError(f"sink must be a Sink, a path, '-', or a sqlite:/// or postgresql:// URL, got {target!r}")
+    return JsonlFileSink(target)
 
 
 class _AsyncWriter:
@@ -231,8 +236,8 @@ class AuditLogger:
     """Records audit events to a sink: validated, redacted, hash-chained, durable as configured.
 
     Args:
-        sink: a `Sink`, a file path (JSONL), ``"-"`` for stdout, or a ``sqlite:///`` or
-            ``postgresql://`` URL.
+        sink: a `Sink`, a path (a SQLite database if it is one or ends in ``.db``/``.sqlite``,
+            else a JSONL file), ``"-"`` for stdout, or a ``sqlite://`` or ``postgresql://`` URL.
         service: the emitting service's name, stamped on every event.
         redaction: the `Redactor` applied before anything is rendered or hashed
             (default: `Redactor()`, the built-in secret keys and value patterns).

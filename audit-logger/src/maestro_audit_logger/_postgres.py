@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from maestro_audit_logger._chain import Record
 from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
@@ -19,7 +20,6 @@ from maestro_audit_logger._db import (
     row,
 )
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record
 
 if TYPE_CHECKING:
     from maestro_audit_logger._signing import Signer

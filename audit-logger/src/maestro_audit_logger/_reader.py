@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -13,154 +12,14 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from maestro_audit_logger._clock import iso_from_ns
-from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, check_table, heads_table
+from maestro_audit_logger._clock import TimeLike, to_iso
+from maestro_audit_logger._db import DEFAULT_TABLE, check_table
 from maestro_audit_logger._dbquery import indexed_where, record_where
+from maestro_audit_logger._dbrows import database_rows
 from maestro_audit_logger._errors import AuditConfigError, AuditReadError
-from maestro_audit_logger._logfiles import is_gzip, last_lines, open_log, rotation_order
+from maestro_audit_logger._logfiles import last_lines, open_log, rotation_order
 from maestro_audit_logger._segments import list_units
-
-TimeLike = str | dt.datetime | int | None
-
-
-def _is_db(source: str) -> bool:
-    return source.startswith(("postgresql://", "postgres://", "sqlite://")) or source.endswith(
-        (".db", ".sqlite", ".sqlite3")
-    )
-
-
-def _sqlite_path(source: str) -> str:
-    return source.removeprefix("sqlite://")
-
-
-def to_iso(value: TimeLike, name: str) -> str | None:
-    """A time bound as our ISO form: a datetime (naive = UTC), ns int, or ISO string."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return iso_from_ns(value)
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise AuditReadError(f"{name} must be an ISO 8601 time, got {value!r}") from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        return iso_from_ns((delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
-    raise AuditReadError(f"{name} must be a datetime, an ISO string or nanoseconds, got {value!r}")
-
-
-def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | None:
-    """The signed checkpoint entries (``<table>_heads``) of a database, or None without that table."""
-    heads = heads_table(check_table(table))
-    if source.startswith(("postgresql://", "postgres://")):
-        from maestro_audit_logger._postgres import _psycopg
-
-        psycopg = _psycopg()
-        try:
-            conn = psycopg.connect(source, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
-        try:
-            try:
-                return [entry for (entry,) in conn.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
-            except psycopg.errors.UndefinedTable:
-                return None
-        finally:
-            conn.close()
-    import sqlite3
-
-    path = _sqlite_path(source)
-    if not Path(path).is_file():
-        raise AuditReadError(f"{path} does not exist")
-    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return [entry for (entry,) in conn2.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
-    except sqlite3.OperationalError:
-        return None  # no such table
-    except sqlite3.DatabaseError as exc:
-        raise AuditReadError(f"{path} is not an audit database: {exc}") from None
-    finally:
-        conn2.close()
-
-
-def database_rows(
-    source: str, *, progress: Callable[[int], None] | None = None, table: str = DEFAULT_TABLE, after: int = -1
-) -> Iterator[tuple[str, int, bytes]]:
-    """(table, row id, stored line) of every row after row id ``after``, in insertion order."""
-    for ids, lines in database_chunks(source, size=1024, progress=progress, table=table, after=after):
-        for row_id, line in zip(ids, lines, strict=True):
-            yield table, row_id, line
-
-
-def database_chunks(
-    source: str,
-    *,
-    size: int,
-    progress: Callable[[int], None] | None = None,
-    table: str = DEFAULT_TABLE,
-    after: int = -1,
-    columns: list[list[tuple[Any, ...]]] | None = None,
-) -> Iterator[tuple[list[int], list[bytes]]]:
-    """The rows after row id ``after`` in insertion order, in chunks of up to ``size`` rows:
-    (row ids, stored lines), fetched with ``fetchmany``; ``progress`` gets the rows read so far.
-
-    ``columns``: a list that receives, before each chunk is yielded, that chunk's indexed column
-    values (`maestro_audit_logger._db.COLUMNS` but ``record``) as one tuple per row (in its slot 0)."""
-    check_table(table)
-    extra = ", " + ", ".join(COLUMNS[:-1]) if columns is not None else ""
-    pg_sql = f"SELECT id, record{extra} FROM {table} WHERE id > %s ORDER BY id"  # noqa: S608
-    done = 0
-    if source.startswith(("postgresql://", "postgres://")):
-        from maestro_audit_logger._postgres import _psycopg
-
-        psycopg = _psycopg()
-        try:
-            conn = psycopg.connect(source, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
-        try:
-            with conn.cursor(name="maestro_audit_verify") as cur:
-                try:
-                    cur.execute(pg_sql, (after,))
-                    while rows := cur.fetchmany(size):
-                        done += len(rows)
-                        if progress is not None:
-                            progress(done)
-                        if columns is not None:
-                            columns[:] = [[r[2:] for r in rows]]
-                        yield [r[0] for r in rows], [r[1].encode() for r in rows]
-                except psycopg.errors.UndefinedTable:
-                    raise AuditReadError(f"the database has no {table} table: not an audit store") from None
-        finally:
-            conn.close()
-        return
-    import sqlite3
-
-    path = _sqlite_path(source)
-    if not Path(path).is_file():
-        raise AuditReadError(f"{path} does not exist")
-    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        try:
-            # The stored text as bytes straight from SQLite (no str decode and encode per row),
-            # when the database stores text as UTF-8 (the default; CAST would give UTF-16 bytes).
-            utf8 = conn2.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
-            column = "CAST(record AS BLOB)" if utf8 else "record"
-            cur2 = conn2.execute(f"SELECT id, {column}{extra} FROM {table} WHERE id > ? ORDER BY id", (after,))  # noqa: S608
-        except sqlite3.DatabaseError as exc:
-            raise AuditReadError(f"{path} is not an audit database: {exc}") from None
-        while rows2 := cur2.fetchmany(size):
-            done += len(rows2)
-            if progress is not None:
-                progress(done)
-            if columns is not None:
-                columns[:] = [[r[2:] for r in rows2]]
-            yield [r[0] for r in rows2], [r[1] if utf8 else r[1].encode() for r in rows2]
-    finally:
-        conn2.close()
+from maestro_audit_logger._sources import families, is_audit_family, where
 
 
 def _open_inode(path: Path, inode: int | None) -> BinaryIO | None:
@@ -219,18 +78,6 @@ def _segments_after(active: Path, inode: int, until: int | None) -> Iterator[byt
             continue
 
 
-def _is_gzip_log(family: Path) -> bool:
-    """A gzip-compressed file (as logrotate leaves rotated logs) whose first line is a record."""
-    if not (family.is_file() and is_gzip(family)):
-        return False
-    try:
-        with open_log(family) as fh:
-            first = fh.readline(1 << 20)
-    except (OSError, EOFError):
-        return False
-    return not isinstance(parse_record(first), str)
-
-
 def parse_record(raw: bytes) -> dict[str, Any] | str:
     """A stored line parsed as an audit record, or why it is not one."""
     try:
@@ -268,11 +115,12 @@ class AuditReader:
     def __init__(self, source: str | os.PathLike[str], *, table: str = DEFAULT_TABLE) -> None:
         self.source = os.fspath(source)
         self.table = check_table(table)
+        self._where = where(self.source)
         #: Lines skipped because they are not audit records (a line torn by a writer killed
         #: mid-write, garbage): how many, and the first few as ``file:line: why``.
         self.skipped = 0
         self.skipped_lines: list[str] = []
-        if not _is_db(self.source):
+        if not self._where.is_database:
             path = Path(self.source)
             if not path.exists() and not list_units(path):
                 raise AuditReadError(f"{path} does not exist")
@@ -283,10 +131,8 @@ class AuditReader:
         path = Path(self.source)
         if path.is_dir():
             out: list[Path] = []
-            from maestro_audit_logger._verify import _families, is_audit_family
-
-            for family in rotation_order(_families(path)):
-                if is_audit_family(family) or _is_gzip_log(family):
+            for family in rotation_order(families(path)):
+                if is_audit_family(family):
                     out.extend(self._family_files(family))
             return out
         return self._family_files(path)
@@ -314,7 +160,7 @@ class AuditReader:
         Raises:
             AuditReadError: a file is not an audit log (no record, only lines that are not).
         """
-        if _is_db(self.source):
+        if self._where.is_database:
             for table, row_id, line in database_rows(self.source, table=self.table):
                 parsed = parse_record(line)
                 if isinstance(parsed, str):
@@ -361,7 +207,7 @@ class AuditReader:
         """
         if count <= 0:
             return []
-        if _is_db(self.source):
+        if self._where.is_database:
             from collections import deque
 
             return list(deque(self.records(), maxlen=count))
@@ -426,7 +272,7 @@ class AuditReader:
         lo = to_iso(since, "since")
         hi = to_iso(until, "until")
         matches = _matcher(actor, action, target, outcome, tenant, lo, hi, text, event_id)
-        if _is_db(self.source):
+        if self._where.is_database:
             # The database narrows the rows down (on the records, or the columns if `indexed`);
             # each record is then checked itself, so no edited column makes a search lie.
             rows = self._query_db(actor, action, target, outcome, tenant, lo, hi, text, event_id, indexed)
@@ -447,7 +293,7 @@ class AuditReader:
         event_id: str | None,
         indexed: bool,
     ) -> Iterator[dict[str, Any]]:
-        pg = self.source.startswith(("postgresql://", "postgres://"))
+        pg = self._where.kind == "postgresql"
         filters = {
             "event_id": event_id,
             "actor": actor,
@@ -491,7 +337,7 @@ class AuditReader:
             return
         import sqlite3
 
-        path = _sqlite_path(self.source)
+        path = self._where.location
         if not Path(path).is_file():
             raise AuditReadError(f"{path} does not exist")
         conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -537,7 +383,7 @@ class AuditReader:
         """
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or not poll_interval >= 0:
             raise AuditConfigError(f"poll_interval must be a number of seconds >= 0, got {poll_interval!r}")
-        if _is_db(self.source):
+        if self._where.is_database:
             last = -1
             if not from_start:
                 for _, row_id, _ in database_rows(self.source, table=self.table):

@@ -146,6 +146,12 @@ _CLEAN_MAX_ENTRIES = 4096
 _AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")
 
 
+# What a string shorter than 13 characters needs to hold anything (see `_short_may_hold`).
+_SHORT_TRIGGERS = frozenset("=:,@")
+# Record fields `Redactor._redact_fields` looks at only when present (most events have none).
+_LESS_USUAL = frozenset({"reason", "source", "correlation_id", "tenant"})
+
+
 def _short_may_hold(text: str) -> bool:
     # Whether a string shorter than 13 characters may hold anything (four C-level searches).
     return "=" in text or ":" in text or "," in text or "@" in text
@@ -250,7 +256,7 @@ class Redactor:
     __slots__ = (
         "_clean", "_id_mask", "_key_parts", "_kinds", "_mask", "_own_plan", "_own_text", "_pattern", "_patterns",
         "_pii", "_pii_email", "_pii_key", "_pii_name", "_plain", "_prefix", "_replace_fn", "_secret", "_seen_actor",
-        "_seen_target",
+        "_seen_extra", "_seen_target",
     )  # fmt: skip
 
     def __init__(
@@ -287,6 +293,7 @@ class Redactor:
         self._clean: set[str] = set()
         self._seen_actor: object = None
         self._seen_target: object = None
+        self._seen_extra: dict[Any, Any] | None = None
         self._replace_fn = self._replace
         # Shortcuts around `redact_text` apply only when a subclass has not overridden it.
         self._own_text = type(self).redact_text is Redactor.redact_text
@@ -471,13 +478,12 @@ class Redactor:
         # dicts are the immutable ones cached by `Actor` and `Target` objects: the last ones
         # found clean are kept (referenced, so ``is`` cannot match a recycled object) and an
         # event with the same objects skips their checks.
+        if not record.keys().isdisjoint(_LESS_USUAL):  # one C-level test for four fields
+            self._redact_less_usual(record)
         get = record.get
-        clean = self._clean
-        reason = get("reason")
-        if reason is not None:
-            record["reason"] = self.redact_text(reason)
         actor = get("actor")
-        if actor is not None and actor is not self._seen_actor:
+        if actor is not self._seen_actor and actor is not None:
+            clean = self._clean
             if actor.get("id") in clean and (
                 len(actor) == 2 or ("on_behalf_of" not in actor and not self._pii_name and actor.get("name") in clean)
             ):
@@ -486,21 +492,29 @@ class Redactor:
             else:
                 record["actor"] = self._redact_actor(actor)
         targets = get("targets")
-        if targets is not None:
+        if targets is not None and not (len(targets) == 1 and targets[0] is self._seen_target):
             self._redact_targets(record, targets, owned)
+        # The request id (a fresh one per event): `_short_may_hold` as one C call.
+        value = get("request_id")
+        if value is not None and (len(value) >= 13 or not _SHORT_TRIGGERS.isdisjoint(value)):
+            record["request_id"] = self._redact_id(value, remember=False)
+        return record
+
+    def _redact_less_usual(self, record: dict[str, Any]) -> None:
+        # `_redact_fields` for the reason, the user agent, the correlation id and the tenant.
+        get = record.get
+        reason = get("reason")
+        if reason is not None:
+            record["reason"] = self.redact_text(reason)
         source = get("source")
         if source is not None and "user_agent" in source:
             record["source"] = {**source, "user_agent": self.redact_text(source["user_agent"])}
-        value = get("request_id")
-        if value is not None and (len(value) >= 13 or _short_may_hold(value)):
-            record["request_id"] = self._redact_id(value, remember=False)
         value = get("correlation_id")
-        if value is not None and (len(value) >= 13 or _short_may_hold(value)):
+        if value is not None and (len(value) >= 13 or not _SHORT_TRIGGERS.isdisjoint(value)):
             record["correlation_id"] = self._redact_id(value, remember=False)
         value = get("tenant")
-        if value is not None and value not in clean:
+        if value is not None and value not in self._clean:
             record["tenant"] = self._redact_id(value)
-        return record
 
     def _redact_targets(self, record: dict[str, Any], targets: list[dict[str, Any]], owned: bool) -> None:
         if len(targets) != 1:
@@ -546,31 +560,41 @@ class Redactor:
         extra = get("extra")
         if extra is not None:
             if type(extra) is dict:
-                self._scrub(extra)
+                if extra != self._seen_extra:  # the last clean extra again: nothing to do
+                    self._scrub(extra)
             else:
                 record["extra"] = self.redact_mapping(extra)
-        changes = get("changes")
-        if changes is not None:
-            record["changes"] = self.redact_changes(changes)
+        if "changes" in record:
+            record["changes"] = self.redact_changes(record["changes"])
         return self._redact_fields(record, True)
 
-    def _scrub(self, data: dict[Any, Any]) -> None:
+    def _scrub(self, data: dict[Any, Any]) -> None:  # noqa: PLR0912 - one loop per plan, inlined on purpose
         # `redact_mapping` in place: values of existing keys are replaced (never a key added or
         # removed, so iterating while assigning is safe); plain scalars and strings already
-        # known clean are left alone without a write. The plan: one C-level subset test tells
-        # whether every key is already known to be plain (neither secret nor PII, in any
-        # case); then only the values are looked at, and only strings that may hold a secret
-        # (not short, not already found clean) and containers cost more than a type check.
+        # known clean are left alone without a write. The caller has compared the dict with
+        # the last one found clean (`_seen_extra`: plain keys, only scalars and strings,
+        # nothing replaced; kept as a private copy, so nobody can change it; equal immutable
+        # values redact equally, so an equal dict needs nothing). The plan: one C-level subset
+        # test tells whether every key is already known to be plain (neither secret nor PII,
+        # in any case); then only the values are looked at, and only strings that may hold a
+        # secret (not short, not already found clean) and containers cost more than a type check.
         clean = self._clean
         pattern = self._pattern
-        if self._plain.issuperset(data):
+        if data.keys() <= self._plain:  # not issuperset(data): that builds a set of the keys
+            flat = True
             for key, value in data.items():
                 tv = type(value)
                 if tv is str:
                     if pattern is not None and len(value) >= 5 and value not in clean:
-                        data[key] = self.redact_text(value)
+                        out = self.redact_text(value)
+                        if out is not value:
+                            data[key] = out
+                            flat = False
                 elif value is not None and tv is not int and tv is not float and tv is not bool:
                     data[key] = self.redact_value(value)
+                    flat = False
+            if flat:
+                self._seen_extra = data.copy()
             return
         kinds = self._kinds
         for key, value in data.items():

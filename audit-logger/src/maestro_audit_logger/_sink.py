@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from maestro_audit_logger._canonical import GENESIS, event_id_of, valid_writer
+from maestro_audit_logger._canonical import event_id_of, valid_writer
+from maestro_audit_logger._chain import Chain, Record
 from maestro_audit_logger._durability import Durability, FailClosed, FailOpen, FailurePolicy, flush
 from maestro_audit_logger._errors import AuditConfigError, AuditWriteError
 from maestro_audit_logger._spool import Spool
@@ -45,17 +46,6 @@ _GATHER_MAX_S = 0.002
 def _new_writer_id() -> str:
     host = "".join(c if c.isalnum() or c in "-." else "-" for c in os.uname().nodename)[:64] or "host"
     return f"{host}/{os.getpid()}/{os.urandom(3).hex()}"
-
-
-class Record(NamedTuple):
-    """A chained record: the hashed body, the stored line (with hash and newline) and its fields."""
-
-    body: bytes
-    line: bytes
-    hash: str
-    writer: str
-    seq: int
-    prev: str
 
 
 @dataclass
@@ -183,8 +173,7 @@ class Sink(ABC):
 
     def _reset_after_fork(self) -> None:
         self.writer_id = self._fixed_writer or _new_writer_id()
-        self._seq = 0
-        self._prev = GENESIS
+        self._links = Chain(self.writer_id)
         # The condition's own lock, used directly where no wait is needed (`with` on a Lock is C-level).
         self._mutex = threading.Lock()
         self._cond = threading.Condition(self._mutex)
@@ -674,48 +663,29 @@ class Sink(ABC):
         return True
 
     def _chain(self, bodies: list[bytes]) -> list[Record]:
-        # `chain_body` and `seal_line` inlined: this loop runs once per event. The writer id is
-        # baked into the format (it is plain ASCII without "%"), and records are built with
-        # tuple.__new__ (NamedTuple._make costs a third of the loop).
-        import hashlib  # noqa: PLC0415 - a dict lookup after the first batch; keeps the import lean
-
-        writer = self.writer_id
-        head = b'{"prev":"%s","seq":%d,"writer":"' + writer.encode().replace(b"%", b"%%") + b'",%s'
-        seq = self._seq
-        prev_s = self._prev
-        prev = prev_s.encode()
-        sha = hashlib.sha256
-        new = tuple.__new__
-        out: list[Record] = []
-        append = out.append
-        for event_body in bodies:
-            body = head % (prev, seq, event_body[1:])
-            digest = sha(body).hexdigest()
-            db = digest.encode()
-            append(new(Record, (body, b'%s,"hash":"%s"}\n' % (body[:-1], db), digest, writer, seq, prev_s)))
-            seq += 1
-            prev = db
-            prev_s = digest
-        return out
+        """``bodies`` linked from the chain's current state (see `Chain.records`)."""
+        return self._links.records(bodies)
 
     def _chain_lines(self, bodies: list[bytes]) -> tuple[list[bytes], str]:
-        # `_chain` for stores that need only the stored lines: the same bytes, no `Record`.
-        import hashlib  # noqa: PLC0415 - a dict lookup after the first batch; keeps the import lean
+        """`_chain` for stores that need only the stored lines (see `Chain.lines`)."""
+        return self._links.lines(bodies)
 
-        head = b'{"prev":"%s","seq":%d,"writer":"' + self.writer_id.encode().replace(b"%", b"%%") + b'",%s'
-        seq = self._seq
-        digest = self._prev
-        prev = digest.encode()
-        sha = hashlib.sha256
-        out: list[bytes] = []
-        append = out.append
-        for event_body in bodies:
-            body = head % (prev, seq, event_body[1:])
-            digest = sha(body).hexdigest()
-            prev = digest.encode()
-            append(b'%s,"hash":"%s"}\n' % (body[:-1], prev))
-            seq += 1
-        return out, digest
+    # The chain's state, as subclasses and hooks knew it before `Chain`.
+    @property
+    def _seq(self) -> int:
+        return self._links.seq
+
+    @_seq.setter
+    def _seq(self, value: int) -> None:
+        self._links.seq = value
+
+    @property
+    def _prev(self) -> str:
+        return self._links.prev
+
+    @_prev.setter
+    def _prev(self, value: str) -> None:
+        self._links.prev = value
 
     def _store_lines(self, lines: list[bytes]) -> None:
         """Store chained lines all-or-nothing (only called when `_lines_only` is set)."""
@@ -764,8 +734,7 @@ class Sink(ABC):
             except self.failure_types as exc:
                 self._recheck = True
                 raise _StoreFailed(bodies, exc) from exc
-            self._seq += len(lines)
-            self._prev = last_hash
+            self._links.advance(len(lines), last_hash)
         else:
             records, store = self._chained_store(bodies, prepared)
             try:
@@ -774,8 +743,7 @@ class Sink(ABC):
                 self._recheck = True
                 raise _StoreFailed(bodies, exc) from exc
             last = records[-1]
-            self._seq = last.seq + 1
-            self._prev = last.hash
+            self._links.resume(last.seq + 1, last.hash)
         self._recheck = False
         self.stats.written += len(bodies)
         if sync:
@@ -798,7 +766,7 @@ class Sink(ABC):
         except self.failure_types as exc:
             raise _StoreFailed(bodies, exc) from exc
         if tail is not None and tail[0] >= self._seq:  # stored, though the store did not say so
-            self._seq, self._prev = tail[0] + 1, tail[1]
+            self._links.resume(tail[0] + 1, tail[1])
         if not found:
             return bodies
         self.stats.skipped_stored += len(found)

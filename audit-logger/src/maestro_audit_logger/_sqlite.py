@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from maestro_audit_logger._chain import Record
 from maestro_audit_logger._db import (
     COLUMNS,
     DEFAULT_TABLE,
@@ -21,7 +22,6 @@ from maestro_audit_logger._db import (
     targets_text,
 )
 from maestro_audit_logger._errors import AuditConfigError
-from maestro_audit_logger._sink import Record
 
 #: The page size of a database this sink creates (SQLite's default is 4096).
 PAGE_SIZE = 16384

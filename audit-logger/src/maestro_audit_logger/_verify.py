@@ -13,27 +13,29 @@ from __future__ import annotations
 import binascii
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import itertools
 import operator
 import os
-import re
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 
 from maestro_audit_logger._canonical import EVENT_ID as _EVENT_ID
 from maestro_audit_logger._canonical import GENESIS, HASH_SUFFIX_LEN, parse_chain, split_line
 from maestro_audit_logger._db import COLUMNS, targets_text
+from maestro_audit_logger._dbrows import database_chunks, database_heads
 from maestro_audit_logger._errors import AuditReadError
+from maestro_audit_logger._logfiles import open_log
 from maestro_audit_logger._merkle import merkle_root
 from maestro_audit_logger._segments import (
     DIGEST_SUFFIX,
-    HEAD_SUFFIX,
     digest_hash,
     head_path,
     list_units,
@@ -42,11 +44,12 @@ from maestro_audit_logger._segments import (
     signed_part,
 )
 from maestro_audit_logger._signing import Keyring, Signer
+from maestro_audit_logger._sources import families as source_families
+from maestro_audit_logger._sources import is_audit_family, looks_foreign, where
 
 _HASH_KEY = b',"hash":"'
 _ID_KEY = b'"event_id":"'
 _ID_TEXT = operator.itemgetter(slice(0, 36))
-_UNIT = re.compile(r"\.\d{20}(\.digest)?$")
 _REPORTED = 1 << 62  # a writer whose head entry was already reported as a problem
 _NOT_CHECKED = "signatures not checked: no verification keys given"
 UNSIGNED_NOTE = (
@@ -332,21 +335,6 @@ class _Chains:
         return claimed, writer, seq
 
 
-def _looks_foreign(data: bytes) -> bool:
-    end = data.find(b"\n")
-    first = (data if end < 0 else data[:end]).strip()  # not split(): that copies the whole file
-    if not first:
-        return False
-    parts = split_line(first)
-    if parts is not None and parse_chain(parts[0]) is not None:
-        return False
-    try:
-        obj = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return True
-    return not (isinstance(obj, dict) and "hash" in obj and "seq" in obj)
-
-
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -403,13 +391,15 @@ def _scan(
         raise AuditReadError(f"{path} is a directory, not an audit log file") from None
     except OSError as exc:
         raise AuditReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (EOFError, zlib.error) as exc:
+        raise AuditReadError(f"cannot read {path}: truncated or corrupt gzip data ({exc})") from None
     if check_foreign:
         _refuse_foreign(carry, path)
     return hashes, writers, carry, count, size, "" if sha is None else sha.hexdigest()
 
 
 def _refuse_foreign(data: bytes, path: Path) -> None:
-    if _looks_foreign(data):
+    if looks_foreign(data):
         raise AuditReadError(f"{path} is not a maestro audit log (its first line is not an audit record)")
 
 
@@ -831,17 +821,6 @@ def _compare(
     )
 
 
-def _families(path: Path) -> list[Path]:
-    if path.is_dir():
-        stems: set[str] = set()
-        for name in os.listdir(path):
-            if name.endswith((".tmp", ".lock", HEAD_SUFFIX)) or name.startswith("."):
-                continue
-            stems.add(_UNIT.sub("", name))
-        return [path / s for s in sorted(stems)]
-    return [path]
-
-
 def verify(
     source: str | os.PathLike[str],
     *,
@@ -903,9 +882,7 @@ def verify(
     """
     text = os.fspath(source)
     window = _window(since, until)
-    if text.startswith(("postgresql://", "postgres://", "sqlite://")) or text.endswith((".db", ".sqlite", ".sqlite3")):
-        from maestro_audit_logger._reader import database_chunks, database_heads
-
+    if where(text).is_database:
         report = VerifyReport(text)
         if window is not None:
             report.warnings.append("missing periods are checked on JSONL logs sealed on time, not on databases")
@@ -928,7 +905,7 @@ def verify(
         report.writers = len(chains.state)
         return report
     path = Path(text)
-    families = _families(path)
+    families = source_families(path)
     if not path.exists() and not list_units(path):
         raise AuditReadError(f"{path} does not exist")
     report = VerifyReport(text)
@@ -964,21 +941,6 @@ def _note_unsigned(report: VerifyReport, policy: _Policy) -> None:
         report.warnings.append(UNSIGNED_NOTE)
 
 
-def is_audit_family(active: Path) -> bool:
-    """Whether ``active`` (or its first sealed segment) starts with an audit record."""
-    candidates = [active.with_name(s) for s in list_units(active)] + [active]
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                with candidate.open("rb") as fh:
-                    head = fh.read(65536)
-            except OSError:
-                return False
-            if head.strip():
-                return not _looks_foreign(head)
-    return any(load_digest(active.with_name(s + DIGEST_SUFFIX)) is not None for s in list_units(active))
-
-
 def _verify_family(
     active: Path,
     report: VerifyReport,
@@ -1006,8 +968,7 @@ def _window(since: str | int | None, until: str | int | None) -> tuple[int, int]
     """``(since, until)`` in ns (until defaults to now), or None when no window was asked for."""
     if since is None and until is None:
         return None
-    from maestro_audit_logger._clock import ns_from_iso
-    from maestro_audit_logger._reader import to_iso
+    from maestro_audit_logger._clock import ns_from_iso, to_iso
 
     lo = to_iso(since, "since")
     hi = to_iso(until, "until")
@@ -1074,7 +1035,7 @@ def _snapshot(
         present = {s for s in stems if active.with_name(s + DIGEST_SUFFIX).exists()}
         digests = {s: load_digest(active.with_name(s + DIGEST_SUFFIX)) if s in present else None for s in stems}
         try:
-            opened: BinaryIO | None = active.open("rb")
+            opened: BinaryIO | None = open_log(active)  # logrotate's .gz files decompressed
         except (FileNotFoundError, IsADirectoryError):
             opened = None  # _scan reports a directory
         except OSError as exc:
@@ -1366,7 +1327,10 @@ def _check_database_heads(
 
 def _line_in_flight(fh: BinaryIO, offset: int) -> bool:
     """Whether an incomplete last line is a live writer's, not a crash's: writers hold a shared
-    ``flock`` while appending, so once we hold it exclusively every started write is complete."""
+    ``flock`` while appending, so once we hold it exclusively every started write is complete.
+    Nobody appends to a gzip-compressed file (a rotated log): its torn line is a crash's."""
+    if isinstance(cast(object, fh), gzip.GzipFile):
+        return False
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:

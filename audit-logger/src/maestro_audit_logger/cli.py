@@ -24,6 +24,7 @@ import orjson
 
 from maestro_audit_logger._errors import AuditConfigError, AuditError, AuditReadError
 from maestro_audit_logger._reader import AuditReader
+from maestro_audit_logger._sources import where
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -492,7 +493,7 @@ def _torn_path(source: str, name: str) -> Path:
 
 def _source_bytes(source: str) -> int | None:
     """The bytes a verify of ``source`` reads (its files), or None for a database."""
-    if _is_database(source):
+    if where(source).is_database:
         return None
     path = Path(source)
     if path.is_dir():
@@ -508,12 +509,6 @@ def _source_bytes(source: str) -> int | None:
         except OSError:
             continue
     return total
-
-
-def _is_database(source: str) -> bool:
-    return source.startswith(("postgresql://", "postgres://", "sqlite://")) or source.endswith(
-        (".db", ".sqlite", ".sqlite3")
-    )
 
 
 def _verify_with_progress(do_verify: Any, source: str, keys: Any, require_signatures: bool) -> Any:

@@ -21,8 +21,9 @@ from typing import Any
 
 import orjson
 
+from maestro_audit_logger._chain import Record
 from maestro_audit_logger._logger import _captures
-from maestro_audit_logger._sink import Record, Sink
+from maestro_audit_logger._sink import Sink
 
 __all__ = ["CapturedEvents", "MemorySink", "capture"]
 
