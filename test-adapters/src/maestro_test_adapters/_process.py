@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-__all__ = ["ProcessOutcome", "arun_process", "describe_returncode", "run_process"]
+__all__ = ["ProcessOutcome", "RunnerCall", "RunnerPlan", "arun_process", "describe_returncode", "run_process"]
 
 _GRACE: Final = 2.0
 _STOP_GRACE: Final = 10.0
@@ -256,3 +256,56 @@ async def arun_process(
             watchdog.dismiss()
     returncode = process.returncode if process.returncode is not None else -signal.SIGKILL
     return ProcessOutcome(returncode, timed_out, time.monotonic() - started, _tail(log))
+
+
+class RunnerPlan(Protocol):
+    """What an adapter's plan says about the runner process: its command, folder, environment and log."""
+
+    @property
+    def argv(self) -> Sequence[str]: ...
+    @property
+    def cwd(self) -> Path: ...
+    @property
+    def env(self) -> Mapping[str, str]: ...
+    @property
+    def log(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class RunnerCall:
+    """One run of a planned runner, ready for either driver: the adapters' ``run`` and ``arun``
+    differ only in which of ``run`` / ``arun`` they call."""
+
+    plan: RunnerPlan
+    timeout: float | None
+    poll: Callable[[], None]
+    clock: Callable[[], float]
+    stop_grace: float
+
+    def run(self) -> ProcessOutcome:
+        """``run_process`` with the plan's arguments."""
+        plan = self.plan
+        return run_process(
+            plan.argv,
+            cwd=plan.cwd,
+            env=plan.env,
+            log=plan.log,
+            timeout=self.timeout,
+            poll=self.poll,
+            clock=self.clock,
+            stop_grace=self.stop_grace,
+        )
+
+    async def arun(self) -> ProcessOutcome:
+        """``arun_process`` with the plan's arguments."""
+        plan = self.plan
+        return await arun_process(
+            plan.argv,
+            cwd=plan.cwd,
+            env=plan.env,
+            log=plan.log,
+            timeout=self.timeout,
+            poll=self.poll,
+            clock=self.clock,
+            stop_grace=self.stop_grace,
+        )

@@ -21,7 +21,7 @@ from maestro_test_adapters._adapter import Availability, Target
 from maestro_test_adapters._chromium import CHROMIUM_ARGS_ENV, chromium_args, configured_allowed_hosts
 from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import ResultStream
-from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._process import ProcessOutcome, RunnerCall, describe_returncode
 from maestro_test_adapters._runlog import keep_log, last_line, read_log, reason_lines, unexplained_exit
 from maestro_test_adapters._tail import LineTail
 from maestro_test_adapters.errors import InvalidOptionError, TargetNotFoundError
@@ -493,17 +493,9 @@ class FrontendAdapter:
         """Run the project's tests in folder ``target``."""
         options = options or RunOptions()
         plan, progress = self._start(target, options)
+        call = RunnerCall(plan, options.timeout, progress.poll, self.clock, options.stop_grace)
         try:
-            outcome = run_process(
-                plan.argv,
-                cwd=plan.cwd,
-                env=plan.env,
-                log=plan.log,
-                timeout=options.timeout,
-                poll=progress.poll,
-                clock=self.clock,
-                stop_grace=options.stop_grace,
-            )
+            outcome = call.run()
         except BaseException:
             progress.stream.close()
             shutil.rmtree(plan.workdir, ignore_errors=True)
@@ -514,17 +506,9 @@ class FrontendAdapter:
         """The asyncio twin of ``run``."""
         options = options or RunOptions()
         plan, progress = self._start(target, options)
+        call = RunnerCall(plan, options.timeout, progress.poll, self.clock, options.stop_grace)
         try:
-            outcome = await arun_process(
-                plan.argv,
-                cwd=plan.cwd,
-                env=plan.env,
-                log=plan.log,
-                timeout=options.timeout,
-                poll=progress.poll,
-                clock=self.clock,
-                stop_grace=options.stop_grace,
-            )
+            outcome = await call.arun()
         except BaseException:
             progress.stream.close()
             shutil.rmtree(plan.workdir, ignore_errors=True)

@@ -24,7 +24,7 @@ from maestro_test_adapters._constants import TIMEOUT_MARK
 from maestro_test_adapters._nodeid import split_nodeid
 from maestro_test_adapters._options import RunOptions, checked_clock
 from maestro_test_adapters._outputs import set_run_error, write_reports
-from maestro_test_adapters._process import ProcessOutcome, arun_process, describe_returncode, run_process
+from maestro_test_adapters._process import ProcessOutcome, RunnerCall, describe_returncode
 from maestro_test_adapters._runlog import keep_log, read_log, reason_lines, unexplained_exit
 from maestro_test_adapters._tail import LineTail, ReportTail, complete_report, read_inflight
 from maestro_test_adapters.errors import InvalidOptionError, ReportWriteError, TargetNotFoundError
@@ -368,17 +368,9 @@ class PytestAdapter:
         if self.in_process:
             return self._run_in_process(plan, options)
         watcher = _Watcher(plan, options)
+        call = RunnerCall(plan, options.timeout, watcher.poll, self.clock, options.stop_grace)
         try:
-            outcome = run_process(
-                plan.argv,
-                cwd=plan.cwd,
-                env=plan.env,
-                log=plan.log,
-                timeout=options.timeout,
-                poll=watcher.poll,
-                clock=self.clock,
-                stop_grace=options.stop_grace,
-            )
+            outcome = call.run()
         except BaseException:
             _abandon(plan, watcher)
             raise
@@ -391,17 +383,9 @@ class PytestAdapter:
             return self.run(target, options=options)
         plan = self._plan(target, options)
         watcher = _Watcher(plan, options)
+        call = RunnerCall(plan, options.timeout, watcher.poll, self.clock, options.stop_grace)
         try:
-            outcome = await arun_process(
-                plan.argv,
-                cwd=plan.cwd,
-                env=plan.env,
-                log=plan.log,
-                timeout=options.timeout,
-                poll=watcher.poll,
-                clock=self.clock,
-                stop_grace=options.stop_grace,
-            )
+            outcome = await call.arun()
         except BaseException:
             _abandon(plan, watcher)
             raise
