@@ -22,39 +22,64 @@ def _like_prefix(action: str) -> str:
     return action[:-1].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
 
 
-def indexed_where(filters: Filters, *, pg: bool) -> tuple[list[str], list[Any]]:
-    """Clauses on the indexed columns (``WHERE`` parts and their bound values)."""
-    ph = "%s" if pg else "?"
-    # PostgreSQL compares text by the database's collation, which may ignore punctuation:
-    # ISO times must compare byte by byte.
-    bytewise = ' COLLATE "C"' if pg else ""
+_SCALARS = ("event_id", "actor", "outcome", "tenant")
+
+
+def _scalar_where(filters: Filters, ph: str, bytewise: str, column: dict[str, str]) -> tuple[list[str], list[Any]]:
+    """Clauses for the filters both searches share (equality, the action prefix, the time range),
+    on the SQL expressions ``column`` gives each field."""
     where: list[str] = []
     args: list[Any] = []
-    simple = (("event_id", "event_id"), ("actor", "actor_id"), ("outcome", "outcome"), ("tenant", "tenant"))
-    for name, column in simple:
+    for name in _SCALARS:
         if filters[name] is not None:
-            where.append(f"{column} = {ph}")
+            where.append(f"{column[name]} = {ph}")
             args.append(filters[name])
     action = filters["action"]
     if action is not None:
         if action.endswith("*"):
-            where.append(f"action LIKE {ph} ESCAPE '\\'")
+            where.append(f"{column['action']} LIKE {ph} ESCAPE '\\'")
             args.append(_like_prefix(action))
         else:
-            where.append(f"action = {ph}")
+            where.append(f"{column['action']} = {ph}")
             args.append(action)
     if filters["since"] is not None:
-        where.append(f"time{bytewise} >= {ph}")
+        where.append(f"{column['time']}{bytewise} >= {ph}")
         args.append(filters["since"])
     if filters["until"] is not None:
-        where.append(f"time{bytewise} < {ph}")
+        where.append(f"{column['time']}{bytewise} < {ph}")
         args.append(filters["until"])
+    return where, args
+
+
+def _bytewise(pg: bool) -> str:
+    # PostgreSQL compares text by the database's collation, which may ignore punctuation:
+    # ISO times must compare byte by byte.
+    return ' COLLATE "C"' if pg else ""
+
+
+_INDEXED = {"event_id": "event_id", "actor": "actor_id", "outcome": "outcome", "tenant": "tenant", "action": "action"}
+
+
+def indexed_where(filters: Filters, *, pg: bool) -> tuple[list[str], list[Any]]:
+    """Clauses on the indexed columns (``WHERE`` parts and their bound values)."""
+    ph = "%s" if pg else "?"
+    where, args = _scalar_where(filters, ph, _bytewise(pg), {**_INDEXED, "time": "time"})
     target = filters["target"]
     if target is not None:
         where.append(f"targets LIKE {ph}")
         args.append(f"%|{target}|%" if ":" in target else f"%:{target}|%")
     _text(filters, ph, where, args)
     return where, args
+
+
+_RECORD_PATHS = {
+    "event_id": ("event_id",),
+    "actor": ("actor", "id"),
+    "outcome": ("outcome",),
+    "tenant": ("tenant",),
+    "action": ("action",),
+    "time": ("time",),
+}
 
 
 def record_where(filters: Filters, *, pg: bool) -> tuple[list[str], list[Any]]:
@@ -66,33 +91,9 @@ def record_where(filters: Filters, *, pg: bool) -> tuple[list[str], list[Any]]:
             return "j" + "".join(f"->'{p}'" for p in path[:-1]) + f"->>'{path[-1]}'"
         return "json_extract(record, '$." + ".".join(path) + "')"
 
-    bytewise = ' COLLATE "C"' if pg else ""
-    where: list[str] = []
-    args: list[Any] = []
-    simple = (
-        ("event_id", ("event_id",)),
-        ("actor", ("actor", "id")),
-        ("outcome", ("outcome",)),
-        ("tenant", ("tenant",)),
+    where, args = _scalar_where(
+        filters, ph, _bytewise(pg), {name: field(*path) for name, path in _RECORD_PATHS.items()}
     )
-    for name, path in simple:
-        if filters[name] is not None:
-            where.append(f"{field(*path)} = {ph}")
-            args.append(filters[name])
-    action = filters["action"]
-    if action is not None:
-        if action.endswith("*"):
-            where.append(f"{field('action')} LIKE {ph} ESCAPE '\\'")
-            args.append(_like_prefix(action))
-        else:
-            where.append(f"{field('action')} = {ph}")
-            args.append(action)
-    if filters["since"] is not None:
-        where.append(f"{field('time')}{bytewise} >= {ph}")
-        args.append(filters["since"])
-    if filters["until"] is not None:
-        where.append(f"{field('time')}{bytewise} < {ph}")
-        args.append(filters["until"])
     target = filters["target"]
     if target is not None:
         kind, sep, ident = target.partition(":")
