@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import orjson
-from click.testing import CliRunner
 
 from maestro_audit_logger import Actor, AuditLogger, AuditReader, JsonlFileSink, Target
 from maestro_audit_logger.cli import main
+from tests.audit_logger.cli_runner import separate_stderr_runner
 
 CLI = [sys.executable, "-m", "maestro_audit_logger.cli"]
 
@@ -94,7 +94,7 @@ def test_logrotate_gzip_files_are_read_in_order(tmp_path: Path) -> None:
     ]
     assert [r["extra"]["i"] for r in AuditReader(logs).records()] == list(range(9))
     assert [r["extra"]["i"] for r in AuditReader(logs / "audit.jsonl.2.gz").records()] == [0, 1, 2]
-    result = CliRunner().invoke(main, ["search", str(logs / "audit.jsonl.2.gz"), "--json"])
+    result = separate_stderr_runner().invoke(main, ["search", str(logs / "audit.jsonl.2.gz"), "--json"])
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 3
     assert [r["extra"]["i"] for r in AuditReader(logs).last(4)] == [5, 6, 7, 8]
@@ -112,7 +112,7 @@ def test_tail_reads_from_the_end(tmp_path: Path) -> None:
     reader = AuditReader(path)
     assert [r["extra"]["i"] for r in reader.last(3)] == [7, 8, 9]
     assert reader.skipped == 0
-    result = CliRunner().invoke(main, ["tail", str(path), "-n", "3", "--json"])
+    result = separate_stderr_runner().invoke(main, ["tail", str(path), "-n", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert [orjson.loads(x)["extra"]["i"] for x in result.output.splitlines()] == [7, 8, 9]
     assert "skipped" not in result.stderr

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from maestro_audit_logger import Actor, AuditLogger, AuditReader, JsonlFileSink, verify
 from maestro_audit_logger.cli import main
+from tests.audit_logger.cli_runner import separate_stderr_runner
 from tests.waiting import wait_until
 
 BIG = "x" * 60_000
@@ -87,7 +87,7 @@ def test_readers_skip_and_report_one_garbage_line_instead_of_refusing_the_file(t
     assert reader.skipped_lines == [f"{path}:2: not JSON (a torn or garbage line)"]
     assert verify(path).first.kind == "corrupt"  # type: ignore[union-attr]  # verify still reports it
     for command in (["search"], ["tail", "-n", "5"], ["stats"], ["export", "--format", "csv"]):
-        result = CliRunner().invoke(main, [command[0], str(path), *command[1:]])
+        result = separate_stderr_runner().invoke(main, [command[0], str(path), *command[1:]])
         assert result.exit_code == 0, (command, result.output)
         assert "skipped 1 line(s) that are not audit records" in result.stderr
 
