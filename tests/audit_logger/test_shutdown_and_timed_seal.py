@@ -18,7 +18,7 @@ from tests.waiting import wait_until
 
 CHILD = textwrap.dedent(
     """
-    import signal, sys, time
+    import signal, sys
     from maestro_audit_logger import Actor, AuditLogger, JsonlFileSink, buffered
     path, previous = sys.argv[1], sys.argv[2]
     if previous == "app":
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
         print("still running", flush=True)
         sys.exit(0)
     while True:
-        time.sleep(60)
+        signal.pause()  # until the parent's SIGTERM
     """
 )
 

@@ -717,16 +717,15 @@ def test_three_operations(maestro_page, record_property):
 
 
 def test_slow_mo_slows_every_playwright_operation(journey_dir: Path) -> None:
-    # a lower bound only: slow-mo waits at least that long after each operation
+    # a lower bound only, which load cannot break: slow-mo waits 300 ms after each of 3 fills
     (journey_dir / "test_slow.py").write_text(SLOW_MO_JOURNEY)
-    for args, at_least in ((("--maestro-slowmo=300",), 0.9), ((), 0.0)):
-        options = RunOptions(cwd=journey_dir, timeout=300, runner_args=(*NO_RANDOM, *args))
-        run = PlaywrightAdapter().run("test_slow.py", options=options)
-        assert run_error(run) is None, run_error(run)
-        (result,) = run.tests
-        assert result.status is Status.PASSED, result.message
-        elapsed = dict(result.extra["properties"])["elapsed"]  # type: ignore[call-overload]
-        assert elapsed >= at_least, args
+    options = RunOptions(cwd=journey_dir, timeout=300, runner_args=(*NO_RANDOM, "--maestro-slowmo=300"))
+    run = PlaywrightAdapter().run("test_slow.py", options=options)
+    assert run_error(run) is None, run_error(run)
+    (result,) = run.tests
+    assert result.status is Status.PASSED, result.message
+    elapsed = dict(result.extra["properties"])["elapsed"]  # type: ignore[call-overload]
+    assert elapsed >= 0.9
     (journey_dir / "pytest.ini").write_text(INI + "maestro_slowmo = soon\n")
     run = PlaywrightAdapter().run("test_slow.py", options=RunOptions(cwd=journey_dir, runner_args=NO_RANDOM))
     assert "maestro_slowmo: must be milliseconds, got 'soon'" in str(run_error(run))
