@@ -65,6 +65,7 @@ from maestro_test_adapters._chromium import (
     headless_chromium_path,
     is_executable,
 )
+from maestro_test_adapters._playwright_driver import LOST_NOTE, driver_lost, require_driver
 from maestro_test_adapters._video import (
     VIDEO_MODES,
     driver_environment,
@@ -356,7 +357,8 @@ def maestro_browser(maestro_playwright: Playwright, pytestconfig: pytest.Config)
     try:
         yield browser
     finally:
-        browser.close()
+        if not driver_lost(browser):
+            browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -430,6 +432,7 @@ def maestro_context(
 ) -> Iterator[BrowserContext]:
     """A fresh browser context for one test (with ``maestro_context_options`` and the test's
     ``maestro_context`` marker), traced; the trace is kept when the test fails."""
+    require_driver(maestro_browser)
     options = _context_options(request, maestro_context_options)
     with _video_folder(request, options) as recording:
         try:
@@ -443,20 +446,25 @@ def maestro_context(
         try:
             yield context
         finally:
-            node = request.node
-            base: Path | None = None
-            if tracing:
-                if _failed(node):
-                    base = node.stash[_BASE] if _BASE in node.stash else _artifact_base(node)
-                    trace = base.with_name(base.name + "-trace.zip")
-                    context.tracing.stop(path=trace)
-                    attach(node, "trace", "application/zip", trace)
-                else:
-                    context.tracing.stop()
-            videos: list[Video] = [page.video for page in context.pages if page.video] if recording else []
-            context.close()
-            if videos:
-                _attach_videos(node, keep_videos(videos, _video_base(node, base)))
+            if not driver_lost(context):
+                _close_context(context, request.node, tracing=tracing, recording=recording)
+
+
+def _close_context(context: BrowserContext, node: pytest.Item, *, tracing: bool, recording: Path | None) -> None:
+    """Stop the trace (kept when the test failed), close the context and keep its videos."""
+    base: Path | None = None
+    if tracing:
+        if _failed(node):
+            base = node.stash[_BASE] if _BASE in node.stash else _artifact_base(node)
+            trace = base.with_name(base.name + "-trace.zip")
+            context.tracing.stop(path=trace)
+            attach(node, "trace", "application/zip", trace)
+        else:
+            context.tracing.stop()
+    videos: list[Video] = [page.video for page in context.pages if page.video] if recording else []
+    context.close()
+    if videos:
+        _attach_videos(node, keep_videos(videos, _video_base(node, base)))
 
 
 @pytest.fixture
@@ -472,11 +480,14 @@ def maestro_page(maestro_context: BrowserContext, request: pytest.FixtureRequest
         base = _artifact_base(node)
         node.stash[_BASE] = base
         screenshot = base.with_name(base.name + "-screenshot.png")
-        try:
-            page.screenshot(path=screenshot, full_page=True)
-            attach(node, "screenshot", "image/png", screenshot)
-        except Exception as error:  # a crashed page: keep the rest of the evidence
-            errors.append(f"maestro: screenshot failed: {error}")
+        if driver_lost(page):
+            errors.append(LOST_NOTE)
+        else:
+            try:
+                page.screenshot(path=screenshot, full_page=True)
+                attach(node, "screenshot", "image/png", screenshot)
+            except Exception as error:  # a crashed page: keep the rest of the evidence
+                errors.append(f"maestro: screenshot failed: {error}")
         console = base.with_name(base.name + "-console.txt")
         console.write_text(_console_errors_text(errors), encoding="utf-8")
         attach(node, "console errors", "text/plain", console)
@@ -494,6 +505,7 @@ class _SharedPage:
 def _maestro_shared_page(
     maestro_browser: Browser, maestro_context_options: dict[str, Any], pytestconfig: pytest.Config
 ) -> Iterator[_SharedPage]:
+    require_driver(maestro_browser)
     try:
         context = maestro_browser.new_context(**maestro_context_options)
     except TypeError as error:
@@ -509,9 +521,10 @@ def _maestro_shared_page(
     try:
         yield shared
     finally:
-        if tracing:
-            context.tracing.stop()
-        context.close()
+        if not driver_lost(context):
+            if tracing:
+                context.tracing.stop()
+            context.close()
 
 
 @pytest.fixture
@@ -522,29 +535,36 @@ def maestro_shared_page(_maestro_shared_page: _SharedPage, request: pytest.Fixtu
     state the reset does not cover (other origins' storage, service workers, HTTP cache): use
     ``maestro_page`` when that matters."""
     shared = _maestro_shared_page
+    require_driver(shared.page)
     shared.errors.clear()
     if shared.tracing:
         shared.context.tracing.start_chunk()
     yield shared.page
     node = request.node
     page = shared.page
+    lost = driver_lost(page)
+    trace: Path | None = None
     if _failed(node):
         base = _artifact_base(node)
+        trace = base.with_name(base.name + "-trace.zip")
         screenshot = base.with_name(base.name + "-screenshot.png")
-        try:
-            page.screenshot(path=screenshot, full_page=True)
-            attach(node, "screenshot", "image/png", screenshot)
-        except Exception as error:  # a crashed page: keep the rest of the evidence
-            shared.errors.append(f"maestro: screenshot failed: {error}")
+        if lost:
+            shared.errors.append(LOST_NOTE)
+        else:
+            try:
+                page.screenshot(path=screenshot, full_page=True)
+                attach(node, "screenshot", "image/png", screenshot)
+            except Exception as error:  # a crashed page: keep the rest of the evidence
+                shared.errors.append(f"maestro: screenshot failed: {error}")
         console = base.with_name(base.name + "-console.txt")
         console.write_text(_console_errors_text(shared.errors), encoding="utf-8")
         attach(node, "console errors", "text/plain", console)
-        if shared.tracing:
-            trace = base.with_name(base.name + "-trace.zip")
-            shared.context.tracing.stop_chunk(path=trace)
+    if lost:
+        return
+    if shared.tracing:
+        shared.context.tracing.stop_chunk(path=trace)  # None: this test's chunk is dropped
+        if trace is not None:
             attach(node, "trace", "application/zip", trace)
-    elif shared.tracing:
-        shared.context.tracing.stop_chunk()
     shared.context.clear_cookies()
     try:
         page.evaluate("() => { try { localStorage.clear(); sessionStorage.clear(); } catch (e) {} }")
