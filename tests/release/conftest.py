@@ -3,6 +3,7 @@ the four packages, and a helper that runs the release command as a person would.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from maestro_devtools.release import discover_packages
 from maestro_devtools.servers import PypiIndex
@@ -126,6 +128,19 @@ def run_release() -> Callable[..., Result]:
 def shared_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One repository for a module's tests that build on each other's publishes."""
     return make_repo(tmp_path_factory.mktemp("shared") / "repo")
+
+
+def first_release(repo: Path, folder: str, today: datetime.date | None = None) -> str:
+    """Bring ``folder`` of ``repo`` to 2.0.0, the first release after the extraction's 1.0.0,
+    unless it is there already (the tests hold whether main is before or after that bump)."""
+    from maestro_devtools.release.bump import bump
+    from maestro_devtools.release.packages import load_package
+
+    package = load_package(repo / folder)
+    if Version(package.version) < Version("2.0.0"):
+        bump(repo / folder, "2.0.0", today=today)
+        git(repo, "commit", "-qam", f"{folder} 2.0.0")
+    return load_package(repo / folder).version
 
 
 def extraction_wheel(directory: Path, dist_name: str, version: str, modules: tuple[str, ...]) -> Path:

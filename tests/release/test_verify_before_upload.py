@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from tests.fixtures.pypi import PUBLIC_SIMPLE_INDEX, PypiIndexFactory
 from tests.release.conftest import extraction_wheel, git, index_env, run_release_command, version_of
@@ -36,16 +37,18 @@ def test_an_sdist_missing_a_module_is_caught_before_anything_is_uploaded(
     assert list(index.directory.iterdir()) == [], "a release that fails its install check leaves the index unchanged"
 
 
-def test_a_version_lower_than_the_extractions_1_0_0_is_refused(
+def test_a_version_lower_than_one_the_index_holds_is_refused(
     release_repo: Path, pypi_index_factory: PypiIndexFactory
 ) -> None:
+    # before 2.0.0 that was the extraction's 1.0.0; after it, any later major on the index
+    ours = version_of("resilience")
+    higher = f"{max(Version(ours).major + 1, 1)}.0.0"
     index = pypi_index_factory()
-    extraction_wheel(index.directory, "maestro-resilience", "1.0.0", ("circuit_breaker", "retry"))
+    extraction_wheel(index.directory, "maestro-resilience", higher, ("circuit_breaker", "retry"))
     before = sorted(p.name for p in index.directory.iterdir())
     result = run_release_command(release_repo, index_env(index), "resilience")
-    ours = version_of("resilience")
     assert result.returncode == 1, result.output
-    assert f"maestro-resilience {ours} is lower than 1.0.0, which the index already holds" in result.stderr
+    assert f"maestro-resilience {ours} is lower than {higher}, which the index already holds" in result.stderr
     assert "make bump-resilience PART=major" in result.stderr
     assert sorted(p.name for p in index.directory.iterdir()) == before
     assert not (release_repo / "dist").exists(), "nothing may be built before the checks pass"
