@@ -33,9 +33,9 @@ from maestro_audit_logger import (
     verify,
 )
 from maestro_audit_logger._canonical import dumps
-from maestro_audit_logger._db import COLUMNS, row
 from maestro_audit_logger._sink import Record
-from maestro_audit_logger._sqlite import PAGE_SIZE
+from maestro_audit_logger.sinks.database import COLUMNS, row
+from maestro_audit_logger.sinks.sqlite import PAGE_SIZE
 from maestro_devtools.servers import start_server
 from tests.fixtures import binaries
 from tests.fixtures.pg_cluster import SUPERUSER, make_base_dir, new_cluster
@@ -364,7 +364,7 @@ def test_a_forked_child_writes_through_its_own_connection(kind: str, tmp_path: P
 
 
 def test_targets_column_text_for_zero_one_and_many_targets() -> None:
-    from maestro_audit_logger._db import targets_text
+    from maestro_audit_logger.sinks.database import targets_text
 
     assert targets_text(None) == targets_text([]) == ""
     assert targets_text([{"type": "invoice", "id": "7"}]) == "|invoice:7|"

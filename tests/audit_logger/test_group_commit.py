@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-import maestro_audit_logger._sink as sink_module
+import maestro_audit_logger._commit.group as sink_module
 from maestro_audit_logger import Actor, AuditLogger, AuditWriteError, JsonlFileSink, group_commit, repair, verify
 from maestro_audit_logger.testing import MemorySink
 from tests.waiting import wait_until

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from maestro_audit_logger import AuditConfigError, AuditLogger, AuditWriteError, PostgresSink, buffered, verify
-from maestro_audit_logger._db import COLUMNS
-from maestro_audit_logger._postgres import create_schema
 from maestro_audit_logger._sink import Record
+from maestro_audit_logger.sinks.database import COLUMNS
+from maestro_audit_logger.sinks.postgres import create_schema
 from tests.audit_logger.test_sqlite_background import BATCH, assert_columns_match, record, writer_threads
 from tests.waiting import wait_until
 

@@ -496,3 +496,36 @@ def test_the_last_clean_extra_shortcut_cannot_be_fooled_by_later_changes() -> No
     assert _owned(redactor, {"note": "an ordinary note", "n": 1}) == {"note": "an ordinary note", "n": 1}
     assert _owned(redactor, {"note": "an ordinary note", "n": 1}) == {"note": "an ordinary note", "n": 1}
     assert _owned(redactor, {"token": "an ordinary note", "n": 1}) == {"token": "[REDACTED]", "n": 1}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    extra=st.none() | st.dictionaries(KEYS, VALUES, max_size=6),
+    actor_id=SECRET_LOOKING.filter(bool),
+    actor_name=st.none() | SECRET_LOOKING.filter(bool),
+    target_id=SECRET_LOOKING.filter(bool),
+    request_id=st.none() | SECRET_LOOKING.filter(bool),
+    which=st.integers(0, len(REDACTORS) - 1),
+)
+def test_the_loggers_usual_plan_gives_what_redact_record_gives(
+    *,
+    extra: dict[str, Any] | None,
+    actor_id: str,
+    actor_name: str | None,
+    target_id: str,
+    request_id: str | None,
+    which: int,
+) -> None:
+    # `_redact_usual`: the logger's fast path (no reason, source, changes, correlation id or
+    # tenant), twice in a row so the shortcuts for a repeated actor, target and extra apply.
+    redactor = REDACTORS[which]
+    actor, target = Actor(actor_id, name=actor_name), Target("invoice", target_id)
+    for _ in range(2):
+        record = event_record(
+            "invoice.update", actor, target, "success", None, None, None, None, "info", "billing", None,
+            request_id, None, None, None, extra, NS, "",
+        )  # fmt: skip
+        expected = redactor.redact_record(copy.deepcopy(record))
+        got = redactor._redact_usual(record)
+        assert got == expected
+        assert orjson.dumps(got, option=orjson.OPT_SORT_KEYS) == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS)

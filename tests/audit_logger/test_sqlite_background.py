@@ -25,8 +25,8 @@ from maestro_audit_logger import (
     flush,
     verify,
 )
-from maestro_audit_logger._db import COLUMNS, row
 from maestro_audit_logger._sink import Record
+from maestro_audit_logger.sinks.database import COLUMNS, row
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timing  # races real threads/processes/servers: CI also runs it under load

@@ -762,7 +762,7 @@ def test_verify_during_live_rotation_never_raises_a_false_alarm(tmp_path: Path) 
 
 CRASH_AFTER_RENAME = """
 import os, signal, sys
-import maestro_audit_logger._file as file_module
+import maestro_audit_logger.sinks.file as file_module
 from maestro_audit_logger import Actor, AuditLogger, HmacSigner, JsonlFileSink
 path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
 sink = JsonlFileSink(path, rotate_bytes=1 << 30, signer=HmacSigner(key, "k1"), writer_id="w")

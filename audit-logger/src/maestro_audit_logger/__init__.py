@@ -46,11 +46,8 @@ from maestro_audit_logger._redaction import NoRedaction, Redactor
 from maestro_audit_logger._sink import Sink, SinkStats
 
 if TYPE_CHECKING:
-    from maestro_audit_logger._file import JsonlFileSink, StreamSink
-    from maestro_audit_logger._postgres import PostgresSink
     from maestro_audit_logger._reader import AuditReader
     from maestro_audit_logger._signing import Ed25519Signer, HmacSigner, Keyring
-    from maestro_audit_logger._sqlite import SqliteSink
     from maestro_audit_logger._structlog import (
         AuditRenderer,
         AuditSinkLogger,
@@ -60,6 +57,11 @@ if TYPE_CHECKING:
         structlog_logger,
     )
     from maestro_audit_logger._verify import Problem, VerifyReport, repair, verify
+    from maestro_audit_logger.sinks.file import JsonlFileSink
+    from maestro_audit_logger.sinks.postgres import PostgresSink
+    from maestro_audit_logger.sinks.sqlite import SqliteSink
+    from maestro_audit_logger.sinks.store import Store, StoreSink
+    from maestro_audit_logger.sinks.stream import StreamSink
 
 __all__ = [
     "Actor",
@@ -91,6 +93,8 @@ __all__ = [
     "SinkStats",
     "Source",
     "SqliteSink",
+    "Store",
+    "StoreSink",
     "StreamSink",
     "Target",
     "VerifyReport",
@@ -117,10 +121,12 @@ _LAZY = {
     "AuditTap": "maestro_audit_logger._structlog",
     "Ed25519Signer": "maestro_audit_logger._signing",
     "HmacSigner": "maestro_audit_logger._signing",
-    "JsonlFileSink": "maestro_audit_logger._file",
+    "JsonlFileSink": "maestro_audit_logger.sinks.file",
     "Keyring": "maestro_audit_logger._signing",
     "RedactSecrets": "maestro_audit_logger._structlog",
-    "StreamSink": "maestro_audit_logger._file",
+    "StreamSink": "maestro_audit_logger.sinks.stream",
+    "Store": "maestro_audit_logger.sinks.store",
+    "StoreSink": "maestro_audit_logger.sinks.store",
     "structlog_logger": "maestro_audit_logger._structlog",
     "audit_filtering_bound_logger": "maestro_audit_logger._structlog",
     "AuditReader": "maestro_audit_logger._reader",
@@ -128,8 +134,8 @@ _LAZY = {
     "VerifyReport": "maestro_audit_logger._verify",
     "repair": "maestro_audit_logger._verify",
     "verify": "maestro_audit_logger._verify",
-    "PostgresSink": "maestro_audit_logger._postgres",
-    "SqliteSink": "maestro_audit_logger._sqlite",
+    "PostgresSink": "maestro_audit_logger.sinks.postgres",
+    "SqliteSink": "maestro_audit_logger.sinks.sqlite",
 }
 
 

@@ -9,17 +9,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from maestro_audit_logger._db import COLUMNS, DEFAULT_TABLE, check_table, heads_table
+from maestro_audit_logger._dbseal import seals_table
 from maestro_audit_logger._errors import AuditReadError
 from maestro_audit_logger._sources import where
+from maestro_audit_logger.sinks.database import COLUMNS, DEFAULT_TABLE, check_table, heads_table
 
 
 def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | None:
     """The signed checkpoint entries (``<table>_heads``) of a database, or None without that table."""
-    heads = heads_table(check_table(table))
+    return _entries(source, f"SELECT entry FROM {heads_table(check_table(table))} ORDER BY writer")  # noqa: S608
+
+
+def database_seals(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | None:
+    """The timed seal entries (``<table>_seals``, oldest first) of a database, or None without that table."""
+    return _entries(source, f"SELECT entry FROM {seals_table(check_table(table))} ORDER BY id")  # noqa: S608
+
+
+def _entries(source: str, sql: str) -> list[str] | None:
+    """The one text column ``sql`` selects, or None when its table does not exist."""
     place = where(source)
     if place.kind == "postgresql":
-        from maestro_audit_logger._postgres import _psycopg
+        from maestro_audit_logger.sinks.postgres import _psycopg
 
         psycopg = _psycopg()
         try:
@@ -28,7 +38,7 @@ def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | No
             raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
         try:
             try:
-                return [entry for (entry,) in conn.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
+                return [entry for (entry,) in conn.execute(sql)]
             except psycopg.errors.UndefinedTable:
                 return None
         finally:
@@ -40,7 +50,7 @@ def database_heads(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | No
         raise AuditReadError(f"{path} does not exist")
     conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return [entry for (entry,) in conn2.execute(f"SELECT entry FROM {heads} ORDER BY writer")]  # noqa: S608
+        return [entry for (entry,) in conn2.execute(sql)]
     except sqlite3.OperationalError:
         return None  # no such table
     except sqlite3.DatabaseError as exc:
@@ -71,14 +81,14 @@ def database_chunks(
     (row ids, stored lines), fetched with ``fetchmany``; ``progress`` gets the rows read so far.
 
     ``columns``: a list that receives, before each chunk is yielded, that chunk's indexed column
-    values (`maestro_audit_logger._db.COLUMNS` but ``record``) as one tuple per row (in its slot 0)."""
+    values (`maestro_audit_logger.sinks.database.COLUMNS` but ``record``) as one tuple per row (in its slot 0)."""
     check_table(table)
     extra = ", " + ", ".join(COLUMNS[:-1]) if columns is not None else ""
     pg_sql = f"SELECT id, record{extra} FROM {table} WHERE id > %s ORDER BY id"  # noqa: S608
     done = 0
     place = where(source)
     if place.kind == "postgresql":
-        from maestro_audit_logger._postgres import _psycopg
+        from maestro_audit_logger.sinks.postgres import _psycopg
 
         psycopg = _psycopg()
         try:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import gzip
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
+
+from maestro_audit_logger._segments import HEAD_SUFFIX
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BLOCK = 64 * 1024
@@ -53,6 +56,41 @@ def rotation_order(families: list[Path]) -> list[Path]:
         return path.name.removesuffix(".gz"), 1
 
     return sorted(families, key=key)
+
+
+def rotations(active: Path, names: Iterable[str] | None = None) -> list[Path]:
+    """logrotate's rotations of ``active`` (``name.N``, ``name.N.gz``: renamed away from the
+    active file, then shifted and compressed), oldest (highest ``N``) first. When both
+    ``name.N`` and ``name.N.gz`` exist, ``compress`` is still writing the ``.gz``: the plain
+    file is the whole one; a file with a head file of its own is a log of its own, not a
+    rotation. ``names``: the directory's listing, when already taken.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for name in ("audit.jsonl", "audit.jsonl.1", "audit.jsonl.2.gz", "audit.jsonl.10.gz"):
+        ...     _ = (d / name).write_bytes(b"")
+        >>> [p.name for p in rotations(d / "audit.jsonl")]
+        ['audit.jsonl.10.gz', 'audit.jsonl.2.gz', 'audit.jsonl.1']
+    """
+    if names is None:
+        try:
+            names = os.listdir(active.parent)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    pattern = re.compile(re.escape(active.name) + r"\.(\d{1,6})(\.gz)?$")
+    found: dict[int, str] = {}
+    names = list(names)
+    own_heads = {name for name in names if name.endswith(HEAD_SUFFIX)}
+    for name in names:
+        m = pattern.match(name)
+        if m is None or name + HEAD_SUFFIX in own_heads:  # a log of its own (``audit.2024``)
+            continue
+        n = int(m.group(1))
+        if m.group(2) is None or n not in found:  # the plain file wins over a .gz in progress
+            found[n] = name
+    return [active.with_name(found[n]) for n in sorted(found, reverse=True)]
 
 
 def last_lines(path: Path, wanted: int, *, drop_torn: bool) -> list[bytes]:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
 
+    from maestro_audit_logger.sinks.store import Store
+
 _FIELD_NAMES = frozenset(
     {
         "actor", "targets", "outcome", "reason", "error", "category", "changes", "source", "severity",
@@ -55,31 +57,35 @@ def _too_large(size: int, limit: int) -> None:
     )
 
 
-def make_sink(target: Sink | str | os.PathLike[str]) -> Sink:
-    """A sink from a `Sink`, ``"-"``/``"stdout"``/``"stderr"``, a ``sqlite://`` or
-    ``postgresql://`` URL, or a path: a SQLite database when the file is one (or, new, ends in
-    ``.db``/``.sqlite``/``.sqlite3``), else a JSONL log file. The same rules `AuditReader` and
-    `verify` read a source by (`maestro_audit_logger._sources`)."""
+def make_sink(target: Sink | Store | str | os.PathLike[str]) -> Sink:
+    """A sink from a `Sink`, a `Store` (given a `StoreSink`), ``"-"``/``"stdout"``/``"stderr"``,
+    a ``sqlite://`` or ``postgresql://`` URL, or a path: a SQLite database when the file is one
+    (or, new, ends in ``.db``/``.sqlite``/``.sqlite3``), else a JSONL log file. The same rules
+    `AuditReader` and `verify` read a source by (`maestro_audit_logger._sources`)."""
     if isinstance(target, Sink):
         return target
     if not isinstance(target, str | os.PathLike):
+        if all(callable(getattr(target, m, None)) for m in ("store_lines", "sync", "close")):
+            from maestro_audit_logger.sinks.store import StoreSink
+
+            return StoreSink(target)
         raise AuditConfigError(
-            f"sink must be a Sink, a path, '-', or a sqlite:/// or postgresql:// URL, got {target!r}"
+            f"sink must be a Sink, a Store, a path, '-', or a sqlite:/// or postgresql:// URL, got {target!r}"
         )
     place = where(target)
     if place.kind == "stream":
-        from maestro_audit_logger._file import StreamSink
+        from maestro_audit_logger.sinks.stream import StreamSink
 
         return StreamSink(place.location)
     if place.kind == "sqlite":
-        from maestro_audit_logger._sqlite import SqliteSink
+        from maestro_audit_logger.sinks.sqlite import SqliteSink
 
         return SqliteSink(place.location)
     if place.kind == "postgresql":
-        from maestro_audit_logger._postgres import PostgresSink
+        from maestro_audit_logger.sinks.postgres import PostgresSink
 
         return PostgresSink(place.location)
-    from maestro_audit_logger._file import JsonlFileSink
+    from maestro_audit_logger.sinks.file import JsonlFileSink
 
     return JsonlFileSink(target)
 
@@ -236,8 +242,9 @@ class AuditLogger:
     """Records audit events to a sink: validated, redacted, hash-chained, durable as configured.
 
     Args:
-        sink: a `Sink`, a path (a SQLite database if it is one or ends in ``.db``/``.sqlite``,
-            else a JSONL file), ``"-"`` for stdout, or a ``sqlite://`` or ``postgresql://`` URL.
+        sink: a `Sink`, a `Store` (your own: see `StoreSink`), a path (a SQLite database if it
+            is one or ends in ``.db``/``.sqlite``, else a JSONL file), ``"-"`` for stdout, or a
+            ``sqlite://`` or ``postgresql://`` URL.
         service: the emitting service's name, stamped on every event.
         redaction: the `Redactor` applied before anything is rendered or hashed
             (default: `Redactor()`, the built-in secret keys and value patterns).
@@ -278,7 +285,7 @@ class AuditLogger:
 
     def __init__(
         self,
-        sink: Sink | str | os.PathLike[str],
+        sink: Sink | Store | str | os.PathLike[str],
         *,
         service: str,
         redaction: Redactor | None = None,
@@ -539,14 +546,18 @@ class AuditLogger:
                 action, actor, targets, outcome, reason, category, changes, source, severity or "info",
                 core.service, tenant, request_id, correlation_id, trace_id, span_id, extra, core.clock(), "",
             )  # fmt: skip
+            # `render` inlined (the hot path): redact, serialise canonically, check the size.
+            if reason is None and changes is None and source is None and tenant is None and correlation_id is None:
+                record = core.redactor._redact_usual(d)  # only extra, actor, targets, request id
+            else:
+                record = core.redactor._redact_owned(d)
         else:
             d = self._record_dict(
                 action, actor, targets, outcome, reason, error, category, changes, source, severity,
                 tenant, request_id, correlation_id, trace_id, span_id, extra,
             )  # fmt: skip
+            record = core.redactor._redact_owned(d)
         event_id: str = d["event_id"]
-        # `render` inlined (the hot path): redact, serialise canonically, check the size.
-        record = core.redactor._redact_owned(d)
         if _captures:
             for hook in _captures:
                 hook(record)

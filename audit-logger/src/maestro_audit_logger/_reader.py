@@ -13,13 +13,13 @@ from typing import Any, BinaryIO
 import orjson
 
 from maestro_audit_logger._clock import TimeLike, to_iso
-from maestro_audit_logger._db import DEFAULT_TABLE, check_table
 from maestro_audit_logger._dbquery import indexed_where, record_where
 from maestro_audit_logger._dbrows import database_rows
 from maestro_audit_logger._errors import AuditConfigError, AuditReadError
-from maestro_audit_logger._logfiles import last_lines, open_log, rotation_order
+from maestro_audit_logger._logfiles import last_lines, open_log, rotation_order, rotations
 from maestro_audit_logger._segments import list_units
-from maestro_audit_logger._sources import families, is_audit_family, where
+from maestro_audit_logger._sources import families, family_files, is_audit_family, where
+from maestro_audit_logger.sinks.database import DEFAULT_TABLE, check_table
 
 
 def _open_inode(path: Path, inode: int | None) -> BinaryIO | None:
@@ -122,7 +122,7 @@ class AuditReader:
         self.skipped_lines: list[str] = []
         if not self._where.is_database:
             path = Path(self.source)
-            if not path.exists() and not list_units(path):
+            if not path.exists() and not list_units(path) and not rotations(path):
                 raise AuditReadError(f"{path} does not exist")
 
     # -- files -------------------------------------------------------------------------------
@@ -139,11 +139,7 @@ class AuditReader:
 
     @staticmethod
     def _family_files(active: Path) -> list[Path]:
-        files = [active.with_name(s) for s in list_units(active)]
-        files = [f for f in files if f.exists()]
-        if active.is_file():
-            files.append(active)
-        return files
+        return family_files(active)
 
     def _skip(self, where: str, why: str) -> None:
         self.skipped += 1
@@ -313,7 +309,7 @@ class AuditReader:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"  # no LIMIT: rows failing the re-check on their record must not count
         if pg:
-            from maestro_audit_logger._postgres import _psycopg
+            from maestro_audit_logger.sinks.postgres import _psycopg
 
             psycopg = _psycopg()
             try:

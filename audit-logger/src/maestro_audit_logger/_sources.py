@@ -19,8 +19,15 @@ from typing import Literal
 import orjson
 
 from maestro_audit_logger._canonical import parse_chain, split_line
-from maestro_audit_logger._logfiles import open_log
-from maestro_audit_logger._segments import DIGEST_SUFFIX, HEAD_SUFFIX, list_units, load_digest
+from maestro_audit_logger._logfiles import open_log, rotations
+from maestro_audit_logger._segments import (
+    DIGEST_SUFFIX,
+    HEAD_SUFFIX,
+    head_path,
+    list_units,
+    load_digest,
+    parse_heads,
+)
 
 SourceKind = Literal["stream", "sqlite", "postgresql", "files"]
 
@@ -28,8 +35,9 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _PG_SCHEMES = ("postgresql://", "postgres://")
 _STREAMS = ("-", "stdout", "stderr")
-# A sealed segment (``name.<20 digits>``) or its digest: the family's stem is the name before it.
-_UNIT = re.compile(r"\.\d{20}(\.digest)?$")
+# A sealed segment (``name.<20 digits>``) or its digest, logrotate's rotation (``name.N``,
+# ``name.N.gz``) or the head file: the family's stem (its active file) is the name before it.
+_MEMBER = re.compile(r"(\.\d{20}(\.digest)?|\.\d{1,6}(\.gz)?|" + re.escape(HEAD_SUFFIX) + r")$")
 
 
 @dataclass(frozen=True)
@@ -82,15 +90,30 @@ def where(source: str | os.PathLike[str]) -> Where:
 
 
 def families(path: Path) -> list[Path]:
-    """The log families (active file names) in directory ``path``, by stem; ``[path]`` for a file."""
+    """The log families (active file names) in directory ``path``, by stem; ``[path]`` for a file.
+
+    A family is the active file with its sealed segments and digests, logrotate's rotations
+    (``name.1``, ``name.2.gz``: the active file renamed away) and its head file: records a
+    writer wrote to the active file stay in its family wherever a rotation moved them."""
     if path.is_dir():
+        names = [n for n in os.listdir(path) if not (n.endswith((".tmp", ".lock")) or n.startswith("."))]
+        heads = {n for n in names if n.endswith(HEAD_SUFFIX)}
         stems: set[str] = set()
-        for name in os.listdir(path):
-            if name.endswith((".tmp", ".lock", HEAD_SUFFIX)) or name.startswith("."):
-                continue
-            stems.add(_UNIT.sub("", name))
+        for name in names:
+            # A file with a head file of its own is an active log (``audit.2024``), not a rotation.
+            stems.add(name if name + HEAD_SUFFIX in heads else _MEMBER.sub("", name))
         return [path / s for s in sorted(stems)]
     return [path]
+
+
+def family_files(active: Path) -> list[Path]:
+    """The files holding ``active``'s records, oldest first: logrotate's rotations, the sealed
+    segments still present, then the active file itself (when it is a file)."""
+    files = rotations(active)
+    files += [f for f in (active.with_name(s) for s in list_units(active)) if f.exists()]
+    if active.is_file():
+        files.append(active)
+    return files
 
 
 def looks_foreign(data: bytes) -> bool:
@@ -110,9 +133,16 @@ def looks_foreign(data: bytes) -> bool:
 
 
 def is_audit_family(active: Path) -> bool:
-    """Whether ``active`` (or its first sealed segment) starts with an audit record; a
-    gzip-compressed file (as logrotate leaves rotated logs) is read decompressed."""
-    candidates = [active.with_name(s) for s in list_units(active)] + [active]
+    """Whether ``active`` (or its oldest rotation or sealed segment) starts with an audit
+    record, or it has a head file (its active file may have been emptied); a gzip-compressed
+    file (as logrotate leaves rotated logs) is read decompressed."""
+    try:
+        head = head_path(active).read_bytes()
+    except OSError:
+        head = None
+    if head is not None and parse_heads(head) is not None:
+        return True
+    candidates = rotations(active) + [active.with_name(s) for s in list_units(active)] + [active]
     for candidate in candidates:
         if candidate.is_file():
             try:

@@ -29,23 +29,24 @@ import orjson
 
 from maestro_audit_logger._canonical import EVENT_ID as _EVENT_ID
 from maestro_audit_logger._canonical import GENESIS, HASH_SUFFIX_LEN, parse_chain, split_line
-from maestro_audit_logger._db import COLUMNS, targets_text
-from maestro_audit_logger._dbrows import database_chunks, database_heads
+from maestro_audit_logger._dbrows import database_chunks, database_heads, database_seals
+from maestro_audit_logger._dbseal import parse_seal, seals_table
 from maestro_audit_logger._errors import AuditReadError
-from maestro_audit_logger._logfiles import open_log
+from maestro_audit_logger._logfiles import rotations
 from maestro_audit_logger._merkle import merkle_root
 from maestro_audit_logger._segments import (
     DIGEST_SUFFIX,
     digest_hash,
     head_path,
     list_units,
-    load_digest,
     parse_heads,
     signed_part,
 )
 from maestro_audit_logger._signing import Keyring, Signer
+from maestro_audit_logger._snapshot import Snapshot, read_head, take
 from maestro_audit_logger._sources import families as source_families
 from maestro_audit_logger._sources import is_audit_family, looks_foreign, where
+from maestro_audit_logger.sinks.database import COLUMNS, targets_text
 
 _HASH_KEY = b',"hash":"'
 _ID_KEY = b'"event_id":"'
@@ -203,6 +204,9 @@ class _Chains:
         # checked whose event id was seen before (line number -> event id).
         self.seen: set[bytes] = set()
         self.dups: dict[int, bytes] = {}
+        # The oldest of logrotate's rotations read: a chain starting there may have begun in a
+        # rotation logrotate's retention deleted.
+        self.oldest_rotation: str | None = None
 
     def note_ids(self, data: bytes, lines: list[bytes], numbers: Iterable[int]) -> None:
         """Collect the event ids of ``lines`` (``data``: the same lines joined, or any bytes
@@ -267,7 +271,14 @@ class _Chains:
             self.add(Problem("modified", where, line, seq, writer, "the record's content does not match its hash"))
         st = self.state.get(writer)
         if st is None:
-            if seq != 0 or prev != GENESIS:
+            if (seq != 0 or prev != GENESIS) and where == self.oldest_rotation and seq > 0:
+                note = (
+                    f"{where}: writer {writer} starts at seq {seq}: its records 0-{seq - 1} were rotated away "
+                    "(logrotate's rotate count deleted an older rotation) or removed; nothing left can tell which"
+                )
+                if note not in self.report.warnings:
+                    self.report.warnings.append(note)
+            elif seq != 0 or prev != GENESIS:
                 self.add(
                     Problem(
                         "gap",
@@ -344,6 +355,22 @@ def _read(path: Path) -> bytes:
         raise AuditReadError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+class _Meter:
+    """``progress`` of one whole verify: the bytes read on disk so far, over every file and
+    family in turn (a ``.gz`` file's compressed bytes, so the total is the files' sizes)."""
+
+    def __init__(self, callback: Callable[[int], None]) -> None:
+        self.callback = callback
+        self.base = 0  # the files read whole
+
+    def at(self, fh: BinaryIO, *, done: bool = False) -> None:
+        """Report where reading ``fh`` got to (its descriptor's offset); ``done``: all of it."""
+        here = self.base + os.lseek(fh.fileno(), 0, os.SEEK_CUR)
+        if done:
+            self.base = here
+        self.callback(here)
+
+
 def _scan(
     path: Path,
     where: str,
@@ -352,10 +379,11 @@ def _scan(
     want_sha: bool,
     check_foreign: bool,
     opened: BinaryIO | None = None,
+    meter: _Meter | None = None,
 ) -> tuple[list[str | bytes], dict[str, list[int]], bytes, int, int, str]:
     """Check every complete line of ``path`` (read through ``opened`` when given, left open);
-    return (hashes, writers, incomplete tail, lines, bytes read, SHA-256 of the bytes read when
-    ``want_sha``).
+    return (hashes, writers, incomplete tail, lines, bytes read (decompressed), SHA-256 of the
+    bytes read when ``want_sha``), telling ``meter`` the bytes read on disk as it goes.
 
     The file is read and split one block at a time (never whole): the block and its line
     objects stay in the CPU cache, and memory stays flat however large the file is.
@@ -387,6 +415,10 @@ def _scan(
                     chains.report_dups(where)
                 count += len(lines)
                 carry = data[cut + 1 :]
+                if meter is not None:
+                    meter.at(fh)
+            if meter is not None:
+                meter.at(fh, done=True)
     except IsADirectoryError:
         raise AuditReadError(f"{path} is a directory, not an audit log file") from None
     except OSError as exc:
@@ -846,7 +878,9 @@ def verify(
             chains and a warning says what that can and cannot prove.
         require_signatures: report unsigned digests and head entries as problems.
         max_problems: stop collecting after this many findings.
-        progress: called with the bytes (files) or rows (databases) processed so far.
+        progress: called with the bytes (files: read on disk so far over the whole verify, a
+            ``.gz`` file's compressed bytes, so it ends at the log files' total size) or rows
+            (databases) processed so far.
         require_checkpoint: report a log without signed checkpoints (a JSONL file's
             ``<file>.head``, a database's ``audit_events_heads`` table) as a problem. Without it
             a head file is required only when the log's digests say the writer kept one.
@@ -854,10 +888,11 @@ def verify(
             log verified without keys); signatures that are present are still checked with the
             keys given.
         since: with ``until``, a time window (ISO 8601 or ns) to check for missing periods: a
-            JSONL log sealed on time (``rotate_interval_s``, heartbeat digests when idle) must
-            have a seal at least every interval in it; a longer stretch without one is a
-            ``missing_period`` problem (the writer was down, or segments were removed). Default
-            ``until``: now.
+            log sealed on time (a JSONL sink's ``rotate_interval_s``, heartbeat digests when
+            idle; a SQLite or PostgreSQL sink's ``seal_interval_s``, seal rows in
+            ``<table>_seals``) must have a seal at least every interval in it; a longer stretch
+            without one is a ``missing_period`` problem (the writer was down, or segments or
+            seal rows were removed). Default ``until``: now.
         until: the window's end (exclusive).
 
     Raises:
@@ -884,14 +919,14 @@ def verify(
     window = _window(since, until)
     if where(text).is_database:
         report = VerifyReport(text)
-        if window is not None:
-            report.warnings.append("missing periods are checked on JSONL logs sealed on time, not on databases")
         chains = _Chains(report, max_problems)
         table = "audit_events"
         # The checkpoints first: they are committed with the rows they name.
         heads = database_heads(text, table=table)
         entries = parse_heads("\n".join(heads).encode()) if heads else None
-        policy = _Policy.make(keys, require_signatures, allow_unsigned, any(map(_signed, entries or ())))
+        seals = [parse_seal(e, table) for e in database_seals(text, table=table) or ()] if window else []
+        claims = any(map(_signed, entries or ())) or any(_signed(e) for e in seals if e is not None)
+        policy = _Policy.make(keys, require_signatures, allow_unsigned, claims)
         scratch: dict[str, list[int]] = {}
         columns: list[list[tuple[Any, ...]]] = []
         for ids, lines in database_chunks(text, size=_CHUNK, progress=progress, table=table, columns=columns):
@@ -901,17 +936,20 @@ def verify(
                 chains.report_dups(table)
             _check_columns(ids, lines, columns[0], table, chains)
         _check_database_heads(heads, table, chains, policy, required=require_checkpoint)
+        if window is not None:
+            _check_database_seals(seals, table, window, chains, policy)
         _note_unsigned(report, policy)
         report.writers = len(chains.state)
         return report
     path = Path(text)
     families = source_families(path)
-    if not path.exists() and not list_units(path):
+    if not path.exists() and not list_units(path) and not rotations(path):
         raise AuditReadError(f"{path} does not exist")
     report = VerifyReport(text)
+    meter = None if progress is None else _Meter(progress)
     if not path.is_dir():
         flags = (require_signatures, allow_unsigned)
-        _verify_family(path, report, keys, flags, max_problems, progress, require_checkpoint, window)
+        _verify_family(path, report, keys, flags, max_problems, meter, require_checkpoint, window)
         return report
     checked = 0
     for family in families:
@@ -924,7 +962,7 @@ def verify(
             keys,
             (require_signatures, allow_unsigned),
             max_problems,
-            progress,
+            meter,
             require_checkpoint,
             window,
         )
@@ -947,21 +985,19 @@ def _verify_family(
     keys: Keyring | None,
     flags: tuple[bool, bool],
     max_problems: int,
-    progress: Callable[[int], None] | None,
+    meter: _Meter | None,
     require_checkpoint: bool = False,
     window: tuple[int, int] | None = None,
 ) -> None:
     chains = _Chains(report, max_problems)
-    snapshot = _snapshot(active)
-    opened = snapshot[4]
+    snapshot = take(active)
     try:
-        _verify_snapshot(active, report, chains, keys, flags, progress, snapshot, require_checkpoint)
+        _verify_snapshot(active, report, chains, keys, flags, meter, snapshot, require_checkpoint)
     finally:
-        if opened is not None:
-            opened.close()
+        snapshot.close()
     report.writers += len(chains.state)
     if window is not None:
-        _check_coverage(active, snapshot[1], snapshot[2], window, chains)
+        _check_coverage(active, snapshot.stems, snapshot.digests, window, chains)
 
 
 def _window(since: str | int | None, until: str | int | None) -> tuple[int, int] | None:
@@ -983,67 +1019,65 @@ def _check_coverage(
     active: Path, stems: list[str], digests: dict[str, dict[str, Any] | None], window: tuple[int, int], chains: _Chains
 ) -> None:
     """Report the stretches of ``window`` no sealed segment covers (see `_coverage`)."""
-    from maestro_audit_logger._clock import iso_from_ns
-    from maestro_audit_logger._coverage import missing_periods
-
     intervals = [
         d["interval_s"] for d in digests.values() if d is not None and isinstance(d.get("interval_s"), int | float)
     ]
+    seals = [int(stem.rsplit(".", 1)[1]) for stem in stems]
+    words = ("digest", "rotate_interval_s", "segments and digests")
+    _report_missing(active.name, seals, intervals, window, chains, words)
+
+
+def _check_database_seals(
+    seals: list[dict[str, Any] | None], table: str, window: tuple[int, int], chains: _Chains, policy: _Policy
+) -> None:
+    """Report the stretches of ``window`` no timed seal row covers (`_dbseal`): only seals whose
+    signature verifies (or that the policy accepts unsigned) count."""
+    name = seals_table(table)
+    times: list[int] = []
+    intervals: list[float] = []
+    for entry in seals:
+        if entry is None:
+            chains.add(Problem("checkpoint", name, None, None, None, "a seal entry of another table or malformed"))
+            continue
+        if _check_signature(entry, name, policy, chains, "checkpoint_signature", "seal") is False:
+            continue
+        times.append(entry["sealed_ns"])
+        intervals.append(entry["interval_s"])
+    _report_missing(table, times, intervals, window, chains, ("seal", "seal_interval_s", "seal rows"))
+
+
+def _report_missing(
+    name: str,
+    seals: list[int],
+    intervals: list[float],
+    window: tuple[int, int],
+    chains: _Chains,
+    words: tuple[str, str, str],
+) -> None:
+    """Each stretch of ``window`` the ``seals`` (ns) leave uncovered is a ``missing_period``
+    (``words``: what records the interval, its option, what a deletion would have removed)."""
+    what, option, removed = words
+    from maestro_audit_logger._clock import iso_from_ns
+    from maestro_audit_logger._coverage import missing_periods
+
     if not intervals:
         chains.report.warnings.append(
-            f"{active.name}: no digest records a sealing interval (rotate_interval_s): a missing period "
-            "cannot be told from a quiet one"
+            f"{name}: no {what} records a sealing interval ({option}): a missing period cannot be told from a quiet one"
         )
         return
     interval = max(intervals)
-    seals = [int(stem.rsplit(".", 1)[1]) for stem in stems]
     for start, end in missing_periods(seals, interval, *window):
         chains.add(
             Problem(
                 "missing_period",
-                active.name,
+                name,
                 None,
                 None,
                 None,
                 f"nothing sealed from {iso_from_ns(start)} to {iso_from_ns(end)} (a seal is due every "
-                f"{interval:g} s, heartbeats included): the writer was down, or segments and digests were removed",
+                f"{interval:g} s, heartbeats included): the writer was down, or {removed} were removed",
             )
         )
-
-
-def _snapshot(
-    active: Path,
-) -> tuple[bytes | str | None, list[str], dict[str, dict[str, Any] | None], set[str], BinaryIO | None]:
-    """What to verify, taken consistently against live writers: (head file, segment stems, their
-    digests, stems whose digest file exists, the active file opened).
-
-    The head file is read first: a live writer updates it after its data, so every record it
-    names is in the files opened after it. All of it is read under a shared ``flock`` of
-    ``<active>.lock``, which a rotating writer holds exclusively from its rename to its seal: a
-    rotation is seen either not at all (the renamed file is the active file we hold open) or
-    whole (renamed and sealed), never half (a segment missing or without its digest).
-    """
-    try:
-        lock = os.open(active.with_name(active.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        lock = -1  # no rotating writer ever ran here (it creates the lock file first)
-    try:
-        if lock >= 0:
-            fcntl.flock(lock, fcntl.LOCK_SH)
-        head = _read_head(active)
-        stems = list_units(active)
-        present = {s for s in stems if active.with_name(s + DIGEST_SUFFIX).exists()}
-        digests = {s: load_digest(active.with_name(s + DIGEST_SUFFIX)) if s in present else None for s in stems}
-        try:
-            opened: BinaryIO | None = open_log(active)  # logrotate's .gz files decompressed
-        except (FileNotFoundError, IsADirectoryError):
-            opened = None  # _scan reports a directory
-        except OSError as exc:
-            raise AuditReadError(f"cannot read {active}: {exc.strerror or exc}") from None
-    finally:
-        if lock >= 0:
-            os.close(lock)
-    return head, stems, digests, present, opened
 
 
 def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
@@ -1052,11 +1086,11 @@ def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
     chains: _Chains,
     keys: Keyring | None,
     flags: tuple[bool, bool],
-    progress: Callable[[int], None] | None,
-    snapshot: tuple[bytes | str | None, list[str], dict[str, dict[str, Any] | None], set[str], BinaryIO | None],
+    meter: _Meter | None,
+    snapshot: Snapshot,
     checkpointed: bool,
 ) -> None:
-    head, stems, digests, present, opened = snapshot
+    head, stems, digests, present, opened, rotated = snapshot
     prev_digest = GENESIS
     entries = parse_heads(head) if isinstance(head, bytes) else None
     claims = any(_signed(d) for d in digests.values() if d is not None) or any(map(_signed, entries or ()))
@@ -1064,7 +1098,7 @@ def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
     _note_unsigned(report, policy)
     covered: dict[str, int] = {}  # writer -> last seq sealed in a validly signed digest
     seen_present = False
-    done = 0
+    _scan_rotated(rotated, chains, meter)
     for stem in stems:
         seg = active.with_name(stem)
         dpath = active.with_name(stem + DIGEST_SUFFIX)
@@ -1091,8 +1125,8 @@ def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
         seen_present = True
         report.segments += 1
         before = len(report.problems)
-        hashes, writers, tail, count, size, sha256 = _scan(
-            seg, seg.name, chains, want_sha=digest is not None, check_foreign=report.records == 0
+        hashes, writers, tail, count, _, sha256 = _scan(
+            seg, seg.name, chains, want_sha=digest is not None, check_foreign=report.records == 0, meter=meter
         )
         _finish_tail(tail, count, seg.name, chains, active=False)
         if digest is None:
@@ -1108,25 +1142,33 @@ def _verify_snapshot(  # noqa: PLR0912 - one pass over the family, in order
             )
         else:
             _compare(digest, seg, sha256, hashes, writers, chains, before)
-        done += size
-        if progress is not None:
-            progress(done)
     if opened is not None or active.is_dir():
         _, _, tail, count, size, _ = _scan(
-            active, active.name, chains, want_sha=False, check_foreign=report.records == 0, opened=opened
+            active, active.name, chains, want_sha=False, check_foreign=report.records == 0, opened=opened, meter=meter
         )
         if not (tail and opened is not None and _line_in_flight(opened, size)):
             _finish_tail(tail, count, active.name, chains, active=True)
-        done += size
-        if progress is not None:
-            progress(done)
     attested = _check_heads(active, head, chains, policy, required=checkpointed or policy.enforce)
     if policy.enforce and attested is not None:
         _check_attested(chains, policy, attested, covered, head_path(active).name, lambda: _reread_head(active))
 
 
+def _scan_rotated(rotated: list[tuple[Path, BinaryIO]], chains: _Chains, meter: _Meter | None) -> None:
+    """Check logrotate's rotations (the family's oldest records, renamed away from the active
+    file), oldest first."""
+    if rotated:
+        # logrotate's retention deletes the oldest rotation: chains may start in the oldest left.
+        chains.oldest_rotation = rotated[0][0].name
+    for path, fh in rotated:
+        _, _, tail, count, size, _ = _scan(
+            path, path.name, chains, want_sha=False, check_foreign=chains.report.records == 0, opened=fh, meter=meter
+        )
+        if not (tail and _line_in_flight(fh, size)):  # a writer may still append to its renamed file
+            _finish_tail(tail, count, path.name, chains, active=True)
+
+
 def _reread_head(active: Path) -> list[dict[str, Any]]:
-    data = _read_head(active)
+    data = read_head(active)
     return (parse_heads(data) or []) if isinstance(data, bytes) else []
 
 
@@ -1179,15 +1221,6 @@ def _check_attested(
             )
             if note not in chains.report.warnings:
                 chains.report.warnings.append(note)
-
-
-def _read_head(active: Path) -> bytes | str | None:
-    try:
-        return head_path(active).read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"the head file cannot be read: {exc.strerror or exc}"
 
 
 def _check_heads(
@@ -1291,7 +1324,7 @@ def _check_database_heads(
     *,
     required: bool,
 ) -> None:
-    from maestro_audit_logger._db import heads_table
+    from maestro_audit_logger.sinks.database import heads_table
 
     name = heads_table(table)
     if not raw:
@@ -1373,7 +1406,7 @@ def repair(path: str | os.PathLike[str], *, signer: Signer | None = None) -> Pro
         >>> verify(path).ok
         True
     """
-    from maestro_audit_logger._file import JsonlFileSink
+    from maestro_audit_logger.sinks.file import JsonlFileSink
 
     target = Path(path)
     units = list_units(target)

@@ -370,7 +370,7 @@ def _keyring(hmac_keys: tuple[str, ...], ed_keys: tuple[str, ...], encoding: str
 @click.option(
     "--since",
     help="With --until: report missing periods from this time (ISO 8601): stretches no seal covers "
-    "in a log sealed on time (rotate_interval_s).",
+    "in a log sealed on time (a JSONL sink's rotate_interval_s, a database sink's seal_interval_s).",
 )
 @click.option("--until", help="End of the --since window (ISO 8601, exclusive; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -492,22 +492,21 @@ def _torn_path(source: str, name: str) -> Path:
 
 
 def _source_bytes(source: str) -> int | None:
-    """The bytes a verify of ``source`` reads (its files), or None for a database."""
+    """The bytes a verify of ``source`` reads on disk (its log files, as `verify`'s progress
+    counts them), or None for a database."""
     if where(source).is_database:
         return None
-    path = Path(source)
-    if path.is_dir():
-        files = [p for p in path.iterdir() if p.is_file()]
-    else:
-        from maestro_audit_logger._segments import list_units
+    from maestro_audit_logger._sources import families, family_files, is_audit_family
 
-        files = [path.with_name(s) for s in list_units(path)] + [path]
+    path = Path(source)
+    actives = [f for f in families(path) if is_audit_family(f)] if path.is_dir() else [path]
     total = 0
-    for f in files:
-        try:
-            total += f.stat().st_size
-        except OSError:
-            continue
+    for active in actives:
+        for f in family_files(active):
+            try:
+                total += f.stat().st_size
+            except OSError:
+                continue
     return total
 
 
@@ -542,7 +541,8 @@ def _verify_with_progress(do_verify: Any, source: str, keys: Any, require_signat
             source,
             keys=keys,
             require_signatures=require_signatures,
-            progress=lambda n: progress.update(task, completed=n),
+            # A live log grows while it is read: the total grows with it, never below 100%.
+            progress=lambda n: progress.update(task, completed=n, total=max(n, total or 0)),
         )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from maestro_audit_logger._canonical import parse_chain, split_line
 from maestro_audit_logger._chain import Record
+from maestro_audit_logger._dbseal import make_seal
 from maestro_audit_logger._errors import AuditConfigError
+from maestro_audit_logger._sealer import TimedSealer, check_interval
 from maestro_audit_logger._sink import Sink
 
 DEFAULT_TABLE = "audit_events"
@@ -54,14 +58,89 @@ class DatabaseSink(Sink):
     replayed from the spool or given to ``emit`` are parsed from their body), and a connection
     of their own in a forked child (opened by its first write)."""
 
-    _conn: Any = None
+    #: The sink's store (`SqliteStore`, `PostgresStore`): the connection and what runs on it.
+    _db: Any = None
     table: str
+    signer: Any = None
     #: The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
     _placeholder = "?"
+    seal_interval_s: float | None = None
+    _sealer: TimedSealer | None = None
+
+    # -- timed seals (`_dbseal`) -------------------------------------------------------------
+    def _start_sealing(self, seal_interval_s: float | None, clock: Callable[[], int]) -> None:
+        """Seal at least every ``seal_interval_s`` (a background thread; none when None)."""
+        self.seal_interval_s = check_interval("seal_interval_s", seal_interval_s)
+        if not callable(clock):
+            raise AuditConfigError(f"clock must be a callable returning nanoseconds, got {clock!r}")
+        self._clock = clock
+        self._opened_ns = clock()
+        self._start_sealer()
+
+    def _start_sealer(self) -> None:
+        interval = self.seal_interval_s
+        self._sealer = None if interval is None else TimedSealer(self, interval)
+
+    def _can_seal(self) -> bool:
+        return not self._closed
+
+    def _rotate_on_time(self) -> None:
+        """Insert a seal row now (what the sealer does when the interval is up)."""
+        interval = self.seal_interval_s
+        if interval is None:
+            return
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            self._busy = True
+        try:
+            now = self._clock()
+            last = (self._seq - 1, self._prev)
+            seal = make_seal(self.table, self.writer_id, *last, interval_s=interval, sealed_ns=now, signer=self.signer)
+            self._store_seal(seal)
+            self._opened_ns = now
+        finally:
+            with self._cond:
+                self._release_busy()
+
+    def _store_seal(self, entry: str) -> None:
+        """Insert one seal entry into ``<table>_seals`` (created first if needed) and commit."""
+        self._db.store_seal(entry)
+
+    # -- the store ---------------------------------------------------------------------------
+    @property
+    def _conn(self) -> Any:
+        """The store's connection (None before the first write or after a loss)."""
+        return None if self._db is None else self._db.conn
+
+    @_conn.setter
+    def _conn(self, value: Any) -> None:
+        if self._db is not None:
+            self._db.conn = value
 
     def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """The rows of a read-only query (connecting first if needed)."""
-        raise NotImplementedError
+        rows: list[tuple[Any, ...]] = self._db.fetch(sql, params)
+        return rows
+
+    def _store_payload(self, records: list[Record], payload: Any) -> None:
+        self._db.insert(records, payload)
+
+    def _sync(self) -> None:
+        return  # the commit in a durable mode already waited for the disk (see the stores)
+
+    def _reconnect(self) -> None:
+        self._db.reconnect()
+
+    def _close_store(self) -> None:
+        self._db.close()
+
+    def close(self) -> None:
+        """Stop sealing on time, then close as every sink does (`Sink.close`)."""
+        sealer, self._sealer = self._sealer, None
+        if sealer is not None:
+            sealer.stop()  # before the store is drained and closed: no seal races them
+        super().close()
 
     def _stored_events(self, event_ids: list[str]) -> set[str]:
         # By the event_id index, in chunks.
@@ -87,6 +166,8 @@ class DatabaseSink(Sink):
 
     def _reset_after_fork(self) -> None:
         super()._reset_after_fork()
+        if self._sealer is not None:
+            self._start_sealer()  # threads do not survive fork
         self._fields: dict[bytes, dict[str, Any]] = {}
         self._chained_from: tuple[list[bytes], list[Record]] = ([], [])
         if self._conn is not None:  # in a forked child: the parent's connection
@@ -115,6 +196,17 @@ class DatabaseSink(Sink):
         if len(self._fields) > _FIELDS_LIMIT:  # left by failed writes (retried from their bodies)
             self._fields.clear()
         return found
+
+
+def record_of(line: bytes) -> Record:
+    """The `Record` of a stored line (a `Store` gets lines; the database stores read their
+    indexed columns and chain members back from them)."""
+    parts = split_line(line[:-1] if line.endswith(b"\n") else line)
+    chain = None if parts is None else parse_chain(parts[0])
+    if parts is None or chain is None:
+        raise AuditConfigError("not a chained audit line (a Store is given lines from a sink)")
+    prev, seq, writer = chain
+    return Record(parts[0], line, parts[1], writer, seq, prev)
 
 
 def check_table(table: str) -> str:

@@ -1,16 +1,15 @@
-"""The JSONL file sink (the embedded default) and the stdout/stderr stream sink."""
+"""The JSONL file store and sink (the embedded default): `FileStore` appends chained lines to
+one file; `JsonlFileSink` adds rotation, sealed segments, the head file and torn-line repair."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
-import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from maestro_audit_logger._canonical import GENESIS, dumps
 from maestro_audit_logger._chain import Record
@@ -38,15 +37,6 @@ SYSTEM_ACTOR = Actor(id="maestro-audit-logger", type="system")
 def system_event(action: str, target: Target, extra: dict[str, Any]) -> bytes:
     """The canonical body of an event the library itself records (repair, retention)."""
     return dumps(AuditEvent(action=action, actor=SYSTEM_ACTOR, targets=(target,), extra=extra).to_dict())
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        if n == 0:  # pragma: no cover - defensive
-            raise OSError("write() wrote nothing")
-        view = view[n:]
 
 
 def repair_torn_tail(path: Path) -> tuple[int, bytes] | None:
@@ -87,6 +77,122 @@ def repair_torn_tail(path: Path) -> tuple[int, bytes] | None:
         return cut, removed
     finally:
         os.close(fd)
+
+
+class FileStore:
+    """A `Store` appending chained lines to one file (``O_APPEND``), safe with several processes.
+
+    Each ``store_lines`` is one ``write()`` under a shared ``flock`` (a rotating or repairing
+    process takes it exclusively), so lines never tear or interleave; a short write (full disk,
+    file size limit) is cut back off when nobody appended after it. A file that ends in a torn
+    line (a writer killed mid-write) gets ``on_torn`` called before the append (default: the
+    torn line is truncated), so a record is never glued to it. With ``follows``, a file renamed
+    away by another process (a rotation) is left for the new one at the path.
+
+    Args:
+        path: the file (created with its directory).
+        on_torn: called when the file ends without a newline; must make it end with one.
+        follows: follow a rename of the file to the new file at ``path``.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> store = FileStore(Path(tempfile.mkdtemp()) / "lines.jsonl")
+        >>> store.store_lines([b'{"a":1}\\n', b'{"a":2}\\n'])
+        >>> store.sync()
+        >>> store.close()
+        >>> store.path.read_bytes()
+        b'{"a":1}\\n{"a":2}\\n'
+    """
+
+    failure_types: tuple[type[BaseException], ...] = (OSError,)
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, on_torn: Callable[[], object] | None = None, follows: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.on_torn = on_torn if on_torn is not None else (lambda: repair_torn_tail(self.path))
+        self.follows = follows
+        self.fd = -1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.open()
+
+    def open(self) -> None:
+        """Open (or create) the file at ``path`` for appending."""
+        self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    def reopen(self) -> None:
+        """Close the descriptor and open the file now at ``path`` (after a rotation)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+        self.open()
+
+    def is_current(self) -> bool:
+        """Whether our descriptor is still the file at ``path`` (another process may have renamed it)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def store_lines(self, lines: list[bytes]) -> None:
+        """Append ``lines`` in one write, all-or-nothing."""
+        self.write(b"".join(lines))
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` (whole lines) in one write, all-or-nothing."""
+        fd = self.fd
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if self.follows and not self.is_current():
+            # Another process renamed the file away (rotation): append to the new one.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.reopen()
+            self.write(data)
+            return
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # Append only after a newline: the file ends in a partial line, either a write in
+            # flight in another process or one whose process was killed mid-write. The repair
+            # waits (exclusive flock) for writes in flight, then truncates only a torn line.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.on_torn()
+            self.write(data)
+            return
+        written = 0
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                written += n
+                view = view[n:]
+        except OSError:
+            if written:
+                self._undo_partial(written)
+            raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _undo_partial(self, written: int) -> None:
+        # A short write (full disk, file size limit) must not leave half a line behind. Our data
+        # ends at this descriptor's offset; cut it only if nobody appended after it.
+        fd = self.fd
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+        except OSError:
+            pass
+
+    def sync(self) -> None:
+        """``fdatasync`` the file."""
+        os.fdatasync(self.fd)
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class JsonlFileSink(Sink):
@@ -162,8 +268,7 @@ class JsonlFileSink(Sink):
         self.checkpoint = True if checkpoint is None else bool(checkpoint)
         self.seal_on_close = seal_on_close
         self._clock = clock
-        self._fd = -1
-        self._size = 0
+        self._file: FileStore | None = None
         self._opened_ns = 0
         self._prev_digest = GENESIS
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -201,19 +306,25 @@ class JsonlFileSink(Sink):
         return True
 
     # -- files ----------------------------------------------------------------------------
+    @property
+    def _fd(self) -> int:
+        """The active file's descriptor (-1 when closed)."""
+        return -1 if self._file is None else self._file.fd
+
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        st = os.fstat(self._fd)
-        self._size = st.st_size
+        if self._file is None:
+            self._file = FileStore(self.path, on_torn=self._repair_tail, follows=self._rotating)
+        else:
+            self._file.open()
         self._opened_ns = self._clock()
 
     def _reset_after_fork(self) -> None:
         super()._reset_after_fork()
         # A forked child gets its own open file description, so its flocks exclude the parent's.
-        if getattr(self, "_fd", -1) >= 0:
+        if getattr(self, "_file", None) is not None and self._fd >= 0:
+            assert self._file is not None  # noqa: S101
             with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+                self._file.close()
             with contextlib.suppress(OSError):
                 self._open()
             self._start_sealer()  # threads do not survive fork
@@ -230,15 +341,12 @@ class JsonlFileSink(Sink):
 
     def _is_current(self) -> bool:
         """Whether our descriptor is still the active file (another process may have rotated it)."""
-        try:
-            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
-        except FileNotFoundError:
-            return False
+        return self._file is not None and self._file.is_current()
 
     def _follow_rotation(self) -> None:
-        os.close(self._fd)
-        self._fd = -1
-        self._open()
+        assert self._file is not None  # noqa: S101
+        self._file.reopen()
+        self._opened_ns = self._clock()
 
     def _seal_leftovers(self) -> None:
         # Seal segments renamed by a writer that crashed before writing their digest, and
@@ -273,52 +381,12 @@ class JsonlFileSink(Sink):
         self._write(data)
 
     def _write(self, data: bytes) -> None:
-        fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        if self._rotating and not self._is_current():
-            # Another process renamed the file away (rotation): append to the new one.
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            self._follow_rotation()
-            self._write(data)
-            return
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            # Append only after a newline: the file ends in a partial line, either a write in
-            # flight in another process or one whose process was killed mid-write. The repair
-            # waits (exclusive flock) for writes in flight, then truncates only a torn line.
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            self._repair_tail()
-            self._write(data)
-            return
-        written = 0
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                written += n
-                view = view[n:]
-        except OSError:
-            if written:
-                self._undo_partial(written)
-            raise
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        self._size += len(data)
-
-    def _undo_partial(self, written: int) -> None:
-        # A short write (full disk, file size limit) must not leave half a line behind. Our data
-        # ends at this descriptor's offset; cut it only if nobody appended after it.
-        fd = self._fd
-        try:
-            end = os.lseek(fd, 0, os.SEEK_CUR)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.fstat(fd).st_size == end:
-                os.ftruncate(fd, end - written)
-        except OSError:
-            pass
+        assert self._file is not None  # noqa: S101
+        self._file.write(data)
 
     def _sync(self) -> None:
-        os.fdatasync(self._fd)
+        assert self._file is not None  # noqa: S101
+        self._file.sync()
 
     def _after_store(self) -> None:
         if self.checkpoint and self._seq:
@@ -367,8 +435,8 @@ class JsonlFileSink(Sink):
                 fsync_dir(self.path.parent)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-            self._fd = -1
+            assert self._file is not None  # noqa: S101
+            self._file.close()
             self._open()
             self._seal_leftovers()  # seals `target` (and anything a crash left), chaining digests
             if self.checkpoint and self._seq:
@@ -381,6 +449,9 @@ class JsonlFileSink(Sink):
     def rotate(self) -> None:
         """Rotate now (seal the active file) if it holds anything."""
         self._rotate_owning_store(allow_empty=False)
+
+    def _can_seal(self) -> bool:
+        return not self._closed and self._fd >= 0
 
     def _rotate_on_time(self) -> None:
         """What the timed sealer does when the interval is up: seal, even an empty file."""
@@ -457,68 +528,9 @@ class JsonlFileSink(Sink):
                 if self.seal_on_close:
                     self._rotate()
             finally:
-                if self._fd >= 0:
-                    os.close(self._fd)
-                self._fd = -1
+                if self._file is not None:
+                    self._file.close()
 
     def describe(self) -> dict[str, Any]:
         """Kind, path and writer id."""
         return {"kind": "jsonl", "path": str(self.path), "writer": self.writer_id}
-
-
-class StreamSink(Sink):
-    """Writes chained JSON lines to stdout or stderr (container platforms).
-
-    Each batch goes out with one ``write()`` on the raw descriptor under the sink's lock, so
-    records from threads of one process never interleave. Between *processes* sharing a pipe,
-    POSIX only guarantees atomic writes up to ``PIPE_BUF`` (4096 bytes on Linux): keep one
-    writer per pipe, or records above 4 KiB may interleave with other writers' output.
-    There is nothing to fsync: durable modes behave like ``flush``.
-
-    Args:
-        stream: ``"stdout"``, ``"stderr"`` or a binary file object with ``fileno()``.
-        writer_id: this writer's chain name.
-
-    Examples:
-        ``AuditLogger("-", service=...)`` writes to stdout; any binary file works too:
-
-        >>> import tempfile
-        >>> from maestro_audit_logger import Actor, AuditLogger, StreamSink
-        >>> with tempfile.TemporaryFile() as fh:
-        ...     with AuditLogger(StreamSink(fh), service="billing") as audit:
-        ...         event_id = audit.record("invoice.update", actor=Actor("u-1"))
-        ...     size = fh.seek(0, 2)
-        >>> size > 0
-        True
-    """
-
-    def __init__(self, stream: str | IO[bytes] = "stdout", *, writer_id: str | None = None) -> None:
-        if stream == "stdout":
-            self._fd = sys.stdout.fileno()
-        elif stream == "stderr":
-            self._fd = sys.stderr.fileno()
-        elif hasattr(stream, "fileno"):
-            self._fd = stream.fileno()
-        else:
-            raise AuditConfigError(f"stream must be 'stdout', 'stderr' or a file object, got {stream!r}")
-        self._write_lock = threading.Lock()
-        super().__init__(writer_id=writer_id)
-        self._lines_only = type(self)._store is StreamSink._store
-
-    def _store(self, records: list[Record]) -> None:
-        self._store_lines([r.line for r in records])
-
-    def _store_lines(self, lines: list[bytes]) -> None:
-        data = b"".join(lines)
-        with self._write_lock:
-            _write_all(self._fd, data)
-
-    def _sync(self) -> None:
-        return
-
-    def _close_store(self) -> None:
-        return
-
-    def describe(self) -> dict[str, Any]:
-        """Kind, descriptor and writer id."""
-        return {"kind": "stream", "fd": self._fd, "writer": self.writer_id}

@@ -1,0 +1,1 @@
+"""The committers `Sink` is built from, one per way of getting events to the store (see `state`)."""
