@@ -46,7 +46,7 @@ from maestro_audit_logger._signing import Keyring, Signer
 from maestro_audit_logger._snapshot import Snapshot, read_head, take
 from maestro_audit_logger._sources import families as source_families
 from maestro_audit_logger._sources import is_audit_family, looks_foreign, where
-from maestro_audit_logger.sinks.database import COLUMNS, targets_text
+from maestro_audit_logger.sinks.database import COLUMNS, indexed_columns
 
 _HASH_KEY = b',"hash":"'
 _ID_KEY = b'"event_id":"'
@@ -541,26 +541,9 @@ def _scan_rows(ids: list[int], lines: list[bytes], where: str, chains: _Chains, 
 
 
 def _record_columns(d: dict[str, Any]) -> tuple[Any, ...]:
-    """The indexed column values a sink derives from a stored record (`_db.row` but ``record``)."""
+    """The indexed column values a sink derives from a stored record (`sinks.database.row`)."""
     get = d.get
-    actor = get("actor")
-    targets = get("targets")
-    return (
-        get("event_id"),
-        get("time"),
-        get("action"),
-        get("category"),
-        get("outcome"),
-        get("severity"),
-        actor.get("id") if isinstance(actor, dict) else None,
-        targets_text(targets) if targets else "",
-        get("tenant"),
-        get("service"),
-        get("request_id"),
-        get("writer"),
-        get("seq"),
-        get("hash"),
-    )
+    return (*indexed_columns(d), get("writer"), get("seq"), get("hash"))
 
 
 def _as_text(values: tuple[Any, ...]) -> tuple[str | None, ...]:

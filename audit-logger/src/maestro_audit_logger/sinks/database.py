@@ -226,12 +226,9 @@ def targets_text(targets: list[dict[str, Any]] | None) -> str:
     return "|" + "|".join([f"{t.get('type')}:{t.get('id')}" for t in targets]) + "|"
 
 
-def row(record: Record, fields: dict[str, Any] | None = None) -> tuple[Any, ...]:
-    """The column values of a chained record (``record`` is the stored line without newline).
-
-    ``fields``: the event's record dict the body was serialised from (saves parsing the body).
-    """
-    d = orjson.loads(record.body) if fields is None else fields
+def indexed_columns(d: dict[str, Any]) -> tuple[Any, ...]:
+    """The event's indexed column values, as the sinks store them and verify re-derives them
+    from the hashed record (search filters on these columns)."""
     get = d.get
     actor = get("actor")
     targets = get("targets")
@@ -242,16 +239,21 @@ def row(record: Record, fields: dict[str, Any] | None = None) -> tuple[Any, ...]
         get("category"),
         get("outcome"),
         get("severity"),
-        actor.get("id") if actor else None,
+        actor.get("id") if isinstance(actor, dict) else None,
         targets_text(targets) if targets else "",
         get("tenant"),
         get("service"),
         get("request_id"),
-        record.writer,
-        record.seq,
-        record.hash,
-        record.line[:-1].decode(),
     )
+
+
+def row(record: Record, fields: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The column values of a chained record (``record`` is the stored line without newline).
+
+    ``fields``: the event's record dict the body was serialised from (saves parsing the body).
+    """
+    d = orjson.loads(record.body) if fields is None else fields
+    return (*indexed_columns(d), record.writer, record.seq, record.hash, record.line[:-1].decode())
 
 
 def heads_table(table: str) -> str:
