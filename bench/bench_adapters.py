@@ -6,6 +6,11 @@
    (``--report-log``, the peer that also streams one JSON line per test phase); and the whole
    ``PytestAdapter.run`` (subprocess + plugin + reading the results back).
    Targets: the adapter at most 10% over plain pytest; our plugin at most as costly as reportlog.
+   Every run reads compiled bytecode, as an installed package does (``PYTHONDONTWRITEBYTECODE``
+   is dropped for the children, so the warm-up writes it).
+   With valgrind installed (full runs), the same suite is also counted in instructions under
+   callgrind: plain pytest, our plugin and pytest-reportlog; counts do not depend on the load
+   of the machine, so they settle the plugin-vs-reportlog target on a shared machine.
 2. Browser journeys (one ``goto`` + title check on a loopback page) through the Playwright
    adapter: per test with the shared session browser (``maestro_page``: fresh context per test)
    versus a new browser per test. Target: at most 0.35 s per test with the shared browser.
@@ -16,18 +21,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import importlib.util
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _table import Table, ratio
@@ -56,6 +65,19 @@ def _suite(root: Path, tests: int, per_file: int = 100) -> None:
             f"@pytest.mark.parametrize('x', range({count - count // 2}))\ndef test_param(x):\n    assert x >= 0\n"
         )
         (root / f"test_gen_{index // per_file:03d}.py").write_text("\n".join(lines))
+
+
+@contextlib.contextmanager
+def _bytecode() -> Iterator[None]:
+    """Let the children write and then read their ``.pyc`` files (and pytest its rewritten test
+    and plugin modules), as an installed package does: with ``PYTHONDONTWRITEBYTECODE`` set, every
+    run compiles again, and the plugin's arm compiles more modules than the others."""
+    kept = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    try:
+        yield
+    finally:
+        if kept is not None:
+            os.environ["PYTHONDONTWRITEBYTECODE"] = kept
 
 
 def _children_cpu() -> float:
@@ -88,8 +110,8 @@ def _adapter(root: Path) -> tuple[float, float]:
 def pytest_table(quick: bool) -> Table:
     """Plain pytest vs our plugin vs pytest-reportlog vs the whole adapter (runs interleaved)."""
     tests = 200 if quick else 2000
-    runs = 1 if quick else 7
-    with tempfile.TemporaryDirectory(prefix="maestro-bench-") as tmp:
+    runs = 1 if quick else 9
+    with _bytecode(), tempfile.TemporaryDirectory(prefix="maestro-bench-") as tmp:
         root = Path(tmp) / "suite"
         _suite(root, tests)
         methods: dict[str, Callable[[], tuple[float, float]]] = {
@@ -99,9 +121,12 @@ def pytest_table(quick: bool) -> Table:
         if importlib.util.find_spec("pytest_reportlog") is not None:
             methods["pytest + pytest-reportlog"] = lambda: _pytest(root, f"--report-log={tmp}/reportlog.jsonl")
         methods["PytestAdapter.run (all in)"] = lambda: _adapter(root)
-        if quick:  # warm the file-system and import caches once, cheaply
+        if quick:  # warm the file-system and import caches (and write the bytecode) once, cheaply
+            warm = [f"--maestro-report={tmp}/ours.jsonl"]
+            if "pytest + pytest-reportlog" in methods:
+                warm.append(f"--report-log={tmp}/reportlog.jsonl")
             subprocess.run(
-                [sys.executable, "-m", "pytest", "--collect-only", *BASE_ARGS, "."],
+                [sys.executable, "-m", "pytest", "--collect-only", *BASE_ARGS, *warm, "."],
                 check=False,
                 cwd=root,
                 capture_output=True,
@@ -142,6 +167,68 @@ def pytest_table(quick: bool) -> Table:
             paired(name, plain, 1),
             paired(name, peer, 1) if peer in samples else "n/a",
         )
+    return table
+
+
+_COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.MULTILINE)
+
+
+def instructions(argv: list[str], cwd: Path) -> int:
+    """Instructions one command executes, counted by valgrind's callgrind (``Collected``)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        cwd=cwd,
+        env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict and set layouts in every run
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    found = _COLLECTED.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no instruction count: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def instructions_table(quick: bool) -> Table | None:
+    """Plain pytest, our plugin and pytest-reportlog on the 2,000-test suite, in instructions
+    (callgrind): deterministic, whatever else runs on the machine. Full runs with valgrind only
+    (each run takes minutes under callgrind; two run side by side)."""
+    if quick or shutil.which("valgrind") is None or importlib.util.find_spec("pytest_reportlog") is None:
+        return None
+    tests = 2000
+    with _bytecode(), tempfile.TemporaryDirectory(prefix="maestro-bench-") as tmp:
+        root = Path(tmp) / "suite"
+        _suite(root, tests)
+        arms = {
+            "plain pytest": [],
+            "pytest + maestro plugin": [f"--maestro-report={tmp}/ours.jsonl"],
+            "pytest + pytest-reportlog": [f"--report-log={tmp}/reportlog.jsonl"],
+        }
+        every = [f"--maestro-report={tmp}/ours.jsonl", f"--report-log={tmp}/reportlog.jsonl"]
+        subprocess.run(
+            [sys.executable, "-m", "pytest", *BASE_ARGS, *every, "."], cwd=root, check=True, capture_output=True
+        )
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            counts = dict(
+                zip(
+                    arms,
+                    pool.map(
+                        lambda extra: instructions([sys.executable, "-m", "pytest", *BASE_ARGS, *extra, "."], root),
+                        arms.values(),
+                    ),
+                    strict=True,
+                )
+            )
+    table = Table(
+        f"pytest adapter on {tests} generated tests, in instructions (callgrind)",
+        ("method", "instructions (M)", "vs plain", "vs reportlog"),
+        note=(
+            "Instruction counts do not depend on the machine's load.\nTarget: maestro plugin <= 1.00x pytest-reportlog."
+        ),
+    )
+    plain, peer = counts["plain pytest"], counts["pytest + pytest-reportlog"]
+    for name, count in counts.items():
+        table.add(name, f"{count / 1e6:.0f}", f"{count / plain:.3f}x", f"{count / peer:.3f}x")
     return table
 
 
@@ -326,7 +413,7 @@ def selenium_table(quick: bool, *, sizes: tuple[int, int] = (30, 6)) -> Table | 
 def run(quick: bool = False) -> list[Table]:
     """The pytest table and, when Playwright and Chromium are here, the browser table."""
     tables = [pytest_table(quick)]
-    for table in (browser_table(quick), selenium_table(quick)):
+    for table in (instructions_table(quick), browser_table(quick), selenium_table(quick)):
         if table is not None:
             tables.append(table)
     return tables
