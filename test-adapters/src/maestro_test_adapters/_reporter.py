@@ -232,10 +232,13 @@ class MaestroReporter:
     # -- folding ------------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:  # noqa: PLR0912
         """Fold one phase report into its test; write the test when its last phase arrives."""
-        test = self.tests.get(report.nodeid)
+        nodeid = report.nodeid  # a property (pytest >= 9): read once per report
+        test = self.tests.get(nodeid)
         if test is None:
-            test = self.tests[report.nodeid] = _Test()
-        test.warnings.extend(getattr(report, WARNINGS_ATTRIBUTE, None) or ())
+            test = self.tests[nodeid] = _Test()
+        phase_warnings = getattr(report, WARNINGS_ATTRIBUTE, None)
+        if phase_warnings:
+            test.warnings.extend(phase_warnings)
         when = report.when
         if test.rerun_closed:
             test.rerun_closed = False
@@ -252,8 +255,12 @@ class MaestroReporter:
         elif attempt.start is None:
             attempt.start = getattr(report, "start", None)
         attempt.duration += report.duration
-        self._collect_attachments(test, report.user_properties)
-        test.properties = _properties(report.user_properties)  # the item's whole list so far
+        user_properties = report.user_properties
+        if user_properties:
+            self._collect_attachments(test, user_properties)
+            test.properties = _properties(user_properties)  # the item's whole list so far
+        elif test.properties:
+            test.properties = []
         outcome: str = report.outcome  # pytest-rerunfailures also writes "rerun"
         if outcome == "rerun":
             attempt.rerun = True
@@ -273,7 +280,7 @@ class MaestroReporter:
         if when == "teardown" or when not in ("setup", "call") or outcome == "rerun":
             # pytest-rerunfailures 14.0-16.6 send no teardown report for a rerun attempt: the
             # ``rerun`` report ends it, whatever the release (a teardown that follows is folded in)
-            self._end_attempt(report, test)
+            self._end_attempt(report, nodeid, test)
             test.rerun_closed = outcome == "rerun"
 
     def _collect_attachments(self, test: _Test, properties: Iterable[tuple[str, object]]) -> None:
@@ -310,7 +317,7 @@ class MaestroReporter:
             test.attachments.extend(test.attempt_attachments)
             test.attempt_attachments = []
 
-    def _end_attempt(self, report: pytest.TestReport, test: _Test) -> None:
+    def _end_attempt(self, report: pytest.TestReport, nodeid: str, test: _Test) -> None:
         attempt = test.attempt
         limit = self.limit
         own = report.sections[test.sections_from :]  # this attempt's output only, not the earlier ones'
@@ -339,7 +346,7 @@ class MaestroReporter:
         attempts = (*test.attempts, finished) if test.attempts else ()
         log = _captured(own, "log")
         self._write(
-            report.nodeid,
+            nodeid,
             location=report.location,
             test=test,
             final=finished,

@@ -136,9 +136,6 @@ class _ItemWarnings:
         self.handed = 0
 
 
-_ITEM_WARNINGS = pytest.StashKey[_ItemWarnings]()
-
-
 class _MetadataCollector:
     """Runs where the test runs (a worker or the only process): puts markers and parameters on the
     setup report, and the warnings each phase emitted on its report, from which they travel to the
@@ -146,18 +143,28 @@ class _MetadataCollector:
 
     pytest hands a test's warnings on only after its last report (``pytest_warning_recorded``
     comes after teardown), too late for a line written when the test finishes: they are recorded
-    here too, inside pytest's own recording, and given back to it unchanged at the end."""
+    here too, inside pytest's own recording, and given back to it unchanged at the end.
+
+    The reports are marked in ``pytest_runtest_logreport`` (first, before xdist sends a worker's
+    report and before the reporter reads it), for the test whose protocol is running: a plain
+    hook per phase costs less than a wrapper around ``pytest_runtest_makereport``."""
+
+    __slots__ = ("_item", "_warnings")
+
+    def __init__(self) -> None:
+        self._item: pytest.Item | None = None
+        self._warnings: _ItemWarnings | None = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
         caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as log:  # keeps the filters pytest set for this test
-                item.stash[_ITEM_WARNINGS] = _ItemWarnings(log)
+                self._item, self._warnings = item, _ItemWarnings(log)
                 try:
                     return (yield)
                 finally:
-                    del item.stash[_ITEM_WARNINGS]
+                    self._item = self._warnings = None
                     caught = list(log)
         finally:  # handed to pytest's recording (its summary, pytest_warning_recorded) as if never caught
             for message in caught:
@@ -165,21 +172,23 @@ class _MetadataCollector:
                     message.message, message.category, message.filename, message.lineno, message.file, message.line
                 )
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-        report = yield
-        if call.when == "setup":
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        item = self._item
+        if item is None:
+            return
+        when = report.when
+        if when == "setup":
             tags = [m.name for m in item.iter_markers() if m.name not in _IGNORED_MARKERS]
             callspec = getattr(item, "callspec", None)
             params = {k: _parameter_value(v) for k, v in callspec.params.items()} if callspec is not None else {}
             setattr(report, META_ATTRIBUTE, {"tags": list(dict.fromkeys(tags)), "params": params})
-        recorded = item.stash.get(_ITEM_WARNINGS, None)
+        recorded = self._warnings
         if recorded is not None and len(recorded.log) > recorded.handed:
             new = recorded.log[recorded.handed : WARNING_LIMIT]
             recorded.handed = len(recorded.log)
             if new:
-                setattr(report, WARNINGS_ATTRIBUTE, [_warning_record(message, call.when) for message in new])
-        return report
+                setattr(report, WARNINGS_ATTRIBUTE, [_warning_record(message, str(when)) for message in new])
 
 
 def __getattr__(name: str) -> Any:
