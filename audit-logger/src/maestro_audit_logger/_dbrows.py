@@ -1,10 +1,11 @@
 """Rows of a SQLite or PostgreSQL audit store, read in insertion order: what `AuditReader`
 and `verify` both read from a database."""
 
-# ruff: noqa: PLC0415, PLR0912, PLR0915  # the database drivers are imported where used; one function per driver pair
+# ruff: noqa: PLC0415  # the database drivers are imported where used; one function per driver pair
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,24 @@ def database_seals(source: str, *, table: str = DEFAULT_TABLE) -> list[str] | No
     return _entries(source, f"SELECT entry FROM {seals_table(check_table(table))} ORDER BY id")  # noqa: S608
 
 
+def open_postgres(dsn: str) -> Any:
+    """A psycopg connection for reading (the ``postgres`` extra), or `AuditReadError` naming why not."""
+    from maestro_audit_logger.sinks.postgres import _psycopg
+
+    psycopg = _psycopg()
+    try:
+        return psycopg.connect(dsn, connect_timeout=5)
+    except psycopg.Error as exc:
+        raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+
+
+def open_sqlite_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection to an existing SQLite file (never creates one), or `AuditReadError`."""
+    if not Path(path).is_file():
+        raise AuditReadError(f"{path} does not exist")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
 def _entries(source: str, sql: str) -> list[str] | None:
     """The one text column ``sql`` selects, or None when its table does not exist."""
     place = where(source)
@@ -32,10 +51,7 @@ def _entries(source: str, sql: str) -> list[str] | None:
         from maestro_audit_logger.sinks.postgres import _psycopg
 
         psycopg = _psycopg()
-        try:
-            conn = psycopg.connect(source, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+        conn = open_postgres(source)
         try:
             try:
                 return [entry for (entry,) in conn.execute(sql)]
@@ -43,12 +59,8 @@ def _entries(source: str, sql: str) -> list[str] | None:
                 return None
         finally:
             conn.close()
-    import sqlite3
-
     path = place.location
-    if not Path(path).is_file():
-        raise AuditReadError(f"{path} does not exist")
-    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn2 = open_sqlite_readonly(path)
     try:
         return [entry for (entry,) in conn2.execute(sql)]
     except sqlite3.OperationalError:
@@ -91,10 +103,7 @@ def database_chunks(
         from maestro_audit_logger.sinks.postgres import _psycopg
 
         psycopg = _psycopg()
-        try:
-            conn = psycopg.connect(source, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+        conn = open_postgres(source)
         try:
             with conn.cursor(name="maestro_audit_verify") as cur:
                 try:
@@ -111,12 +120,8 @@ def database_chunks(
         finally:
             conn.close()
         return
-    import sqlite3
-
     path = place.location
-    if not Path(path).is_file():
-        raise AuditReadError(f"{path} does not exist")
-    conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn2 = open_sqlite_readonly(path)
     try:
         try:
             # The stored text as bytes straight from SQLite (no str decode and encode per row),

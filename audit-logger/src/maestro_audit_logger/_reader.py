@@ -14,7 +14,7 @@ import orjson
 
 from maestro_audit_logger._clock import TimeLike, to_iso
 from maestro_audit_logger._dbquery import indexed_where, record_where
-from maestro_audit_logger._dbrows import database_rows
+from maestro_audit_logger._dbrows import database_rows, open_postgres, open_sqlite_readonly
 from maestro_audit_logger._errors import AuditConfigError, AuditReadError
 from maestro_audit_logger._logfiles import last_lines, open_log, rotation_order, rotations
 from maestro_audit_logger._segments import list_units
@@ -312,10 +312,7 @@ class AuditReader:
             from maestro_audit_logger.sinks.postgres import _psycopg
 
             psycopg = _psycopg()
-            try:
-                conn = psycopg.connect(self.source, connect_timeout=5)
-            except psycopg.Error as exc:
-                raise AuditReadError(f"cannot connect to PostgreSQL: {exc}") from None
+            conn = open_postgres(self.source)
             try:
                 with conn.cursor(name="maestro_audit_query") as cur:
                     try:
@@ -334,9 +331,7 @@ class AuditReader:
         import sqlite3
 
         path = self._where.location
-        if not Path(path).is_file():
-            raise AuditReadError(f"{path} does not exist")
-        conn2 = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn2 = open_sqlite_readonly(path)
         try:
             try:
                 cur2 = conn2.execute(sql, args)
