@@ -33,8 +33,11 @@ help:
 LOCK := requirements/dev.lock
 LOCAL := requirements/local.txt
 UV := $(BIN)/uv
-# The packages our own folders provide: never taken from an index, never written to a lock.
-NO_EMIT := $(foreach p,maestro-resilience maestro-audit-logger maestro-test-result-aggregator maestro-test-adapters maestro-devtools,--no-emit-package $(p))
+# The packages our own folders provide: never taken from an index, never written to a lock, and
+# their metadata read afresh (uv caches a local project's metadata: after a version bump it kept
+# resolving the old version, and test-adapters' `>=2.0,<3` on it became unsatisfiable).
+OWN := maestro-resilience maestro-audit-logger maestro-test-result-aggregator maestro-test-adapters maestro-devtools
+NO_EMIT := $(foreach p,$(OWN),--no-emit-package $(p) --refresh-package $(p))
 COMPILE = $(UV) pip compile requirements/dev.in --quiet --python-version 3.11 --custom-compile-command "make lock" $(NO_EMIT)
 
 $(STAMP): $(foreach p,$(PKGS),$(p)/pyproject.toml $(wildcard $(p)/src/*/__about__.py)) tools/pyproject.toml $(LOCK) $(LOCAL) \
