@@ -215,3 +215,18 @@ def test_an_sdist_installed_without_a_compiler_says_it_reads_in_pure_python(tmp_
     accelerated = subprocess.run([*cli, "--version"], capture_output=True, text=True, env=environment, check=False)
     if _junit_fast._speedups is not None:  # this environment has the accelerator: no note
         assert "uses its C accelerator" in accelerated.stdout
+
+
+def test_every_lazy_name_resolves() -> None:
+    # the package and its formats load their names on first use: each must still be there
+    from maestro_test_result_aggregator import formats
+
+    for module in (maestro_test_result_aggregator, formats):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+            assert name in dir(module)
+        with pytest.raises(AttributeError):
+            getattr(module, "no_such_name")  # noqa: B009
+    # submodules stay reachable as attributes, as when the package imported them all
+    assert maestro_test_result_aggregator.merge.merge_runs is maestro_test_result_aggregator.merge_runs
+    assert formats.junit.read_junit is formats.read_junit

@@ -1,8 +1,9 @@
 """One test-result model, every common report format in and out (JUnit XML, CTRF, pytest,
 Playwright), shard merge, flaky detection, history, quality gates and reports.
 
-The model, errors, formats and merge are imported with the package (they are light); the
-history store, reports, HTML and pandas export load on first use.
+The model and errors are imported with the package; everything else (formats, merge, history,
+reports, HTML, the pandas export) loads on first use, so a tool that only writes results (the
+pytest plugin) does not pay for every reader.
 
 Examples:
     >>> import maestro_test_result_aggregator as mra
@@ -15,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from maestro_test_result_aggregator.__about__ import __version__
@@ -25,15 +27,6 @@ from maestro_test_result_aggregator.errors import (
     UnknownFormatError,
     UnsafeInputError,
 )
-from maestro_test_result_aggregator.formats import (
-    ingest,
-    read_report,
-    validate_ctrf,
-    write_ctrf,
-    write_jsonl,
-    write_junit,
-)
-from maestro_test_result_aggregator.merge import Merger, collapse_repeats, merge_runs
 from maestro_test_result_aggregator.model import (
     Attachment,
     Attempt,
@@ -58,9 +51,18 @@ if TYPE_CHECKING:
         flaky_within_run,
     )
     from maestro_test_result_aggregator.dataframe import to_pandas
+    from maestro_test_result_aggregator.formats import (
+        ingest,
+        read_report,
+        validate_ctrf,
+        write_ctrf,
+        write_jsonl,
+        write_junit,
+    )
     from maestro_test_result_aggregator.gates import Gates
     from maestro_test_result_aggregator.history import HistoryStore
     from maestro_test_result_aggregator.html import write_html
+    from maestro_test_result_aggregator.merge import Merger, collapse_repeats, merge_runs
     from maestro_test_result_aggregator.reports import render_markdown, report_data
 
 __all__ = [
@@ -120,16 +122,32 @@ _LAZY = {
     "report_data": "reports",
     "to_pandas": "dataframe",
     "write_html": "html",
+    "ingest": "formats",
+    "read_report": "formats",
+    "validate_ctrf": "formats",
+    "write_ctrf": "formats",
+    "write_jsonl": "formats",
+    "write_junit": "formats",
+    "Merger": "merge",
+    "collapse_repeats": "merge",
+    "merge_runs": "merge",
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return _submodule(name)
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
+
+def _submodule(name: str) -> Any:
+    """``package.formats`` and the like, as when every submodule was imported with the package."""
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def __dir__() -> list[str]:

@@ -14,51 +14,61 @@
 globs, recording each bad file and carrying on. ``formats.registry`` is the one list of formats
 (name, detection, reader, writer) that detection, the CLI and other packages read: a new format
 is one ``register_format`` call, and ``get_writer("junit")`` finds a writer by its format's name.
+
+Each name is imported from its module on first use, so importing one format (the JSONL writer a
+pytest plugin streams with) does not load every reader.
 """
 
-from maestro_test_result_aggregator.formats._detect import (
-    FORMATS,
-    Format,
-    IngestResult,
-    detect_format,
-    expand_inputs,
-    ingest,
-    iter_ingest,
-    read_report,
-)
-from maestro_test_result_aggregator.formats.ctrf import (
-    ctrf_document,
-    read_ctrf,
-    run_from_ctrf,
-    validate_ctrf,
-    write_ctrf,
-)
-from maestro_test_result_aggregator.formats.jsonl import (
-    JsonlWriter,
-    iter_jsonl,
-    read_jsonl,
-    result_from_record,
-    result_to_record,
-    write_jsonl,
-)
-from maestro_test_result_aggregator.formats.junit import (
-    JUNIT_ENGINES,
-    JUNIT_PROFILES,
-    iter_junit,
-    read_junit,
-    write_junit,
-)
-from maestro_test_result_aggregator.formats.playwright import read_playwright_json, run_from_playwright
-from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
-from maestro_test_result_aggregator.formats.registry import (
-    ReportFormat,
-    get_format,
-    get_writer,
-    register_format,
-    report_formats,
-    unregister_format,
-    writable_names,
-)
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from maestro_test_result_aggregator.formats._detect import (
+        FORMATS,
+        Format,
+        IngestResult,
+        detect_format,
+        expand_inputs,
+        ingest,
+        iter_ingest,
+        read_report,
+    )
+    from maestro_test_result_aggregator.formats.ctrf import (
+        ctrf_document,
+        read_ctrf,
+        run_from_ctrf,
+        validate_ctrf,
+        write_ctrf,
+    )
+    from maestro_test_result_aggregator.formats.jsonl import (
+        JsonlWriter,
+        iter_jsonl,
+        read_jsonl,
+        result_from_record,
+        result_to_record,
+        write_jsonl,
+    )
+    from maestro_test_result_aggregator.formats.junit import (
+        JUNIT_ENGINES,
+        JUNIT_PROFILES,
+        iter_junit,
+        read_junit,
+        write_junit,
+    )
+    from maestro_test_result_aggregator.formats.playwright import read_playwright_json, run_from_playwright
+    from maestro_test_result_aggregator.formats.pytest_reports import read_pytest_json_report, read_pytest_reportlog
+    from maestro_test_result_aggregator.formats.registry import (
+        ReportFormat,
+        get_format,
+        get_writer,
+        register_format,
+        report_formats,
+        unregister_format,
+        writable_names,
+    )
 
 __all__ = [
     "FORMATS",
@@ -97,3 +107,61 @@ __all__ = [
     "write_jsonl",
     "write_junit",
 ]
+
+_LAZY: Final = {
+    "FORMATS": "_detect",
+    "Format": "_detect",
+    "IngestResult": "_detect",
+    "detect_format": "_detect",
+    "expand_inputs": "_detect",
+    "ingest": "_detect",
+    "iter_ingest": "_detect",
+    "read_report": "_detect",
+    "ctrf_document": "ctrf",
+    "read_ctrf": "ctrf",
+    "run_from_ctrf": "ctrf",
+    "validate_ctrf": "ctrf",
+    "write_ctrf": "ctrf",
+    "JsonlWriter": "jsonl",
+    "iter_jsonl": "jsonl",
+    "read_jsonl": "jsonl",
+    "result_from_record": "jsonl",
+    "result_to_record": "jsonl",
+    "write_jsonl": "jsonl",
+    "JUNIT_ENGINES": "junit",
+    "JUNIT_PROFILES": "junit",
+    "iter_junit": "junit",
+    "read_junit": "junit",
+    "write_junit": "junit",
+    "read_playwright_json": "playwright",
+    "run_from_playwright": "playwright",
+    "read_pytest_json_report": "pytest_reports",
+    "read_pytest_reportlog": "pytest_reports",
+    "ReportFormat": "registry",
+    "get_format": "registry",
+    "get_writer": "registry",
+    "register_format": "registry",
+    "report_formats": "registry",
+    "unregister_format": "registry",
+    "writable_names": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        return _submodule(name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def _submodule(name: str) -> Any:
+    """``package.formats`` and the like, as when every submodule was imported with the package."""
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
