@@ -503,13 +503,20 @@ async def test_async_timeouts_outside_a_shared_breaker_count_as_its_failures(
     storage = RedisStorage(async_client)
     breaker = CircuitBreaker("async-shared-hanging", window=Consecutive(2), storage=storage)
 
-    @Pipeline(Timeout(0.05), breaker)
+    entered = 0
+
+    # 0.5 s: a deadline that passes during the breaker's own admission round trip (a first
+    # connection under load took > 50 ms) cancels before the call runs, and is not the call's failure
+    @Pipeline(Timeout(0.5), breaker)
     async def hang() -> None:
+        nonlocal entered
+        entered += 1
         await asyncio.sleep(LONG)
 
     for _ in range(2):
         with pytest.raises(TimeoutExceeded):
             await hang()
+    assert entered == 2, "the deadline passed before the breaker admitted the call"
     await storage.flush_async()
     assert await async_client.hget("maestro:breaker:async-shared-hanging", "state") == b"open"
     with pytest.raises(CircuitOpenError):
