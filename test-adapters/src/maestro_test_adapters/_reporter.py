@@ -9,7 +9,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import pytest
@@ -30,33 +29,55 @@ from maestro_test_result_aggregator.model import (
 __all__ = ["MaestroReporter"]
 
 
-@dataclass(slots=True)
 class _Attempt:
-    start: float | None = None
-    duration: float = 0.0
-    status: Status = Status.PASSED
-    raw: str = "passed"
-    message: str | None = None
-    trace: str | None = None
-    failed: bool = False
-    rerun: bool = False
-    labelled: bool = False  # the message names which failure each line is (more than one was kept)
+    """One attempt being folded from its phase reports (a plain slotted class: a dataclass is
+    compiled when the module loads, which every ``--maestro-report`` run pays for)."""
+
+    __slots__ = ("duration", "failed", "labelled", "message", "raw", "rerun", "start", "status", "trace")
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.duration = 0.0
+        self.status = Status.PASSED
+        self.raw = "passed"
+        self.message: str | None = None
+        self.trace: str | None = None
+        self.failed = False
+        self.rerun = False
+        self.labelled = False  # the message names which failure each line is (more than one was kept)
 
 
-@dataclass(slots=True)
 class _Test:
-    attempt: _Attempt = field(default_factory=_Attempt)
-    attempts: list[Attempt] = field(default_factory=list)
-    meta: Mapping[str, Any] = EMPTY
-    attachments: list[Attachment] = field(default_factory=list)
-    attachments_seen: int = 0
-    attempt_attachments: list[Attachment] = field(default_factory=list)
-    duration: float = 0.0
-    sections_from: int = 0  # pytest accumulates captured sections across reruns: the attempt's own start here
-    rerun_closed: bool = False  # the last attempt ended on its ``rerun`` report; a teardown may still follow
-    rerun_sections_from: int = 0
-    properties: list[list[object]] = field(default_factory=list)  # record_property's (name, value), in order
-    warnings: list[object] = field(default_factory=list)  # what each phase emitted, in order
+    """What is known of one test while its phase reports arrive."""
+
+    __slots__ = (
+        "attachments",
+        "attachments_seen",
+        "attempt",
+        "attempt_attachments",
+        "attempts",
+        "duration",
+        "meta",
+        "properties",
+        "rerun_closed",
+        "rerun_sections_from",
+        "sections_from",
+        "warnings",
+    )
+
+    def __init__(self) -> None:
+        self.attempt = _Attempt()
+        self.attempts: list[Attempt] = []
+        self.meta: Mapping[str, Any] = EMPTY
+        self.attachments: list[Attachment] = []
+        self.attachments_seen = 0
+        self.attempt_attachments: list[Attachment] = []
+        self.duration = 0.0
+        self.sections_from = 0  # pytest accumulates captured sections across reruns: the attempt's own start here
+        self.rerun_closed = False  # the last attempt ended on its ``rerun`` report; a teardown may still follow
+        self.rerun_sections_from = 0
+        self.properties: list[list[object]] = []  # record_property's (name, value), in order
+        self.warnings: list[object] = []  # what each phase emitted, in order
 
 
 def _crash_message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -217,17 +238,14 @@ class MaestroReporter:
         self.timed_out: str | None = None  # the in-process timeout's reason, when it interrupted the run
         inflight = config.getoption("maestro_inflight", None)
         self._inflight: IO[str] | None = open(inflight, "a", encoding="utf-8") if inflight else None  # noqa: SIM115
+        if self._inflight is not None:  # a hook called for every test only when its side channel is wanted
+            config.pluginmanager.register(_InflightStarts(self), "maestro-inflight")
 
     # -- side channel -------------------------------------------------------------------------
     def _mark(self, sign: str, nodeid: str) -> None:
         if self._inflight is not None:
             self._inflight.write(f"{sign}{nodeid}\n")
             self._inflight.flush()
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        """Note the start of a test (in the side channel)."""
-        self._mark("+", nodeid)
 
     # -- folding ------------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:  # noqa: PLR0912
@@ -451,3 +469,17 @@ class MaestroReporter:
         if self._inflight is not None:
             self._inflight.close()
             self._inflight = None
+
+
+class _InflightStarts:
+    """Writes ``+nodeid`` to the side channel when a test starts (registered with ``--maestro-inflight``)."""
+
+    __slots__ = ("_reporter",)
+
+    def __init__(self, reporter: MaestroReporter) -> None:
+        self._reporter = reporter
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """Note the start of a test (in the side channel)."""
+        self._reporter._mark("+", nodeid)
