@@ -35,8 +35,10 @@ def test_a_published_section_without_its_tag_fails_the_check(release_repo: Path)
     published = first_release(release_repo, "resilience", today=DAY)
     # the current version is not published yet: the release tags it on publish
     assert untagged_versions(release_repo, load_package(folder)) == []
+    assert tag_release(release_repo, load_package(folder)).startswith("tagged ")
     bump(folder, "patch", today=DAY)
     git(release_repo, "commit", "-qam", "resilience: the next patch")
+    git(release_repo, "tag", "-d", f"resilience-v{published}")  # a clone that did not fetch its tags
     done = _check_tags(release_repo)
     assert done.returncode == 1, done.stdout
     assert f"resilience/CHANGELOG.md has a [{published}] section but no tag resilience-v{published}" in done.stderr

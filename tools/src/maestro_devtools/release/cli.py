@@ -25,7 +25,7 @@ from maestro_devtools.release.errors import ReleaseError
 from maestro_devtools.release.packages import discover_packages
 from maestro_devtools.release.pipeline import ReleaseOptions, format_table, run_release, summary
 from maestro_devtools.release.redact import Redactor
-from maestro_devtools.release.tags import untagged_versions
+from maestro_devtools.release.tags import tag_name, untagged_versions
 from maestro_devtools.release.target import Target, environment_flag, ignored_variables, resolve_target
 from maestro_devtools.servers import ServerStartError, start_pypi_index
 
@@ -163,6 +163,12 @@ def _bump(args: argparse.Namespace, out: Redactor) -> int:
         f"{bumped.dist_name}: {package.version} -> {bumped.version}; "
         f"{bumped.key}/CHANGELOG.md has a [{bumped.version}] section",
     )
+    if f"## [{package.version}]" not in (bumped.folder / "CHANGELOG.md").read_text():
+        _say(
+            out,
+            f"{package.version} was never published (no tag {tag_name(package)}): its section is now part of "
+            f"[{bumped.version}]'s; if it was published, fetch its tag (git fetch --tags) and bump again",
+        )
     return 0
 
 

@@ -24,6 +24,12 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
 
 
+def is_tagged(root: Path, package: Package) -> bool:
+    """Whether ``package``'s current version has its tag in the repository at ``root``."""
+    found = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag_name(package)}^{{commit}}")
+    return found.returncode == 0
+
+
 def tag_release(root: Path, package: Package) -> str:
     """Create the annotated tag at ``HEAD`` unless it exists; say what happened in one line."""
     name = tag_name(package)
