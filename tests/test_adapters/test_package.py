@@ -32,6 +32,7 @@ def test_the_pytest_reporter_loads_only_the_model_and_the_jsonl_writer() -> None
     assert loaded <= {
         "maestro_test_result_aggregator",
         "maestro_test_result_aggregator.__about__",
+        "maestro_test_result_aggregator._lazy",
         "maestro_test_result_aggregator.errors",
         "maestro_test_result_aggregator.model",
         "maestro_test_result_aggregator.formats",

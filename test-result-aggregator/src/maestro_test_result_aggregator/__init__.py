@@ -15,11 +15,10 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final
 
 from maestro_test_result_aggregator.__about__ import __version__
+from maestro_test_result_aggregator._lazy import lazy_attributes
 from maestro_test_result_aggregator.errors import (
     AggregatorError,
     ReportParseError,
@@ -106,7 +105,7 @@ __all__ = [
     "write_junit",
 ]
 
-_LAZY = {
+_LAZY: Final = {
     "Classification": "analysis",
     "Cluster": "analysis",
     "Comparison": "analysis",
@@ -134,21 +133,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        return _submodule(name)
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def _submodule(name: str) -> Any:
-    """``package.formats`` and the like, as when every submodule was imported with the package."""
-    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

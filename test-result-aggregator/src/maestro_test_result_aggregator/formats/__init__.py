@@ -21,9 +21,9 @@ pytest plugin streams with) does not load every reader.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from maestro_test_result_aggregator._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from maestro_test_result_aggregator.formats._detect import (
@@ -147,21 +147,4 @@ _LAZY: Final = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        return _submodule(name)
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def _submodule(name: str) -> Any:
-    """``package.formats`` and the like, as when every submodule was imported with the package."""
-    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
