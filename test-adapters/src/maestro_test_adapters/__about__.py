@@ -1,3 +1,3 @@
 """The version of maestro-test-adapters, read by hatchling at build time."""
 
-__version__ = "0.3.0"
+__version__ = "2.0.0"
