@@ -1,6 +1,6 @@
 """The first release after the extraction: with the extraction's 1.0.0 wheels on the index,
-bumping every package to 2.0.0 and running the release publishes them, and a plain
-``pip install maestro-<pkg>`` from that index gets 2.0.0 (and the seed's imports still work)."""
+bumping every package to 2.x and running the release publishes them, and a plain
+``pip install maestro-<pkg>`` from that index gets 2.x (and the seed's imports still work)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from maestro_devtools.release import discover_packages
 from maestro_devtools.release.verify import isolated_env, isolated_install_argv
@@ -39,8 +40,8 @@ def test_two_point_oh_supersedes_the_extractions_one_point_oh(
     for dist, modules in EXTRACTION.items():
         extraction_wheel(index.directory, dist, "1.0.0", modules)
     # before: PART=major gave 1.0.0 (the extraction's own number) and left test-adapters requiring <1
-    for package in discover_packages(release_repo):
-        assert first_release(release_repo, package.folder.name) == "2.0.0"
+    released = {p.dist_name: first_release(release_repo, p.folder.name) for p in discover_packages(release_repo)}
+    assert all(Version(v).major == 2 for v in released.values()), released  # 2.x, whatever the patch level
 
     result = run_release_command(release_repo, index_env(index))
     assert result.returncode == 0, result.output
@@ -73,4 +74,4 @@ def test_two_point_oh_supersedes_the_extractions_one_point_oh(
         check=False,
     )
     assert check.returncode == 0, check.stderr
-    assert check.stdout.split() == ["2.0.0", "2.0.0"]
+    assert check.stdout.split() == [released["maestro-resilience"], released["maestro-audit-logger"]]
