@@ -10,7 +10,7 @@ import pytest
 
 from maestro_devtools.release import ReleaseConfigError
 from maestro_devtools.release.bump import bump, open_changelog_section
-from tests.release.conftest import next_version, version_of
+from tests.release.conftest import git, next_version, version_of
 
 pytestmark = pytest.mark.release
 
@@ -88,16 +88,6 @@ def test_a_release_candidate_is_a_pre_release_the_siblings_accept(release_repo: 
     assert f'"maestro-test-result-aggregator>={major}.0.0rc0,<{major + 1}"' in pyproject
 
 
-def _git(repo: Path, *args: str) -> None:
-    import subprocess
-
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_bumping_a_version_never_published_folds_its_section_into_the_next(release_repo: Path) -> None:
     # before: 2.0.0 bumped, then a fix and a bump to 2.0.1 left a [2.0.0] section for a version
     # never published, which `make check-tags` then failed on (no tag test-result-aggregator-v2.0.0)
@@ -110,7 +100,7 @@ def test_bumping_a_version_never_published_folds_its_section_into_the_next(relea
     changelog.write_text(
         changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n- a fix\n", 1)
     )
-    _git(release_repo, "commit", "-qam", "3.0.0 and a fix")
+    git(release_repo, "commit", "-qam", "3.0.0 and a fix")
     assert main(["--root", str(release_repo), "bump", "test-result-aggregator", "patch"]) == 0
     text = changelog.read_text()
     assert f"## [{first.version}]" not in text
@@ -126,8 +116,8 @@ def test_bumping_a_version_never_published_folds_its_section_into_the_next(relea
 def test_bumping_a_published_version_keeps_its_section(release_repo: Path) -> None:
     folder = release_repo / "resilience"
     first = bump(folder, "3.0.0", today=datetime.date(2026, 12, 7))
-    _git(release_repo, "commit", "-qam", "3.0.0")
-    _git(release_repo, "tag", "-a", f"resilience-v{first.version}", "-m", "published")
+    git(release_repo, "commit", "-qam", "3.0.0")
+    git(release_repo, "tag", "-a", f"resilience-v{first.version}", "-m", "published")
     bump(folder, "patch", today=datetime.date(2026, 12, 8))
     text = (folder / "CHANGELOG.md").read_text()
     assert "## [Unreleased]\n\n## [3.0.1] - 2026-12-08\n\n## [3.0.0] - 2026-12-07\n" in text

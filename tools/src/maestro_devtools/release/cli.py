@@ -157,13 +157,15 @@ def _index(args: argparse.Namespace, out: Redactor) -> int:
 def _bump(args: argparse.Namespace, out: Redactor) -> int:
     root = args.root.resolve()
     (package,) = discover_packages(root, [args.package])
+    changelog = package.folder / "CHANGELOG.md"
+    had_section = changelog.is_file() and f"## [{package.version}]" in changelog.read_text()
     bumped = bump(package.folder, args.part)
     _say(
         out,
         f"{bumped.dist_name}: {package.version} -> {bumped.version}; "
         f"{bumped.key}/CHANGELOG.md has a [{bumped.version}] section",
     )
-    if f"## [{package.version}]" not in (bumped.folder / "CHANGELOG.md").read_text():
+    if had_section and f"## [{package.version}]" not in changelog.read_text():  # folded: see bump()
         _say(
             out,
             f"{package.version} was never published (no tag {tag_name(package)}): its section is now part of "

@@ -24,21 +24,26 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
 
 
+def _tagged_commit(root: Path, name: str) -> str | None:
+    """The commit the tag ``name`` marks, or ``None`` when the repository has no such tag."""
+    found = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}")
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def is_tagged(root: Path, package: Package) -> bool:
     """Whether ``package``'s current version has its tag in the repository at ``root``."""
-    found = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag_name(package)}^{{commit}}")
-    return found.returncode == 0
+    return _tagged_commit(root, tag_name(package)) is not None
 
 
 def tag_release(root: Path, package: Package) -> str:
     """Create the annotated tag at ``HEAD`` unless it exists; say what happened in one line."""
     name = tag_name(package)
     head = _git(root, "rev-parse", "HEAD").stdout.strip()
-    existing = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}")
-    if existing.returncode == 0:
-        if existing.stdout.strip() == head:
+    existing = _tagged_commit(root, name)
+    if existing is not None:
+        if existing == head:
             return f"tag {name} already marks this commit"
-        return f"warning: tag {name} exists on {existing.stdout.strip()[:12]}, not on this commit {head[:12]}"
+        return f"warning: tag {name} exists on {existing[:12]}, not on this commit {head[:12]}"
     created = _git(
         root,
         "-c", "user.name=maestro-release", "-c", "user.email=release@maestro.invalid",
@@ -78,14 +83,14 @@ def untagged_versions(root: Path, package: Package) -> list[str]:
             problems.append(f"{package.key}/CHANGELOG.md: heading [{version}] is not a version")
             continue
         name = f"{package.key}-v{version}"
-        commit = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}")
-        if commit.returncode != 0:
+        commit = _tagged_commit(root, name)
+        if commit is None:
             problems.append(
                 f"{package.key}/CHANGELOG.md has a [{version}] section but no tag {name} "
                 "(fetch tags: git fetch --tags; a release creates it on publish)"
             )
             continue
-        about = _git(root, "show", f"{commit.stdout.strip()}:{relative}")
+        about = _git(root, "show", f"{commit}:{relative}")
         if f'"{version}"' not in about.stdout and f"'{version}'" not in about.stdout:
-            problems.append(f"tag {name} marks {commit.stdout.strip()[:12]}, whose {relative} is not {version}")
+            problems.append(f"tag {name} marks {commit[:12]}, whose {relative} is not {version}")
     return problems
